@@ -1,0 +1,4 @@
+export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.ts';
+export { InputError, InvalidStateError, DependencyError, errorMessage } from './errors.ts';
+export { TypedEmitter } from './events.ts';
+export { UdpPortPool, isUdpPortBound, type PortPair, type PortPoolOptions } from './portPool.ts';

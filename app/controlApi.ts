@@ -1,0 +1,81 @@
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { InputError, type Logger } from '../common/index.ts';
+import type { Sfu } from '../ingest/index.ts';
+
+const createStageBody = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    hostName: z.string().max(128).optional(),
+    role: z.enum(['host', 'host-audio']).optional(),
+  })
+  .strict();
+
+/**
+ * The control API (JSON over HTTP, admin bearer token): create, list, inspect
+ * and close stages, and issue host tokens.
+ */
+export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl: () => string; logger: Logger }): Router {
+  const { sfu } = opts;
+  const router = express.Router();
+  router.use(express.json({ limit: '16kb' }));
+  router.use((req, _res, next) => {
+    const given = Buffer.from(req.get('authorization')?.replace(/^Bearer /i, '') ?? '');
+    const wanted = Buffer.from(opts.adminToken);
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+      next(new InputError('unauthorized', 'admin bearer token required', 401));
+      return;
+    }
+    next();
+  });
+
+  const describe = (id: string) => {
+    const stage = sfu.getStage(id);
+    if (!stage) throw new InputError('unknown-stage', `no stage ${id}`, 404);
+    return { id: stage.id, hosts: stage.hostCount, producers: stage.producers };
+  };
+  const hostUrl = (stageId: string, token: string) =>
+    `${opts.publicUrl()}/host/?stage=${encodeURIComponent(stageId)}#token=${encodeURIComponent(token)}`;
+
+  router.post('/stages', async (req, res) => {
+    const body = createStageBody.safeParse(req.body ?? {});
+    if (!body.success) throw new InputError('invalid-request', body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const stage = await sfu.createStage(body.data.id);
+    const hostToken = sfu.issueHostToken(stage.id, { role: body.data.role ?? 'host', ...(body.data.hostName ? { name: body.data.hostName } : {}) });
+    res.status(201).json({ ...describe(stage.id), hostToken, hostUrl: hostUrl(stage.id, hostToken) });
+  });
+  router.get('/stages', (_req, res) => {
+    res.json({ stages: sfu.stages.map((s) => describe(s.id)) });
+  });
+  router.get('/stages/:id', (req, res) => {
+    res.json(describe(req.params.id));
+  });
+  router.post('/stages/:id/host-tokens', (req, res) => {
+    const body = createStageBody.omit({ id: true }).safeParse(req.body ?? {});
+    if (!body.success) throw new InputError('invalid-request', 'expected { hostName?, role? }');
+    describe(req.params.id);
+    const hostToken = sfu.issueHostToken(req.params.id, { role: body.data.role ?? 'host', ...(body.data.hostName ? { name: body.data.hostName } : {}) });
+    res.status(201).json({ hostToken, hostUrl: hostUrl(req.params.id, hostToken) });
+  });
+  router.delete('/stages/:id', (req, res) => {
+    sfu.closeStage(req.params.id);
+    res.status(204).end();
+  });
+
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof InputError) {
+      res.status(err.status).json({ error: { code: err.code, message: err.message } });
+      return;
+    }
+    const status = (err as { status?: number; type?: string }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // express.json's own errors: bad JSON, too large.
+      res.status(status).json({ error: { code: 'invalid-request', message: (err as Error).message } });
+      return;
+    }
+    opts.logger.error({ err }, 'control API request failed');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  });
+  return router;
+}

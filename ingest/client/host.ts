@@ -1,0 +1,186 @@
+// The host page: pick a camera and microphone, preview, go live into a stage.
+// Runs in the browser; bundled by esbuild and served by the ingest router.
+import { Device } from 'mediasoup-client';
+import type { types as msc } from 'mediasoup-client';
+
+type Reply = { id: string; ok: true; data: unknown } | { id: string; ok: false; error: { code: string; message: string } };
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const hash = new URLSearchParams(location.hash.slice(1));
+const stageId = params.get('stage') ?? '';
+const token = hash.get('token') ?? params.get('token') ?? '';
+const stateEl = $<HTMLElement>('state');
+
+function setState(state: string): void {
+  stateEl.textContent = state;
+  stateEl.dataset.state = state;
+}
+
+function showError(message: string): void {
+  $<HTMLElement>('error').textContent = message;
+}
+
+/** Request/response over the signalling socket. */
+class Signal {
+  #ws: WebSocket;
+  #next = 1;
+  #pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  readonly opened: Promise<void>;
+
+  constructor(url: string, onClose: (code: number, reason: string) => void) {
+    this.#ws = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.#ws.onopen = () => resolve();
+      this.#ws.onerror = () => reject(new Error('signalling connection failed'));
+    });
+    this.#ws.onmessage = (ev) => {
+      const msg = JSON.parse(String(ev.data)) as Reply | { notification: string; data: unknown };
+      if ('notification' in msg) return;
+      const p = this.#pending.get(msg.id);
+      if (!p) return;
+      this.#pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.data);
+      else p.reject(new Error(`${msg.error.code}: ${msg.error.message}`));
+    };
+    this.#ws.onclose = (ev) => {
+      for (const p of this.#pending.values()) p.reject(new Error('signalling closed'));
+      this.#pending.clear();
+      onClose(ev.code, ev.reason);
+    };
+  }
+
+  request<T>(method: string, data?: unknown): Promise<T> {
+    const id = String(this.#next++);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#ws.send(JSON.stringify({ id, method, data }));
+    });
+  }
+
+  close(): void {
+    this.#ws.close(1000);
+  }
+}
+
+let stream: MediaStream | undefined;
+let signal: Signal | undefined;
+let statsTimer: number | undefined;
+
+async function listDevices(): Promise<void> {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [kind, selectId] of [['videoinput', 'camera'], ['audioinput', 'microphone']] as const) {
+    const select = $<HTMLSelectElement>(selectId);
+    select.replaceChildren(
+      ...devices
+        .filter((d) => d.kind === kind)
+        .map((d, i) => new Option(d.label || `${kind} ${i + 1}`, d.deviceId)),
+    );
+  }
+}
+
+async function startPreview(): Promise<void> {
+  stream?.getTracks().forEach((t) => t.stop());
+  const camera = $<HTMLSelectElement>('camera').value;
+  const microphone = $<HTMLSelectElement>('microphone').value;
+  stream = await navigator.mediaDevices.getUserMedia({
+    video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+    audio: microphone ? { deviceId: { exact: microphone } } : true,
+  });
+  $<HTMLVideoElement>('preview').srcObject = stream;
+}
+
+async function goLive(): Promise<void> {
+  if (!stream) throw new Error('no camera or microphone');
+  showError('');
+  setState('connecting');
+  $<HTMLButtonElement>('go-live').disabled = true;
+  const wsUrl = new URL('ws', location.href);
+  wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  wsUrl.search = '';
+  wsUrl.hash = '';
+  const sig = new Signal(wsUrl.href, (code, reason) => {
+    if (stateEl.dataset.state !== 'stopped') {
+      setState('disconnected');
+      if (code >= 4000) showError(`disconnected: ${reason || code}`);
+    }
+    $<HTMLButtonElement>('go-live').disabled = false;
+    $<HTMLButtonElement>('stop').disabled = true;
+  });
+  signal = sig;
+  await sig.opened;
+  const joined = await sig.request<{ routerRtpCapabilities: msc.RtpCapabilities; role: string }>('join', { stageId, token });
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+  const info = await sig.request<msc.TransportOptions>('createTransport');
+  const transport = device.createSendTransport(info);
+  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    sig.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+  });
+  transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+    sig
+      .request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters })
+      .then(({ id }) => callback({ id }), errback);
+  });
+  transport.on('connectionstatechange', (state) => {
+    setState(state === 'connected' ? 'live' : state);
+  });
+  const audio = stream.getAudioTracks()[0];
+  if (audio) await transport.produce({ track: audio });
+  const video = stream.getVideoTracks()[0];
+  if (video && joined.role !== 'host-audio') {
+    const mimeType = $<HTMLSelectElement>('codec').value.toLowerCase();
+    const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mimeType);
+    if (!codec) throw new Error(`this browser cannot send ${mimeType}`);
+    await transport.produce({ track: video, codec });
+  }
+  $<HTMLButtonElement>('stop').disabled = false;
+  statsTimer = window.setInterval(async () => {
+    const stats = await transport.getStats();
+    let bytes = 0;
+    stats.forEach((s: { type: string; bytesSent?: number }) => {
+      if (s.type === 'outbound-rtp') bytes += s.bytesSent ?? 0;
+    });
+    const el = $<HTMLElement>('bitrate');
+    const last = Number(el.dataset.bytes ?? 0);
+    el.dataset.bytes = String(bytes);
+    if (last) el.textContent = `${Math.round(((bytes - last) * 8) / 1000)} kbit/s`;
+  }, 1000);
+}
+
+function stop(): void {
+  setState('stopped');
+  window.clearInterval(statsTimer);
+  signal?.close();
+  signal = undefined;
+}
+
+async function main(): Promise<void> {
+  $<HTMLElement>('stage-id').textContent = stageId || '(none)';
+  if (!stageId || !token) {
+    showError('This page needs ?stage=<id> and #token=<host token> in its address.');
+    return;
+  }
+  const codec = params.get('codec');
+  if (codec) $<HTMLSelectElement>('codec').value = codec;
+  try {
+    await startPreview();
+    await listDevices();
+  } catch (err) {
+    showError(`camera or microphone unavailable: ${(err as Error).message}`);
+    return;
+  }
+  $<HTMLSelectElement>('camera').onchange = () => void startPreview().catch((e: Error) => showError(e.message));
+  $<HTMLSelectElement>('microphone').onchange = () => void startPreview().catch((e: Error) => showError(e.message));
+  $<HTMLButtonElement>('go-live').disabled = false;
+  $<HTMLButtonElement>('go-live').onclick = () =>
+    void goLive().catch((err: Error) => {
+      setState('failed');
+      showError(err.message);
+      $<HTMLButtonElement>('go-live').disabled = false;
+    });
+  $<HTMLButtonElement>('stop').onclick = stop;
+  if (params.get('autostart') === '1') $<HTMLButtonElement>('go-live').click();
+}
+
+void main();

@@ -1,0 +1,42 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const portRange = z
+  .object({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
+  .refine((r) => r.max > r.min, { message: 'max must be greater than min' });
+
+/** Configuration of the ingest stage (the SFU). Validated once, at start-up. */
+export const ingestConfigSchema = z.object({
+  /** mediasoup workers to run; one per core by default. */
+  numWorkers: z.number().int().min(1).max(64).default(() => os.availableParallelism()),
+  /** mediasoup worker log level. */
+  workerLogLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+  /** IP the WebRTC transports listen on. */
+  listenIp: z.string().min(1).default('0.0.0.0'),
+  /** Address announced in ICE candidates (public IP or hostname); unset = listenIp. */
+  announcedAddress: z.string().min(1).optional(),
+  /** UDP/TCP ports for WebRTC transports. */
+  rtcPorts: portRange.default({ min: 40000, max: 44999 }),
+  /** Secret that signs host tokens (HMAC-SHA256); at least 16 characters. */
+  hostTokenSecret: z.string().min(16, 'hostTokenSecret must be at least 16 characters'),
+  /** Hosts a stage carries at most. */
+  maxHostsPerStage: z.number().int().min(1).max(9).default(9),
+  /** Bitrate the SFU assumes toward a new host before estimates arrive. */
+  initialAvailableOutgoingBitrate: z.number().int().positive().default(1_000_000),
+  /** IP the PlainTransports toward the transcoder bind to. */
+  rtpOutListenIp: z.string().min(1).default('127.0.0.1'),
+  signalling: z
+    .object({
+      /** Largest signalling message accepted with an error reply; larger closes the socket. */
+      maxMessageBytes: z.number().int().min(1024).max(1 << 20).default(64 * 1024),
+      /** Messages per second per connection, and the burst allowed above that. */
+      ratePerSecond: z.number().positive().default(20),
+      rateBurst: z.number().int().min(1).default(40),
+      /** A connection that has not joined a stage by then is closed. */
+      joinTimeoutMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+});
+
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+export type IngestConfigInput = z.input<typeof ingestConfigSchema>;

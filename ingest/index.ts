@@ -1,0 +1,12 @@
+export { Sfu, type SfuEvents } from './sfu.ts';
+export { Stage, Host } from './stage.ts';
+export { RtpOutput, type RtpOutputTrack } from './rtpOutput.ts';
+export { WorkerPool } from './workerPool.ts';
+export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
+export { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
+export { buildFfmpegSdp, type FfmpegSdpInput, type RtpTrackDescription } from './sdp.ts';
+export { SignallingServer, CloseCode } from './signalling/server.ts';
+export { parseRequest, requestSchema, type SignalRequest, type ServerMessage } from './signalling/messages.ts';
+export { buildHostPage, createHostPageRouter, type HostPageAssets } from './hostPage.ts';
+export { stageMediaCodecs } from './codecs.ts';
+export type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';

@@ -1,0 +1,181 @@
+import type { types as ms } from 'mediasoup';
+import type { Logger, PortPair, UdpPortPool } from '../common/index.ts';
+import { buildFfmpegSdp, type RtpTrackDescription } from './sdp.ts';
+import type { MediaKind } from './types.ts';
+
+export interface RtpOutputTrack {
+  kind: MediaKind;
+  producerId: string;
+  mimeType: string;
+  /** The receiver's RTP port; RTCP is on `rtp + 1`. */
+  ports: PortPair;
+}
+
+interface Leg {
+  transport: ms.PlainTransport;
+  consumer: ms.Consumer;
+  ports: PortPair;
+  producerId: string;
+}
+
+interface CreateOptions {
+  router: ms.Router;
+  producers: ms.Producer[];
+  listenIp: string;
+  remoteIp: string;
+  portPool: UdpPortPool;
+  sessionName: string;
+  logger: Logger;
+}
+
+/**
+ * Plain RTP from a stage toward a transcoder. One PlainTransport per track
+ * (RTCP not muxed, on RTP + 1, as FFmpeg expects; comedia off, connected to the
+ * receiver's ports) and one consumer per producer, created paused: the receiver
+ * must be listening before media flows, and FFmpeg needs a keyframe first, so
+ * `resume()` starts the media and asks the publisher for a keyframe.
+ */
+export class RtpOutput {
+  readonly sdp: string;
+  readonly tracks: readonly RtpOutputTrack[];
+  readonly #legs: Leg[];
+  readonly #pool: UdpPortPool;
+  readonly #log: Logger;
+  readonly #onClose: (() => void)[] = [];
+  #closed = false;
+
+  private constructor(legs: Leg[], sdp: string, pool: UdpPortPool, log: Logger) {
+    this.#legs = legs;
+    this.sdp = sdp;
+    this.#pool = pool;
+    this.#log = log;
+    this.tracks = legs.map((l) => ({
+      kind: l.consumer.kind,
+      producerId: l.producerId,
+      mimeType: l.consumer.rtpParameters.codecs[0]!.mimeType,
+      ports: l.ports,
+    }));
+    for (const leg of legs) {
+      // A producer that goes away, or a router that closes, ends this output.
+      leg.consumer.observer.once('close', () => this.close());
+    }
+  }
+
+  static async create(opts: CreateOptions): Promise<RtpOutput> {
+    const log = opts.logger.child({ component: 'rtp-output' });
+    const legs: Leg[] = [];
+    try {
+      for (const producer of opts.producers) {
+        const ports = await opts.portPool.allocate();
+        let transport: ms.PlainTransport | undefined;
+        try {
+          transport = await opts.router.createPlainTransport({
+            listenInfo: { protocol: 'udp', ip: opts.listenIp },
+            rtcpMux: false,
+            comedia: false,
+          });
+          await transport.connect({ ip: opts.remoteIp, port: ports.rtp, rtcpPort: ports.rtcp });
+          const consumer = await transport.consume({
+            producerId: producer.id,
+            rtpCapabilities: receiverCapabilities(opts.router.rtpCapabilities, producer),
+            paused: true,
+          });
+          legs.push({ transport, consumer, ports, producerId: producer.id });
+        } catch (err) {
+          transport?.close();
+          opts.portPool.release(ports);
+          throw err;
+        }
+      }
+    } catch (err) {
+      for (const leg of legs) {
+        leg.transport.close();
+        opts.portPool.release(leg.ports);
+      }
+      throw err;
+    }
+    const sdp = buildFfmpegSdp({
+      address: opts.remoteIp,
+      sessionName: opts.sessionName,
+      tracks: legs.map((l): RtpTrackDescription => {
+        const codec = l.consumer.rtpParameters.codecs[0]!;
+        return {
+          kind: l.consumer.kind,
+          port: l.ports.rtp,
+          payloadType: codec.payloadType,
+          mimeType: codec.mimeType,
+          clockRate: codec.clockRate,
+          ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+          parameters: codec.parameters ?? {},
+          ...(l.consumer.rtpParameters.encodings?.[0]?.ssrc !== undefined
+            ? { ssrc: l.consumer.rtpParameters.encodings[0].ssrc }
+            : {}),
+          label: l.producerId,
+        };
+      }),
+    });
+    log.info({ tracks: legs.map((l) => ({ kind: l.consumer.kind, port: l.ports.rtp })) }, 'RTP output opened');
+    return new RtpOutput(legs, sdp, opts.portPool, log);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts the media and requests a keyframe from each video publisher. */
+  async resume(): Promise<void> {
+    for (const leg of this.#legs) if (!leg.consumer.closed) await leg.consumer.resume();
+    await this.requestKeyFrame();
+  }
+
+  /** Asks the publishers for a keyframe (FFmpeg sends no PLI for H.264). */
+  async requestKeyFrame(): Promise<void> {
+    for (const leg of this.#legs) {
+      if (leg.consumer.kind === 'video' && !leg.consumer.closed) await leg.consumer.requestKeyFrame();
+    }
+  }
+
+  /** Bytes sent per track, from the SFU's view. */
+  async stats(): Promise<{ producerId: string; kind: MediaKind; bitrate: number; packetCount: number }[]> {
+    const out = [];
+    for (const leg of this.#legs) {
+      if (leg.consumer.closed) continue;
+      const s = (await leg.consumer.getStats()).find((x) => x.type === 'outbound-rtp');
+      out.push({ producerId: leg.producerId, kind: leg.consumer.kind, bitrate: s?.bitrate ?? 0, packetCount: s?.packetCount ?? 0 });
+    }
+    return out;
+  }
+
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#onClose.push(listener);
+  }
+
+  /** Closes the transports and gives the ports back. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const leg of this.#legs) {
+      leg.transport.close();
+      this.#pool.release(leg.ports);
+    }
+    this.#log.info('RTP output closed');
+    for (const l of this.#onClose.splice(0)) {
+      try {
+        l();
+      } catch (err) {
+        this.#log.error({ err }, 'RTP output close listener threw');
+      }
+    }
+  }
+}
+
+/**
+ * What the receiver (FFmpeg) accepts: only the producer's codec, without RTX
+ * (FFmpeg cannot use it) and without header extensions.
+ */
+function receiverCapabilities(router: ms.RtpCapabilities, producer: ms.Producer): ms.RtpCapabilities {
+  const mime = producer.rtpParameters.codecs[0]!.mimeType.toLowerCase();
+  const codecs = (router.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === mime);
+  return { codecs, headerExtensions: [] };
+}

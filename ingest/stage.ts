@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import type { types as ms } from 'mediasoup';
+import { InputError, InvalidStateError, TypedEmitter, type Logger, type UdpPortPool } from '../common/index.ts';
+import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
+import type { IngestConfig } from './config.ts';
+import type { HostRole } from './hostToken.ts';
+import { RtpOutput } from './rtpOutput.ts';
+import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
+
+/** One host on a stage: their send transports and producers. */
+export class Host {
+  readonly id = randomUUID();
+  readonly #transports = new Map<string, ms.WebRtcTransport>();
+  readonly #producers = new Map<string, ms.Producer>();
+  #closed = false;
+
+  constructor(
+    private readonly stage: Stage,
+    readonly role: HostRole,
+    readonly name: string | undefined,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get producerIds(): string[] {
+    return [...this.#producers.keys()];
+  }
+
+  async createTransport(): Promise<WebRtcTransportInfo> {
+    this.#assertOpen();
+    if (this.#transports.size >= 2) throw new InputError('too-many-transports', 'a host may open at most 2 transports', 429);
+    const transport = await this.stage.createWebRtcTransport();
+    if (this.#closed) {
+      transport.close();
+      throw new InvalidStateError('host left while its transport was being created');
+    }
+    this.#transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.#transports.delete(transport.id));
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  async connectTransport(transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
+    await this.#transport(transportId).connect({ dtlsParameters });
+  }
+
+  async produce(transportId: string, kind: MediaKind, rtpParameters: ms.RtpParameters): Promise<ProducerInfo> {
+    const transport = this.#transport(transportId);
+    if (kind === 'video' && this.role === 'host-audio') {
+      throw new InputError('forbidden', 'this host token allows audio only', 403);
+    }
+    const mimeType = rtpParameters.codecs[0]?.mimeType ?? '';
+    if (!supportedMimeTypes.has(mimeType.toLowerCase()) || !mimeType.toLowerCase().startsWith(`${kind}/`)) {
+      const offered = [...supportedMimeTypes].filter((m) => m.startsWith(`${kind}/`)).join(', ');
+      throw new InputError('unsupported-codec', `codec ${mimeType || '(none)'} is not supported for ${kind}; use ${offered}`, 415);
+    }
+    if ([...this.#producers.values()].some((p) => p.kind === kind)) {
+      throw new InputError('already-producing', `this host already publishes ${kind}`, 409);
+    }
+    const producer = await transport.produce({ kind, rtpParameters });
+    if (this.#closed) {
+      producer.close();
+      throw new InvalidStateError('host left while producing');
+    }
+    this.#producers.set(producer.id, producer);
+    const info: ProducerInfo = { id: producer.id, hostId: this.id, kind, mimeType: producer.rtpParameters.codecs[0]!.mimeType };
+    producer.observer.once('close', () => {
+      this.#producers.delete(producer.id);
+      this.stage.onProducerClosed(info);
+    });
+    this.stage.onProducer(info, producer);
+    return info;
+  }
+
+  closeProducer(producerId: string): void {
+    const producer = this.#producers.get(producerId);
+    if (!producer) throw new InputError('not-found', `no producer ${producerId} of this host`, 404);
+    producer.close();
+  }
+
+  /** Bytes per second this host sends, per producer, from the SFU's view. */
+  async stats(): Promise<{ producerId: string; kind: string; bitrate: number }[]> {
+    const out = [];
+    for (const p of this.#producers.values()) {
+      const stats = await p.getStats();
+      out.push({ producerId: p.id, kind: p.kind, bitrate: stats.reduce((sum, s) => sum + (s.bitrate ?? 0), 0) });
+    }
+    return out;
+  }
+
+  /** Leaves the stage: closes the host's transports, and so its producers. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#transports.values()) t.close();
+    this.#transports.clear();
+    this.stage.onHostClosed(this);
+  }
+
+  #transport(id: string): ms.WebRtcTransport {
+    this.#assertOpen();
+    const t = this.#transports.get(id);
+    if (!t) throw new InputError('not-found', `no transport ${id} of this host`, 404);
+    return t;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidStateError('host has left the stage');
+  }
+}
+
+export interface StageDeps {
+  router: ms.Router;
+  config: IngestConfig;
+  logger: Logger;
+  /** Called once the stage is closed, whatever the reason. */
+  onClosed: (stage: Stage) => void;
+}
+
+/**
+ * A stage: one mediasoup Router and the hosts publishing into it. Closing the
+ * stage closes every host, transport, producer and RTP output (the Router's close
+ * cascades); a dead worker closes it with reason `worker-died`.
+ */
+export class Stage extends TypedEmitter<StageEvents> {
+  readonly #router: ms.Router;
+  readonly #config: IngestConfig;
+  readonly #log: Logger;
+  readonly #onClosed: (stage: Stage) => void;
+  readonly #hosts = new Map<string, Host>();
+  readonly #producers = new Map<string, { info: ProducerInfo; producer: ms.Producer }>();
+  readonly #outputs = new Set<RtpOutput>();
+  #closeReason: StageCloseReason | undefined;
+
+  constructor(
+    readonly id: string,
+    deps: StageDeps,
+  ) {
+    super();
+    this.#router = deps.router;
+    this.#config = deps.config;
+    this.#log = deps.logger.child({ stage: id });
+    this.#onClosed = deps.onClosed;
+    this.onListenerError((event, err) => this.#log.error({ err, event }, 'stage listener threw'));
+    this.#router.on('workerclose', () => this.close('worker-died'));
+  }
+
+  get closed(): boolean {
+    return this.#closeReason !== undefined;
+  }
+
+  get closeReason(): StageCloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  get rtpCapabilities(): ms.RtpCapabilities {
+    return this.#router.rtpCapabilities;
+  }
+
+  get hostCount(): number {
+    return this.#hosts.size;
+  }
+
+  get producers(): ProducerInfo[] {
+    return [...this.#producers.values()].map((p) => p.info);
+  }
+
+  addHost(role: HostRole, name?: string): Host {
+    this.#assertOpen();
+    if (this.#hosts.size >= this.#config.maxHostsPerStage) {
+      throw new InputError('stage-full', `stage ${this.id} already has ${this.#config.maxHostsPerStage} hosts`, 409);
+    }
+    const host = new Host(this, role, name);
+    this.#hosts.set(host.id, host);
+    this.#log.info({ host: host.id, role, name }, 'host joined');
+    this.emit('hostjoin', host.id);
+    return host;
+  }
+
+  /**
+   * Opens RTP toward a transcoder: a PlainTransport and a paused consumer per
+   * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
+   * Call `resume()` once the receiver listens.
+   */
+  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool }): Promise<RtpOutput> {
+    this.#assertOpen();
+    const tracks = opts.producerIds.map((id) => {
+      const p = this.#producers.get(id);
+      if (!p) throw new InputError('not-found', `no producer ${id} on stage ${this.id}`, 404);
+      return p.producer;
+    });
+    const output = await RtpOutput.create({
+      router: this.#router,
+      producers: tracks,
+      listenIp: this.#config.rtpOutListenIp,
+      remoteIp: opts.remoteIp,
+      portPool: opts.portPool,
+      sessionName: `stagecast stage ${this.id}`,
+      logger: this.#log,
+    });
+    if (this.closed) {
+      output.close();
+      throw new InvalidStateError(`stage ${this.id} closed while its RTP output was being created`);
+    }
+    this.#outputs.add(output);
+    output.onClose(() => this.#outputs.delete(output));
+    return output;
+  }
+
+  close(reason: StageCloseReason = 'closed'): void {
+    if (this.#closeReason) return;
+    this.#closeReason = reason;
+    for (const o of this.#outputs) o.close();
+    for (const h of [...this.#hosts.values()]) h.close();
+    this.#router.close();
+    const log = reason === 'worker-died' ? this.#log.error.bind(this.#log) : this.#log.info.bind(this.#log);
+    log({ reason }, 'stage closed');
+    this.emit('close', reason);
+    this.#onClosed(this);
+  }
+
+  /** @internal used by Host. */
+  async createWebRtcTransport(): Promise<ms.WebRtcTransport> {
+    this.#assertOpen();
+    const { listenIp, announcedAddress, rtcPorts } = this.#config;
+    const listen = (protocol: 'udp' | 'tcp'): ms.TransportListenInfo => ({
+      protocol,
+      ip: listenIp,
+      ...(announcedAddress ? { announcedAddress } : {}),
+      portRange: { min: rtcPorts.min, max: rtcPorts.max },
+    });
+    return this.#router.createWebRtcTransport({
+      listenInfos: [listen('udp'), listen('tcp')],
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: this.#config.initialAvailableOutgoingBitrate,
+    });
+  }
+
+  /** @internal */
+  onProducer(info: ProducerInfo, producer: ms.Producer): void {
+    this.#producers.set(info.id, { info, producer });
+    this.#log.info({ host: info.hostId, producer: info.id, kind: info.kind, mimeType: info.mimeType }, 'producer added');
+    this.emit('producer', info);
+  }
+
+  /** @internal */
+  onProducerClosed(info: ProducerInfo): void {
+    if (!this.#producers.delete(info.id)) return;
+    this.#log.info({ host: info.hostId, producer: info.id }, 'producer closed');
+    this.emit('producerclose', info);
+  }
+
+  /** @internal */
+  onHostClosed(host: Host): void {
+    if (!this.#hosts.delete(host.id)) return;
+    this.#log.info({ host: host.id }, 'host left');
+    this.emit('hostleave', host.id);
+  }
+
+  #assertOpen(): void {
+    if (this.#closeReason) throw new InvalidStateError(`stage ${this.id} is closed (${this.#closeReason})`);
+  }
+}
+
+export { stageMediaCodecs };

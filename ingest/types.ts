@@ -1,0 +1,32 @@
+import type { HostRole } from './hostToken.ts';
+
+export type { HostRole };
+export type MediaKind = 'audio' | 'video';
+
+/** Why a stage closed. */
+export type StageCloseReason = 'closed' | 'worker-died' | 'shutdown';
+
+/** A track a host publishes on a stage. */
+export interface ProducerInfo {
+  id: string;
+  hostId: string;
+  kind: MediaKind;
+  /** e.g. `video/VP8`, `video/H264`, `audio/opus`. */
+  mimeType: string;
+}
+
+export interface StageEvents {
+  hostjoin: [hostId: string];
+  hostleave: [hostId: string];
+  producer: [info: ProducerInfo];
+  producerclose: [info: ProducerInfo];
+  close: [reason: StageCloseReason];
+}
+
+/** What the SFU answers to a WebRTC transport request (mediasoup-client's input). */
+export interface WebRtcTransportInfo {
+  id: string;
+  iceParameters: unknown;
+  iceCandidates: unknown[];
+  dtlsParameters: unknown;
+}

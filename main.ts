@@ -1,0 +1,70 @@
+// The process entry: reads the environment once, validates the config, runs
+// every stage in one process (the embedded default) and shuts down cleanly.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { appConfigSchema, describeConfigError, type AppConfigInput } from './app/config.ts';
+import { startApp } from './app/server.ts';
+import { createLogger } from './common/index.ts';
+
+const env = process.env;
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+const generated: string[] = [];
+const secretOrGenerate = (name: string, value: string | undefined) => {
+  if (value) return value;
+  generated.push(name);
+  return randomBytes(24).toString('base64url');
+};
+
+const raw: AppConfigInput = {
+  http: { host: env.STAGECAST_HTTP_HOST, port: num(env.STAGECAST_HTTP_PORT), publicUrl: env.STAGECAST_PUBLIC_URL || undefined },
+  adminToken: secretOrGenerate('STAGECAST_ADMIN_TOKEN', env.STAGECAST_ADMIN_TOKEN),
+  log: { level: env.STAGECAST_LOG_LEVEL as never },
+  initialStage: env.STAGECAST_INITIAL_STAGE,
+  ingest: {
+    numWorkers: num(env.STAGECAST_WORKERS),
+    listenIp: env.STAGECAST_RTC_LISTEN_IP,
+    announcedAddress: env.STAGECAST_RTC_ANNOUNCED_ADDRESS || undefined,
+    rtcPorts:
+      env.STAGECAST_RTC_MIN_PORT || env.STAGECAST_RTC_MAX_PORT
+        ? { min: num(env.STAGECAST_RTC_MIN_PORT) ?? 40000, max: num(env.STAGECAST_RTC_MAX_PORT) ?? 44999 }
+        : undefined,
+    hostTokenSecret: secretOrGenerate('STAGECAST_HOST_TOKEN_SECRET', env.STAGECAST_HOST_TOKEN_SECRET),
+  },
+};
+
+const parsed = appConfigSchema.safeParse(JSON.parse(JSON.stringify(raw)));
+if (!parsed.success) {
+  console.error(describeConfigError(parsed.error as z.ZodError));
+  process.exit(2);
+}
+const config = parsed.data;
+const logger = createLogger({ level: config.log.level });
+if (generated.length) logger.warn({ generated }, 'secrets not configured; generated for this run only');
+
+const app = await startApp(config, logger);
+const lines = [`stagecast is running at ${app.url}`];
+if (config.initialStage) {
+  const stage = await app.sfu.createStage(config.initialStage);
+  const token = app.sfu.issueHostToken(stage.id);
+  const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
+  lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+}
+if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);
+// The links carry credentials: they go to the operator's terminal, never to the log.
+process.stdout.write(`${lines.join('\n')}\n`);
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  app.close().then(
+    () => process.exit(0),
+    (err) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -11,8 +11,8 @@ export const ingestConfigSchema = z.object({
   numWorkers: z.number().int().min(1).max(64).default(() => os.availableParallelism()),
   /** mediasoup worker log level. */
   workerLogLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
-  /** IP the WebRTC transports listen on. */
-  listenIp: z.string().min(1).default('0.0.0.0'),
+  /** IP the WebRTC transports listen on. 0.0.0.0 or :: needs `announcedAddress`. */
+  listenIp: z.string().min(1).default('127.0.0.1'),
   /** Address announced in ICE candidates (public IP or hostname); unset = listenIp. */
   announcedAddress: z.string().min(1).optional(),
   /** UDP/TCP ports for WebRTC transports. */
@@ -36,6 +36,9 @@ export const ingestConfigSchema = z.object({
       joinTimeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
+}).refine((c) => !['0.0.0.0', '::'].includes(c.listenIp) || c.announcedAddress, {
+  message: 'listening on all interfaces needs announcedAddress (the address browsers reach)',
+  path: ['announcedAddress'],
 });
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;

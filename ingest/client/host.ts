@@ -66,6 +66,7 @@ class Signal {
 let stream: MediaStream | undefined;
 let signal: Signal | undefined;
 let statsTimer: number | undefined;
+let producers: { audio?: msc.Producer; video?: msc.Producer } = {};
 
 async function listDevices(): Promise<void> {
   const devices = await navigator.mediaDevices.enumerateDevices();
@@ -88,6 +89,11 @@ async function startPreview(): Promise<void> {
     audio: microphone ? { deviceId: { exact: microphone } } : true,
   });
   $<HTMLVideoElement>('preview').srcObject = stream;
+  // Live: the new devices replace the tracks being sent, without renegotiation.
+  const audio = stream.getAudioTracks()[0];
+  const video = stream.getVideoTracks()[0];
+  if (producers.audio && audio) await producers.audio.replaceTrack({ track: audio });
+  if (producers.video && video) await producers.video.replaceTrack({ track: video });
 }
 
 async function goLive(): Promise<void> {
@@ -104,6 +110,8 @@ async function goLive(): Promise<void> {
       setState('disconnected');
       if (code >= 4000) showError(`disconnected: ${reason || code}`);
     }
+    producers = {};
+    $<HTMLSelectElement>('codec').disabled = false;
     $<HTMLButtonElement>('go-live').disabled = false;
     $<HTMLButtonElement>('stop').disabled = true;
   });
@@ -125,14 +133,15 @@ async function goLive(): Promise<void> {
   transport.on('connectionstatechange', (state) => {
     setState(state === 'connected' ? 'live' : state);
   });
+  $<HTMLSelectElement>('codec').disabled = true;
   const audio = stream.getAudioTracks()[0];
-  if (audio) await transport.produce({ track: audio });
+  if (audio) producers.audio = await transport.produce({ track: audio, stopTracks: false });
   const video = stream.getVideoTracks()[0];
   if (video && joined.role !== 'host-audio') {
     const mimeType = $<HTMLSelectElement>('codec').value.toLowerCase();
     const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mimeType);
     if (!codec) throw new Error(`this browser cannot send ${mimeType}`);
-    await transport.produce({ track: video, codec });
+    producers.video = await transport.produce({ track: video, codec, stopTracks: false });
   }
   $<HTMLButtonElement>('stop').disabled = false;
   statsTimer = window.setInterval(async () => {
@@ -150,6 +159,8 @@ async function goLive(): Promise<void> {
 
 function stop(): void {
   setState('stopped');
+  producers = {};
+  $<HTMLSelectElement>('codec').disabled = false;
   window.clearInterval(statsTimer);
   signal?.close();
   signal = undefined;

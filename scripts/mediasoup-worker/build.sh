@@ -70,7 +70,7 @@ if [ ! -f "$ossl_root/libssl.a" ] || [ ! -f "$ossl_root/libcrypto.a" ]; then
   mkdir -p "$work/openssl"
   tar -xzf "$orig" -C "$work/openssl" --strip-components=1
   log "building OpenSSL $(basename "$orig") (a few minutes)"
-  (cd "$work/openssl" && ./Configure linux-x86_64 shared no-tests >&2 && make -j"$(nproc)" build_libs >&2)
+  (cd "$work/openssl" && ./Configure linux-x86_64 no-shared no-tests >&2 && make -j"$(nproc)" build_libs >&2)
   rm -rf "$ossl_root.tmp" && mkdir -p "$ossl_root.tmp"
   cp "$work/openssl/libssl.a" "$work/openssl/libcrypto.a" "$ossl_root.tmp/"
   cp -r "$work/openssl/include" "$ossl_root.tmp/include"

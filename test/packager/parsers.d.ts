@@ -1,0 +1,2 @@
+declare module 'm3u8-parser';
+declare module 'mpd-parser';

@@ -358,11 +358,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #publishManifests(): void {
     if (!this.#publisher) return;
     for (const t of this.#tracks.values()) {
-      if (!t.init) continue;
-      const text = serializeMediaPlaylist(this.mediaPlaylist(t.id, { forStore: true })!);
+      const playlist = t.init ? this.mediaPlaylist(t.id, { forStore: true }) : undefined;
+      if (!playlist) continue;
+      const text = serializeMediaPlaylist(playlist);
       this.#publisher.enqueue(`${this.id}/${t.id}/${names.playlist}`, Buffer.from(text), manifestMeta(names.playlist, this.#ended, false), 'manifest');
     }
-    const master = this.multivariantPlaylist();
+    const master = this.multivariantPlaylist({ completeOnly: true });
     if (master) this.#publisher.enqueue(`${this.id}/${names.master}`, Buffer.from(serializeMultivariantPlaylist(master)), manifestMeta(names.master, this.#ended, false), 'manifest');
     const mpd = this.mpd(Date.now(), { forStore: true });
     if (mpd) this.#publisher.enqueue(`${this.id}/${names.mpd}`, Buffer.from(serializeMpd(mpd)), manifestMeta(names.mpd, this.#ended, false), 'manifest');
@@ -467,8 +468,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(): MultivariantPlaylist | undefined {
-    const ready = this.tracks.filter((t) => t.init && t.current && !t.failure);
+  multivariantPlaylist(opts: { completeOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    const ready = this.tracks.filter((t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)));
     const audio = ready.filter((t) => t.kind === 'audio');
     const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
     if (ready.length === 0) return undefined;

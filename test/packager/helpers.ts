@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { silentLogger } from '../../common/index.ts';
-import { createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
+import { type Broadcast, createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
 
 export const FRAGMENT_US = 200_000;
 
@@ -44,7 +44,7 @@ export interface FfmpegRun {
 }
 
 export function runFfmpeg(args: string[], extraFds = 0): FfmpegRun {
-  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
   const child = spawn('ffmpeg', args, { stdio });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -105,22 +105,34 @@ export async function startHarness(config: PackagerConfigInput = {}, store?: Obj
   };
 }
 
-/** Resolves when `pred` holds after some broadcast event, or rejects after `ms`. */
+/** Resolves when `pred` holds after some broadcast event (the broadcast may not exist yet), or rejects after `ms`. */
 export function until(packager: Packager, broadcastId: string, pred: () => boolean, ms: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
+    let b: Broadcast | undefined;
+    const cleanup = () => {
+      clearTimeout(t);
+      b?.off('part', check);
+      packager.off('newBroadcast', onNew);
+    };
     const check = () => {
       if (pred()) {
-        clearTimeout(t);
-        b?.off('part', check);
+        cleanup();
         resolve();
       }
     };
-    const b = packager.getBroadcast(broadcastId);
+    const attach = () => {
+      b = packager.getBroadcast(broadcastId);
+      b?.on('part', check);
+    };
+    const onNew = (nb: Broadcast) => {
+      if (nb.id === broadcastId && !b) attach();
+    };
     const t = setTimeout(() => {
-      b?.off('part', check);
+      cleanup();
       reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
     }, ms);
-    b?.on('part', check);
+    packager.on('newBroadcast', onNew);
+    attach();
     check();
   });
 }

@@ -84,10 +84,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: PackagerConfigInput = {}, store?: ObjectStore): Promise<Harness> {
+export async function startHarness(config: PackagerConfigInput = {}, store?: ObjectStore, mount?: (app: express.Express) => void): Promise<Harness> {
   const logger = silentLogger();
   const packager = createPackager(config, { logger, ...(store ? { store } : {}) });
   const app = express();
+  mount?.(app);
   app.use(createIngestRouter(packager, { logger }));
   app.use(createOriginRouter(packager, store, { logger }));
   const server = http.createServer({ keepAliveTimeout: 5000 }, app);

@@ -51,7 +51,7 @@ export class Track extends TypedEmitter<TrackEvents> {
   peakBitrate = 0;
   #bytes = 0;
   #seconds = 0;
-  #waiters: Waiter[] = [];
+  #waiters = new Set<Waiter>();
   #sessionWritable: Writable | undefined;
   #stopped = false;
   readonly #config: PackagerConfig;
@@ -147,17 +147,16 @@ export class Track extends TypedEmitter<TrackEvents> {
       const done = (ok: boolean) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
+        this.#waiters.delete(waiter);
         resolve(ok);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#waiters.size;
   }
 
   /** A new source session: returns the Writable the CMAF bytes go into. */
@@ -165,7 +164,9 @@ export class Track extends TypedEmitter<TrackEvents> {
     if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
     const previous = this.#sessionWritable;
     if (previous && !previous.destroyed && !previous.writableFinished) {
-      previous.destroy(new InvalidStateError(`track ${this.id}: superseded by a new source session`));
+      // Not an error for whoever writes into it: the stream just closes (no 'error' event to crash on).
+      this.#logger.warn('previous source session superseded by a new one');
+      previous.destroy();
     }
     this.failure = undefined;
     const reader = new CmafReader({ maxBoxBytes: this.#config.maxBoxBytes });
@@ -219,13 +220,13 @@ export class Track extends TypedEmitter<TrackEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     const w = this.#sessionWritable;
-    if (w && !w.destroyed && !w.writableFinished) w.destroy(new InvalidStateError(`track ${this.id} closed`));
+    if (w && !w.destroyed && !w.writableFinished) w.destroy();
     this.segmenter.flush();
     for (const w of [...this.#waiters]) w.resolve(this.has(w.msn, w.part));
   }
 
   #wake(): void {
-    if (this.#waiters.length === 0) return;
+    if (this.#waiters.size === 0) return;
     for (const w of [...this.#waiters]) if (this.has(w.msn, w.part)) w.resolve(true);
   }
 

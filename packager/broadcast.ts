@@ -1,0 +1,614 @@
+import { Writable } from 'node:stream';
+import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
+import { CmafReader } from './cmaf.ts';
+import type { PackagerConfig } from './config.ts';
+import { Segmenter } from './segmenter.ts';
+import type { InitSegment, Part, Segment } from './types.ts';
+import type { Publisher } from './store.ts';
+import {
+  deltaUpdate,
+  serializeMediaPlaylist,
+  serializeMultivariantPlaylist,
+  type AudioRendition,
+  type HlsSegment,
+  type MediaPlaylist,
+  type MultivariantPlaylist,
+  type VariantStream,
+} from './hls.ts';
+import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
+import { names, contentTypes, cacheControl } from './naming.ts';
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface TrackEvents {
+  part: [segment: Segment, part: Part];
+  segment: [segment: Segment];
+  init: [init: InitSegment];
+  /** The source session failed (bad input); the track stops until a new session opens. */
+  failed: [error: Error];
+}
+
+interface Waiter {
+  msn: number;
+  part: number | undefined;
+  resolve: (ok: boolean) => void;
+}
+
+/**
+ * One rendition (or the audio track) of a broadcast: its segmenter, the
+ * segments in memory and the waiters of blocking requests.
+ */
+export class Track extends TypedEmitter<TrackEvents> {
+  readonly id: string;
+  readonly segmenter: Segmenter;
+  readonly inits = new Map<number, InitSegment>();
+  /** Segment metadata, oldest first (bounded by maxRetainedSegments); bytes only for the live window. */
+  readonly segments: Segment[] = [];
+  /** First segment (start, PDT) of each session: anchors DASH periods. */
+  readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number }>();
+  failure: Error | undefined;
+  /** Peak and average bitrate over complete segments, bit/s. */
+  peakBitrate = 0;
+  #bytes = 0;
+  #seconds = 0;
+  #waiters = new Set<Waiter>();
+  #sessionWritable: Writable | undefined;
+  #stopped = false;
+  readonly #config: PackagerConfig;
+  readonly #logger: Logger;
+
+  constructor(id: string, config: PackagerConfig, logger: Logger) {
+    super();
+    this.id = id;
+    this.#config = config;
+    this.#logger = logger;
+    this.onListenerError((event, err) => logger.error({ err, event }, 'track listener threw'));
+    this.segmenter = new Segmenter({ segmentTargetMs: config.segmentTargetMs, maxTimestampGapMs: config.maxTimestampGapMs });
+    this.segmenter.onListenerError((event, err) => logger.error({ err, event }, 'segmenter listener threw'));
+    this.segmenter.on('init', (init) => {
+      this.inits.set(init.session, init);
+      this.emit('init', init);
+    });
+    this.segmenter.on('part', (seg, part) => {
+      if (part.index === 0) {
+        this.segments.push(seg);
+        if (!this.sessionStarts.has(seg.session)) this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime });
+        this.#trim();
+      }
+      this.emit('part', seg, part);
+      this.#wake();
+    });
+    this.segmenter.on('segment', (seg) => {
+      const secs = seg.duration / seg.timescale;
+      if (secs > 0) {
+        this.peakBitrate = Math.max(this.peakBitrate, (seg.byteLength * 8) / secs);
+        this.#bytes += seg.byteLength;
+        this.#seconds += secs;
+      }
+      this.emit('segment', seg);
+      this.#wake();
+    });
+  }
+
+  get init(): InitSegment | undefined {
+    return this.segmenter.init;
+  }
+
+  get kind(): 'video' | 'audio' | undefined {
+    return this.segmenter.init?.info.kind;
+  }
+
+  get averageBitrate(): number {
+    if (this.#seconds > 0) return (this.#bytes * 8) / this.#seconds;
+    const cur = this.current;
+    return cur && cur.duration > 0 ? (cur.byteLength * 8 * cur.timescale) / cur.duration : 0;
+  }
+
+  get bandwidth(): number {
+    return Math.max(this.peakBitrate, this.averageBitrate);
+  }
+
+  /** The newest segment (possibly in progress). */
+  get current(): Segment | undefined {
+    return this.segments[this.segments.length - 1];
+  }
+
+  /** Estimated frame rate from the first sample duration of the latest part. */
+  frameRate: number | undefined;
+
+  segment(msn: number): Segment | undefined {
+    const first = this.segments[0];
+    if (!first) return undefined;
+    return this.segments[msn - first.msn];
+  }
+
+  /** Whether the playlist already holds segment `msn` (complete) or part `msn.part` (§6.2.5.2). */
+  has(msn: number, part: number | undefined): boolean {
+    const cur = this.current;
+    if (!cur) return false;
+    if (msn < cur.msn) return true;
+    if (msn > cur.msn) return false;
+    if (part === undefined) return cur.complete;
+    return cur.parts.length > part;
+  }
+
+  /** Resolves true when `has(msn, part)` holds, false on timeout, abort or when the track stops. */
+  waitForPart(msn: number, part: number | undefined, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.has(msn, part)) return Promise.resolve(true);
+    if (this.#stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const onAbort = () => done(false);
+      const waiter: Waiter = {
+        msn,
+        part,
+        resolve: (ok) => done(ok),
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#waiters.delete(waiter);
+        resolve(ok);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /** A new source session: returns the Writable the CMAF bytes go into. */
+  openSession(): Writable {
+    if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
+    const previous = this.#sessionWritable;
+    if (previous && !previous.destroyed && !previous.writableFinished) {
+      // Not an error for whoever writes into it: the stream just closes (no 'error' event to crash on).
+      this.#logger.warn('previous source session superseded by a new one');
+      previous.destroy();
+    }
+    this.failure = undefined;
+    const reader = new CmafReader({ maxBoxBytes: this.#config.maxBoxBytes });
+    let failed = false;
+    const fail = (err: unknown): Error => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (!failed) {
+        failed = true;
+        this.failure = error;
+        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code }, 'track failed: bad CMAF input');
+        this.segmenter.flush();
+        this.emit('failed', error);
+      }
+      return error;
+    };
+    const writable: Writable = new Writable({
+      highWaterMark: 256 * 1024,
+      write: (chunk: Buffer, _enc, cb) => {
+        if (this.#sessionWritable !== writable) return cb(new InvalidStateError('superseded'));
+        try {
+          for (const ev of reader.push(chunk)) {
+            if (ev.type === 'init') this.segmenter.onInit(ev.info, ev.bytes);
+            else {
+              if (ev.info.firstSampleDuration > 0 && ev.info.keyframe !== undefined && this.kind === 'video') {
+                this.frameRate = this.init!.info.timescale / ev.info.firstSampleDuration;
+              }
+              this.segmenter.onFragment(ev.info, ev.bytes, Date.now());
+            }
+          }
+          cb();
+        } catch (err) {
+          cb(fail(err));
+        }
+      },
+      final: (cb) => {
+        try {
+          reader.end();
+          if (this.#sessionWritable === writable) this.segmenter.flush();
+          cb();
+        } catch (err) {
+          cb(fail(err));
+        }
+      },
+    });
+    this.#sessionWritable = writable;
+    return writable;
+  }
+
+  /** Stops the track: completes the segment in progress and releases every waiter. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const w = this.#sessionWritable;
+    if (w && !w.destroyed && !w.writableFinished) w.destroy();
+    this.segmenter.flush();
+    for (const w of [...this.#waiters]) w.resolve(this.has(w.msn, w.part));
+  }
+
+  #wake(): void {
+    if (this.#waiters.size === 0) return;
+    for (const w of [...this.#waiters]) if (this.has(w.msn, w.part)) w.resolve(true);
+  }
+
+  /** Drops bytes of segments older than the memory window and metadata beyond the retention bound. */
+  #trim(): void {
+    const cur = this.current;
+    if (!cur) return;
+    const ts = cur.timescale;
+    const windowTicks = ((this.#config.liveWindowMs + 2 * this.#config.segmentTargetMs) * ts) / 1000;
+    for (let i = this.segments.length - 2; i >= 0; i--) {
+      const s = this.segments[i]!;
+      if (s.bytes === undefined && s.parts.length === 0) break;
+      if (s.session === cur.session && cur.start - s.start < windowTicks) continue;
+      if (s.session !== cur.session && this.segments.length - i < (this.#config.liveWindowMs / this.#config.segmentTargetMs) * 2) continue;
+      s.bytes = undefined;
+      s.parts.length = 0;
+    }
+    while (this.segments.length > this.#config.maxRetainedSegments) this.segments.shift();
+  }
+}
+
+export interface BroadcastEvents {
+  part: [trackId: string, segment: Segment, part: Part];
+  segment: [trackId: string, segment: Segment];
+  trackFailed: [trackId: string, error: Error];
+  ended: [];
+}
+
+export interface BroadcastOptions {
+  /** Label for logs and the playlist audio NAME. */
+  title?: string;
+}
+
+/**
+ * One live broadcast: its tracks, the playlists and MPD built from them, and
+ * publishing to the object store (media first, then manifests).
+ */
+export class Broadcast extends TypedEmitter<BroadcastEvents> {
+  readonly id: string;
+  readonly #tracks = new Map<string, Track>();
+  readonly #config: PackagerConfig;
+  readonly #logger: Logger;
+  readonly #publisher: Publisher | undefined;
+  #ended = false;
+  #endedAt: number | undefined;
+  #version = 0;
+  readonly #cache = new Map<string, { version: number; text: string }>();
+
+  constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, _options: BroadcastOptions = {}) {
+    super();
+    if (!ID_PATTERN.test(id)) throw new TypeError(`invalid broadcast id ${JSON.stringify(id)}`);
+    this.id = id;
+    this.#config = config;
+    this.#logger = logger;
+    this.#publisher = publisher;
+    this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Increments on every part, segment or state change; playlists are cached per version. */
+  get version(): number {
+    return this.#version;
+  }
+
+  get tracks(): Track[] {
+    return [...this.#tracks.values()];
+  }
+
+  track(trackId: string): Track | undefined {
+    return this.#tracks.get(trackId);
+  }
+
+  /**
+   * Opens a source session for a track: write its CMAF byte stream (init
+   * segment, then fragments) into the returned Writable. A new session for the
+   * same trackId (e.g. after an FFmpeg restart) is a discontinuity.
+   */
+  openTrack(trackId: string): Writable {
+    if (this.#ended) throw new InvalidStateError(`openTrack() after end() [broadcast:${this.id}]`);
+    if (!ID_PATTERN.test(trackId)) throw new TypeError(`invalid track id ${JSON.stringify(trackId)}`);
+    let track = this.#tracks.get(trackId);
+    if (!track) {
+      const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }));
+      track = t;
+      this.#tracks.set(trackId, t);
+      t.on('init', (init) => {
+        this.#bump();
+        this.#publisher?.enqueue(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), 'media');
+      });
+      t.on('part', (seg, part) => {
+        this.#bump();
+        this.emit('part', trackId, seg, part);
+      });
+      t.on('segment', (seg) => {
+        this.#bump();
+        if (seg.bytes) {
+          this.#publisher?.enqueue(`${this.id}/${trackId}/${names.segment(seg.msn)}`, seg.bytes, mediaMeta(names.segment(seg.msn), t.kind), 'media');
+        }
+        this.#publishManifests();
+        this.emit('segment', trackId, seg);
+      });
+      t.on('failed', (err) => {
+        this.#bump();
+        this.emit('trackFailed', trackId, err);
+      });
+    }
+    this.#logger.info({ rendition: trackId }, 'openTrack() [new source session]');
+    return track.openSession();
+  }
+
+  /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
+  end(): void {
+    if (this.#ended) return;
+    for (const t of this.#tracks.values()) t.stop();
+    this.#ended = true;
+    this.#endedAt = Date.now();
+    this.#bump();
+    this.#publishManifests();
+    this.#logger.info('end()');
+    this.emit('ended');
+  }
+
+  #bump(): void {
+    this.#version++;
+  }
+
+  #publishManifests(): void {
+    if (!this.#publisher) return;
+    for (const t of this.#tracks.values()) {
+      const playlist = t.init ? this.mediaPlaylist(t.id, { forStore: true }) : undefined;
+      if (!playlist) continue;
+      const text = serializeMediaPlaylist(playlist);
+      this.#publisher.enqueue(`${this.id}/${t.id}/${names.playlist}`, Buffer.from(text), manifestMeta(names.playlist, this.#ended, false), 'manifest');
+    }
+    const master = this.multivariantPlaylist({ completeOnly: true });
+    if (master) this.#publisher.enqueue(`${this.id}/${names.master}`, Buffer.from(serializeMultivariantPlaylist(master)), manifestMeta(names.master, this.#ended, false), 'manifest');
+    const mpd = this.mpd(Date.now(), { forStore: true });
+    if (mpd) this.#publisher.enqueue(`${this.id}/${names.mpd}`, Buffer.from(serializeMpd(mpd)), manifestMeta(names.mpd, this.#ended, false), 'manifest');
+  }
+
+  get targetDuration(): number {
+    return Math.max(1, Math.round(this.#config.segmentTargetMs / 1000));
+  }
+
+  /** Text of a media playlist, cached per broadcast version. */
+  mediaPlaylistText(trackId: string, skip: 'NO' | 'YES' | 'v2' = 'NO'): string | undefined {
+    const key = `${trackId}|${skip}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.version === this.#version) return hit.text;
+    const full = this.mediaPlaylist(trackId);
+    if (!full) return undefined;
+    const p = skip === 'NO' || !full.serverControl?.canSkipUntil ? full : deltaUpdate(full, full.serverControl.canSkipUntil, skip === 'v2');
+    const text = serializeMediaPlaylist(p);
+    this.#cache.set(key, { version: this.#version, text });
+    return text;
+  }
+
+  /**
+   * The media playlist model of a track. Live: the sliding window (or the DVR
+   * window), parts on the newest segments, a preload hint, rendition reports.
+   * Ended: every retained segment, ENDLIST. `forStore`: the copy written to the
+   * object store, which names segments only (parts live in memory).
+   */
+  mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
+    const track = this.#tracks.get(trackId);
+    if (!track || !track.init || !track.current) return undefined;
+    const cfg = this.#config;
+    const td = this.targetDuration;
+    const partTarget = cfg.partTargetMs / 1000;
+    const lowLatency = !opts.forStore && !this.#ended;
+    const cur = track.current;
+    const ts = cur.timescale;
+    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
+    const end = cur.start + cur.duration;
+    let first = 0;
+    if (!this.#ended) {
+      // Window measured over the last `windowMs` of media, counting across sessions.
+      let acc = 0;
+      for (let i = track.segments.length - 1; i >= 0; i--) {
+        acc += track.segments[i]!.duration / track.segments[i]!.timescale;
+        first = i;
+        if (acc * 1000 >= windowMs) break;
+      }
+    }
+    const list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
+    if (list.length === 0) return undefined;
+    const partHorizon = end - cfg.partListTargetDurations * td * ts;
+    const segments: HlsSegment[] = list.map((s) => {
+      const listParts = lowLatency && s.parts.length > 0 && (s.start + s.duration > partHorizon || !s.complete);
+      return {
+        uri: names.segment(s.msn),
+        duration: s.duration / s.timescale,
+        discontinuity: s.discontinuity,
+        mapUri: names.init(s.session),
+        programDateTime: s.programDateTime,
+        complete: s.complete,
+        ...(listParts
+          ? { parts: s.parts.map((p) => ({ uri: names.part(p.msn, p.index), duration: p.duration / s.timescale, independent: p.independent })) }
+          : {}),
+      };
+    });
+    const firstSeg = list[0]!;
+    const next = cur.complete ? { msn: cur.msn + 1, part: 0 } : { msn: cur.msn, part: cur.parts.length };
+    const live = lowLatency && !track.failure;
+    return {
+      version: 9,
+      targetDuration: td,
+      ...(lowLatency ? { partTarget } : {}),
+      ...(lowLatency
+        ? {
+            serverControl: {
+              canBlockReload: true,
+              partHoldBack: Number((3 * partTarget).toFixed(3)),
+              holdBack: 3 * td,
+              canSkipUntil: 6 * td,
+            },
+          }
+        : {}),
+      ...(this.#ended ? { playlistType: 'VOD' as const } : {}),
+      independentSegments: true,
+      mediaSequence: firstSeg.msn,
+      discontinuitySequence: firstSeg.session,
+      segments,
+      ...(live ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
+      renditionReports: lowLatency
+        ? this.tracks
+            .filter((t) => t.id !== trackId && t.current && t.init && t.kind === track.kind)
+            .map((t) => {
+              const c = t.current!;
+              return c.complete
+                ? { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 }
+                : { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 };
+            })
+        : [],
+      endList: this.#ended,
+    };
+  }
+
+  /** The multivariant playlist from the tracks really produced (undefined until one has media). */
+  multivariantPlaylist(opts: { completeOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    const ready = this.tracks.filter((t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)));
+    const audio = ready.filter((t) => t.kind === 'audio');
+    const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
+    if (ready.length === 0) return undefined;
+    const audioRenditions: AudioRendition[] = audio.map((t, i) => ({
+      groupId: 'audio',
+      name: t.id,
+      uri: `${t.id}/${names.playlist}`,
+      default: i === 0,
+      ...(t.init!.info.channels ? { channels: t.init!.info.channels } : {}),
+    }));
+    const audioBw = Math.max(0, ...audio.map((t) => t.bandwidth));
+    const audioAvg = Math.max(0, ...audio.map((t) => t.averageBitrate));
+    const audioCodec = audio[0]?.init!.info.codec;
+    const variants: VariantStream[] =
+      video.length > 0
+        ? video.map((t) => ({
+            uri: `${t.id}/${names.playlist}`,
+            bandwidth: Math.max(1, Math.round(t.bandwidth + audioBw)),
+            averageBandwidth: Math.max(1, Math.round(t.averageBitrate + audioAvg)),
+            codecs: [t.init!.info.codec, audioCodec].filter(Boolean).join(','),
+            ...(t.init!.info.width ? { resolution: { width: t.init!.info.width, height: t.init!.info.height ?? 0 } } : {}),
+            ...(t.frameRate ? { frameRate: t.frameRate } : {}),
+            ...(audio.length > 0 ? { audioGroup: 'audio' } : {}),
+          }))
+        : audio.map((t) => ({
+            uri: `${t.id}/${names.playlist}`,
+            bandwidth: Math.max(1, Math.round(t.bandwidth)),
+            averageBandwidth: Math.max(1, Math.round(t.averageBitrate)),
+            codecs: t.init!.info.codec,
+          }));
+    return { version: 9, independentSegments: true, audio: video.length > 0 ? audioRenditions : [], variants };
+  }
+
+  mpdText(now: number): string | undefined {
+    const key = '|mpd';
+    const hit = this.#cache.get(key);
+    if (hit && hit.version === this.#version) return hit.text;
+    const mpd = this.mpd(now);
+    if (!mpd) return undefined;
+    const text = serializeMpd(mpd);
+    this.#cache.set(key, { version: this.#version, text });
+    return text;
+  }
+
+  /**
+   * The MPD over the same segment objects: one Period per source session,
+   * SegmentTimeline of complete segments with $Number$ = media sequence number.
+   */
+  mpd(now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
+    const cfg = this.#config;
+    const tracks = this.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
+    if (tracks.length === 0) return undefined;
+    const starts = tracks.map((t) => t.sessionStarts.get(0)?.pdt ?? t.segments[0]!.programDateTime);
+    const ast = Math.min(...starts);
+    const sessions = new Set<number>();
+    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
+    const pick = (t: Track): Segment[] => {
+      const done = t.segments.filter((s) => s.complete);
+      if (this.#ended) return done;
+      const last = done[done.length - 1]!;
+      const horizon = last.programDateTime - windowMs;
+      return done.filter((s) => s.programDateTime >= horizon);
+    };
+    const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
+    for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
+    const periods: DashPeriod[] = [...sessions]
+      .sort((a, b) => a - b)
+      .map((session) => {
+        // Anchor: the video (else first) track's first segment of this session.
+        const ref = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!;
+        const anchor = ref.sessionStarts.get(session)!;
+        const anchorSec = anchor.start / anchor.timescale;
+        const sets: DashAdaptationSet[] = [];
+        for (const kind of ['video', 'audio'] as const) {
+          const reps = tracks
+            .filter((t) => t.kind === kind)
+            .map((t) => ({ t, segs: picked.get(t.id)!.filter((s) => s.session === session) }))
+            .filter((x) => x.segs.length > 0)
+            .map(({ t, segs }) => {
+              const info = t.init!.info;
+              const ts = info.timescale;
+              return {
+                id: t.id,
+                bandwidth: Math.max(1, Math.round(t.bandwidth)),
+                codecs: info.codec,
+                ...(info.width ? { width: info.width, height: info.height ?? 0 } : {}),
+                ...(t.frameRate ? { frameRate: t.frameRate } : {}),
+                ...(info.sampleRate ? { audioSamplingRate: info.sampleRate, channels: info.channels ?? 2 } : {}),
+                timescale: ts,
+                initialization: `${t.id}/${names.init(session)}`,
+                media: `${t.id}/seg-$Number$.m4s`,
+                startNumber: segs[0]!.msn,
+                presentationTimeOffset: Math.round(anchorSec * ts),
+                timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
+              };
+            });
+          if (reps.length > 0) {
+            sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
+          }
+        }
+        return { id: `p${session}`, start: Math.max(0, (anchor.pdt - ast) / 1000), adaptationSets: sets };
+      })
+      .filter((p) => p.adaptationSets.length > 0);
+    if (periods.length === 0) return undefined;
+    const maxSeg = Math.max(...[...picked.values()].flat().map((s) => s.duration / s.timescale));
+    const staticMpd = this.#ended;
+    let total = 0;
+    if (staticMpd) {
+      const lastPeriod = periods[periods.length - 1]!;
+      const lastDur = Math.max(
+        0,
+        ...lastPeriod.adaptationSets.flatMap((a) =>
+          a.representations.map((r) => {
+            const l = r.timeline[r.timeline.length - 1]!;
+            return (l.t + l.d - r.presentationTimeOffset) / r.timescale;
+          }),
+        ),
+      );
+      total = lastPeriod.start + lastDur;
+    }
+    return {
+      type: staticMpd ? 'static' : 'dynamic',
+      availabilityStartTime: ast,
+      publishTime: staticMpd ? (this.#endedAt ?? now) : now,
+      ...(staticMpd ? { mediaPresentationDuration: total } : { minimumUpdatePeriod: cfg.segmentTargetMs / 1000, timeShiftBufferDepth: windowMs / 1000 }),
+      maxSegmentDuration: maxSeg,
+      minBufferTime: cfg.segmentTargetMs / 1000,
+      ...(staticMpd || opts.forStore ? {} : { availabilityTimeOffset: (cfg.segmentTargetMs - cfg.partTargetMs) / 1000 }),
+      ...(staticMpd ? {} : { latency: { targetMs: cfg.dashTargetLatencyMs, minMs: Math.round(cfg.dashTargetLatencyMs / 2), maxMs: cfg.dashTargetLatencyMs * 2 } }),
+      periods,
+    };
+  }
+}
+
+export function mediaMeta(name: string, kind: 'video' | 'audio' | undefined) {
+  return { contentType: contentTypes(name, kind), cacheControl: cacheControl.immutable };
+}
+
+export function manifestMeta(name: string, ended: boolean, directives: boolean) {
+  return { contentType: contentTypes(name, undefined), cacheControl: cacheControl.manifest(name, ended, directives) };
+}

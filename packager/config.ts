@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** Retry policy as plain data (the shape of hls.js `RetryConfig`). */
+export const retryPolicySchema = z.object({
+  /** Retries after the first attempt; 0 disables retrying. */
+  maxRetries: z.number().int().min(0).default(5),
+  /** Delay before the first retry. */
+  delayMs: z.number().int().min(0).default(200),
+  /** Upper bound of one delay. */
+  maxDelayMs: z.number().int().min(0).default(5_000),
+  /** Multiplier applied to the delay after each failed attempt. */
+  backoffFactor: z.number().min(1).default(2),
+});
+export type RetryPolicy = z.infer<typeof retryPolicySchema>;
+
+/**
+ * Packager configuration. Defaults follow the timing model in DESIGN.md:
+ * FFmpeg cuts a fragment (= one LL-HLS part) every 200 ms and forces a keyframe
+ * every 1 s (= one segment).
+ */
+export const packagerConfigSchema = z.object({
+  /**
+   * EXT-X-PART-INF PART-TARGET, ms. 220: video parts are 200 ms (6 frames at
+   * 30 fps) and AAC parts cut at 200 ms come out 213.3 ms (10 × 1024 samples at
+   * 48 kHz), so every part is ≤ 220, and non-independent non-last video parts
+   * (200 ms) are ≥ 85 % of 220 (187 ms). Audio parts are all independent.
+   */
+  partTargetMs: z.number().int().min(50).max(5_000).default(220),
+  /**
+   * Nominal segment duration, ms (the encoder's keyframe interval). 1 s keeps
+   * TARGETDURATION at 1, so HOLD-BACK (3 s) and joins stay short; the cost is
+   * one keyframe per second. Video segments are cut on keyframes; audio
+   * segments are cut on the same time grid so they line up with video.
+   */
+  segmentTargetMs: z.number().int().min(200).max(30_000).default(1_000),
+  /** Length of the live playlist / MPD window, and of the media kept in memory, ms. */
+  liveWindowMs: z.number().int().min(2_000).default(12_000),
+  /** DVR window, ms: when larger than liveWindowMs, playlists list this much and older media is served from the store. 0 = off. */
+  dvrWindowMs: z.number().int().min(0).default(0),
+  /** Parts are listed only on segments this many target durations from the live edge (spec: about 3). */
+  partListTargetDurations: z.number().int().min(1).default(3),
+  /** Longest wait of a blocking playlist reload or a preload-hinted part, ms. */
+  blockingTimeoutMs: z.number().int().min(100).default(3_000),
+  /** A timestamp jump larger than this (or backwards) starts a discontinuity, ms. */
+  maxTimestampGapMs: z.number().int().min(100).default(1_000),
+  /** Largest CMAF box accepted from ingest, bytes; a bigger claim fails the track. */
+  maxBoxBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /** Segments whose metadata is kept for the VOD playlist after the event (24 h of 1 s segments). */
+  maxRetainedSegments: z.number().int().min(10).default(86_400),
+  /** DASH ServiceDescription target latency, ms. */
+  dashTargetLatencyMs: z.number().int().min(500).default(3_000),
+  /** Upload queue bound (jobs waiting); beyond it the job is dropped and reported. */
+  uploadQueueMax: z.number().int().min(1).default(500),
+  /** Uploads in flight at once. */
+  uploadConcurrency: z.number().int().min(1).max(64).default(4),
+  /** Retry policy for object-store uploads (5xx and network errors). */
+  uploadRetry: retryPolicySchema.default(retryPolicySchema.parse({})),
+  /** Create a broadcast on the first HTTP ingest request for an unknown id. */
+  autoCreateBroadcasts: z.boolean().default(true),
+});
+
+export type PackagerConfig = z.infer<typeof packagerConfigSchema>;
+export type PackagerConfigInput = z.input<typeof packagerConfigSchema>;
+
+/** Validates once; an error names the offending key. */
+export function parsePackagerConfig(input: PackagerConfigInput = {}): PackagerConfig {
+  const result = packagerConfigSchema.safeParse(input);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new TypeError(`invalid packager config: ${issues}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,12 @@
+/** packager/: CMAF segmenter, LL-HLS + DASH manifests, origin, object store. The only public surface. */
+export { Packager, createPackager, type PackagerDeps, type PackagerEvents } from './packager.ts';
+export { Broadcast, Track, type BroadcastEvents, type BroadcastOptions, type TrackEvents } from './broadcast.ts';
+export { createOriginRouter, createIngestRouter, type OriginConfig } from './origin.ts';
+export { packagerConfigSchema, parsePackagerConfig, retryPolicySchema, type PackagerConfig, type PackagerConfigInput, type RetryPolicy } from './config.ts';
+export { FsObjectStore, S3ObjectStore, Publisher, type ObjectStore, type ObjectMeta, type StoredObject, type S3StoreOptions } from './store.ts';
+export { CmafReader, parseMoov, parseMoof, readBoxes, type CmafEvent } from './cmaf.ts';
+export { Segmenter, type SegmenterEvents } from './segmenter.ts';
+export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, type MediaPlaylist, type MultivariantPlaylist, type HlsSegment, type HlsPart } from './hls.ts';
+export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
+export { names, parseTrackObjectName } from './naming.ts';
+export type { Part, Segment, InitSegment, InitInfo, FragmentInfo, TrackKind } from './types.ts';

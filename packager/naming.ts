@@ -1,0 +1,54 @@
+/**
+ * Stable object names under `/live/<broadcastId>/` (and object-store keys
+ * `<broadcastId>/…`). Documented in packager/README.md.
+ */
+export const names = {
+  master: 'master.m3u8',
+  mpd: 'manifest.mpd',
+  playlist: 'index.m3u8',
+  init: (session: number) => `init-${session}.mp4`,
+  segment: (msn: number) => `seg-${msn}.m4s`,
+  part: (msn: number, index: number) => `part-${msn}.${index}.m4s`,
+};
+
+export type ObjectName =
+  | { type: 'init'; session: number }
+  | { type: 'segment'; msn: number }
+  | { type: 'part'; msn: number; index: number }
+  | { type: 'playlist' };
+
+/** Parses a per-track object name; undefined for anything we never produce. */
+export function parseTrackObjectName(name: string): ObjectName | undefined {
+  let m: RegExpExecArray | null;
+  if (name === names.playlist) return { type: 'playlist' };
+  if ((m = /^init-(\d{1,9})\.mp4$/.exec(name))) return { type: 'init', session: Number(m[1]) };
+  if ((m = /^seg-(\d{1,12})\.m4s$/.exec(name))) return { type: 'segment', msn: Number(m[1]) };
+  if ((m = /^part-(\d{1,12})\.(\d{1,4})\.m4s$/.exec(name))) return { type: 'part', msn: Number(m[1]), index: Number(m[2]) };
+  return undefined;
+}
+
+export function contentTypes(name: string, kind: 'video' | 'audio' | undefined): string {
+  if (name.endsWith('.m3u8')) return 'application/vnd.apple.mpegurl';
+  if (name.endsWith('.mpd')) return 'application/dash+xml';
+  if (name.endsWith('.mp4')) return kind === 'audio' ? 'audio/mp4' : 'video/mp4';
+  if (name.endsWith('.m4s')) return kind === 'audio' ? 'audio/mp4' : 'video/iso.segment';
+  return 'application/octet-stream';
+}
+
+/**
+ * Cache-Control for CDN origin pulls (AWS MediaPackage CDN guidance, gohlslib):
+ * media never changes once written; LL playlists change every part, but a
+ * request with delivery directives names one unique version, so it may be
+ * cached briefly; the multivariant playlist and the MPD are short-lived.
+ */
+export const cacheControl = {
+  immutable: 'public, max-age=1209600, immutable',
+  notFound: 'no-cache',
+  error: 'no-store',
+  manifest(name: string, ended: boolean, directives: boolean): string {
+    if (ended) return 'public, max-age=3600';
+    if (name.endsWith('.m3u8') && name !== names.master) return directives ? 'public, max-age=6' : 'public, max-age=1';
+    if (name === names.master) return 'public, max-age=2';
+    return 'public, max-age=1';
+  },
+};

@@ -1,0 +1,145 @@
+import { TypedEmitter } from '../common/index.ts';
+import type { FragmentInfo, InitInfo } from './cmaf.ts';
+import type { InitSegment, Part, Segment } from './types.ts';
+
+export interface SegmenterEvents {
+  /** A new init segment (a new source session) took effect. */
+  init: [init: InitSegment];
+  /** The next segment starts a discontinuity (restart or timestamp jump). */
+  discontinuity: [session: number, reason: 'restart' | 'timestamp-jump'];
+  /** A part landed (in a new or growing segment). */
+  part: [segment: Segment, part: Part];
+  /** A segment is complete: no more parts will be added. */
+  segment: [segment: Segment];
+}
+
+export interface SegmenterOptions {
+  segmentTargetMs: number;
+  maxTimestampGapMs: number;
+}
+
+/**
+ * Turns init segments and fragments of one track into parts and segments.
+ * It never knows a manifest format; manifests listen to its events. No clocks:
+ * `now` (ms since the epoch) is passed in by the caller.
+ *
+ * Video segments are cut at every keyframe. Audio (every frame a sync sample)
+ * is cut on the segment-target time grid at the part whose start is nearest the
+ * boundary, so audio segments line up with the video keyframe grid.
+ */
+export class Segmenter extends TypedEmitter<SegmenterEvents> {
+  readonly #opts: SegmenterOptions;
+  #init: InitSegment | undefined;
+  #session = -1;
+  #pendingDiscontinuity = false;
+  #nextMsn = 0;
+  #current: Segment | undefined;
+  #expectedTime: number | undefined;
+  /** Wall clock ↔ media time anchor of the session, for PROGRAM-DATE-TIME. */
+  #anchor: { wall: number; media: number } | undefined;
+
+  constructor(opts: SegmenterOptions) {
+    super();
+    this.#opts = opts;
+  }
+
+  get session(): number {
+    return this.#session;
+  }
+
+  get init(): InitSegment | undefined {
+    return this.#init;
+  }
+
+  /** A new init segment: a new source session (a discontinuity unless it is the first). */
+  onInit(info: InitInfo, bytes: Buffer): void {
+    this.#closeCurrent();
+    this.#session++;
+    this.#init = { session: this.#session, info, bytes };
+    this.#expectedTime = undefined;
+    this.#anchor = undefined;
+    if (this.#nextMsn > 0) {
+      this.#pendingDiscontinuity = true;
+      this.emit('discontinuity', this.#session, 'restart');
+    }
+    this.emit('init', this.#init);
+  }
+
+  onFragment(frag: FragmentInfo, bytes: Buffer, now: number): void {
+    const init = this.#init;
+    if (!init) throw new Error('fragment before init'); // the reader guarantees this
+    const ts = init.info.timescale;
+    if (this.#expectedTime !== undefined) {
+      const gap = frag.decodeTime - this.#expectedTime;
+      if (gap < -ts / 100 || gap > (this.#opts.maxTimestampGapMs * ts) / 1000) {
+        // Same init, but time jumped: a discontinuity under a new sequence number.
+        this.#closeCurrent();
+        this.#session++;
+        this.#init = { ...init, session: this.#session };
+        this.#anchor = undefined;
+        this.#pendingDiscontinuity = true;
+        this.emit('discontinuity', this.#session, 'timestamp-jump');
+        this.emit('init', this.#init);
+      }
+    }
+    this.#expectedTime = frag.decodeTime + frag.duration;
+    if (!this.#anchor) this.#anchor = { wall: now - (frag.duration * 1000) / ts, media: frag.decodeTime };
+
+    const segTicks = (this.#opts.segmentTargetMs * ts) / 1000;
+    let seg = this.#current;
+    if (seg) {
+      const tooLong = seg.duration >= 3 * segTicks;
+      const cut =
+        init.info.kind === 'video'
+          ? frag.keyframe
+          : Math.floor((frag.decodeTime + frag.duration / 2) / segTicks) !== Math.floor((seg.start + (seg.parts[0]?.duration ?? 0) / 2) / segTicks);
+      if (cut || tooLong) {
+        this.#closeCurrent();
+        seg = undefined;
+      }
+    }
+    if (!seg) {
+      seg = {
+        msn: this.#nextMsn++,
+        session: this.#session,
+        discontinuity: this.#pendingDiscontinuity,
+        start: frag.decodeTime,
+        duration: 0,
+        timescale: ts,
+        programDateTime: Math.round(this.#anchor.wall + ((frag.decodeTime - this.#anchor.media) * 1000) / ts),
+        parts: [],
+        byteLength: 0,
+        complete: false,
+        bytes: undefined,
+      };
+      this.#pendingDiscontinuity = false;
+      this.#current = seg;
+    }
+    const part: Part = {
+      msn: seg.msn,
+      index: seg.parts.length,
+      start: frag.decodeTime,
+      duration: frag.duration,
+      independent: frag.keyframe,
+      bytes,
+    };
+    seg.parts.push(part);
+    seg.duration = frag.decodeTime + frag.duration - seg.start;
+    seg.byteLength += bytes.length;
+    this.emit('part', seg, part);
+  }
+
+  /** The source ended (or the broadcast ends): complete the segment in progress. */
+  flush(): void {
+    this.#closeCurrent();
+  }
+
+  #closeCurrent(): void {
+    const seg = this.#current;
+    if (!seg) return;
+    this.#current = undefined;
+    seg.complete = true;
+    seg.bytes = Buffer.concat(seg.parts.map((p) => p.bytes));
+    this.emit('segment', seg);
+  }
+}

@@ -1,0 +1,42 @@
+import type { InitInfo } from './cmaf.ts';
+
+export type { InitInfo, FragmentInfo, TrackKind } from './cmaf.ts';
+
+/** A part: one CMAF fragment. Times are integers in the track timescale. */
+export interface Part {
+  /** Media sequence number of the parent segment. */
+  readonly msn: number;
+  /** Index within the parent segment. */
+  readonly index: number;
+  readonly start: number;
+  readonly duration: number;
+  /** Starts with a keyframe (always true for audio). */
+  readonly independent: boolean;
+  readonly bytes: Buffer;
+}
+
+/** A segment: the run of parts from one independent part to the next. */
+export interface Segment {
+  readonly msn: number;
+  /** Discontinuity sequence number (source session) this segment belongs to. */
+  readonly session: number;
+  /** First segment after a source restart or a timestamp jump. */
+  readonly discontinuity: boolean;
+  readonly start: number;
+  duration: number;
+  readonly timescale: number;
+  /** Wall-clock time of the first sample, ms since the epoch (EXT-X-PROGRAM-DATE-TIME). */
+  readonly programDateTime: number;
+  readonly parts: Part[];
+  byteLength: number;
+  complete: boolean;
+  /** The whole segment's bytes while it is in the memory window (complete segments only). */
+  bytes: Buffer | undefined;
+}
+
+/** One source session's init segment. */
+export interface InitSegment {
+  readonly session: number;
+  readonly info: InitInfo;
+  readonly bytes: Buffer;
+}

@@ -77,6 +77,8 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
     '-probesize', String(config.input.probeSize),
     '-analyzeduration', String(config.input.analyzeDurationMs * 1000),
     '-fflags', '+nobuffer',
+    // No frame-rate estimation (20 frames, ~0.7 s of start-up): the ladder sets fps, copy keeps timestamps.
+    '-fpsprobesize', '0',
     '-max_delay', String(config.input.maxDelayMs * 1000),
     '-reorder_queue_size', String(config.input.reorderQueueSize),
     '-f', 'sdp',

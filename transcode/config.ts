@@ -43,7 +43,7 @@ const retrySchema = z.object({
   /** Consecutive failed (re)starts before the transcoder gives up and stops. */
   maxRetries: z.number().int().min(0).default(5),
   /** Delay before the first restart, in ms. */
-  delayMs: z.number().int().min(0).default(200),
+  delayMs: z.number().int().min(0).default(100),
   /** Upper bound of the restart delay, in ms. */
   maxDelayMs: z.number().int().min(0).default(5000),
   /** Multiplier applied to the delay after each consecutive failure. */
@@ -115,7 +115,7 @@ export const transcodeConfigSchema = z
         /** stderr lines kept in the ring buffer (attached to failures). */
         stderrLines: z.number().int().min(1).max(10_000).default(200),
         /** FFmpeg's stats period (progress events), in ms. */
-        statsPeriodMs: z.number().int().min(100).default(500),
+        statsPeriodMs: z.number().int().min(100).default(250),
         restart: retrySchema.prefault({}),
       })
       .prefault({}),

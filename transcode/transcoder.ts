@@ -43,6 +43,9 @@ interface Run {
   running: boolean;
 }
 
+/** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
+const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
+
 const verifiedBinaries = new Map<string, Promise<string>>();
 
 /**
@@ -122,7 +125,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   /**
    * Checks the binary and the packager, starts FFmpeg and resolves once output
    * advances. Rejects with a typed error (InputError `bad-sdp`, DependencyError
-   * `ffmpeg-missing`, `packager-unreachable`, `start-timeout`, `ffmpeg-failed`)
+   * `ffmpeg-missing`, `packager-unreachable`, `rtp-port-in-use`, `start-timeout`, `ffmpeg-failed`)
    * and leaves nothing running when the first start fails.
    */
   async start(): Promise<void> {
@@ -251,6 +254,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       const progress = parseProgressLine(line);
       if (!progress) {
         sessionLog.debug({ ffmpeg: line }, 'stderr');
+        // FFmpeg drops an output whose push failed and goes on with the others: restart the
+        // session so every track resumes (the packager sees a discontinuity on each).
+        if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
+          this.#scheduleRestart(`output failed: ${line.replace(/^\[[^\]]*\]\s*/, '')}`);
+        }
         return;
       }
       this.#lastProgress = progress;
@@ -267,6 +275,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     });
     const ended = (err?: Error) => {
       if (run.exit) return;
+      // fluent-ffmpeg may report before our own 'exit' listener runs; the process object knows already.
+      run.code = run.proc?.exitCode ?? run.code;
+      run.signal = run.proc?.signalCode ?? run.signal;
       run.exit = { session, pid: run.pid, code: run.code, signal: run.signal, requested: run.requested };
       sessionLog.info({ ...run.exit, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
       this.emit('exit', run.exit);
@@ -323,9 +334,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         'start-timeout',
         `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${[this.#input.video?.port, this.#input.audio?.port].filter(Boolean).join(', ')}?)${summary ? `: ${summary}` : ''}`,
       );
+    } else if (/bind failed|Address already in use/i.test(text)) {
+      err = new DependencyError('rtp-port-in-use', `FFmpeg cannot receive RTP: a port of the SDP is taken: ${summary}`);
     } else if (/Connection refused|Failed to resolve|Server returned [45]\d\d|Broken pipe|Connection reset|Connection timed out|Error opening output|Network is unreachable/i.test(text)) {
       err = new DependencyError('packager-unreachable', `packager refused FFmpeg's CMAF push: ${summary}`);
-    } else if (/Invalid data found|could not find codec parameters|Unsupported RTP|Error opening input|sdp/i.test(text) && !run.running) {
+    } else if (/Invalid data found|could not find codec parameters|Unsupported RTP|Error opening input/i.test(text) && !run.running) {
       err = new InputError('bad-sdp', `FFmpeg rejected the SDP or its RTP: ${summary}`);
     } else {
       err = new DependencyError('ffmpeg-failed', `FFmpeg exited (${run.signal ?? `code ${run.code}`}) before producing output: ${summary}`);

@@ -11,6 +11,8 @@ export interface SourceSpec {
   width?: number;
   height?: number;
   fps?: number;
+  /** Keyframe interval in frames (default: one per second). */
+  gopFrames?: number;
 }
 
 const VIDEO_PT = { VP8: 96, H264: 102 } as const;
@@ -48,10 +50,11 @@ export function startRtpSource(spec: SourceSpec, ffmpegPath = '/usr/bin/ffmpeg')
   const w = spec.width ?? 640;
   const h = spec.height ?? 360;
   const fps = spec.fps ?? 30;
+  const gop = String(spec.gopFrames ?? fps);
   const video =
     spec.codec === 'VP8'
-      ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '800k', '-g', String(fps)]
-      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-b:v', '800k', '-g', String(fps)];
+      ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '800k', '-g', gop]
+      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-b:v', '800k', '-g', gop];
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     '-re', '-f', 'lavfi', '-i', `testsrc2=size=${w}x${h}:rate=${fps}`,

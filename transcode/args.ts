@@ -149,11 +149,15 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
   return { mode, inputOptions, globalOptions, ...(complexFilter ? { complexFilter } : {}), outputs };
 }
 
-/** The fluent-ffmpeg command for a plan; the SDP goes in on stdin (no temp file). */
-export function fluentCommand(plan: FfmpegPlan, sdp: string, ffmpegPath: string): ffmpeg.FfmpegCommand {
+/**
+ * The fluent-ffmpeg command for a plan; the SDP goes in on stdin (no temp file).
+ * `sdp` may be a stream written later: FFmpeg then waits, libraries loaded and
+ * nothing opened, until the SDP arrives (a warm standby).
+ */
+export function fluentCommand(plan: FfmpegPlan, sdp: string | Readable, ffmpegPath: string): ffmpeg.FfmpegCommand {
   const command = ffmpeg({ stdoutLines: 50 }).setFfmpegPath(ffmpegPath);
   // fluent-ffmpeg has no public global-options list; FFmpeg takes them before the input too.
-  command.input(Readable.from([sdp])).inputOptions([...plan.globalOptions, ...plan.inputOptions]);
+  command.input(typeof sdp === 'string' ? Readable.from([sdp]) : sdp).inputOptions([...plan.globalOptions, ...plan.inputOptions]);
   if (plan.complexFilter) command.complexFilter(plan.complexFilter);
   for (const out of plan.outputs) command.output(out.target).outputOptions([...out.options]);
   return command;

@@ -116,6 +116,11 @@ export const transcodeConfigSchema = z
         stderrLines: z.number().int().min(1).max(10_000).default(200),
         /** FFmpeg's stats period (progress events), in ms. */
         statsPeriodMs: z.number().int().min(100).default(250),
+        /**
+         * Keep the next session's FFmpeg spawned and waiting for its SDP on stdin (no port
+         * bound, nothing opened), so a restart skips process start-up (~0.1–0.5 s).
+         */
+        warmStandby: z.boolean().default(true),
         restart: retrySchema.prefault({}),
       })
       .prefault({}),

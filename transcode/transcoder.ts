@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
 import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
 import { fluentCommand, planFfmpeg, type FfmpegPlan } from './args.ts';
@@ -31,6 +32,12 @@ export type WithStderr<E extends Error> = E & { stderr?: readonly string[] };
 interface Run {
   readonly session: number;
   readonly command: ffmpeg.FfmpegCommand;
+  /** FFmpeg's stdin: the SDP is written when the run is activated. */
+  readonly sdpInput: PassThrough;
+  /** Given its SDP (a standby is not, until a restart needs it). */
+  activated: boolean;
+  onRunning: () => void;
+  readonly runningPromise: Promise<void>;
   proc?: ChildProcess;
   pid?: number;
   code: number | null;
@@ -68,6 +75,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #session = 0;
   #attempt = 0;
   #run?: Run;
+  #standby?: Run;
   #bridge?: StreamSinkBridge;
   #watchdog?: NodeJS.Timeout;
   #keyframeTimer?: NodeJS.Timeout;
@@ -177,7 +185,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     clearInterval(this.#watchdog);
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
-    if (this.#run) await this.#stopProcess(this.#run);
+    const standby = this.#standby;
+    this.#standby = undefined;
+    await Promise.all([this.#run && this.#stopProcess(this.#run), standby && this.#stopProcess(standby)]);
     await this.#bridge?.close();
     this.#bridge = undefined;
   }
@@ -210,16 +220,23 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     }
   }
 
-  /** Spawns one FFmpeg session and resolves once its output advances; rejects (process stopped) otherwise. */
-  async #launch(): Promise<void> {
-    const session = ++this.#session;
-    this.#setState('starting');
+  /**
+   * Spawns FFmpeg for a session without its SDP: it loads, parses its options and
+   * blocks reading stdin, with no port bound and no output opened yet.
+   */
+  #createRun(session: number): Run {
     const plan = this.#plan(session);
-    const command = fluentCommand(plan, this.#opts.sdp, this.#opts.config.ffmpegPath);
+    const sdpInput = new PassThrough();
+    const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
     let resolveExit!: (info: ExitInfo) => void;
+    let onRunning!: () => void;
     const run: Run = {
       session,
       command,
+      sdpInput,
+      activated: false,
+      runningPromise: new Promise<void>((r) => (onRunning = r)),
+      onRunning: () => onRunning(),
       code: null,
       signal: null,
       requested: false,
@@ -228,12 +245,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       lastAdvanceAt: Date.now(),
       running: false,
     };
-    this.#run = run;
-    this.#stderr.clear();
     const sessionLog = this.#log.child({ session });
-
-    let onRunning!: () => void;
-    const runningPromise = new Promise<void>((r) => (onRunning = r));
 
     command.on('start', () => {
       const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
@@ -244,12 +256,16 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         run.signal = signal;
       });
       if (run.pid !== undefined) {
-        sessionLog.info({ pid: run.pid }, 'FFmpeg spawned');
-        this.emit('spawn', { session, pid: run.pid, args: (command as unknown as { _getArguments(): string[] })._getArguments() });
+        sessionLog.debug({ pid: run.pid, standby: !run.activated }, 'FFmpeg spawned');
+        this.emit('spawn', { session, pid: run.pid, standby: !run.activated, args: (command as unknown as { _getArguments(): string[] })._getArguments() });
       }
-      if (run.requested) proc?.kill('SIGTERM'); // closed while fluent-ffmpeg was preparing
+      if (run.requested) this.#signal(run); // stopped while fluent-ffmpeg was preparing
     });
     command.on('stderr', (line: string) => {
+      if (!run.activated) {
+        sessionLog.debug({ ffmpeg: line, standby: true }, 'stderr');
+        return;
+      }
       this.#stderr.push(line);
       const progress = parseProgressLine(line);
       if (!progress) {
@@ -269,7 +285,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         run.lastAdvanceAt = Date.now();
         if (first && !run.running) {
           run.running = true;
-          onRunning();
+          run.onRunning();
         }
       }
     });
@@ -279,9 +295,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       run.code = run.proc?.exitCode ?? run.code;
       run.signal = run.proc?.signalCode ?? run.signal;
       run.exit = { session, pid: run.pid, code: run.code, signal: run.signal, requested: run.requested };
+      resolveExit(run.exit);
+      if (!run.activated) {
+        if (this.#standby === run) this.#standby = undefined;
+        sessionLog.debug({ ...run.exit }, 'standby FFmpeg exited');
+        return;
+      }
       sessionLog.info({ ...run.exit, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
       this.emit('exit', run.exit);
-      resolveExit(run.exit);
       if (!run.requested && !this.#closed && this.#run === run && run.running) {
         this.#scheduleRestart(`FFmpeg exited unexpectedly (${run.signal ?? `code ${run.code}`}): ${errorSummary(this.#stderr.lines())}`);
       }
@@ -289,6 +310,33 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     command.on('error', (err: Error) => ended(err));
     command.on('end', () => ended());
     command.run();
+    return run;
+  }
+
+  /** Keeps the next session's FFmpeg loaded and waiting, so a restart skips process start-up. */
+  #prepareStandby(): void {
+    if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
+    this.#standby = this.#createRun(this.#session + 1);
+  }
+
+  /** Activates a session (the warm standby when there is one) and resolves once its output advances; rejects (process stopped) otherwise. */
+  async #launch(): Promise<void> {
+    let run = this.#standby;
+    this.#standby = undefined;
+    if (run && (run.exit || run.session !== this.#session + 1)) {
+      void this.#stopProcess(run);
+      run = undefined;
+    }
+    run ??= this.#createRun(this.#session + 1);
+    this.#session = run.session;
+    this.#run = run;
+    this.#stderr.clear();
+    run.activated = true;
+    run.lastAdvanceAt = Date.now();
+    this.#setState('starting');
+    run.sdpInput.end(this.#opts.sdp);
+    const sessionLog = this.#log.child({ session: run.session });
+    if (run.pid !== undefined) sessionLog.info({ pid: run.pid }, 'FFmpeg activated');
 
     // Keyframe requests once FFmpeg listens, repeated every segment until output flows.
     const abort = new AbortController();
@@ -307,7 +355,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const timeoutMs = this.#opts.config.supervision.startTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      runningPromise.then(() => 'running' as const),
+      run.runningPromise.then(() => 'running' as const),
       run.exited.then(() => 'exited' as const),
       new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
     ]);
@@ -317,6 +365,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#attempt = 0;
       this.#setState('running');
       sessionLog.info({ pid: run.pid }, 'FFmpeg running');
+      this.#prepareStandby();
       return;
     }
     await this.#stopProcess(run);
@@ -347,23 +396,34 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     return err;
   }
 
-  /** SIGTERM, then SIGKILL after the grace period; resolves when it has exited. */
+  /**
+   * A running FFmpeg gets SIGTERM (it flushes its fragments and ends its pushes);
+   * a standby still waiting for its SDP has nothing to flush and ignores SIGTERM
+   * while blocked on stdin, so its stdin is closed instead and it exits at once.
+   */
+  #signal(run: Run): void {
+    const proc = run.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (run.activated) {
+      this.#log.debug({ pid: run.pid, session: run.session }, 'SIGTERM');
+      proc.kill('SIGTERM');
+    } else {
+      run.sdpInput.end();
+    }
+  }
+
+  /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
   async #stopProcess(run: Run): Promise<void> {
     if (run.exit) return;
     run.requested = true;
-    // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler kills it.
+    if (!run.activated) run.sdpInput.end();
+    // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler signals it.
     if (!run.proc) {
       await Promise.race([run.exited, new Promise((r) => setTimeout(r, this.#opts.config.supervision.killGraceMs))]);
-      if (!run.proc) {
-        // fluent-ffmpeg never spawned; nothing runs.
-        return;
-      }
+      if (!run.proc) return; // fluent-ffmpeg never spawned; nothing runs.
     }
     const proc = run.proc;
-    if (!run.exit && proc.exitCode === null && proc.signalCode === null) {
-      this.#log.debug({ pid: run.pid, session: run.session }, 'SIGTERM');
-      proc.kill('SIGTERM');
-    }
+    this.#signal(run);
     const killer = setTimeout(() => {
       if (proc.exitCode === null && proc.signalCode === null) {
         this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');

@@ -70,8 +70,11 @@ export interface ExitInfo {
 export type TranscoderEvents = {
   /** Every state change. */
   state: [state: TranscoderState, previous: TranscoderState];
-  /** An FFmpeg process was spawned (session counts from 1; each is a new CMAF session). */
-  spawn: [info: { session: number; pid: number; args: string[] }];
+  /**
+   * An FFmpeg process was spawned for a session (counted from 1; each is a new CMAF
+   * session). A `standby` one waits for its SDP until a restart activates it.
+   */
+  spawn: [info: { session: number; pid: number; standby: boolean; args: string[] }];
   progress: [progress: TranscodeProgress];
   /** A restart is scheduled. */
   restart: [info: { attempt: number; delayMs: number; reason: string }];

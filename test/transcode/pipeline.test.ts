@@ -24,6 +24,7 @@ interface Ctx {
   source?: RtpSource;
   transcoder?: Transcoder;
   keyframeRequests: number;
+  pids: number[];
 }
 
 async function setup(codec: VideoCodec, mode: 'ladder' | 'passthrough'): Promise<Ctx> {
@@ -31,7 +32,7 @@ async function setup(codec: VideoCodec, mode: 'ladder' | 'passthrough'): Promise
   await receiver.listen();
   const ports = [await pool.allocate(), await pool.allocate()];
   const [v, a] = ports as [PortPair, PortPair];
-  const ctx: Ctx = { receiver, ports, keyframeRequests: 0 };
+  const ctx: Ctx = { receiver, ports, keyframeRequests: 0, pids: [] };
   const sdp = makeSdp({ codec, videoPort: v.rtp, audioPort: a.rtp });
   ctx.transcoder = createTranscoder({
     config: testConfig(mode),
@@ -41,6 +42,7 @@ async function setup(codec: VideoCodec, mode: 'ladder' | 'passthrough'): Promise
     keyframes: { requestKeyFrame: () => void ctx.keyframeRequests++ },
     sourceHeight: 360,
   });
+  ctx.transcoder.on('spawn', ({ pid }) => ctx.pids.push(pid));
   const started = ctx.transcoder.start();
   ctx.source = startRtpSource({ codec, videoPort: v.rtp, audioPort: a.rtp });
   await started;
@@ -49,11 +51,11 @@ async function setup(codec: VideoCodec, mode: 'ladder' | 'passthrough'): Promise
 
 async function teardown(ctx: Ctx | undefined): Promise<void> {
   if (!ctx) return;
-  const pid = ctx.transcoder?.pid;
   await ctx.transcoder?.close();
   await ctx.source?.close();
   await ctx.receiver.close();
-  assert.equal(isAlive(pid), false, 'FFmpeg still running after close()');
+  assert.ok(ctx.pids.length >= 1);
+  for (const pid of ctx.pids) assert.equal(isAlive(pid), false, `FFmpeg ${pid} still running after close()`);
   for (const p of ctx.ports) {
     assert.equal(await isUdpPortBound('127.0.0.1', p.rtp), false, `port ${p.rtp} still bound`);
     pool.release(p);

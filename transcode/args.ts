@@ -46,7 +46,7 @@ export function resolveMode(config: TranscodeConfig, input: SdpInfo): 'ladder' |
   return isH264 ? 'passthrough' : 'ladder';
 }
 
-function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number): string[] {
+function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number, kind: 'video' | 'audio'): string[] {
   return [
     '-f', 'mp4',
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf',
@@ -54,6 +54,7 @@ function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number): s
     // HTTP push to the packager: one long chunked PUT per track and session.
     '-method', 'PUT',
     '-chunked_post', '1',
+    '-content_type', `${kind}/mp4`,
     '-rw_timeout', String(httpTimeoutMs * 1000),
   ];
 }
@@ -92,7 +93,7 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
     outputs.push({
       track: { trackId, kind: 'video', codec: 'h264', passthrough: true, fragmentDurationUs: partUs },
       target: options.targetFor(trackId),
-      options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs)],
+      options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
     });
   } else if (input.video) {
     const rungs: Rung[] = selectRungs(ladderRungs(config), options.sourceHeight);
@@ -122,7 +123,7 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
           '-sc_threshold', '0',
           '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
           '-threads', String(config.threads),
-          ...cmafOutputOptions(partUs, httpTimeoutMs),
+          ...cmafOutputOptions(partUs, httpTimeoutMs, 'video'),
         ],
       });
     });
@@ -142,7 +143,7 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
         '-b:a', `${config.audio.bitrateKbps}k`,
         '-ar', String(AUDIO_RATE),
         '-ac', '2',
-        ...cmafOutputOptions(fragUs, httpTimeoutMs),
+        ...cmafOutputOptions(fragUs, httpTimeoutMs, 'audio'),
       ],
     });
   }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:transcode [-- --seconds 10]
+ * npm run bench:transcode [-- --seconds 10] [--only <scenario substring>]
  *
  * For each preset ladder and for passthrough: CPU-seconds per media-second and
  * speed (media-s per wall-s; the input is live RTP, so 1.00 means it keeps up)
@@ -22,6 +22,8 @@ import { makeSdp, type VideoCodec } from '../test/transcode/rtpSource.ts';
 const FFMPEG = '/usr/bin/ffmpeg';
 const argSeconds = process.argv.indexOf('--seconds');
 const WINDOW_S = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 10;
+const argOnly = process.argv.indexOf('--only');
+const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
 const WARMUP_S = 3;
 const CLK_TCK = 100;
 
@@ -184,25 +186,25 @@ async function main(): Promise<void> {
   try {
     console.log(`bench:transcode — ${cpus().length} cores, ${WINDOW_S} s window after ${WARMUP_S} s warm-up, FFmpeg ${FFMPEG}`);
     const clips = new Map<string, string>();
-    for (const s of scenarios) {
+    for (const s of scenarios.filter((x) => !ONLY || x.name.includes(ONLY))) {
       const key = `${s.codec}-${s.height}`;
       if (!clips.has(key)) clips.set(key, await makeClip(dir, s.codec, s.height));
       const clip = clips.get(key)!;
-      const measured: Result[] = [];
-      for (const which of ['ours', 'plain'] as const) {
+      const measured: Partial<Record<'ours' | 'plain', Result>> = {};
+      for (const which of (process.argv.includes('--plain-first') ? ['plain', 'ours'] : ['ours', 'plain']) as ('ours' | 'plain')[]) {
         const v = await pool.allocate();
         const a = await pool.allocate();
         const sdp = makeSdp({ codec: s.codec, videoPort: v.rtp, audioPort: a.rtp });
         const sender = sendRtp(clip, s.codec, v.rtp, a.rtp);
         try {
-          measured.push(which === 'ours' ? await measureOurs(s, sdp, base) : await measurePlain(s, sdp, base));
+          measured[which] = which === 'ours' ? await measureOurs(s, sdp, base) : await measurePlain(s, sdp, base);
         } finally {
           await stop(sender);
           pool.release(v);
           pool.release(a);
         }
       }
-      const [ours, plain] = measured as [Result, Result];
+      const { ours, plain } = measured as Record<'ours' | 'plain', Result>;
       const row = [
         s.name,
         ours.cpuPerMediaS.toFixed(2),

@@ -1,0 +1,148 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  audioFragmentDurationUs,
+  ffmpegArgs,
+  ladderRungs,
+  parseProgressLine,
+  parseSdp,
+  parseTranscodeConfig,
+  planFfmpeg,
+  selectRungs,
+  type TranscodeConfigInput,
+} from '../../transcode/index.ts';
+import { makeSdp } from './rtpSource.ts';
+
+const GOLDEN_DIR = new URL('./golden/', import.meta.url);
+const update = process.env.UPDATE_GOLDEN === '1';
+const targetFor = (trackId: string) => `http://127.0.0.1:8080/ingest/b1/${trackId}`;
+const vp8 = parseSdp(makeSdp({ codec: 'VP8', videoPort: 40000, audioPort: 40002 }));
+const h264 = parseSdp(makeSdp({ codec: 'H264', videoPort: 40000, audioPort: 40002 }));
+
+const cases: { name: string; config: TranscodeConfigInput; input: typeof vp8; sourceHeight?: number }[] = [
+  { name: 'ladder-hd-default', config: {}, input: vp8 },
+  { name: 'ladder-sd', config: { ladder: 'sd' }, input: vp8 },
+  { name: 'ladder-fullhd-ultrafast', config: { ladder: 'fullhd', x264Preset: 'ultrafast', threads: 2 }, input: vp8 },
+  { name: 'ladder-fullhd-source-480', config: { ladder: 'fullhd' }, input: vp8, sourceHeight: 480 },
+  { name: 'ladder-custom-2s-segments', config: { ladder: [{ name: '540p', height: 540, bitrateKbps: 1500 }], segmentDurationMs: 2000, partDurationMs: 250, fps: 25 }, input: vp8 },
+  { name: 'passthrough-h264', config: { mode: 'passthrough' }, input: h264 },
+  { name: 'auto-h264', config: { mode: 'auto' }, input: h264 },
+  { name: 'auto-vp8', config: { mode: 'auto' }, input: vp8 },
+];
+
+describe('transcode FFmpeg arguments (golden)', () => {
+  for (const c of cases) {
+    test(`${c.name}: argv matches golden/${c.name}.json`, () => {
+      const plan = planFfmpeg(parseTranscodeConfig(c.config), c.input, { targetFor, ...(c.sourceHeight ? { sourceHeight: c.sourceHeight } : {}) });
+      const argv = ffmpegArgs(plan);
+      const file = new URL(`${c.name}.json`, GOLDEN_DIR);
+      if (update) writeFileSync(file, JSON.stringify(argv, null, 1) + '\n');
+      assert.deepEqual(argv, JSON.parse(readFileSync(file, 'utf8')));
+    });
+  }
+
+  test('the SDP goes in on stdin with pipe,udp,rtp whitelisted and a tuned reorder buffer', () => {
+    const argv = ffmpegArgs(planFfmpeg(parseTranscodeConfig({}), vp8, { targetFor }));
+    const input = argv.slice(0, argv.indexOf('-i') + 2);
+    assert.deepEqual(input.slice(-4), ['-f', 'sdp', '-i', 'pipe:0']);
+    const opt = (k: string) => input[input.indexOf(k) + 1];
+    assert.equal(opt('-protocol_whitelist'), 'pipe,udp,rtp');
+    assert.equal(opt('-max_delay'), '50000');
+    assert.equal(opt('-reorder_queue_size'), '64');
+  });
+
+  test('every ladder rung has the same GOP, forced keyframes at segment boundaries, no scene cut, zerolatency', () => {
+    const plan = planFfmpeg(parseTranscodeConfig({ ladder: 'fullhd' }), vp8, { targetFor });
+    const video = plan.outputs.filter((o) => o.track.kind === 'video');
+    assert.equal(video.length, 3);
+    for (const o of video) {
+      const opt = (k: string) => o.options[o.options.indexOf(k) + 1];
+      assert.equal(opt('-force_key_frames'), 'expr:gte(t,n_forced*1)');
+      assert.equal(opt('-g'), '30');
+      assert.equal(opt('-sc_threshold'), '0');
+      assert.equal(opt('-tune'), 'zerolatency');
+      assert.equal(opt('-frag_duration'), '200000');
+      assert.equal(opt('-movflags'), '+frag_keyframe+empty_moov+default_base_moof+cmaf');
+      assert.equal(o.target, targetFor(o.track.trackId));
+    }
+    assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['video-1080p', 'video-720p', 'video-360p', 'audio']);
+  });
+
+  test('passthrough copies the video and still transcodes Opus to AAC-LC 48 kHz', () => {
+    const plan = planFfmpeg(parseTranscodeConfig({ mode: 'passthrough' }), h264, { targetFor });
+    assert.equal(plan.mode, 'passthrough');
+    assert.equal(plan.complexFilter, undefined);
+    const [video, audio] = plan.outputs;
+    assert.deepEqual(video?.options.slice(0, 4), ['-map', '0:v:0', '-c:v', 'copy']);
+    assert.equal(video?.track.trackId, 'video-source');
+    const aopt = (k: string) => audio!.options[audio!.options.indexOf(k) + 1];
+    assert.equal(aopt('-c:a'), 'aac');
+    assert.equal(aopt('-profile:a'), 'aac_low');
+    assert.equal(aopt('-ar'), '48000');
+  });
+
+  test('an audio-only SDP gives one audio track and no filter graph', () => {
+    const sdp = 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 40002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n';
+    const plan = planFfmpeg(parseTranscodeConfig({}), parseSdp(sdp), { targetFor });
+    assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['audio']);
+    assert.equal(plan.complexFilter, undefined);
+  });
+});
+
+describe('transcode config', () => {
+  test('defaults: hd ladder (720p + 360p) at veryfast, 1 s segments, 200 ms parts, 30 fps, system FFmpeg', () => {
+    const c = parseTranscodeConfig();
+    assert.equal(c.ffmpegPath, '/usr/bin/ffmpeg');
+    assert.equal(c.mode, 'ladder');
+    assert.equal(c.x264Preset, 'veryfast');
+    assert.equal(c.segmentDurationMs, 1000);
+    assert.equal(c.partDurationMs, 200);
+    assert.deepEqual(ladderRungs(c).map((r) => r.name), ['720p', '360p']);
+    assert.equal(c.supervision.restart.maxRetries, 5);
+  });
+
+  test('invalid values fail once with errors that name each key', () => {
+    assert.throws(
+      () => parseTranscodeConfig({ partDurationMs: 300, x264Preset: 'placebo', ladder: [{ name: 'A B', height: 10, bitrateKbps: 1 }] }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'invalid-config');
+        assert.match(err.message, /transcode\.x264Preset/);
+        assert.match(err.message, /transcode\.ladder\.0\.name/);
+        assert.match(err.message, /transcode\.ladder\.0\.height/);
+        return true;
+      },
+    );
+    assert.throws(() => parseTranscodeConfig({ partDurationMs: 300 }), /transcode\.partDurationMs: must divide segmentDurationMs/);
+  });
+
+  test('no rung above the source: rungs taller than the source are dropped, a tiny source keeps the lowest', () => {
+    const rungs = ladderRungs(parseTranscodeConfig({ ladder: 'fullhd' }));
+    assert.deepEqual(selectRungs(rungs, 720).map((r) => r.name), ['720p', '360p']);
+    assert.deepEqual(selectRungs(rungs, 1080).map((r) => r.name), ['1080p', '720p', '360p']);
+    assert.deepEqual(selectRungs(rungs, 240).map((r) => r.name), ['360p']);
+    assert.deepEqual(selectRungs(rungs).map((r) => r.name), ['1080p', '720p', '360p']);
+  });
+
+  test('audio parts are whole AAC frames within [85 %, 100 %] of the part duration', () => {
+    assert.equal(audioFragmentDurationUs(200), 192_000);
+    for (const part of [100, 200, 250, 333, 500, 1000]) {
+      const d = audioFragmentDurationUs(part) / 1000;
+      assert.ok(d <= part && d >= 0.85 * part, `${part} ms → ${d} ms`);
+    }
+  });
+});
+
+describe('transcode stderr parsing', () => {
+  test('the stats line gives fps, out time, bitrate and speed', () => {
+    const p = parseProgressLine('frame=  174 fps= 24 q=33.0 Lq=30.0 size=     758kB time=00:00:05.96 bitrate=1040.0kbits/s dup=60 drop=0 speed=0.826x    ');
+    assert.deepEqual(p, { frames: 174, fps: 24, outTimeMs: 5960, bitrateKbps: 1040, speed: 0.826, dup: 60, drop: 0 });
+    assert.deepEqual(parseProgressLine('[info] size=      87kB time=01:02:03.50 bitrate= 128.0kbits/s speed=   1x'), {
+      outTimeMs: 3_723_500,
+      bitrateKbps: 128,
+      speed: 1,
+    });
+    assert.equal(parseProgressLine('[info] Stream mapping:'), undefined);
+    assert.equal(parseProgressLine('frame=    0 fps=0.0 q=0.0 size=N/A time=N/A bitrate=N/A speed=N/A')?.outTimeMs, undefined);
+  });
+});

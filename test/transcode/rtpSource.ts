@@ -1,0 +1,94 @@
+/** A test publisher: a second FFmpeg sending VP8 or H.264 + Opus as RTP per a generated SDP. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+export type VideoCodec = 'VP8' | 'H264';
+
+export interface SourceSpec {
+  codec: VideoCodec;
+  videoPort: number;
+  audioPort: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Keyframe interval in frames (default: one per second). */
+  gopFrames?: number;
+}
+
+const VIDEO_PT = { VP8: 96, H264: 102 } as const;
+const AUDIO_PT = 111;
+
+/** The SDP FFmpeg (the transcoder) reads to receive what `startRtpSource` sends. */
+export function makeSdp(spec: SourceSpec): string {
+  const pt = VIDEO_PT[spec.codec];
+  const lines = [
+    'v=0',
+    'o=- 0 0 IN IP4 127.0.0.1',
+    's=stagecast test source',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=video ${spec.videoPort} RTP/AVP ${pt}`,
+    spec.codec === 'VP8' ? `a=rtpmap:${pt} VP8/90000` : `a=rtpmap:${pt} H264/90000`,
+    ...(spec.codec === 'H264' ? [`a=fmtp:${pt} level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f`] : []),
+    'a=recvonly',
+    `m=audio ${spec.audioPort} RTP/AVP ${AUDIO_PT}`,
+    `a=rtpmap:${AUDIO_PT} opus/48000/2`,
+    `a=fmtp:${AUDIO_PT} minptime=10;useinbandfec=1`,
+    'a=recvonly',
+  ];
+  return lines.join('\r\n') + '\r\n';
+}
+
+export interface RtpSource {
+  readonly pid: number;
+  readonly process: ChildProcess;
+  close(): Promise<void>;
+}
+
+/** Starts sending real-time test video (1 s GOP) and a sine tone. */
+export function startRtpSource(spec: SourceSpec, ffmpegPath = '/usr/bin/ffmpeg'): RtpSource {
+  const w = spec.width ?? 640;
+  const h = spec.height ?? 360;
+  const fps = spec.fps ?? 30;
+  const gop = String(spec.gopFrames ?? fps);
+  const video =
+    spec.codec === 'VP8'
+      ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '800k', '-g', gop]
+      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-b:v', '800k', '-g', gop];
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${w}x${h}:rate=${fps}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-map', '0:v', ...video, '-payload_type', String(VIDEO_PT[spec.codec]), '-ssrc', '1111',
+    '-f', 'rtp', `rtp://127.0.0.1:${spec.videoPort}?pkt_size=1200`,
+    '-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-b:a', '64k', '-payload_type', String(AUDIO_PT), '-ssrc', '2222',
+    '-f', 'rtp', `rtp://127.0.0.1:${spec.audioPort}?pkt_size=1200`,
+  ];
+  const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.resume();
+  if (child.pid === undefined) throw new Error('RTP source FFmpeg did not start');
+  const pid = child.pid;
+  return {
+    pid,
+    process: child,
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Whether a PID is alive (signal 0). */
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

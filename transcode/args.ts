@@ -1,0 +1,171 @@
+import { Readable } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import { InputError } from '../common/index.ts';
+import { ladderRungs, selectRungs, type Rung, type TranscodeConfig } from './config.ts';
+import type { SdpInfo } from './sdp.ts';
+import type { TrackInfo } from './types.ts';
+
+/** AAC-LC frames are 1024 samples: 21.33 ms at 48 kHz. */
+const AAC_FRAME_SAMPLES = 1024;
+const AUDIO_RATE = 48_000;
+
+/** One FFmpeg output: a CMAF track pushed to `target`. */
+export interface PlannedOutput {
+  readonly track: TrackInfo;
+  readonly target: string;
+  readonly options: readonly string[];
+}
+
+/** Everything FFmpeg is told, as data: golden-tested, then handed to fluent-ffmpeg. */
+export interface FfmpegPlan {
+  readonly mode: 'ladder' | 'passthrough';
+  readonly inputOptions: readonly string[];
+  readonly globalOptions: readonly string[];
+  readonly complexFilter?: string;
+  readonly outputs: readonly PlannedOutput[];
+}
+
+/**
+ * Audio fragments are whole AAC frames: the largest count that fits in one part
+ * (200 ms → 9 frames = 192 ms), so every audio part is ≤ the part target and
+ * ≥ 85 % of it (FFmpeg cuts once the fragment reaches `-frag_duration`; cutting
+ * at 200 ms would give 213 ms parts).
+ */
+export function audioFragmentDurationUs(partDurationMs: number): number {
+  const frames = Math.max(1, Math.floor((partDurationMs * AUDIO_RATE) / 1000 / AAC_FRAME_SAMPLES));
+  return Math.round((frames * AAC_FRAME_SAMPLES * 1_000_000) / AUDIO_RATE);
+}
+
+/** Whether this config and input copy the video (passthrough) or re-encode it. */
+export function resolveMode(config: TranscodeConfig, input: SdpInfo): 'ladder' | 'passthrough' {
+  if (config.mode === 'ladder') return 'ladder';
+  const isH264 = input.video?.codec === 'H264';
+  if (config.mode === 'passthrough' && input.video && !isH264) {
+    throw new InputError('passthrough-codec', `passthrough needs H.264 video, the SDP offers ${input.video.codec}`);
+  }
+  return isH264 ? 'passthrough' : 'ladder';
+}
+
+function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number, kind: 'video' | 'audio'): string[] {
+  return [
+    '-f', 'mp4',
+    '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf',
+    '-frag_duration', String(fragmentDurationUs),
+    // HTTP push to the packager: one long chunked PUT per track and session.
+    '-method', 'PUT',
+    '-chunked_post', '1',
+    '-content_type', `${kind}/mp4`,
+    '-rw_timeout', String(httpTimeoutMs * 1000),
+  ];
+}
+
+export interface PlanOptions {
+  /** Where each track goes (an HTTP URL FFmpeg can PUT to). */
+  targetFor: (trackId: string) => string;
+  /** Source video height when known: rungs above it are dropped. */
+  sourceHeight?: number;
+}
+
+/** Builds the FFmpeg plan for a config, an input SDP and the tracks' targets. Pure. */
+export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: PlanOptions): FfmpegPlan {
+  const mode = resolveMode(config, input);
+  const seg = config.segmentDurationMs / 1000;
+  const gop = Math.round((config.segmentDurationMs * config.fps) / 1000);
+  const partUs = config.partDurationMs * 1000;
+  const httpTimeoutMs = config.output.httpTimeoutMs;
+  const inputOptions = [
+    '-protocol_whitelist', 'pipe,udp,rtp',
+    '-probesize', String(config.input.probeSize),
+    '-analyzeduration', String(config.input.analyzeDurationMs * 1000),
+    '-fflags', '+nobuffer',
+    // No frame-rate estimation (20 frames, ~0.7 s of start-up): the ladder sets fps, copy keeps timestamps.
+    '-fpsprobesize', '0',
+    '-max_delay', String(config.input.maxDelayMs * 1000),
+    '-reorder_queue_size', String(config.input.reorderQueueSize),
+    '-f', 'sdp',
+  ];
+  const globalOptions = ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)];
+  const outputs: PlannedOutput[] = [];
+  let complexFilter: string | undefined;
+
+  if (input.video && mode === 'passthrough') {
+    const trackId = `video-${config.passthroughName}`;
+    outputs.push({
+      track: { trackId, kind: 'video', codec: 'h264', passthrough: true, fragmentDurationUs: partUs },
+      target: options.targetFor(trackId),
+      options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
+    });
+  } else if (input.video) {
+    const rungs: Rung[] = selectRungs(ladderRungs(config), options.sourceHeight);
+    // One decode, constant frame rate, then one scaler per rung (never upscaling).
+    const labels = rungs.map((_, i) => `s${i}`);
+    const split = rungs.length > 1 ? `split=${rungs.length}${labels.map((l) => `[${l}]`).join('')}` : 'null[s0]';
+    const scalers = rungs.map((r, i) => `[s${i}]scale=-2:min(${r.height}\\,ih)[v${i}]`);
+    complexFilter = [`[0:v:0]fps=${config.fps},${split}`, ...scalers].join(';');
+    rungs.forEach((r, i) => {
+      const trackId = `video-${r.name}`;
+      outputs.push({
+        track: { trackId, kind: 'video', codec: 'h264', passthrough: false, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
+        target: options.targetFor(trackId),
+        options: [
+          '-map', `[v${i}]`,
+          '-c:v', 'libx264',
+          '-preset', config.x264Preset,
+          '-tune', 'zerolatency',
+          '-profile:v', 'high',
+          '-pix_fmt', 'yuv420p',
+          '-b:v', `${r.bitrateKbps}k`,
+          '-maxrate', `${r.bitrateKbps}k`,
+          '-bufsize', `${Math.round(r.bitrateKbps * seg)}k`,
+          // Same GOP on every rung: a keyframe at every segment boundary, no scene cuts.
+          '-g', String(gop),
+          '-keyint_min', String(gop),
+          '-sc_threshold', '0',
+          '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
+          '-threads', String(config.threads),
+          ...cmafOutputOptions(partUs, httpTimeoutMs, 'video'),
+        ],
+      });
+    });
+  }
+  if (input.audio) {
+    const fragUs = audioFragmentDurationUs(config.partDurationMs);
+    outputs.push({
+      track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },
+      target: options.targetFor('audio'),
+      options: [
+        '-map', '0:a:0',
+        // RTP jitter would give AAC frames uneven timestamps (a 201 ms "200 ms" part):
+        // resample against the timestamps so the output is sample-continuous.
+        '-af', 'aresample=async=1',
+        '-c:a', 'aac',
+        '-profile:a', 'aac_low',
+        '-b:a', `${config.audio.bitrateKbps}k`,
+        '-ar', String(AUDIO_RATE),
+        '-ac', '2',
+        ...cmafOutputOptions(fragUs, httpTimeoutMs, 'audio'),
+      ],
+    });
+  }
+  return { mode, inputOptions, globalOptions, ...(complexFilter ? { complexFilter } : {}), outputs };
+}
+
+/**
+ * The fluent-ffmpeg command for a plan; the SDP goes in on stdin (no temp file).
+ * `sdp` may be a stream written later: FFmpeg then waits, libraries loaded and
+ * nothing opened, until the SDP arrives (a warm standby).
+ */
+export function fluentCommand(plan: FfmpegPlan, sdp: string | Readable, ffmpegPath: string): ffmpeg.FfmpegCommand {
+  const command = ffmpeg({ stdoutLines: 50 }).setFfmpegPath(ffmpegPath);
+  // fluent-ffmpeg has no public global-options list; FFmpeg takes them before the input too.
+  command.input(typeof sdp === 'string' ? Readable.from([sdp]) : sdp).inputOptions([...plan.globalOptions, ...plan.inputOptions]);
+  if (plan.complexFilter) command.complexFilter(plan.complexFilter);
+  for (const out of plan.outputs) command.output(out.target).outputOptions([...out.options]);
+  return command;
+}
+
+/** The exact argv fluent-ffmpeg will spawn FFmpeg with (for golden tests and logs). */
+export function ffmpegArgs(plan: FfmpegPlan): string[] {
+  const command = fluentCommand(plan, '', 'ffmpeg') as unknown as { _getArguments(): string[] };
+  return command._getArguments();
+}

@@ -1,0 +1,63 @@
+/**
+ * transcode/: FFmpeg from plain RTP (described by ingest's SDP) to a CMAF ladder
+ * pushed to the packager, supervised. The only public surface of the stage.
+ */
+import type { Logger } from '../common/index.ts';
+import type { TranscodeConfig } from './config.ts';
+import { Transcoder } from './transcoder.ts';
+import type { CmafSink, HttpCmafSink, KeyframeRequester, StreamCmafSink } from './types.ts';
+
+export {
+  parseTranscodeConfig,
+  transcodeConfigSchema,
+  ladderRungs,
+  selectRungs,
+  LADDER_PRESETS,
+  X264_PRESETS,
+  type TranscodeConfig,
+  type TranscodeConfigInput,
+  type Rung,
+  type RetryConfig,
+  type LadderPresetName,
+} from './config.ts';
+export { parseSdp, type SdpInfo, type SdpMedia } from './sdp.ts';
+export { planFfmpeg, ffmpegArgs, audioFragmentDurationUs, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+export { parseProgressLine } from './progress.ts';
+export { Transcoder, type TranscoderOptions, type WithStderr } from './transcoder.ts';
+export type {
+  CmafSink,
+  HttpCmafSink,
+  StreamCmafSink,
+  KeyframeRequester,
+  TrackInfo,
+  TranscoderState,
+  TranscoderEvents,
+  TranscodeProgress,
+  ExitInfo,
+} from './types.ts';
+
+/** The packager's HTTP ingest: `<ingestBaseUrl>/<trackId>` (e.g. `http://127.0.0.1:8080/ingest/<broadcastId>`). */
+export function httpCmafSink(ingestBaseUrl: string): HttpCmafSink {
+  const base = new URL(ingestBaseUrl); // TypeError on a malformed URL
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`ingest URL must be http(s): ${ingestBaseUrl}`);
+  const prefix = ingestBaseUrl.replace(/\/+$/, '');
+  return { kind: 'http', urlFor: (trackId) => `${prefix}/${encodeURIComponent(trackId)}` };
+}
+
+/** An in-process packager: `openTrack(trackId)` per track and session (e.g. `broadcast.openTrack`). */
+export function streamCmafSink(openTrack: StreamCmafSink['openTrack']): StreamCmafSink {
+  return { kind: 'stream', openTrack };
+}
+
+/** Creates (does not start) a transcoder for one broadcast. Throws InputError `bad-sdp` on a bad SDP. */
+export function createTranscoder(options: {
+  config: TranscodeConfig;
+  sdp: string;
+  sink: CmafSink;
+  logger: Logger;
+  keyframes?: KeyframeRequester;
+  id?: string;
+  sourceHeight?: number;
+}): Transcoder {
+  return new Transcoder(options);
+}

@@ -1,0 +1,79 @@
+import { InputError } from '../common/index.ts';
+
+/** What transcode needs to know about one m-line of the ingest SDP. */
+export interface SdpMedia {
+  readonly kind: 'video' | 'audio';
+  /** RTP port (FFmpeg assumes RTCP on port + 1). */
+  readonly port: number;
+  readonly payloadType: number;
+  /** Upper-case encoding name from `a=rtpmap` (VP8, H264, OPUS, …). */
+  readonly codec: string;
+  readonly clockRate: number;
+}
+
+export interface SdpInfo {
+  /** Connection address (`c=`) of the session or of the first media. */
+  readonly address: string;
+  readonly video?: SdpMedia;
+  readonly audio?: SdpMedia;
+}
+
+const VIDEO_CODECS = new Set(['VP8', 'VP9', 'H264']);
+const AUDIO_CODECS = new Set(['OPUS']);
+
+function bad(message: string): never {
+  throw new InputError('bad-sdp', `bad SDP: ${message}`);
+}
+
+/**
+ * Checks an SDP from ingest enough to fail early with a clear error: one video
+ * and/or one audio m-line with a port and an rtpmap of a codec we handle, and a
+ * connection address. FFmpeg parses the SDP itself; this is the gatekeeper.
+ */
+export function parseSdp(sdp: string): SdpInfo {
+  if (typeof sdp !== 'string' || !sdp.trim()) bad('empty');
+  const lines = sdp.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines[0] !== 'v=0') bad('must start with v=0');
+  let address: string | undefined;
+  const medias: { kind: string; port: number; pts: number[]; rtpmap: Map<number, { codec: string; clockRate: number }>; address?: string }[] = [];
+  for (const line of lines) {
+    if (!/^[a-z]=/.test(line)) bad(`malformed line "${line.slice(0, 60)}"`);
+    const value = line.slice(2);
+    const current = medias.at(-1);
+    if (line.startsWith('c=')) {
+      const m = /^IN IP[46] (\S+)$/.exec(value);
+      if (!m?.[1]) bad(`malformed connection line "${line}"`);
+      if (current) current.address = m[1];
+      else address = m[1];
+    } else if (line.startsWith('m=')) {
+      const m = /^(\w+) (\d+) (RTP\/AVPF?|RTP\/SAVPF?|UDP\/TLS\/RTP\/SAVPF) ([\d ]+)$/.exec(value);
+      if (!m) bad(`malformed media line "${line}"`);
+      const port = Number(m[2]);
+      if (!Number.isInteger(port) || port < 1 || port > 65534) bad(`port out of range in "${line}"`);
+      medias.push({ kind: m[1] ?? '', port, pts: (m[4] ?? '').trim().split(/\s+/).map(Number), rtpmap: new Map() });
+    } else if (line.startsWith('a=rtpmap:') && current) {
+      const m = /^rtpmap:(\d+) ([\w-]+)\/(\d+)/.exec(value);
+      if (!m) bad(`malformed rtpmap "${line}"`);
+      current.rtpmap.set(Number(m[1]), { codec: (m[2] ?? '').toUpperCase(), clockRate: Number(m[3]) });
+    }
+  }
+  const pick = (kind: 'video' | 'audio', codecs: Set<string>): SdpMedia | undefined => {
+    const found = medias.filter((m) => m.kind === kind);
+    if (found.length > 1) bad(`more than one ${kind} m-line`);
+    const m = found[0];
+    if (!m) return undefined;
+    if (!m.address && !address) bad(`no connection address for ${kind}`);
+    const pt = m.pts[0];
+    const map = pt === undefined ? undefined : m.rtpmap.get(pt);
+    if (pt === undefined || !map) bad(`${kind} payload type has no rtpmap`);
+    if (!codecs.has(map.codec)) bad(`unsupported ${kind} codec ${map.codec}`);
+    return { kind, port: m.port, payloadType: pt, codec: map.codec, clockRate: map.clockRate };
+  };
+  const video = pick('video', VIDEO_CODECS);
+  const audio = pick('audio', AUDIO_CODECS);
+  if (!video && !audio) bad('no audio or video m-line');
+  const first = medias[0];
+  const resolved = address ?? first?.address;
+  if (!resolved) bad('no connection address');
+  return { address: resolved, ...(video ? { video } : {}), ...(audio ? { audio } : {}) };
+}

@@ -1,0 +1,485 @@
+import type { ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import type ffmpeg from 'fluent-ffmpeg';
+import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
+import { fluentCommand, planFfmpeg, type FfmpegPlan } from './args.ts';
+import { StreamSinkBridge } from './bridge.ts';
+import type { TranscodeConfig } from './config.ts';
+import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
+import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
+import { parseSdp, type SdpInfo } from './sdp.ts';
+import type { CmafSink, ExitInfo, KeyframeRequester, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
+
+export interface TranscoderOptions {
+  /** Parsed once with `parseTranscodeConfig`. */
+  readonly config: TranscodeConfig;
+  /** The SDP from ingest describing the RTP this transcoder receives. */
+  readonly sdp: string;
+  /** Where the CMAF tracks go. */
+  readonly sink: CmafSink;
+  /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
+  readonly keyframes?: KeyframeRequester;
+  readonly logger: Logger;
+  /** For logs (usually the broadcast id). */
+  readonly id?: string;
+  /** Source video height when known: no rung above it. */
+  readonly sourceHeight?: number;
+}
+
+/** An error carrying the FFmpeg stderr tail that explains it. */
+export type WithStderr<E extends Error> = E & { stderr?: readonly string[] };
+
+interface Run {
+  readonly session: number;
+  readonly command: ffmpeg.FfmpegCommand;
+  /** FFmpeg's stdin: the SDP is written when the run is activated. */
+  readonly sdpInput: PassThrough;
+  /** Given its SDP (a standby is not, until a restart needs it). */
+  activated: boolean;
+  onRunning: () => void;
+  readonly runningPromise: Promise<void>;
+  proc?: ChildProcess;
+  pid?: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  requested: boolean;
+  exit?: ExitInfo;
+  readonly exited: Promise<ExitInfo>;
+  lastOutTimeMs: number;
+  lastAdvanceAt: number;
+  running: boolean;
+}
+
+/** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
+const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
+
+const verifiedBinaries = new Map<string, Promise<string>>();
+
+/**
+ * Supervises FFmpeg for one broadcast: RTP in (per the SDP), one CMAF track per
+ * rung and for audio out. States: starting → running ⇄ stalled → restarting →
+ * starting …, and stopped (after close() or when retries run out, `died`).
+ * Every FFmpeg (re)start is a new session: the sink sees new requests/streams
+ * per track (a discontinuity for the packager).
+ */
+export class Transcoder extends TypedEmitter<TranscoderEvents> {
+  readonly id: string;
+  readonly #opts: TranscoderOptions;
+  readonly #log: Logger;
+  readonly #input: SdpInfo;
+  readonly #stderr: LineRing;
+  readonly #tracks: TrackInfo[];
+  #state: TranscoderState = 'stopped';
+  #startCalled = false;
+  #closed = false;
+  #session = 0;
+  #attempt = 0;
+  #run?: Run;
+  #standby?: Run;
+  #bridge?: StreamSinkBridge;
+  #watchdog?: NodeJS.Timeout;
+  #keyframeTimer?: NodeJS.Timeout;
+  #restartTimer?: NodeJS.Timeout;
+  #lastProgress?: TranscodeProgress;
+
+  constructor(opts: TranscoderOptions) {
+    super();
+    this.#opts = opts;
+    this.id = opts.id ?? 'transcode';
+    this.#log = opts.logger.child({ stage: 'transcode', broadcast: this.id });
+    this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
+    this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
+    this.#stderr = new LineRing(opts.config.supervision.stderrLines);
+    this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
+  }
+
+  get state(): TranscoderState {
+    return this.#state;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The CMAF tracks every session produces. */
+  get tracks(): readonly TrackInfo[] {
+    return this.#tracks;
+  }
+
+  /** PID of the current FFmpeg process, if one is alive. */
+  get pid(): number | undefined {
+    return this.#run && !this.#run.exit ? this.#run.pid : undefined;
+  }
+
+  /** The current FFmpeg session (1 for the first process). */
+  get session(): number {
+    return this.#session;
+  }
+
+  get lastProgress(): TranscodeProgress | undefined {
+    return this.#lastProgress;
+  }
+
+  /** The last stderr lines of FFmpeg (bounded). */
+  stderrTail(): string[] {
+    return this.#stderr.lines();
+  }
+
+  /** The argv of the first session (for logs and golden tests). */
+  plan(): FfmpegPlan {
+    return this.#plan(1);
+  }
+
+  /**
+   * Checks the binary and the packager, starts FFmpeg and resolves once output
+   * advances. Rejects with a typed error (InputError `bad-sdp`, DependencyError
+   * `ffmpeg-missing`, `packager-unreachable`, `rtp-port-in-use`, `start-timeout`, `ffmpeg-failed`)
+   * and leaves nothing running when the first start fails.
+   */
+  async start(): Promise<void> {
+    if (this.#closed) throw new InvalidStateError(`start() after close() [id:${this.id}]`);
+    if (this.#startCalled) throw new InvalidStateError(`start() called twice [id:${this.id}]`);
+    this.#startCalled = true;
+    this.#log.debug('start()');
+    const { config, sink } = this.#opts;
+    try {
+      let check = verifiedBinaries.get(config.ffmpegPath);
+      if (!check) {
+        check = checkFfmpeg(config.ffmpegPath);
+        verifiedBinaries.set(config.ffmpegPath, check);
+        check.catch(() => verifiedBinaries.delete(config.ffmpegPath));
+      }
+      await check;
+      const firstTrack = this.#tracks[0];
+      if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
+      if (sink.kind === 'stream') {
+        this.#bridge = await StreamSinkBridge.start(sink, this.#log, (info) => {
+          if (this.#run?.session === info.session) this.#run.lastAdvanceAt = Date.now();
+          this.emit('box', info);
+        });
+      }
+      if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
+      await this.#launch();
+    } catch (err) {
+      await this.#shutdown();
+      this.#setState('stopped');
+      throw err;
+    }
+    this.#watchdog = setInterval(() => this.#checkStall(), Math.max(50, Math.floor(config.supervision.stallTimeoutMs / 4)));
+    if (this.#tracks.some((t) => t.passthrough)) {
+      // Passthrough keyframes come from the publisher: ask for one every segment.
+      this.#keyframeTimer = setInterval(() => this.#requestKeyFrame('segment'), config.segmentDurationMs);
+    }
+  }
+
+  /** Stops FFmpeg (SIGTERM, SIGKILL after the grace period). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#log.debug('close()');
+    await this.#shutdown();
+    this.#setState('stopped');
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#watchdog);
+    clearInterval(this.#keyframeTimer);
+    clearTimeout(this.#restartTimer);
+    const standby = this.#standby;
+    this.#standby = undefined;
+    await Promise.all([this.#run && this.#stopProcess(this.#run), standby && this.#stopProcess(standby)]);
+    await this.#bridge?.close();
+    this.#bridge = undefined;
+  }
+
+  #plan(session: number): FfmpegPlan {
+    const { config, sink, sourceHeight } = this.#opts;
+    const targetFor = (trackId: string) => {
+      if (sink.kind === 'http') return sink.urlFor(trackId);
+      return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
+    };
+    return planFfmpeg(config, this.#input, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+  }
+
+  #setState(state: TranscoderState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.#log.debug({ state, previous }, 'state');
+    this.emit('state', state, previous);
+  }
+
+  #requestKeyFrame(reason: string): void {
+    const requester = this.#opts.keyframes;
+    if (!requester) return;
+    this.#log.trace({ reason }, 'requestKeyFrame()');
+    try {
+      Promise.resolve(requester.requestKeyFrame()).catch((err: unknown) => this.#log.warn({ err, reason }, 'keyframe request failed'));
+    } catch (err) {
+      this.#log.warn({ err, reason }, 'keyframe request failed');
+    }
+  }
+
+  /**
+   * Spawns FFmpeg for a session without its SDP: it loads, parses its options and
+   * blocks reading stdin, with no port bound and no output opened yet.
+   */
+  #createRun(session: number): Run {
+    const plan = this.#plan(session);
+    const sdpInput = new PassThrough();
+    const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
+    let resolveExit!: (info: ExitInfo) => void;
+    let onRunning!: () => void;
+    const run: Run = {
+      session,
+      command,
+      sdpInput,
+      activated: false,
+      runningPromise: new Promise<void>((r) => (onRunning = r)),
+      onRunning: () => onRunning(),
+      code: null,
+      signal: null,
+      requested: false,
+      exited: new Promise<ExitInfo>((r) => (resolveExit = r)),
+      lastOutTimeMs: -1,
+      lastAdvanceAt: Date.now(),
+      running: false,
+    };
+    const sessionLog = this.#log.child({ session });
+
+    command.on('start', () => {
+      const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+      run.proc = proc;
+      run.pid = proc?.pid;
+      proc?.once('exit', (code, signal) => {
+        run.code = code;
+        run.signal = signal;
+      });
+      if (run.pid !== undefined) {
+        sessionLog.debug({ pid: run.pid, standby: !run.activated }, 'FFmpeg spawned');
+        this.emit('spawn', { session, pid: run.pid, standby: !run.activated, args: (command as unknown as { _getArguments(): string[] })._getArguments() });
+      }
+      if (run.requested) this.#signal(run); // stopped while fluent-ffmpeg was preparing
+    });
+    command.on('stderr', (line: string) => {
+      if (!run.activated) {
+        sessionLog.debug({ ffmpeg: line, standby: true }, 'stderr');
+        return;
+      }
+      this.#stderr.push(line);
+      const progress = parseProgressLine(line);
+      if (!progress) {
+        sessionLog.debug({ ffmpeg: line }, 'stderr');
+        // FFmpeg drops an output whose push failed and goes on with the others: restart the
+        // session so every track resumes (the packager sees a discontinuity on each).
+        if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
+          this.#scheduleRestart(`output failed: ${line.replace(/^\[[^\]]*\]\s*/, '')}`);
+        }
+        return;
+      }
+      this.#lastProgress = progress;
+      if (run.session === this.#run?.session) this.emit('progress', progress);
+      if (progress.outTimeMs !== undefined && progress.outTimeMs > run.lastOutTimeMs) {
+        const first = run.lastOutTimeMs >= 0 || progress.outTimeMs > 0;
+        run.lastOutTimeMs = progress.outTimeMs;
+        run.lastAdvanceAt = Date.now();
+        if (first && !run.running) {
+          run.running = true;
+          run.onRunning();
+        }
+      }
+    });
+    const ended = (err?: Error) => {
+      if (run.exit) return;
+      // fluent-ffmpeg may report before our own 'exit' listener runs; the process object knows already.
+      run.code = run.proc?.exitCode ?? run.code;
+      run.signal = run.proc?.signalCode ?? run.signal;
+      run.exit = { session, pid: run.pid, code: run.code, signal: run.signal, requested: run.requested };
+      resolveExit(run.exit);
+      if (!run.activated) {
+        if (this.#standby === run) this.#standby = undefined;
+        sessionLog.debug({ ...run.exit }, 'standby FFmpeg exited');
+        return;
+      }
+      sessionLog.info({ ...run.exit, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
+      this.emit('exit', run.exit);
+      if (!run.requested && !this.#closed && this.#run === run && run.running) {
+        this.#scheduleRestart(`FFmpeg exited unexpectedly (${run.signal ?? `code ${run.code}`}): ${errorSummary(this.#stderr.lines())}`);
+      }
+    };
+    command.on('error', (err: Error) => ended(err));
+    command.on('end', () => ended());
+    command.run();
+    return run;
+  }
+
+  /** Keeps the next session's FFmpeg loaded and waiting, so a restart skips process start-up. */
+  #prepareStandby(): void {
+    if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
+    this.#standby = this.#createRun(this.#session + 1);
+  }
+
+  /** Activates a session (the warm standby when there is one) and resolves once its output advances; rejects (process stopped) otherwise. */
+  async #launch(): Promise<void> {
+    let run = this.#standby;
+    this.#standby = undefined;
+    if (run && (run.exit || run.session !== this.#session + 1)) {
+      void this.#stopProcess(run);
+      run = undefined;
+    }
+    run ??= this.#createRun(this.#session + 1);
+    this.#session = run.session;
+    this.#run = run;
+    this.#stderr.clear();
+    run.activated = true;
+    run.lastAdvanceAt = Date.now();
+    this.#setState('starting');
+    run.sdpInput.end(this.#opts.sdp);
+    const sessionLog = this.#log.child({ session: run.session });
+    if (run.pid !== undefined) sessionLog.info({ pid: run.pid }, 'FFmpeg activated');
+
+    // Keyframe requests once FFmpeg listens, repeated every segment until output flows.
+    const abort = new AbortController();
+    const kf = async () => {
+      try {
+        await waitUdpBound([this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined), abort.signal);
+      } catch {
+        return;
+      }
+      this.#requestKeyFrame('start');
+      const again = setInterval(() => this.#requestKeyFrame('start'), this.#opts.config.segmentDurationMs);
+      abort.signal.addEventListener('abort', () => clearInterval(again), { once: true });
+    };
+    void kf();
+
+    const timeoutMs = this.#opts.config.supervision.startTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      run.runningPromise.then(() => 'running' as const),
+      run.exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    abort.abort();
+    if (outcome === 'running' && !this.#closed) {
+      this.#attempt = 0;
+      this.#setState('running');
+      sessionLog.info({ pid: run.pid }, 'FFmpeg running');
+      this.#prepareStandby();
+      return;
+    }
+    await this.#stopProcess(run);
+    if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
+    throw this.#startError(outcome === 'timeout' ? 'timeout' : 'exited', run);
+  }
+
+  #startError(outcome: 'timeout' | 'exited', run: Run): Error {
+    const lines = this.#stderr.lines();
+    const text = lines.join('\n');
+    const summary = errorSummary(lines);
+    let err: WithStderr<Error>;
+    if (outcome === 'timeout') {
+      err = new DependencyError(
+        'start-timeout',
+        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${[this.#input.video?.port, this.#input.audio?.port].filter(Boolean).join(', ')}?)${summary ? `: ${summary}` : ''}`,
+      );
+    } else if (/bind failed|Address already in use/i.test(text)) {
+      err = new DependencyError('rtp-port-in-use', `FFmpeg cannot receive RTP: a port of the SDP is taken: ${summary}`);
+    } else if (/Connection refused|Failed to resolve|Server returned [45]\d\d|Broken pipe|Connection reset|Connection timed out|Error opening output|Network is unreachable/i.test(text)) {
+      err = new DependencyError('packager-unreachable', `packager refused FFmpeg's CMAF push: ${summary}`);
+    } else if (/Invalid data found|could not find codec parameters|Unsupported RTP|Error opening input/i.test(text) && !run.running) {
+      err = new InputError('bad-sdp', `FFmpeg rejected the SDP or its RTP: ${summary}`);
+    } else {
+      err = new DependencyError('ffmpeg-failed', `FFmpeg exited (${run.signal ?? `code ${run.code}`}) before producing output: ${summary}`);
+    }
+    err.stderr = lines;
+    return err;
+  }
+
+  /**
+   * A running FFmpeg gets SIGTERM (it flushes its fragments and ends its pushes);
+   * a standby still waiting for its SDP has nothing to flush and ignores SIGTERM
+   * while blocked on stdin, so its stdin is closed instead and it exits at once.
+   */
+  #signal(run: Run): void {
+    const proc = run.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (run.activated) {
+      this.#log.debug({ pid: run.pid, session: run.session }, 'SIGTERM');
+      proc.kill('SIGTERM');
+    } else {
+      run.sdpInput.end();
+    }
+  }
+
+  /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
+  async #stopProcess(run: Run): Promise<void> {
+    if (run.exit) return;
+    run.requested = true;
+    if (!run.activated) run.sdpInput.end();
+    // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler signals it.
+    if (!run.proc) {
+      await Promise.race([run.exited, new Promise((r) => setTimeout(r, this.#opts.config.supervision.killGraceMs))]);
+      if (!run.proc) return; // fluent-ffmpeg never spawned; nothing runs.
+    }
+    const proc = run.proc;
+    this.#signal(run);
+    const killer = setTimeout(() => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
+        proc.kill('SIGKILL');
+      }
+    }, this.#opts.config.supervision.killGraceMs);
+    await run.exited;
+    clearTimeout(killer);
+  }
+
+  #checkStall(): void {
+    const run = this.#run;
+    if (!run || run.exit || !run.running || this.#closed) return;
+    const idle = Date.now() - run.lastAdvanceAt;
+    const stallMs = this.#opts.config.supervision.stallTimeoutMs;
+    if (this.#state === 'running' && idle > stallMs) {
+      this.#log.warn({ idleMs: idle, session: run.session }, 'output stalled');
+      this.#setState('stalled');
+      this.#requestKeyFrame('stall');
+    } else if (this.#state === 'stalled' && idle <= stallMs) {
+      this.#setState('running');
+    } else if (this.#state === 'stalled' && idle > 2 * stallMs) {
+      this.#scheduleRestart(`output stalled for ${idle} ms`);
+    }
+  }
+
+  #scheduleRestart(reason: string): void {
+    if (this.#closed || this.#state === 'restarting') return;
+    this.#setState('restarting');
+    const { restart } = this.#opts.config.supervision;
+    this.#attempt += 1;
+    if (this.#attempt > restart.maxRetries) {
+      const err: WithStderr<DependencyError> = new DependencyError('ffmpeg-failed', `FFmpeg failed ${this.#attempt} times in a row, giving up: ${reason}`);
+      err.stderr = this.#stderr.lines();
+      this.#log.error({ err }, 'transcoder died');
+      void this.#shutdown().then(() => {
+        this.#closed = true;
+        this.#setState('stopped');
+        this.emit('died', err);
+      });
+      return;
+    }
+    const delayMs = Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
+    this.#log.warn({ attempt: this.#attempt, delayMs, reason }, 'restarting FFmpeg');
+    this.emit('restart', { attempt: this.#attempt, delayMs, reason });
+    const previous = this.#run;
+    void (async () => {
+      if (previous) await this.#stopProcess(previous);
+      if (this.#closed) return;
+      this.#restartTimer = setTimeout(() => {
+        if (this.#closed) return;
+        this.#launch().catch((err: unknown) => {
+          if (this.#closed) return;
+          this.#scheduleRestart(`restart failed: ${errorMessage(err)}`);
+        });
+      }, delayMs);
+    })();
+  }
+}

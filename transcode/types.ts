@@ -1,0 +1,86 @@
+import type { Writable } from 'node:stream';
+
+/** One CMAF track transcode produces (`video-<rung>` or `audio`). */
+export interface TrackInfo {
+  readonly trackId: string;
+  readonly kind: 'video' | 'audio';
+  readonly codec: 'h264' | 'aac';
+  /** Video copied from the publisher without re-encoding. */
+  readonly passthrough: boolean;
+  /** Fragment (part) duration FFmpeg is asked for, in µs. */
+  readonly fragmentDurationUs: number;
+  /** Target height of a ladder rung (never above the source). */
+  readonly height?: number;
+  readonly bitrateKbps?: number;
+}
+
+/**
+ * Where the CMAF tracks go: the packager's HTTP ingest (FFmpeg PUTs each track
+ * straight to `urlFor(trackId)`, chunked, one request per track and session) ...
+ */
+export interface HttpCmafSink {
+  readonly kind: 'http';
+  urlFor(trackId: string): string;
+}
+
+/**
+ * ... or a packager in the same process: `openTrack` is called once per track
+ * and FFmpeg session; the stream receives whole top-level boxes (init segment,
+ * then moof+mdat fragments) and is ended when the session ends. A new call for
+ * the same track id is a new session (a discontinuity).
+ */
+export interface StreamCmafSink {
+  readonly kind: 'stream';
+  openTrack(trackId: string): Writable;
+}
+
+export type CmafSink = HttpCmafSink | StreamCmafSink;
+
+/** Asks the SFU for a keyframe (ingest's consumer.requestKeyFrame(), wired by the caller). */
+export interface KeyframeRequester {
+  requestKeyFrame(): Promise<void> | void;
+}
+
+export type TranscoderState = 'starting' | 'running' | 'stalled' | 'restarting' | 'stopped';
+
+/** Parsed from FFmpeg's stats line. */
+export interface TranscodeProgress {
+  readonly frames?: number;
+  readonly fps?: number;
+  /** Output media time in ms (`time=`). */
+  readonly outTimeMs?: number;
+  /** Output bitrate of the first output, kbit/s. */
+  readonly bitrateKbps?: number;
+  /** Media seconds per wall-clock second. */
+  readonly speed?: number;
+  readonly dup?: number;
+  readonly drop?: number;
+}
+
+/** Why an FFmpeg process ended. */
+export interface ExitInfo {
+  readonly session: number;
+  readonly pid: number | undefined;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Whether we asked it to stop (close or a supervised restart). */
+  readonly requested: boolean;
+}
+
+export type TranscoderEvents = {
+  /** Every state change. */
+  state: [state: TranscoderState, previous: TranscoderState];
+  /**
+   * An FFmpeg process was spawned for a session (counted from 1; each is a new CMAF
+   * session). A `standby` one waits for its SDP until a restart activates it.
+   */
+  spawn: [info: { session: number; pid: number; standby: boolean; args: string[] }];
+  progress: [progress: TranscodeProgress];
+  /** A restart is scheduled. */
+  restart: [info: { attempt: number; delayMs: number; reason: string }];
+  exit: [info: ExitInfo];
+  /** A whole CMAF box reached a stream sink (stream sinks only). */
+  box: [info: { trackId: string; session: number; type: string; size: number }];
+  /** Gave up (retries exhausted) or died unexpectedly; the transcoder is stopped. */
+  died: [error: Error];
+};

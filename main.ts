@@ -20,6 +20,23 @@ const raw: AppConfigInput = {
   adminToken: secretOrGenerate('STAGECAST_ADMIN_TOKEN', env.STAGECAST_ADMIN_TOKEN),
   log: { level: env.STAGECAST_LOG_LEVEL as never },
   initialStage: env.STAGECAST_INITIAL_STAGE,
+  cdnBaseUrl: env.STAGECAST_CDN_BASE_URL || undefined,
+  store: env.STAGECAST_S3_BUCKET
+    ? {
+        kind: 's3',
+        bucket: env.STAGECAST_S3_BUCKET,
+        prefix: env.STAGECAST_S3_PREFIX,
+        region: env.STAGECAST_S3_REGION,
+        endpoint: env.STAGECAST_S3_ENDPOINT || undefined,
+        forcePathStyle: env.STAGECAST_S3_FORCE_PATH_STYLE === 'true',
+      }
+    : { kind: 'fs', dir: env.STAGECAST_DATA_DIR ? `${env.STAGECAST_DATA_DIR}/store` : undefined },
+  transcode: {
+    ffmpegPath: env.STAGECAST_FFMPEG_PATH,
+    mode: env.STAGECAST_TRANSCODE_MODE as never,
+    ladder: env.STAGECAST_LADDER as never,
+    x264Preset: env.STAGECAST_X264_PRESET as never,
+  },
   ingest: {
     numWorkers: num(env.STAGECAST_WORKERS),
     listenIp: env.STAGECAST_RTC_LISTEN_IP,
@@ -48,6 +65,8 @@ if (config.initialStage) {
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+  lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
+  lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);
 // The links carry credentials: they go to the operator's terminal, never to the log.

@@ -1,5 +1,27 @@
 import { z } from 'zod';
 import { ingestConfigSchema } from '../ingest/index.ts';
+import { packagerConfigSchema } from '../packager/index.ts';
+import { transcodeConfigSchema } from '../transcode/index.ts';
+
+const portRange = z
+  .object({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
+  .refine((r) => r.max > r.min + 1, { message: 'max must exceed min by at least 2' });
+
+/** Where segments, playlists and the VOD are kept: a directory (embedded default) or S3. */
+const storeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('fs'), dir: z.string().min(1).default('data/store') }),
+  z.object({
+    kind: z.literal('s3'),
+    bucket: z.string().min(3),
+    prefix: z.string().default(''),
+    region: z.string().default('us-east-1'),
+    /** S3-protocol endpoint (MinIO, s3rver); unset for AWS. */
+    endpoint: z.url().optional(),
+    forcePathStyle: z.boolean().default(false),
+    /** Static credentials, only for local S3 servers; AWS uses the standard credential chain. */
+    credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string() }).optional(),
+  }),
+]);
 
 /** The whole process's configuration: one section per stage, validated once at start-up. */
 export const appConfigSchema = z.object({
@@ -17,6 +39,15 @@ export const appConfigSchema = z.object({
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters'),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   ingest: ingestConfigSchema,
+  packager: packagerConfigSchema.prefault({}),
+  transcode: transcodeConfigSchema.prefault({}),
+  store: storeSchema.default({ kind: 'fs', dir: 'data/store' }),
+  /** Base URL of the CDN in front of the origin; viewer links use it when set. */
+  cdnBaseUrl: z.url().optional(),
+  /** Address FFmpeg receives RTP on, and the UDP ports it may use (pairs: RTP, RTP + 1). */
+  rtp: z
+    .object({ address: z.string().min(1).default('127.0.0.1'), ports: portRange.default({ min: 45000, max: 45999 }) })
+    .prefault({}),
   /** A stage created at start-up so a host can go live at once; empty for none. */
   initialStage: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/).default('main'),
 });

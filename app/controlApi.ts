@@ -3,6 +3,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
+import type { Broadcasts } from './broadcasts.ts';
+import type { ViewerEstimator } from './viewers.ts';
 
 const createStageBody = z
   .object({
@@ -12,12 +14,24 @@ const createStageBody = z
   })
   .strict();
 
+export interface ControlApiOptions {
+  sfu: Sfu;
+  broadcasts: Broadcasts;
+  viewers: ViewerEstimator;
+  adminToken: string;
+  /** Base URL of this server (host page links). */
+  publicUrl: () => string;
+  /** Base URL viewers use: the CDN when there is one. */
+  viewerBase: () => string;
+  logger: Logger;
+}
+
 /**
  * The control API (JSON over HTTP, admin bearer token): create, list, inspect
- * and close stages, and issue host tokens.
+ * and close stages, issue host tokens, go live and stop.
  */
-export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl: () => string; logger: Logger }): Router {
-  const { sfu } = opts;
+export function createControlApi(opts: ControlApiOptions): Router {
+  const { sfu, broadcasts } = opts;
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
   router.use((req, _res, next) => {
@@ -30,10 +44,23 @@ export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl
     next();
   });
 
+  const links = (id: string) => {
+    const base = opts.viewerBase();
+    return {
+      viewerUrl: `${base}/watch/?broadcast=${id}`,
+      dashViewerUrl: `${base}/watch/dash.html?broadcast=${id}`,
+      hlsUrl: `${base}/live/${id}/master.m3u8`,
+      dashUrl: `${base}/live/${id}/manifest.mpd`,
+    };
+  };
   const describe = (id: string) => {
     const stage = sfu.getStage(id);
     if (!stage) throw new InputError('unknown-stage', `no stage ${id}`, 404);
-    return { id: stage.id, hosts: stage.hostCount, producers: stage.producers };
+    return { id: stage.id, hosts: stage.hostCount, producers: stage.producers, ...links(id) };
+  };
+  const broadcastStatus = async (id: string) => {
+    const status = await broadcasts.status(id);
+    return status ? { ...status, viewers: opts.viewers.count(id) } : null;
   };
   const hostUrl = (stageId: string, token: string) =>
     `${opts.publicUrl()}/host/?stage=${encodeURIComponent(stageId)}#token=${encodeURIComponent(token)}`;
@@ -48,8 +75,18 @@ export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl
   router.get('/stages', (_req, res) => {
     res.json({ stages: sfu.stages.map((s) => describe(s.id)) });
   });
-  router.get('/stages/:id', (req, res) => {
-    res.json(describe(req.params.id));
+  router.get('/stages/:id', async (req, res) => {
+    const stage = describe(req.params.id);
+    res.json({ ...stage, broadcast: await broadcastStatus(req.params.id) });
+  });
+  router.post('/stages/:id/live', async (req, res) => {
+    describe(req.params.id);
+    await broadcasts.goLive(req.params.id);
+    res.status(201).json({ ...links(req.params.id), broadcast: await broadcastStatus(req.params.id) });
+  });
+  router.post('/stages/:id/stop', async (req, res) => {
+    await broadcasts.stop(req.params.id);
+    res.json({ ...links(req.params.id), broadcast: await broadcastStatus(req.params.id) });
   });
   router.post('/stages/:id/host-tokens', (req, res) => {
     const body = createStageBody.omit({ id: true }).safeParse(req.body ?? {});
@@ -58,8 +95,9 @@ export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl
     const hostToken = sfu.issueHostToken(req.params.id, { role: body.data.role ?? 'host', ...(body.data.hostName ? { name: body.data.hostName } : {}) });
     res.status(201).json({ hostToken, hostUrl: hostUrl(req.params.id, hostToken) });
   });
-  router.delete('/stages/:id', (req, res) => {
+  router.delete('/stages/:id', async (req, res) => {
     sfu.closeStage(req.params.id);
+    await broadcasts.get(req.params.id)?.stop('stage closed');
     res.status(204).end();
   });
 
@@ -72,6 +110,11 @@ export function createControlApi(opts: { sfu: Sfu; adminToken: string; publicUrl
     if (typeof status === 'number' && status >= 400 && status < 500) {
       // express.json's own errors: bad JSON, too large.
       res.status(status).json({ error: { code: 'invalid-request', message: (err as Error).message } });
+      return;
+    }
+    if (err instanceof Error && (err.name === 'DependencyError' || err.name === 'InvalidStateError')) {
+      // FFmpeg missing, ports exhausted, a start that timed out: say what, as a 503.
+      res.status(503).json({ error: { code: (err as { code?: string }).code ?? 'unavailable', message: err.message } });
       return;
     }
     opts.logger.error({ err }, 'control API request failed');

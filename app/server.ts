@@ -1,36 +1,82 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import express from 'express';
-import type { Logger } from '../common/index.ts';
+import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
+import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
+import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
+import { ViewerEstimator } from './viewers.ts';
 
 export interface RunningApp {
   /** Base URL of the HTTP server. */
   readonly url: string;
   readonly sfu: Sfu;
+  readonly packager: Packager;
+  readonly store: ObjectStore;
+  readonly broadcasts: Broadcasts;
   close(): Promise<void>;
 }
 
+function createStore(config: AppConfig['store']): ObjectStore {
+  if (config.kind === 'fs') return new FsObjectStore(path.resolve(config.dir));
+  return new S3ObjectStore({
+    bucket: config.bucket,
+    prefix: config.prefix,
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+  });
+}
+
 /**
- * Wires the stages into one process (the embedded default) and serves them:
- * the host page at /host/, host signalling at /host/ws, the control API at /api.
+ * Wires every stage into one process (the embedded default) and serves them:
+ * the host page at /host/ (signalling at /host/ws), the viewer pages at /watch/,
+ * the origin at /live/, the control API at /api.
  */
 export async function startApp(config: AppConfig, logger: Logger): Promise<RunningApp> {
   const sfu = await Sfu.create(config.ingest, logger);
   const closers: (() => Promise<void> | void)[] = [() => sfu.close()];
   const close = async () => {
-    for (const c of closers.splice(0).reverse()) await c();
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err }, 'shutdown step failed');
+      }
+    }
   };
   try {
-    const assets = await buildHostPage();
+    const store = createStore(config.store);
+    const packager = createPackager(config.packager, { logger, store });
+    closers.push(() => packager.close());
+    const broadcasts = new Broadcasts({
+      sfu,
+      packager,
+      transcode: config.transcode,
+      portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
+      rtpAddress: config.rtp.address,
+      logger,
+    });
+    closers.push(() => broadcasts.stopAll());
+
+    const [hostAssets, playerAssets] = await Promise.all([buildHostPage(), buildPlayerPages()]);
+    const viewers = new ViewerEstimator();
     const app = express();
     app.disable('x-powered-by');
+    app.set('trust proxy', 'loopback');
     let url = '';
     const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? url;
-    app.use('/host', createHostPageRouter(assets));
-    app.use('/api', createControlApi({ sfu, adminToken: config.adminToken, publicUrl, logger }));
+    const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
+    app.use('/host', createHostPageRouter(hostAssets));
+    app.use('/watch', createPlayerRouter(playerAssets));
+    app.use(viewers.middleware);
+    app.use(createOriginRouter(packager, store, { logger }));
+    app.use('/api', createControlApi({ sfu, broadcasts, viewers, adminToken: config.adminToken, publicUrl, viewerBase, logger }));
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, workers: sfu.workers.size, stages: sfu.stages.length });
     });
@@ -38,9 +84,7 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const server = http.createServer(app);
     const signalling = new SignallingServer(sfu, logger, '/host/ws');
     signalling.attach(server);
-    closers.push(
-      () => signalling.close(),
-    );
+    closers.push(() => signalling.close());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.http.port, config.http.host, () => {
@@ -58,8 +102,8 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const { port } = server.address() as AddressInfo;
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-    logger.info({ url }, 'HTTP server listening');
-    return { url, sfu, close };
+    logger.info({ url, store: config.store.kind }, 'HTTP server listening');
+    return { url, sfu, packager, store, broadcasts, close };
   } catch (err) {
     await close();
     throw err;

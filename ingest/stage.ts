@@ -50,7 +50,12 @@ export class Host {
     await this.#transport(transportId).connect({ dtlsParameters });
   }
 
-  async produce(transportId: string, kind: MediaKind, rtpParameters: ms.RtpParameters): Promise<ProducerInfo> {
+  async produce(
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: ms.RtpParameters,
+    source?: { width: number; height: number },
+  ): Promise<ProducerInfo> {
     const transport = this.#transport(transportId);
     if (kind === 'video' && this.role === 'host-audio') {
       throw new InputError('forbidden', 'this host token allows audio only', 403);
@@ -69,7 +74,13 @@ export class Host {
       throw new InvalidStateError('host left while producing');
     }
     this.#producers.set(producer.id, producer);
-    const info: ProducerInfo = { id: producer.id, hostId: this.id, kind, mimeType: producer.rtpParameters.codecs[0]!.mimeType };
+    const info: ProducerInfo = {
+      id: producer.id,
+      hostId: this.id,
+      kind,
+      mimeType: producer.rtpParameters.codecs[0]!.mimeType,
+      ...(kind === 'video' && source ? { source } : {}),
+    };
     producer.observer.once('close', () => {
       this.#producers.delete(producer.id);
       this.stage.onProducerClosed(info);

@@ -13,6 +13,8 @@ export interface ProducerInfo {
   kind: MediaKind;
   /** e.g. `video/VP8`, `video/H264`, `audio/opus`. */
   mimeType: string;
+  /** The publisher's capture size, when it said so (video only). */
+  source?: { width: number; height: number };
 }
 
 export interface StageEvents {

@@ -258,6 +258,12 @@ export interface BroadcastEvents {
 export interface BroadcastOptions {
   /** Label for logs and the playlist audio NAME. */
   title?: string;
+  /**
+   * The tracks the source will produce. Until each has media, no multivariant
+   * playlist or MPD is served: a player loads those once, and one written while
+   * the first track is alone would hide the others from it for good.
+   */
+  expectedTracks?: readonly string[];
 }
 
 /**
@@ -274,15 +280,24 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #endedAt: number | undefined;
   #version = 0;
   readonly #cache = new Map<string, { version: number; text: string }>();
+  readonly #expected: readonly string[];
+  #allSeen = false;
 
-  constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, _options: BroadcastOptions = {}) {
+  constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
     if (!ID_PATTERN.test(id)) throw new TypeError(`invalid broadcast id ${JSON.stringify(id)}`);
     this.id = id;
     this.#config = config;
     this.#logger = logger;
     this.#publisher = publisher;
+    this.#expected = options.expectedTracks ?? [];
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
+  }
+
+  /** Whether every expected track has had media (latched: a track failing later does not hide the others). */
+  #expectedReady(): boolean {
+    if (!this.#allSeen) this.#allSeen = this.#expected.every((id) => this.#tracks.get(id)?.current !== undefined);
+    return this.#allSeen;
   }
 
   get ended(): boolean {
@@ -470,6 +485,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
   multivariantPlaylist(opts: { completeOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    if (!this.#expectedReady()) return undefined;
     const ready = this.tracks.filter((t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)));
     const audio = ready.filter((t) => t.kind === 'audio');
     const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
@@ -520,6 +536,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * SegmentTimeline of complete segments with $Number$ = media sequence number.
    */
   mpd(now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
+    if (!this.#expectedReady()) return undefined;
     const cfg = this.#config;
     const tracks = this.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
     if (tracks.length === 0) return undefined;

@@ -125,9 +125,9 @@ async function goLive(): Promise<void> {
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {
     sig.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
   });
-  transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+  transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
     sig
-      .request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters })
+      .request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters, source: appData.source })
       .then(({ id }) => callback({ id }), errback);
   });
   transport.on('connectionstatechange', (state) => {
@@ -141,7 +141,9 @@ async function goLive(): Promise<void> {
     const mimeType = $<HTMLSelectElement>('codec').value.toLowerCase();
     const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === mimeType);
     if (!codec) throw new Error(`this browser cannot send ${mimeType}`);
-    producers.video = await transport.produce({ track: video, codec, stopTracks: false });
+    const { width, height } = video.getSettings();
+    const source = width && height ? { width, height } : undefined;
+    producers.video = await transport.produce({ track: video, codec, stopTracks: false, appData: { source } });
   }
   $<HTMLButtonElement>('stop').disabled = false;
   statsTimer = window.setInterval(async () => {

@@ -41,7 +41,13 @@ export const requestSchema = z.discriminatedUnion('method', [
   z.object({
     id,
     method: z.literal('produce'),
-    data: z.object({ transportId: id, kind: z.enum(['audio', 'video']), rtpParameters }),
+    data: z.object({
+      transportId: id,
+      kind: z.enum(['audio', 'video']),
+      rtpParameters,
+      /** What the publisher captures (from the track's settings); lets the ladder skip rungs above it. */
+      source: z.object({ width: z.number().int().min(1).max(8192), height: z.number().int().min(1).max(8192) }).optional(),
+    }),
   }),
   z.object({ id, method: z.literal('closeProducer'), data: z.object({ producerId: id }) }),
   z.object({ id, method: z.literal('getStats'), data: z.object({}).strict().optional() }),

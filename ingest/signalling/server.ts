@@ -151,7 +151,7 @@ class Session {
         await host.connectTransport(req.data.transportId, req.data.dtlsParameters as ms.DtlsParameters);
         return null;
       case 'produce': {
-        const info = await host.produce(req.data.transportId, req.data.kind, req.data.rtpParameters as unknown as ms.RtpParameters);
+        const info = await host.produce(req.data.transportId, req.data.kind, req.data.rtpParameters as unknown as ms.RtpParameters, req.data.source);
         return { id: info.id };
       }
       case 'closeProducer':

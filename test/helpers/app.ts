@@ -1,18 +1,45 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { appConfigSchema, type AppConfigInput } from '../../app/config.ts';
 import { startApp, type RunningApp } from '../../app/server.ts';
 import { createLogger } from '../../common/index.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** The whole app on loopback with a free HTTP port and one mediasoup worker. */
+/**
+ * The whole app on loopback with a free HTTP port, one mediasoup worker and a
+ * filesystem store in a fresh temporary directory (removed on close).
+ */
 export async function startTestApp(overrides: Partial<AppConfigInput> = {}): Promise<RunningApp> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-test-'));
   const config = appConfigSchema.parse({
     http: { host: '127.0.0.1', port: 0 },
     adminToken: TEST_ADMIN_TOKEN,
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
     initialStage: '',
     ...overrides,
+    store: overrides.store ?? { kind: 'fs', dir },
     ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'test-host-token-secret-0123456789', ...overrides.ingest },
   });
-  return startApp(config, createLogger({ level: config.log.level }));
+  const app = await startApp(config, createLogger({ level: config.log.level }));
+  const close = app.close;
+  return {
+    ...app,
+    close: async () => {
+      await close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Calls the control API with the admin token. */
+export async function api<T = unknown>(app: RunningApp, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${app.url}/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }

@@ -1,0 +1,78 @@
+import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
+import type { Sfu } from '../ingest/index.ts';
+import type { Packager } from '../packager/index.ts';
+import type { TranscodeConfig } from '../transcode/index.ts';
+import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
+
+export interface BroadcastsDeps {
+  sfu: Sfu;
+  packager: Packager;
+  transcode: TranscodeConfig;
+  portPool: UdpPortPool;
+  rtpAddress: string;
+  logger: Logger;
+}
+
+/**
+ * The broadcasts of all stages (one per stage; its id is the stage id, so a
+ * viewer link is known before the event). An ended broadcast is a VOD: once its
+ * uploads are drained it leaves memory and the origin serves it from the store.
+ */
+export class Broadcasts {
+  readonly #deps: BroadcastsDeps;
+  readonly #live = new Map<string, LiveBroadcast>();
+  readonly #log: Logger;
+
+  constructor(deps: BroadcastsDeps) {
+    this.#deps = deps;
+    this.#log = deps.logger.child({ component: 'broadcasts' });
+  }
+
+  get(stageId: string): LiveBroadcast | undefined {
+    return this.#live.get(stageId);
+  }
+
+  async goLive(stageId: string): Promise<LiveBroadcast> {
+    const stage = this.#deps.sfu.getStage(stageId);
+    if (!stage) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
+    const existing = this.#live.get(stageId);
+    if (existing && existing.state !== 'failed') {
+      throw new InputError('already-live', `stage ${stageId} ${existing.state === 'ended' ? 'has ended; create a new stage' : 'is already live'}`, 409);
+    }
+    if (existing) this.#deps.packager.removeBroadcast(stageId); // a failed start leaves nothing worth keeping
+    const b = new LiveBroadcast({ ...this.#deps, stage });
+    this.#live.set(stageId, b);
+    b.on('state', (state) => {
+      if (state === 'ended') void this.#retire(stageId);
+    });
+    await b.start();
+    return b;
+  }
+
+  async stop(stageId: string): Promise<LiveBroadcast> {
+    const b = this.#live.get(stageId);
+    if (!b) throw new InputError('not-live', `stage ${stageId} has no broadcast`, 404);
+    await b.stop();
+    return b;
+  }
+
+  async status(stageId: string): Promise<BroadcastStatus | undefined> {
+    return this.#live.get(stageId)?.status();
+  }
+
+  /** Ends every broadcast (ENDLIST, static MPD). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#live.values()].map((b) => b.stop('shutdown')));
+  }
+
+  /** Once its uploads are in the store, the ended broadcast leaves memory. */
+  async #retire(stageId: string): Promise<void> {
+    try {
+      await this.#deps.packager.publisher?.drain();
+      if (this.#deps.packager.publisher) this.#deps.packager.removeBroadcast(stageId);
+      this.#log.info({ broadcast: stageId }, 'broadcast retired to the store');
+    } catch (err) {
+      this.#log.error({ err, broadcast: stageId }, 'draining uploads of an ended broadcast failed');
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// The viewer page: LL-HLS through hls.js. Runs in the browser; bundled by esbuild.
+// The stream URL comes from ?src= (absolute or relative) or ?broadcast=<id>
+// (then ../live/<id>/master.m3u8 relative to this page, so a CDN path works too).
+import Hls, { type ErrorData, type HlsConfig, type LevelLoadedData } from 'hls.js';
+
+type ViewerState = 'loading' | 'not-live' | 'playing' | 'buffering' | 'reconnecting' | 'ended' | 'vod' | 'failed';
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const video = $<HTMLVideoElement>('video');
+const overlay = $<HTMLElement>('overlay');
+
+function streamUrl(): string | undefined {
+  const src = params.get('src');
+  if (src) return new URL(src, location.href).href;
+  const broadcast = params.get('broadcast');
+  if (broadcast && /^[A-Za-z0-9_-]{1,64}$/.test(broadcast)) return new URL(`../live/${broadcast}/master.m3u8`, location.href).href;
+  return undefined;
+}
+
+const messages: Record<ViewerState, string | undefined> = {
+  loading: 'Loading…',
+  'not-live': 'Not live yet — this page starts playing when the broadcast begins.',
+  playing: undefined,
+  buffering: undefined,
+  reconnecting: 'Reconnecting…',
+  ended: 'The broadcast has ended.',
+  vod: undefined,
+  failed: 'Playback failed.',
+};
+
+function setState(state: ViewerState, detail?: string): void {
+  const el = $<HTMLElement>('state');
+  el.textContent = state;
+  el.dataset.state = state;
+  const text = messages[state];
+  overlay.hidden = text === undefined;
+  overlay.textContent = detail ? `${text ?? ''} ${detail}` : (text ?? '');
+  $<HTMLElement>('live-badge').hidden = state !== 'playing';
+}
+
+/** hls.js settings for low latency; `?catchup=1.5` etc. override them for measurements. */
+function hlsConfig(): Partial<HlsConfig> {
+  const num = (k: string, d: number) => (params.has(k) ? Number(params.get(k)) : d);
+  return {
+    lowLatencyMode: true,
+    debug: params.has('debug'),
+    // Speed up a little to hold the target latency instead of drifting behind it.
+    maxLiveSyncPlaybackRate: num('catchup', 1.5),
+    backBufferLength: 30,
+    // Network errors are retried by hls.js with these policies before they turn fatal.
+    manifestLoadPolicy: {
+      default: {
+        maxTimeToFirstByteMs: 10_000,
+        maxLoadTimeMs: 20_000,
+        timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+        errorRetry: { maxNumRetry: 1, retryDelayMs: 1000, maxRetryDelayMs: 8000 },
+      },
+    },
+  };
+}
+
+const NOT_LIVE_RETRY_MS = 2000;
+let hls: Hls | undefined;
+let mediaErrorRecoveries = 0;
+let networkRetryTimer: number | undefined;
+let isLive = true;
+
+function start(url: string): void {
+  hls?.destroy();
+  const h = new Hls(hlsConfig());
+  hls = h;
+  h.on(Hls.Events.MANIFEST_PARSED, () => fillQualityMenu(h));
+  h.on(Hls.Events.LEVEL_LOADED, (_e, data: LevelLoadedData) => {
+    isLive = data.details.live;
+    if (!isLive && $<HTMLElement>('state').dataset.state !== 'ended') setState(video.ended ? 'ended' : 'vod');
+  });
+  h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+    const level = h.levels[data.level];
+    if (level) $<HTMLElement>('level-info').textContent = `${level.width}×${level.height} @ ${Math.round(level.bitrate / 1000)} kbit/s`;
+  });
+  h.on(Hls.Events.FRAG_BUFFERED, () => {
+    mediaErrorRecoveries = 0;
+  });
+  h.on(Hls.Events.ERROR, (_e, data: ErrorData) => onError(h, url, data));
+  h.loadSource(url);
+  h.attachMedia(video);
+}
+
+/** Recovery as hls.js documents it: restart loading on network errors, recoverMediaError on media errors. */
+function onError(h: Hls, url: string, data: ErrorData): void {
+  if (!data.fatal) return;
+  const status = data.response?.code;
+  if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+    const notYet = data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && (status === 404 || status === 0);
+    setState(notYet && !h.levels.length ? 'not-live' : 'reconnecting');
+    window.clearTimeout(networkRetryTimer);
+    networkRetryTimer = window.setTimeout(() => {
+      if (h.levels.length) h.startLoad();
+      else start(url);
+    }, NOT_LIVE_RETRY_MS);
+    return;
+  }
+  if (data.type === Hls.ErrorTypes.MEDIA_ERROR && mediaErrorRecoveries < 3) {
+    mediaErrorRecoveries++;
+    setState('reconnecting');
+    if (mediaErrorRecoveries === 2) h.swapAudioCodec();
+    h.recoverMediaError();
+    return;
+  }
+  setState('failed', data.details);
+  window.setTimeout(() => start(url), NOT_LIVE_RETRY_MS * 2);
+}
+
+function fillQualityMenu(h: Hls): void {
+  const select = $<HTMLSelectElement>('quality');
+  select.replaceChildren(
+    new Option('Auto', '-1'),
+    ...h.levels.map((l, i) => new Option(`${l.height}p (${Math.round(l.bitrate / 1000)} kbit/s)`, String(i))),
+  );
+  select.onchange = () => {
+    h.currentLevel = Number(select.value);
+  };
+}
+
+/** Live latency: wall clock minus the program date-time of the frame on screen. */
+function updateLatency(): void {
+  const date = hls?.playingDate;
+  const el = $<HTMLElement>('latency');
+  if (date && isLive) {
+    const latency = (Date.now() - date.getTime()) / 1000;
+    el.textContent = `${latency.toFixed(2)} s`;
+    el.dataset.seconds = latency.toFixed(3);
+  } else {
+    el.textContent = '–';
+    delete el.dataset.seconds;
+  }
+}
+
+video.addEventListener('playing', () => setState(isLive ? 'playing' : 'vod'));
+video.addEventListener('waiting', () => {
+  if ($<HTMLElement>('state').dataset.state === 'playing') setState('buffering');
+});
+video.addEventListener('ended', () => setState('ended'));
+window.setInterval(updateLatency, 250);
+
+const url = streamUrl();
+if (!url) setState('failed', 'This page needs ?broadcast=<id> or ?src=<playlist URL>.');
+else if (!Hls.isSupported()) setState('failed', 'This browser cannot play HLS with Media Source Extensions.');
+else start(url);
+
+// Exposed for tests and measurements.
+(window as unknown as { stagecast: unknown }).stagecast = { get hls() { return hls; }, video };

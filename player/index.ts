@@ -1,0 +1,1 @@
+export { buildPlayerPages, createPlayerRouter, type PlayerAssets } from './pages.ts';

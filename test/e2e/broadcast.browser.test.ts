@@ -1,0 +1,165 @@
+// The product as a user first meets it: a host goes live from the host page, the
+// stage goes live through the control API, a viewer watches in hls.js, the stop
+// turns it into a VOD that plays from the store. Once with the filesystem store,
+// once with S3 (s3rver).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningApp } from '../../app/server.ts';
+import type { AppConfigInput } from '../../app/config.ts';
+import { api, startTestApp } from '../helpers/app.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { S3_CREDENTIALS, startS3 } from '../helpers/s3.ts';
+
+/** Two small rungs keep host, SFU, FFmpeg and viewer within this machine's 2 cores. */
+const transcode: AppConfigInput['transcode'] = {
+  ladder: [
+    { name: '360p', height: 360, bitrateKbps: 700 },
+    { name: '180p', height: 180, bitrateKbps: 250 },
+  ],
+  x264Preset: 'ultrafast',
+};
+
+type Viewer = { currentTime: number; width: number; height: number; audioBytes: number; state: string; latency?: string };
+
+async function viewerSample(page: Page): Promise<Viewer> {
+  return page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement & { webkitAudioDecodedByteCount?: number };
+    return {
+      currentTime: v.currentTime,
+      width: v.videoWidth,
+      height: v.videoHeight,
+      audioBytes: v.webkitAudioDecodedByteCount ?? 0,
+      state: document.getElementById('state')!.dataset.state ?? '',
+      latency: document.getElementById('latency')!.dataset.seconds,
+    };
+  });
+}
+
+/** Waits for the viewer page's state; on timeout says what the page shows instead. */
+async function waitState(page: Page, state: string, timeout: number): Promise<void> {
+  await page
+    .waitForFunction((s) => document.getElementById('state')?.dataset.state === s, state, { timeout, polling: 200 })
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}; waiting for ${state}, the viewer shows ${JSON.stringify(await viewerSample(page))}`);
+    });
+}
+
+function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput['store']; close(): Promise<void> }>) {
+  describe(`a whole broadcast with the ${name} store`, () => {
+    let app: RunningApp;
+    let browser: Browser;
+    let storeHandle: { close(): Promise<void> };
+
+    before(async () => {
+      const s = await storeFor();
+      storeHandle = s;
+      app = await startTestApp({ store: s.store, transcode });
+      browser = await launchChromium();
+    });
+    after(async () => {
+      await browser?.close();
+      await app?.close();
+      await storeHandle?.close();
+    });
+
+    test('host goes live, a viewer plays it in hls.js for 10 s with the top rendition and audio; stop gives ENDLIST and a VOD from the store', async () => {
+      const created = await api<{ id: string; hostUrl: string }>(app, 'POST', '/stages', { id: `e2e-${name}` });
+      assert.equal(created.status, 201);
+      const stageId = created.body.id;
+      const stage = app.sfu.getStage(stageId)!;
+      const host = await browser.newPage();
+      const viewer = await browser.newPage();
+      try {
+        const published = new Promise<void>((resolve) => {
+          const check = () => {
+            if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) resolve();
+          };
+          stage.on('producer', check);
+        });
+        await host.goto(`${created.body.hostUrl.replace('/host/?', '/host/?autostart=1&')}`);
+        await published;
+
+        // The viewer page is open before the broadcast starts: it says so, then plays.
+        await viewer.goto(`${app.url}/watch/?broadcast=${stageId}`);
+        await waitState(viewer, 'not-live', 10_000);
+
+        const live = await api<{ viewerUrl: string; hlsUrl: string; broadcast: { state: string; renditions: { trackId: string; height?: number }[] } }>(
+          app,
+          'POST',
+          `/stages/${stageId}/live`,
+        );
+        assert.equal(live.status, 201, JSON.stringify(live.body));
+        assert.equal(live.body.broadcast.state, 'live');
+        const top = live.body.broadcast.renditions.find((r) => r.trackId === 'video-360p');
+        assert.equal(top?.height, 360);
+
+        await waitState(viewer, 'playing', 30_000);
+        const first = await viewerSample(viewer);
+        // Watch for 10 s of media time while the page plays.
+        await viewer.waitForFunction((t0) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t0 + 10, first.currentTime, {
+          timeout: 25_000,
+          polling: 200,
+        });
+        // The quality menu picks the top rendition; its frames are what the viewer then shows.
+        const options = await viewer.locator('#quality option').allTextContents();
+        const topOption = options.find((o) => o.startsWith('360p'));
+        assert.ok(topOption, `the quality menu lists every rendition: ${options.join(', ')}`);
+        await viewer.selectOption('#quality', { label: topOption });
+        await viewer
+          .waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoHeight === 360, undefined, { timeout: 15_000, polling: 200 })
+          .catch(async (err: Error) => {
+            throw new Error(`${err.message}; the viewer shows ${JSON.stringify(await viewerSample(viewer))}`);
+          });
+        const last = await viewerSample(viewer);
+        assert.ok(last.currentTime >= first.currentTime + 10, `playback advanced: ${first.currentTime} → ${last.currentTime}`);
+        assert.equal(last.height, 360);
+        assert.equal(last.width, 640);
+        assert.ok(last.audioBytes > 0, 'audio was decoded');
+        assert.ok(Number(last.latency) > 0 && Number(last.latency) < 10, `live latency shown: ${last.latency}`);
+
+        const status = await api<{ broadcast: { state: string; viewers: number; transcoder: { speed?: number }; input: { bitrate: number }[] } }>(
+          app,
+          'GET',
+          `/stages/${stageId}`,
+        );
+        assert.equal(status.body.broadcast.state, 'live');
+        assert.ok(status.body.broadcast.viewers >= 1, 'the viewer is counted');
+        assert.ok(status.body.broadcast.input.every((i) => i.bitrate > 0), 'input bitrates are reported');
+
+        const stopped = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stageId}/stop`);
+        assert.equal(stopped.body.broadcast.state, 'ended');
+        const playlist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();
+        assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
+        await waitState(viewer, 'ended', 30_000);
+
+        // Once the uploads drain the broadcast leaves memory: the VOD now comes from the store.
+        const deadline = Date.now() + 15_000;
+        while (app.packager.getBroadcast(stageId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(app.packager.getBroadcast(stageId), undefined, 'the ended broadcast left memory');
+        const vodPlaylist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();
+        assert.match(vodPlaylist, /#EXT-X-ENDLIST/);
+        const vod = await browser.newPage();
+        try {
+          await vod.goto(`${app.url}/watch/?broadcast=${stageId}`);
+          await waitState(vod, 'vod', 20_000);
+          await vod.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 2, undefined, { timeout: 20_000, polling: 200 });
+        } finally {
+          await vod.close();
+        }
+      } finally {
+        await host.close();
+        await viewer.close();
+      }
+    });
+  });
+}
+
+scenario('filesystem', async () => ({ store: undefined, close: async () => {} }));
+scenario('S3', async () => {
+  const s3 = await startS3('stagecast');
+  return {
+    store: { kind: 's3', bucket: 'stagecast', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS },
+    close: s3.close,
+  };
+});

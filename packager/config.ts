@@ -55,8 +55,18 @@ export const packagerConfigSchema = z.object({
   uploadConcurrency: z.number().int().min(1).max(64).default(4),
   /** Retry policy for object-store uploads (5xx and network errors). */
   uploadRetry: retryPolicySchema.default(retryPolicySchema.parse({})),
-  /** Create a broadcast on the first HTTP ingest request for an unknown id. */
-  autoCreateBroadcasts: z.boolean().default(true),
+  /**
+   * Create a broadcast on the first HTTP ingest request for an unknown id.
+   * Off by default: creating a broadcast is the control plane's job
+   * (`packager.createBroadcast()`); an unknown id is then 404.
+   */
+  autoCreateBroadcasts: z.boolean().default(false),
+  /**
+   * Bearer token the ingest router requires (`Authorization: Bearer <token>`),
+   * compared in constant time; 401 without it. Unset = no token check (keep
+   * the ingest listener private then).
+   */
+  ingestToken: z.string().min(16).optional(),
 });
 
 export type PackagerConfig = z.infer<typeof packagerConfigSchema>;

@@ -23,34 +23,65 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | undefined>;
 }
 
-/** Rejects keys that could leave the store's namespace. */
+const META_SUFFIX = '.meta.json';
+
+/**
+ * Rejects keys that could leave the store's namespace: only `[A-Za-z0-9_.-]`
+ * path segments separated by `/` (so no absolute paths, no `\`, no `%`-encoded
+ * separators), no `.`/`..` segments, and never a name of the filesystem
+ * store's own sidecar or temporary files.
+ */
 export function assertSafeKey(key: string): void {
-  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/.test(key) || key.split('/').some((p) => p === '.' || p === '..')) {
+  if (
+    key.length > 512 ||
+    !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/.test(key) ||
+    key.split('/').some((p) => p === '.' || p === '..') ||
+    key.endsWith(META_SUFFIX) ||
+    key.endsWith('.tmp')
+  ) {
     throw new TypeError(`unsafe object key ${JSON.stringify(key)}`);
   }
 }
 
-/** Filesystem store (the embedded default). Metadata sits next to each object as `<file>.meta.json`. */
+let tmpCounter = 0;
+
+/**
+ * Filesystem store (the embedded default). Content-Type and Cache-Control sit
+ * next to each object in a sidecar `<file>.meta.json`; both files are written
+ * to a temporary name and renamed (sidecar first), so a reader never sees half
+ * an object and a restarted process serves what the last one wrote.
+ */
 export class FsObjectStore implements ObjectStore {
-  constructor(readonly root: string) {}
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** The file of a key, checked to stay under the root (belt and braces after assertSafeKey). */
+  #file(key: string): string {
+    assertSafeKey(key);
+    const file = path.resolve(this.root, key);
+    if (!file.startsWith(this.root + path.sep)) throw new TypeError(`unsafe object key ${JSON.stringify(key)}`);
+    return file;
+  }
 
   async put(key: string, body: Buffer, meta: ObjectMeta): Promise<void> {
-    assertSafeKey(key);
-    const file = path.join(this.root, key);
+    const file = this.#file(key);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    // Write-then-rename: a reader never sees half an object.
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${process.pid}-${++tmpCounter}.tmp`;
+    await fs.writeFile(`${tmp}m`, JSON.stringify({ contentType: meta.contentType, cacheControl: meta.cacheControl }));
+    await fs.rename(`${tmp}m`, `${file}${META_SUFFIX}`);
     await fs.writeFile(tmp, body);
-    await fs.writeFile(`${file}.meta.json`, JSON.stringify(meta));
     await fs.rename(tmp, file);
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
-    assertSafeKey(key);
-    const file = path.join(this.root, key);
+    const file = this.#file(key);
     try {
-      const [body, meta] = await Promise.all([fs.readFile(file), fs.readFile(`${file}.meta.json`, 'utf8')]);
-      return { body, ...(JSON.parse(meta) as ObjectMeta) };
+      const [body, meta] = await Promise.all([fs.readFile(file), fs.readFile(`${file}${META_SUFFIX}`, 'utf8')]);
+      const m = JSON.parse(meta) as ObjectMeta;
+      return { body, contentType: m.contentType, cacheControl: m.cacheControl };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new DependencyError('store-read', `fs store read ${key}: ${errorMessage(err)}`, { cause: err });

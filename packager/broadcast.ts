@@ -401,9 +401,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const partTarget = cfg.partTargetMs / 1000;
     const lowLatency = !opts.forStore && !this.#ended;
     const cur = track.current;
-    const ts = cur.timescale;
     const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
-    const end = cur.start + cur.duration;
     let first = 0;
     if (!this.#ended) {
       // Window measured over the last `windowMs` of media, counting across sessions.
@@ -416,9 +414,16 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
     const list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
     if (list.length === 0) return undefined;
-    const partHorizon = end - cfg.partListTargetDurations * td * ts;
-    const segments: HlsSegment[] = list.map((s) => {
-      const listParts = lowLatency && s.parts.length > 0 && (s.start + s.duration > partHorizon || !s.complete);
+    // Parts are listed on segments ending within partListTargetDurations of the live
+    // edge, measured by summing durations (timestamps may jump at a discontinuity).
+    const partHorizon = cfg.partListTargetDurations * td;
+    const fromEdge: number[] = [];
+    for (let i = list.length - 1, acc = 0; i >= 0; i--) {
+      fromEdge[i] = acc;
+      acc += list[i]!.duration / list[i]!.timescale;
+    }
+    const segments: HlsSegment[] = list.map((s, i) => {
+      const listParts = lowLatency && s.parts.length > 0 && (fromEdge[i]! < partHorizon || !s.complete);
       return {
         uri: names.segment(s.msn),
         duration: s.duration / s.timescale,
@@ -451,7 +456,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       ...(this.#ended ? { playlistType: 'VOD' as const } : {}),
       independentSegments: true,
       mediaSequence: firstSeg.msn,
-      discontinuitySequence: firstSeg.session,
+      // The Discontinuity Sequence Number of the first listed segment (the serializer
+      // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
+      discontinuitySequence: firstSeg.discontinuitySequence,
       segments,
       ...(live ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
       renditionReports: lowLatency

@@ -47,6 +47,10 @@ export class Track extends TypedEmitter<TrackEvents> {
   /** First segment (start, PDT) of each session: anchors DASH periods. */
   readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number }>();
   failure: Error | undefined;
+  /** Upload state of each session's init segment (with a store). */
+  readonly initUpload = new Map<number, 'pending' | 'stored' | 'dropped' | 'failed'>();
+  /** Whether this track's media playlist has been written to the store (the stored multivariant playlist names only those). */
+  playlistStored = false;
   /** Peak and average bitrate over complete segments, bit/s. */
   peakBitrate = 0;
   #bytes = 0;
@@ -317,7 +321,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       this.#tracks.set(trackId, t);
       t.on('init', (init) => {
         this.#bump();
-        this.#publisher?.enqueue(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), 'media');
+        if (!this.#publisher) return;
+        t.initUpload.set(init.session, 'pending');
+        this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), (outcome) => {
+          t.initUpload.set(init.session, outcome);
+          this.#publishManifests();
+        });
       });
       t.on('part', (seg, part) => {
         this.#bump();
@@ -325,10 +334,13 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       });
       t.on('segment', (seg) => {
         this.#bump();
-        if (seg.bytes) {
-          this.#publisher?.enqueue(`${this.id}/${trackId}/${names.segment(seg.msn)}`, seg.bytes, mediaMeta(names.segment(seg.msn), t.kind), 'media');
+        if (seg.bytes && this.#publisher) {
+          seg.upload = 'pending';
+          this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.segment(seg.msn)}`, seg.bytes, mediaMeta(names.segment(seg.msn), t.kind), (outcome) => {
+            seg.upload = outcome;
+            this.#publishManifests();
+          });
         }
-        this.#publishManifests();
         this.emit('segment', trackId, seg);
       });
       t.on('failed', (err) => {
@@ -356,18 +368,48 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#version++;
   }
 
+  /**
+   * (Re)queues this broadcast's manifests for the store. They are rendered when
+   * their upload starts and name only media already stored (see mediaPlaylist
+   * `forStore`), so a manifest never names an object that is not there; a
+   * pending copy is replaced, so this is cheap to call on every media upload.
+   */
   #publishManifests(): void {
-    if (!this.#publisher) return;
+    const pub = this.#publisher;
+    if (!pub) return;
     for (const t of this.#tracks.values()) {
-      const playlist = t.init ? this.mediaPlaylist(t.id, { forStore: true }) : undefined;
-      if (!playlist) continue;
-      const text = serializeMediaPlaylist(playlist);
-      this.#publisher.enqueue(`${this.id}/${t.id}/${names.playlist}`, Buffer.from(text), manifestMeta(names.playlist, this.#ended, false), 'manifest');
+      if (!t.init) continue;
+      pub.enqueueManifest(
+        `${this.id}/${t.id}/${names.playlist}`,
+        () => {
+          const p = this.mediaPlaylist(t.id, { forStore: true });
+          return p ? Buffer.from(serializeMediaPlaylist(p)) : undefined;
+        },
+        manifestMeta(names.playlist, this.#ended, false),
+        () => {
+          if (!t.playlistStored) {
+            t.playlistStored = true;
+            this.#publishManifests(); // the multivariant playlist may now name it
+          }
+        },
+      );
     }
-    const master = this.multivariantPlaylist({ completeOnly: true });
-    if (master) this.#publisher.enqueue(`${this.id}/${names.master}`, Buffer.from(serializeMultivariantPlaylist(master)), manifestMeta(names.master, this.#ended, false), 'manifest');
-    const mpd = this.mpd(Date.now(), { forStore: true });
-    if (mpd) this.#publisher.enqueue(`${this.id}/${names.mpd}`, Buffer.from(serializeMpd(mpd)), manifestMeta(names.mpd, this.#ended, false), 'manifest');
+    pub.enqueueManifest(
+      `${this.id}/${names.master}`,
+      () => {
+        const m = this.multivariantPlaylist({ storedOnly: true });
+        return m ? Buffer.from(serializeMultivariantPlaylist(m)) : undefined;
+      },
+      manifestMeta(names.master, this.#ended, false),
+    );
+    pub.enqueueManifest(
+      `${this.id}/${names.mpd}`,
+      () => {
+        const mpd = this.mpd(Date.now(), { forStore: true });
+        return mpd ? Buffer.from(serializeMpd(mpd)) : undefined;
+      },
+      manifestMeta(names.mpd, this.#ended, false),
+    );
   }
 
   get targetDuration(): number {
@@ -412,7 +454,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         if (acc * 1000 >= windowMs) break;
       }
     }
-    const list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
+    let list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
+    if (opts.forStore) list = storedPrefix(track, list);
     if (list.length === 0) return undefined;
     // Parts are listed on segments ending within partListTargetDurations of the live
     // edge, measured by summing durations (timestamps may jump at a discontinuity).
@@ -431,6 +474,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         mapUri: names.init(s.session),
         programDateTime: s.programDateTime,
         complete: s.complete,
+        ...(opts.forStore && (s.upload === 'dropped' || s.upload === 'failed') ? { gap: true } : {}),
         ...(listParts
           ? { parts: s.parts.map((p) => ({ uri: names.part(p.msn, p.index), duration: p.duration / s.timescale, independent: p.independent })) }
           : {}),
@@ -476,8 +520,10 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(opts: { completeOnly?: boolean } = {}): MultivariantPlaylist | undefined {
-    const ready = this.tracks.filter((t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)));
+  multivariantPlaylist(opts: { completeOnly?: boolean; storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    const ready = this.tracks.filter(
+      (t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)) && (!opts.storedOnly || t.playlistStored),
+    );
     const audio = ready.filter((t) => t.kind === 'audio');
     const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
     if (ready.length === 0) return undefined;
@@ -535,8 +581,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const sessions = new Set<number>();
     const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
     const pick = (t: Track): Segment[] => {
-      const done = t.segments.filter((s) => s.complete);
-      if (this.#ended) return done;
+      let done = t.segments.filter((s) => s.complete);
+      if (opts.forStore) done = storedPrefix(t, done);
+      if (this.#ended || done.length === 0) return done;
       const last = done[done.length - 1]!;
       const horizon = last.programDateTime - windowMs;
       return done.filter((s) => s.programDateTime >= horizon);
@@ -581,7 +628,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         return { id: `p${session}`, start: Math.max(0, (anchor.pdt - ast) / 1000), adaptationSets: sets };
       })
       .filter((p) => p.adaptationSets.length > 0);
-    if (periods.length === 0) return undefined;
+    if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
     const maxSeg = Math.max(...[...picked.values()].flat().map((s) => s.duration / s.timescale));
     const staticMpd = this.#ended;
     let total = 0;
@@ -610,6 +657,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       periods,
     };
   }
+}
+
+/**
+ * What a store manifest may name: segments up to the first one whose upload (or
+ * whose init segment's upload) has not settled yet. Dropped or failed segments
+ * stay in the list (HLS marks them EXT-X-GAP), so numbering is unchanged.
+ */
+function storedPrefix(track: Track, list: Segment[]): Segment[] {
+  const out: Segment[] = [];
+  for (const s of list) {
+    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.session) !== 'stored') break;
+    out.push(s);
+  }
+  return out;
 }
 
 export function mediaMeta(name: string, kind: 'video' | 'audio' | undefined) {

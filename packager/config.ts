@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /** Retry policy as plain data (the shape of hls.js `RetryConfig`). */
 export const retryPolicySchema = z.object({
-  /** Retries after the first attempt; 0 disables retrying. */
-  maxRetries: z.number().int().min(0).default(5),
+  /** Retries after the first attempt; 0 disables retrying. 10 with the defaults below spans ~31 s of store outage. */
+  maxRetries: z.number().int().min(0).default(10),
   /** Delay before the first retry. */
   delayMs: z.number().int().min(0).default(200),
   /** Upper bound of one delay. */
@@ -49,8 +49,15 @@ export const packagerConfigSchema = z.object({
   maxRetainedSegments: z.number().int().min(10).default(86_400),
   /** DASH ServiceDescription target latency, ms. */
   dashTargetLatencyMs: z.number().int().min(500).default(3_000),
-  /** Upload queue bound (jobs waiting); beyond it the job is dropped and reported. */
+  /**
+   * Bound on media uploads (init segments, segments) waiting or in flight. A
+   * media upload that does not fit is dropped and reported (`queueFull`, logged,
+   * `publisher.dropped`); store manifests mark it EXT-X-GAP. Manifests are
+   * coalesced per key and not counted. 500 ≈ 2.5 min of 1 s segments for 3 tracks.
+   */
   uploadQueueMax: z.number().int().min(1).default(500),
+  /** Bound on the bytes of media uploads waiting or in flight (same rule as uploadQueueMax). */
+  uploadQueueMaxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   /** Uploads in flight at once. */
   uploadConcurrency: z.number().int().min(1).max(64).default(4),
   /** Retry policy for object-store uploads (5xx and network errors). */

@@ -36,6 +36,8 @@ export interface Segment {
   readonly parts: Part[];
   byteLength: number;
   complete: boolean;
+  /** Upload to the object store: pending, then how it ended (undefined without a store). */
+  upload?: 'pending' | 'stored' | 'dropped' | 'failed';
   /** The whole segment's bytes while it is in the memory window (complete segments only). */
   bytes: Buffer | undefined;
 }

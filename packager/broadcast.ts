@@ -589,6 +589,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       return done.filter((s) => s.programDateTime >= horizon);
     };
     const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
+    /**
+     * LL-DASH (DASH-IF low-latency guidelines): the live MPD also announces the
+     * segment being written, as the last S with its nominal duration, so with
+     * availabilityTimeOffset = segment − chunk duration a client requests it
+     * one chunk after it starts and receives it with chunked transfer as it
+     * grows. The next MPD corrects its duration if it ends up different.
+     */
+    const inProgress = (t: Track, session: number, segs: Segment[]): { t: number; d: number }[] => {
+      const cur = t.current;
+      const last = segs[segs.length - 1];
+      if (opts.forStore || this.#ended || !cur || cur.complete || cur.parts.length === 0 || cur.session !== session || !last || cur.msn !== last.msn + 1) return [];
+      const nominal = Math.round((cfg.segmentTargetMs * cur.timescale) / 1000);
+      return [{ t: cur.start, d: Math.max(nominal, cur.duration) }];
+    };
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
     const periods: DashPeriod[] = [...sessions]
       .sort((a, b) => a - b)
@@ -618,7 +632,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
                 media: `${t.id}/seg-$Number$.m4s`,
                 startNumber: segs[0]!.msn,
                 presentationTimeOffset: Math.round(anchorSec * ts),
-                timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
+                timeline: [...segs.map((s) => ({ t: s.start, d: s.duration })), ...inProgress(t, session, segs)],
               };
             });
           if (reps.length > 0) {

@@ -21,7 +21,7 @@ hls.loadSource('/live/${B}/master.m3u8'); hls.attachMedia(video); video.play().c
 window.latency = () => hls.latency;`;
 
 const DASH_SETUP = `const p = dashjs.MediaPlayer().create();
-p.updateSettings({ streaming: { delay: { liveDelay: 3 }, lowLatencyEnabled: true } });
+p.updateSettings({ streaming: { delay: { liveDelay: 1.5 }, lowLatencyEnabled: true } });
 p.on('error', (e) => window.errors.push(JSON.stringify(e.error ?? e)));
 p.initialize(video, '/live/${B}/manifest.mpd', true);
 window.latency = () => p.getCurrentLiveLatency();`;

@@ -1,10 +1,15 @@
 /**
  * `npm run bench:origin`: blocking-reload fan-out and segment throughput of the
  * packager origin, on loopback. Prints figures; bounded in time; stops itself.
+ * The origin runs in its own process (bench/origin-server.ts) and the clients
+ * in GENERATORS other processes (bench/lib/load.ts), so the load generator
+ * never shares an event loop with the origin or with the bookkeeping.
  *  1. N (1,000 then 5,000) clients each hold `index.m3u8?_HLS_msn=…&_HLS_part=…`
  *     for the next part while parts land every 200 ms; latency = response
- *     received − part landed (origin clock, same host).
- *  2. Segment-serving throughput of the origin vs nginx serving the same files.
+ *     received − part landed (wall clock, same host). Connections open evenly
+ *     over RAMP_MS, then WARMUP_MS is reported apart from the MEASURE_MS window.
+ *  2. Segment-serving throughput of the origin vs nginx serving the same files,
+ *     in alternating rounds, as a ratio of requests served.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -12,25 +17,36 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-const PHASE_MS = 8_000;
+const GENERATORS = 2;
+const RAMP_MS = 2_000;
+const WARMUP_MS = 3_000;
+const MEASURE_MS = 8_000;
+const ROUNDS = 4;
+const ROUND_MS = 3_000;
+const CONNS = 32;
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-origin-'));
 const segDir = path.join(tmp, 'www', 'live', 'bench', 'video');
 await fs.chmod(tmp, 0o755); // nginx workers run as nobody
 await fs.mkdir(segDir, { recursive: true });
 const media = path.join(tmp, 'video.mp4');
 
-// 60 s of 360p CMAF with 200 ms fragments and a keyframe per second, encoded faster than real time.
-execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '800k', '-g', '30', '-sc_threshold', '0', '-force_key_frames', 'expr:gte(t,n_forced*1)', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf', '-frag_duration', '200000', '-f', 'mp4', '-y', media]);
+// 90 s of 360p CMAF with 200 ms fragments and a keyframe per second, encoded faster than real time.
+execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '90', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '800k', '-g', '30', '-sc_threshold', '0', '-force_key_frames', 'expr:gte(t,n_forced*1)', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf', '-frag_duration', '200000', '-f', 'mp4', '-y', media]);
 
 const child: ChildProcess = fork(path.join(import.meta.dirname, 'origin-server.ts'), [media, segDir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const landed = new Map<string, number>();
+const gens: ChildProcess[] = await Promise.all(
+  Array.from({ length: GENERATORS }, () => {
+    const g = fork(path.join(import.meta.dirname, 'lib', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return new Promise<ChildProcess>((resolve) => g.once('message', () => resolve(g)));
+  }),
+);
 let latest = { msn: 0, part: -1 };
 const port = await new Promise<number>((resolve) => {
   child.on('message', (m: { type: string; port?: number; msn?: number; part?: number; at?: number }) => {
     if (m.type === 'ready') resolve(m.port!);
     if (m.type === 'part') {
-      landed.set(`${m.msn}.${m.part}`, m.at!);
       latest = { msn: m.msn!, part: m.part! };
+      for (const g of gens) g.send(m);
     }
   });
 });
@@ -45,19 +61,25 @@ const stats = () =>
     child.on('message', on);
     child.send({ type: 'stats' });
   });
+const mark = () => child.send({ type: 'mark' });
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-function request(p: string): Promise<{ status: number; bytes: number }> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
-      res.on('error', () => resolve({ status: -1, bytes }));
-    });
-    req.on('error', () => resolve({ status: -1, bytes: 0 }));
-    req.setTimeout(10_000, () => req.destroy());
-  });
+/** Sends one job to every generator and collects one result of `type` from each. */
+function all<T>(job: (i: number) => object, type: string): Promise<T[]> {
+  return Promise.all(
+    gens.map(
+      (g, i) =>
+        new Promise<T>((resolve) => {
+          const on = (m: { type: string }) => {
+            if (m.type === type) {
+              g.off('message', on);
+              resolve(m as T);
+            }
+          };
+          g.on('message', on);
+          g.send(job(i));
+        }),
+    ),
+  );
 }
 
 const pct = (a: number[], p: number) => {
@@ -68,83 +90,38 @@ const pct = (a: number[], p: number) => {
 // Wait for 2 s of media so the window has something.
 while (latest.msn < 2) await new Promise((r) => setTimeout(r, 100));
 
+const fmt = (a: number[]) => `p50 ${pct(a, 50).toFixed(1)} ms, p99 ${pct(a, 99).toFixed(1)} ms, max ${pct(a, 100).toFixed(1)} ms (${a.length})`;
+
 async function blockingPhase(n: number): Promise<void> {
-  const lat: number[] = [];
-  let errors = 0;
-  let responses = 0;
-  let behind = 0;
-  const end = performance.now() + PHASE_MS;
-  child.send({ type: 'mark' });
-  const partsPerSeg = 5;
-  const client = async () => {
-    let want = latest.part + 1 >= partsPerSeg ? { msn: latest.msn + 1, part: 0 } : { msn: latest.msn, part: latest.part + 1 };
-    while (performance.now() < end) {
-      const sentAt = performance.timeOrigin + performance.now();
-      const r = await request(`/live/bench/video/index.m3u8?_HLS_msn=${want.msn}&_HLS_part=${want.part}`);
-      const at = performance.timeOrigin + performance.now();
-      if (r.status !== 200) {
-        errors++;
-        await new Promise((res) => setTimeout(res, 200));
-      } else {
-        responses++;
-        const l = landed.get(`${want.msn}.${want.part}`);
-        // Only requests that really waited for the part count (sent before it landed).
-        if (l !== undefined && sentAt < l) lat.push(at - l);
-        else behind++;
-      }
-      want = want.part + 1 >= partsPerSeg ? { msn: want.msn + 1, part: 0 } : { msn: want.msn, part: want.part + 1 };
-      // A client behind the live edge jumps to the next part, as hls.js does.
-      if (want.msn < latest.msn) want = latest.part + 1 >= partsPerSeg ? { msn: latest.msn + 1, part: 0 } : { msn: latest.msn, part: latest.part + 1 };
-    }
-  };
-  await Promise.all(Array.from({ length: n }, client));
-  const s = await stats();
+  const share = (i: number) => Math.floor(n / GENERATORS) + (i < n % GENERATORS ? 1 : 0);
+  mark();
+  const warmStats = new Promise<{ cpu: number; rss: number; heap: number }>((resolve) => setTimeout(() => void stats().then(resolve), RAMP_MS + WARMUP_MS));
+  const res = await all<{ warm: number[]; meas: number[]; behind: number; errors: number; responses: number }>(
+    (i) => ({ type: 'blocking', port, clients: share(i), rampMs: RAMP_MS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, partsPerSeg: 5 }),
+    'blockingResult',
+  );
+  const w = await warmStats;
+  const s = await stats(); // CPU over the whole phase from mark()
+  const warm = res.flatMap((r) => r.warm);
+  const meas = res.flatMap((r) => r.meas);
+  const sum = (f: (r: (typeof res)[number]) => number) => res.reduce((a, r) => a + f(r), 0);
+  console.log(`blocking reload, ${n} clients in ${GENERATORS} generator processes (connections opened over ${RAMP_MS / 1000} s):`);
+  console.log(`  ramp + warm-up (${(RAMP_MS + WARMUP_MS) / 1000} s): part-landed→response ${fmt(warm)}; origin RSS ${(w.rss / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`  measured (${MEASURE_MS / 1000} s after warm-up): part-landed→response ${fmt(meas)}`);
   console.log(
-    `blocking reload, ${n} clients, ${PHASE_MS / 1000} s: responses ${responses} (${lat.length} held until the part landed, ${behind} answered at once), errors ${errors}, part-landed→response p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${pct(lat, 100).toFixed(1)} ms; origin CPU ${(s.cpu * 100).toFixed(0)} % of one core, RSS ${(s.rss / 2 ** 20).toFixed(0)} MiB, heap ${(s.heap / 2 ** 20).toFixed(0)} MiB`,
+    `  responses ${sum((r) => r.responses)} (${sum((r) => r.behind)} answered at once: asked for a part already there), errors ${sum((r) => r.errors)}; origin CPU ${(s.cpu * 100).toFixed(0)} % of one core over the phase, RSS ${(s.rss / 2 ** 20).toFixed(0)} MiB, heap ${(s.heap / 2 ** 20).toFixed(0)} MiB`,
   );
 }
 
-async function throughput(p: (i: number) => string, base: number, conns: number, ms: number, segs: string[]): Promise<{ rps: number; mbps: number; errors: number }> {
-  const ag = new http.Agent({ keepAlive: true, maxSockets: conns });
-  let count = 0;
-  let bytes = 0;
-  let errors = 0;
-  const statuses: Record<string, number> = {};
-  const end = performance.now() + ms;
-  const one = (url: string) =>
-    new Promise<void>((resolve) => {
-      http
-        .get({ host: '127.0.0.1', port: base, path: url, agent: ag }, (res) => {
-          res.on('data', (d: Buffer) => (bytes += d.length));
-          res.on('end', () => {
-            if (res.statusCode === 200) count++;
-            else {
-              errors++;
-              statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
-            }
-            resolve();
-          });
-        })
-        .on('error', () => {
-          errors++;
-          resolve();
-        });
-    });
-  await Promise.all(
-    Array.from({ length: conns }, async (_, c) => {
-      let i = c;
-      while (performance.now() < end) await one(p(i++ % segs.length));
-    }),
-  );
-  ag.destroy();
-  if (errors) console.log('  error statuses', statuses);
-  return { rps: (count * 1000) / ms, mbps: (bytes * 8) / 1e6 / (ms / 1000), errors };
+/** Requests served by the server on `p` in one round, all generators together. */
+async function round(p: number, paths: string[]): Promise<{ count: number; bytes: number; errors: number }> {
+  const res = await all<{ count: number; bytes: number; errors: number }>(() => ({ type: 'throughput', port: p, conns: CONNS / GENERATORS, ms: ROUND_MS, paths }), 'throughputResult');
+  return res.reduce((a, r) => ({ count: a.count + r.count, bytes: a.bytes + r.bytes, errors: a.errors + r.errors }), { count: 0, bytes: 0, errors: 0 });
 }
 
 try {
   await blockingPhase(1000);
   await blockingPhase(5000);
-  agent.destroy();
 
   // Segment throughput: the segments still in the origin's memory window, and nginx serving the same files.
   const files = (await fs.readdir(segDir)).filter((f) => f.endsWith('.m4s'));
@@ -166,16 +143,34 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; ty
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const ours = await throughput((i) => `/live/bench/video/${segs[i]}`, port, 32, 5000, segs);
-  const theirs = await throughput((i) => `/live/bench/video/${segs[i]}`, nginxPort, 32, 5000, segs);
+  // Each round asks for the 8 newest complete segments, which are in the origin's memory window
+  // (the origin has no store here) and on disk for nginx.
+  const newest = () => Array.from({ length: 8 }, (_, k) => `/live/bench/video/seg-${latest.msn - 8 + k}.m4s`);
+  const ours = { count: 0, bytes: 0, errors: 0 };
+  const theirs = { count: 0, bytes: 0, errors: 0 };
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate which server goes first, so drift over time does not favour one.
+    const paths = newest();
+    const [a, b] = r % 2 === 0 ? [await round(port, paths), await round(nginxPort, paths)] : [undefined, await round(nginxPort, paths)];
+    const o = a ?? (await round(port, paths));
+    for (const [acc, x] of [[ours, o], [theirs, b]] as const) {
+      acc.count += x.count;
+      acc.bytes += x.bytes;
+      acc.errors += x.errors;
+    }
+    ratios.push(o.count / b.count);
+  }
   nginx.kill('SIGTERM');
   await new Promise((r) => nginx.once('exit', r));
   const avg = (await Promise.all(segs.map((s) => fs.stat(path.join(segDir, s))))).reduce((a, s) => a + s.size, 0) / segs.length;
-  console.log(`segment serving (32 keep-alive connections, 5 s each, ${segs.length} segments of ~${(avg / 1024).toFixed(0)} KiB):`);
-  console.log(`  origin: ${ours.rps.toFixed(0)} req/s, ${ours.mbps.toFixed(0)} Mbit/s, errors ${ours.errors}`);
-  console.log(`  nginx:  ${theirs.rps.toFixed(0)} req/s, ${theirs.mbps.toFixed(0)} Mbit/s, errors ${theirs.errors}`);
-  console.log(`  origin/nginx throughput ratio: ${(ours.rps / theirs.rps).toFixed(2)}`);
+  const secs = (ROUNDS * ROUND_MS) / 1000;
+  console.log(`segment serving (${CONNS} keep-alive connections from ${GENERATORS} generator processes, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per server, ${segs.length} segments of ~${(avg / 1024).toFixed(0)} KiB):`);
+  console.log(`  origin: ${ours.count} requests, ${(ours.count / secs).toFixed(0)} req/s, ${((ours.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${ours.errors}`);
+  console.log(`  nginx:  ${theirs.count} requests, ${(theirs.count / secs).toFixed(0)} req/s, ${((theirs.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${theirs.errors}`);
+  console.log(`  origin/nginx throughput ratio: ${(ours.count / theirs.count).toFixed(2)} (per round: ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 } finally {
+  for (const g of gens) g.send({ type: 'exit' });
   child.send({ type: 'stop' });
   await new Promise((r) => child.once('exit', r));
   await fs.rm(tmp, { recursive: true, force: true });

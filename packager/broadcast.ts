@@ -47,6 +47,10 @@ export class Track extends TypedEmitter<TrackEvents> {
   /** First segment (start, PDT) of each session: anchors DASH periods. */
   readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number }>();
   failure: Error | undefined;
+  /** Upload state of each session's init segment (with a store). */
+  readonly initUpload = new Map<number, 'pending' | 'stored' | 'dropped' | 'failed'>();
+  /** Whether this track's media playlist has been written to the store (the stored multivariant playlist names only those). */
+  playlistStored = false;
   /** Peak and average bitrate over complete segments, bit/s. */
   peakBitrate = 0;
   #bytes = 0;
@@ -332,7 +336,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       this.#tracks.set(trackId, t);
       t.on('init', (init) => {
         this.#bump();
-        this.#publisher?.enqueue(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), 'media');
+        if (!this.#publisher) return;
+        t.initUpload.set(init.session, 'pending');
+        this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), (outcome) => {
+          t.initUpload.set(init.session, outcome);
+          this.#publishManifests();
+        });
       });
       t.on('part', (seg, part) => {
         this.#bump();
@@ -340,10 +349,13 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       });
       t.on('segment', (seg) => {
         this.#bump();
-        if (seg.bytes) {
-          this.#publisher?.enqueue(`${this.id}/${trackId}/${names.segment(seg.msn)}`, seg.bytes, mediaMeta(names.segment(seg.msn), t.kind), 'media');
+        if (seg.bytes && this.#publisher) {
+          seg.upload = 'pending';
+          this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.segment(seg.msn)}`, seg.bytes, mediaMeta(names.segment(seg.msn), t.kind), (outcome) => {
+            seg.upload = outcome;
+            this.#publishManifests();
+          });
         }
-        this.#publishManifests();
         this.emit('segment', trackId, seg);
       });
       t.on('failed', (err) => {
@@ -371,18 +383,48 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#version++;
   }
 
+  /**
+   * (Re)queues this broadcast's manifests for the store. They are rendered when
+   * their upload starts and name only media already stored (see mediaPlaylist
+   * `forStore`), so a manifest never names an object that is not there; a
+   * pending copy is replaced, so this is cheap to call on every media upload.
+   */
   #publishManifests(): void {
-    if (!this.#publisher) return;
+    const pub = this.#publisher;
+    if (!pub) return;
     for (const t of this.#tracks.values()) {
-      const playlist = t.init ? this.mediaPlaylist(t.id, { forStore: true }) : undefined;
-      if (!playlist) continue;
-      const text = serializeMediaPlaylist(playlist);
-      this.#publisher.enqueue(`${this.id}/${t.id}/${names.playlist}`, Buffer.from(text), manifestMeta(names.playlist, this.#ended, false), 'manifest');
+      if (!t.init) continue;
+      pub.enqueueManifest(
+        `${this.id}/${t.id}/${names.playlist}`,
+        () => {
+          const p = this.mediaPlaylist(t.id, { forStore: true });
+          return p ? Buffer.from(serializeMediaPlaylist(p)) : undefined;
+        },
+        manifestMeta(names.playlist, this.#ended, false),
+        () => {
+          if (!t.playlistStored) {
+            t.playlistStored = true;
+            this.#publishManifests(); // the multivariant playlist may now name it
+          }
+        },
+      );
     }
-    const master = this.multivariantPlaylist({ completeOnly: true });
-    if (master) this.#publisher.enqueue(`${this.id}/${names.master}`, Buffer.from(serializeMultivariantPlaylist(master)), manifestMeta(names.master, this.#ended, false), 'manifest');
-    const mpd = this.mpd(Date.now(), { forStore: true });
-    if (mpd) this.#publisher.enqueue(`${this.id}/${names.mpd}`, Buffer.from(serializeMpd(mpd)), manifestMeta(names.mpd, this.#ended, false), 'manifest');
+    pub.enqueueManifest(
+      `${this.id}/${names.master}`,
+      () => {
+        const m = this.multivariantPlaylist({ storedOnly: true });
+        return m ? Buffer.from(serializeMultivariantPlaylist(m)) : undefined;
+      },
+      manifestMeta(names.master, this.#ended, false),
+    );
+    pub.enqueueManifest(
+      `${this.id}/${names.mpd}`,
+      () => {
+        const mpd = this.mpd(Date.now(), { forStore: true });
+        return mpd ? Buffer.from(serializeMpd(mpd)) : undefined;
+      },
+      manifestMeta(names.mpd, this.#ended, false),
+    );
   }
 
   get targetDuration(): number {
@@ -416,9 +458,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const partTarget = cfg.partTargetMs / 1000;
     const lowLatency = !opts.forStore && !this.#ended;
     const cur = track.current;
-    const ts = cur.timescale;
     const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
-    const end = cur.start + cur.duration;
     let first = 0;
     if (!this.#ended) {
       // Window measured over the last `windowMs` of media, counting across sessions.
@@ -429,11 +469,19 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         if (acc * 1000 >= windowMs) break;
       }
     }
-    const list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
+    let list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
+    if (opts.forStore) list = storedPrefix(track, list);
     if (list.length === 0) return undefined;
-    const partHorizon = end - cfg.partListTargetDurations * td * ts;
-    const segments: HlsSegment[] = list.map((s) => {
-      const listParts = lowLatency && s.parts.length > 0 && (s.start + s.duration > partHorizon || !s.complete);
+    // Parts are listed on segments ending within partListTargetDurations of the live
+    // edge, measured by summing durations (timestamps may jump at a discontinuity).
+    const partHorizon = cfg.partListTargetDurations * td;
+    const fromEdge: number[] = [];
+    for (let i = list.length - 1, acc = 0; i >= 0; i--) {
+      fromEdge[i] = acc;
+      acc += list[i]!.duration / list[i]!.timescale;
+    }
+    const segments: HlsSegment[] = list.map((s, i) => {
+      const listParts = lowLatency && s.parts.length > 0 && (fromEdge[i]! < partHorizon || !s.complete);
       return {
         uri: names.segment(s.msn),
         duration: s.duration / s.timescale,
@@ -441,6 +489,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         mapUri: names.init(s.session),
         programDateTime: s.programDateTime,
         complete: s.complete,
+        ...(opts.forStore && (s.upload === 'dropped' || s.upload === 'failed') ? { gap: true } : {}),
         ...(listParts
           ? { parts: s.parts.map((p) => ({ uri: names.part(p.msn, p.index), duration: p.duration / s.timescale, independent: p.independent })) }
           : {}),
@@ -466,7 +515,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       ...(this.#ended ? { playlistType: 'VOD' as const } : {}),
       independentSegments: true,
       mediaSequence: firstSeg.msn,
-      discontinuitySequence: firstSeg.session,
+      // The Discontinuity Sequence Number of the first listed segment (the serializer
+      // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
+      discontinuitySequence: firstSeg.discontinuitySequence,
       segments,
       ...(live ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
       renditionReports: lowLatency
@@ -484,9 +535,11 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(opts: { completeOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+  multivariantPlaylist(opts: { completeOnly?: boolean; storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
     if (!this.#expectedReady()) return undefined;
-    const ready = this.tracks.filter((t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)));
+    const ready = this.tracks.filter(
+      (t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)) && (!opts.storedOnly || t.playlistStored),
+    );
     const audio = ready.filter((t) => t.kind === 'audio');
     const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
     if (ready.length === 0) return undefined;
@@ -545,13 +598,28 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const sessions = new Set<number>();
     const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
     const pick = (t: Track): Segment[] => {
-      const done = t.segments.filter((s) => s.complete);
-      if (this.#ended) return done;
+      let done = t.segments.filter((s) => s.complete);
+      if (opts.forStore) done = storedPrefix(t, done);
+      if (this.#ended || done.length === 0) return done;
       const last = done[done.length - 1]!;
       const horizon = last.programDateTime - windowMs;
       return done.filter((s) => s.programDateTime >= horizon);
     };
     const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
+    /**
+     * LL-DASH (DASH-IF low-latency guidelines): the live MPD also announces the
+     * segment being written, as the last S with its nominal duration, so with
+     * availabilityTimeOffset = segment − chunk duration a client requests it
+     * one chunk after it starts and receives it with chunked transfer as it
+     * grows. The next MPD corrects its duration if it ends up different.
+     */
+    const inProgress = (t: Track, session: number, segs: Segment[]): { t: number; d: number }[] => {
+      const cur = t.current;
+      const last = segs[segs.length - 1];
+      if (opts.forStore || this.#ended || !cur || cur.complete || cur.parts.length === 0 || cur.session !== session || !last || cur.msn !== last.msn + 1) return [];
+      const nominal = Math.round((cfg.segmentTargetMs * cur.timescale) / 1000);
+      return [{ t: cur.start, d: Math.max(nominal, cur.duration) }];
+    };
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
     const periods: DashPeriod[] = [...sessions]
       .sort((a, b) => a - b)
@@ -581,7 +649,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
                 media: `${t.id}/seg-$Number$.m4s`,
                 startNumber: segs[0]!.msn,
                 presentationTimeOffset: Math.round(anchorSec * ts),
-                timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
+                timeline: [...segs.map((s) => ({ t: s.start, d: s.duration })), ...inProgress(t, session, segs)],
               };
             });
           if (reps.length > 0) {
@@ -591,7 +659,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         return { id: `p${session}`, start: Math.max(0, (anchor.pdt - ast) / 1000), adaptationSets: sets };
       })
       .filter((p) => p.adaptationSets.length > 0);
-    if (periods.length === 0) return undefined;
+    if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
     const maxSeg = Math.max(...[...picked.values()].flat().map((s) => s.duration / s.timescale));
     const staticMpd = this.#ended;
     let total = 0;
@@ -620,6 +688,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       periods,
     };
   }
+}
+
+/**
+ * What a store manifest may name: segments up to the first one whose upload (or
+ * whose init segment's upload) has not settled yet. Dropped or failed segments
+ * stay in the list (HLS marks them EXT-X-GAP), so numbering is unchanged.
+ */
+function storedPrefix(track: Track, list: Segment[]): Segment[] {
+  const out: Segment[] = [];
+  for (const s of list) {
+    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.session) !== 'stored') break;
+    out.push(s);
+  }
+  return out;
 }
 
 export function mediaMeta(name: string, kind: 'video' | 'audio' | undefined) {

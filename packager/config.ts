@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /** Retry policy as plain data (the shape of hls.js `RetryConfig`). */
 export const retryPolicySchema = z.object({
-  /** Retries after the first attempt; 0 disables retrying. */
-  maxRetries: z.number().int().min(0).default(5),
+  /** Retries after the first attempt; 0 disables retrying. 10 with the defaults below spans ~31 s of store outage. */
+  maxRetries: z.number().int().min(0).default(10),
   /** Delay before the first retry. */
   delayMs: z.number().int().min(0).default(200),
   /** Upper bound of one delay. */
@@ -49,14 +49,31 @@ export const packagerConfigSchema = z.object({
   maxRetainedSegments: z.number().int().min(10).default(86_400),
   /** DASH ServiceDescription target latency, ms. */
   dashTargetLatencyMs: z.number().int().min(500).default(3_000),
-  /** Upload queue bound (jobs waiting); beyond it the job is dropped and reported. */
+  /**
+   * Bound on media uploads (init segments, segments) waiting or in flight. A
+   * media upload that does not fit is dropped and reported (`queueFull`, logged,
+   * `publisher.dropped`); store manifests mark it EXT-X-GAP. Manifests are
+   * coalesced per key and not counted. 500 ≈ 2.5 min of 1 s segments for 3 tracks.
+   */
   uploadQueueMax: z.number().int().min(1).default(500),
+  /** Bound on the bytes of media uploads waiting or in flight (same rule as uploadQueueMax). */
+  uploadQueueMaxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   /** Uploads in flight at once. */
   uploadConcurrency: z.number().int().min(1).max(64).default(4),
   /** Retry policy for object-store uploads (5xx and network errors). */
   uploadRetry: retryPolicySchema.default(retryPolicySchema.parse({})),
-  /** Create a broadcast on the first HTTP ingest request for an unknown id. */
-  autoCreateBroadcasts: z.boolean().default(true),
+  /**
+   * Create a broadcast on the first HTTP ingest request for an unknown id.
+   * Off by default: creating a broadcast is the control plane's job
+   * (`packager.createBroadcast()`); an unknown id is then 404.
+   */
+  autoCreateBroadcasts: z.boolean().default(false),
+  /**
+   * Bearer token the ingest router requires (`Authorization: Bearer <token>`),
+   * compared in constant time; 401 without it. Unset = no token check (keep
+   * the ingest listener private then).
+   */
+  ingestToken: z.string().min(16).optional(),
 });
 
 export type PackagerConfig = z.infer<typeof packagerConfigSchema>;

@@ -23,6 +23,8 @@ export interface HlsSegment {
   readonly parts?: readonly HlsPart[];
   /** false for the segment in progress: only its parts are written, no EXTINF/URI. */
   readonly complete: boolean;
+  /** EXT-X-GAP: the segment is unavailable (its upload to the store was dropped or failed). */
+  readonly gap?: boolean;
 }
 
 export interface ServerControl {
@@ -122,6 +124,7 @@ export const tag = {
       ['RECENTLY-REMOVED-DATERANGES', removed ? quoted(removed.join('\t')) : undefined],
     ])}`,
   discontinuity: () => '#EXT-X-DISCONTINUITY',
+  gap: () => '#EXT-X-GAP',
   map: (uri: string) => `#EXT-X-MAP:URI=${quoted(uri)}`,
   programDateTime: (ms: number) => `#EXT-X-PROGRAM-DATE-TIME:${new Date(ms).toISOString()}`,
   part: (p: HlsPart) =>
@@ -178,6 +181,7 @@ export function serializeMediaPlaylist(p: MediaPlaylist): string {
     }
     if (s.programDateTime !== undefined) out.push(tag.programDateTime(s.programDateTime));
     for (const part of s.parts ?? []) out.push(tag.part(part));
+    if (s.gap) out.push(tag.gap());
     if (s.complete) out.push(tag.extinf(s.duration), s.uri);
   });
   if (p.preloadHint) out.push(tag.preloadHint(p.preloadHint.type, p.preloadHint.uri));

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { pipeline } from 'node:stream/promises';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { InputError, errorMessage, type Logger } from '../common/index.ts';
 import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from './broadcast.ts';
 import type { Packager } from './packager.ts';
@@ -244,14 +245,26 @@ function streamSegment(req: Request, res: Response, track: Track, seg: Segment, 
 
 const INGEST_TYPES = new Set(['video/mp4', 'audio/mp4', 'video/iso.segment', 'audio/iso.segment', 'application/octet-stream', 'application/mp4']);
 
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Constant-time check of `Authorization: Bearer <token>` (hashes first, so lengths never leak). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer ([^\s]+)$/i.exec(header?.trim() ?? '');
+  return timingSafeEqual(digest(m?.[1] ?? ''), digest(token)) && m !== null;
+}
+
 /**
  * CMAF ingest (DASH-IF live media ingest pattern): a long-running chunked
  * `PUT`/`POST /ingest/<broadcastId>/<trackId>` per track; each request is one
- * source session. Mount it on a private listener: it creates broadcasts.
+ * source session. Broadcasts are created by the control plane
+ * (`packager.createBroadcast`) unless `autoCreateBroadcasts` is on. With
+ * `ingestToken` configured (packager config or here), every request needs
+ * `Authorization: Bearer <token>`: 401 otherwise.
  */
-export function createIngestRouter(packager: Packager, config: { logger: Logger }): Router {
+export function createIngestRouter(packager: Packager, config: { logger: Logger; token?: string }): Router {
   const router = Router();
   const logger = config.logger.child({ stage: 'packager', component: 'ingest' });
+  const token = config.token ?? packager.config.ingestToken;
   const handler = async (req: Request, res: Response) => {
     const { b: id, track: trackId } = req.params as { b: string; track: string };
     const fail = (status: number, msg: string) => {
@@ -259,6 +272,10 @@ export function createIngestRouter(packager: Packager, config: { logger: Logger 
       res.status(status).setHeader('Connection', 'close').type('text/plain').send(msg);
       req.resume();
     };
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="ingest"');
+      return fail(401, 'missing or wrong ingest token');
+    }
     if (!ID_PATTERN.test(id) || !ID_PATTERN.test(trackId)) return fail(400, 'invalid broadcast or track id');
     const type = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
     if (!INGEST_TYPES.has(type)) return fail(415, `unsupported content type ${type}: send CMAF (video/mp4)`);

@@ -36,6 +36,7 @@ export class Packager extends TypedEmitter<PackagerEvents> {
       ? new Publisher(deps.store, {
           retry: this.config.uploadRetry,
           maxQueued: this.config.uploadQueueMax,
+          maxQueuedBytes: this.config.uploadQueueMaxBytes,
           concurrency: this.config.uploadConcurrency,
           logger: this.#logger.child({ component: 'publisher' }),
         })

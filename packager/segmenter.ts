@@ -33,6 +33,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
   #session = -1;
   #pendingDiscontinuity = false;
   #nextMsn = 0;
+  #dsn = 0;
   #current: Segment | undefined;
   #expectedTime: number | undefined;
   /** Wall clock ↔ media time anchor of the session, for PROGRAM-DATE-TIME. */
@@ -103,6 +104,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
         msn: this.#nextMsn++,
         session: this.#session,
         discontinuity: this.#pendingDiscontinuity,
+        discontinuitySequence: this.#pendingDiscontinuity ? ++this.#dsn : this.#dsn,
         start: frag.decodeTime,
         duration: 0,
         timescale: ts,

@@ -23,34 +23,65 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | undefined>;
 }
 
-/** Rejects keys that could leave the store's namespace. */
+const META_SUFFIX = '.meta.json';
+
+/**
+ * Rejects keys that could leave the store's namespace: only `[A-Za-z0-9_.-]`
+ * path segments separated by `/` (so no absolute paths, no `\`, no `%`-encoded
+ * separators), no `.`/`..` segments, and never a name of the filesystem
+ * store's own sidecar or temporary files.
+ */
 export function assertSafeKey(key: string): void {
-  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/.test(key) || key.split('/').some((p) => p === '.' || p === '..')) {
+  if (
+    key.length > 512 ||
+    !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/.test(key) ||
+    key.split('/').some((p) => p === '.' || p === '..') ||
+    key.endsWith(META_SUFFIX) ||
+    key.endsWith('.tmp')
+  ) {
     throw new TypeError(`unsafe object key ${JSON.stringify(key)}`);
   }
 }
 
-/** Filesystem store (the embedded default). Metadata sits next to each object as `<file>.meta.json`. */
+let tmpCounter = 0;
+
+/**
+ * Filesystem store (the embedded default). Content-Type and Cache-Control sit
+ * next to each object in a sidecar `<file>.meta.json`; both files are written
+ * to a temporary name and renamed (sidecar first), so a reader never sees half
+ * an object and a restarted process serves what the last one wrote.
+ */
 export class FsObjectStore implements ObjectStore {
-  constructor(readonly root: string) {}
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** The file of a key, checked to stay under the root (belt and braces after assertSafeKey). */
+  #file(key: string): string {
+    assertSafeKey(key);
+    const file = path.resolve(this.root, key);
+    if (!file.startsWith(this.root + path.sep)) throw new TypeError(`unsafe object key ${JSON.stringify(key)}`);
+    return file;
+  }
 
   async put(key: string, body: Buffer, meta: ObjectMeta): Promise<void> {
-    assertSafeKey(key);
-    const file = path.join(this.root, key);
+    const file = this.#file(key);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    // Write-then-rename: a reader never sees half an object.
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${process.pid}-${++tmpCounter}.tmp`;
+    await fs.writeFile(`${tmp}m`, JSON.stringify({ contentType: meta.contentType, cacheControl: meta.cacheControl }));
+    await fs.rename(`${tmp}m`, `${file}${META_SUFFIX}`);
     await fs.writeFile(tmp, body);
-    await fs.writeFile(`${file}.meta.json`, JSON.stringify(meta));
     await fs.rename(tmp, file);
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
-    assertSafeKey(key);
-    const file = path.join(this.root, key);
+    const file = this.#file(key);
     try {
-      const [body, meta] = await Promise.all([fs.readFile(file), fs.readFile(`${file}.meta.json`, 'utf8')]);
-      return { body, ...(JSON.parse(meta) as ObjectMeta) };
+      const [body, meta] = await Promise.all([fs.readFile(file), fs.readFile(`${file}${META_SUFFIX}`, 'utf8')]);
+      const m = JSON.parse(meta) as ObjectMeta;
+      return { body, contentType: m.contentType, cacheControl: m.cacheControl };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new DependencyError('store-read', `fs store read ${key}: ${errorMessage(err)}`, { cause: err });
@@ -125,78 +156,178 @@ export function retryDelay(policy: RetryPolicy, attempt: number): number {
 }
 
 export interface PublisherEvents {
-  /** The queue was full; this job was dropped (the media path is never blocked). */
-  queueFull: [key: string, queued: number];
+  /**
+   * The media queue was full (count or bytes): this media upload was dropped,
+   * the media path was not blocked. The key is recorded in `dropped`, and
+   * manifests written to the store mark the segment as a gap.
+   */
+  queueFull: [key: string, queued: number, queuedBytes: number];
   /** An upload failed for good after its retries. */
   uploadFailed: [key: string, error: unknown];
   uploaded: [key: string, kind: 'media' | 'manifest'];
+  /** A failed attempt that will be retried after `delayMs`. */
+  retry: [key: string, attempt: number, delayMs: number, error: unknown];
   /** Nothing queued and nothing in flight. */
   drained: [];
 }
 
-interface Job {
+/** How a media upload ended: in the store, or not (dropped on a full queue, or failed after its retries). */
+export type UploadOutcome = 'stored' | 'dropped' | 'failed';
+
+/** A manifest body, rendered when its upload starts (so it is the newest and names only what is stored by then). */
+export type ManifestSource = Buffer | (() => Buffer | undefined);
+
+interface MediaJob {
+  seq: number;
   key: string;
   body: Buffer;
   meta: ObjectMeta;
-  kind: 'media' | 'manifest';
+  onSettled: ((outcome: UploadOutcome) => void) | undefined;
 }
 
+interface ManifestJob {
+  key: string;
+  source: ManifestSource;
+  meta: ObjectMeta;
+  /** Media jobs up to this sequence number must have settled first (only for pre-rendered bodies). */
+  after: number;
+  onUploaded: (() => void) | undefined;
+}
+
+export interface PublisherOptions {
+  retry: RetryPolicy;
+  /** Bound on media uploads waiting or in flight. */
+  maxQueued: number;
+  /** Bound on the bytes of media uploads waiting or in flight. */
+  maxQueuedBytes?: number;
+  concurrency: number;
+  logger: Logger;
+}
+
+const MAX_DROPPED_KEYS = 1000;
+
 /**
- * Uploads to an ObjectStore in publishing order: media objects are uploaded
- * concurrently; a manifest waits until every job queued before it has finished
- * (so it never names an object that is not there yet), and manifests are written
- * one at a time, a newer copy replacing an older one still waiting.
+ * Uploads to an ObjectStore in publishing order, without ever blocking the
+ * media path:
+ * - Media (init segments, segments) go through a FIFO bounded by count and
+ *   bytes (waiting + in flight). When it is full the new upload is dropped,
+ *   reported (`queueFull`, logged) and recorded in `dropped`; its owner learns
+ *   it through `onSettled('dropped')`. The newest media is not preferred over
+ *   the oldest: what is queued already is what the store manifests will name.
+ * - Manifests are coalesced: one pending upload per key, the newest wins, so
+ *   their memory is bounded by the number of keys however long the store is
+ *   away. They are written one at a time. A manifest given as a function is
+ *   rendered when its upload starts, from the state of the media uploads then
+ *   (Broadcast names only media already stored); one given as bytes waits for
+ *   every media upload queued before it.
+ * Failed uploads are retried with backoff (RetryPolicy) on 5xx and network
+ * errors, then reported (`uploadFailed`, `onSettled('failed')`).
  */
 export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #store: ObjectStore;
   readonly #policy: RetryPolicy;
   readonly #max: number;
+  readonly #maxBytes: number;
   readonly #concurrency: number;
   readonly #logger: Logger;
-  #queue: Job[] = [];
-  #inFlight = 0;
+  #media: MediaJob[] = [];
+  #manifests = new Map<string, ManifestJob>();
+  #unsettled = new Set<number>();
+  #seq = 0;
+  #mediaInFlight = 0;
+  #manifestInFlight = false;
+  #queuedBytes = 0;
+  #peak = 0;
+  #droppedCount = 0;
+  #droppedKeys: string[] = [];
   #delayTimers = new Set<NodeJS.Timeout>();
   #closed = false;
 
-  constructor(store: ObjectStore, opts: { retry: RetryPolicy; maxQueued: number; concurrency: number; logger: Logger }) {
+  constructor(store: ObjectStore, opts: PublisherOptions) {
     super();
     this.#store = store;
     this.#policy = opts.retry;
     this.#max = opts.maxQueued;
+    this.#maxBytes = opts.maxQueuedBytes ?? Number.MAX_SAFE_INTEGER;
     this.#concurrency = opts.concurrency;
     this.#logger = opts.logger;
     this.onListenerError((event, err) => this.#logger.error({ err, event }, 'publisher listener threw'));
   }
 
+  /** Media uploads waiting or in flight (what the queue bound applies to). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#unsettled.size;
+  }
+
+  /** Bytes of media uploads waiting or in flight. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Highest `queued` seen. */
+  get peakQueued(): number {
+    return this.#peak;
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#mediaInFlight + (this.#manifestInFlight ? 1 : 0);
   }
 
-  /** Queues an upload; returns false (and reports `queueFull`) when the queue is full. */
+  /** Manifests waiting (at most one per key). */
+  get pendingManifests(): number {
+    return this.#manifests.size;
+  }
+
+  /** Media uploads dropped on a full queue: the total, and the most recent keys (up to 1,000). */
+  get dropped(): { count: number; keys: readonly string[] } {
+    return { count: this.#droppedCount, keys: this.#droppedKeys };
+  }
+
+  /**
+   * Queues an upload; false (and `queueFull`) when a media upload did not fit.
+   * Kept for callers with pre-rendered bodies; see enqueueMedia/enqueueManifest.
+   */
   enqueue(key: string, body: Buffer, meta: ObjectMeta, kind: 'media' | 'manifest'): boolean {
+    if (kind === 'manifest') return this.enqueueManifest(key, body, meta);
+    return this.enqueueMedia(key, body, meta);
+  }
+
+  enqueueMedia(key: string, body: Buffer, meta: ObjectMeta, onSettled?: (outcome: UploadOutcome) => void): boolean {
     if (this.#closed) return false;
-    if (kind === 'manifest') {
-      // A newer copy of a manifest supersedes one still waiting.
-      const i = this.#queue.findIndex((j) => j.key === key);
-      if (i >= 0) this.#queue.splice(i, 1);
-    }
-    if (this.#queue.length >= this.#max) {
-      this.#logger.error({ key, queued: this.#queue.length }, 'upload queue full, dropping upload');
-      this.emit('queueFull', key, this.#queue.length);
+    if (this.#unsettled.size + 1 > this.#max || this.#queuedBytes + body.length > this.#maxBytes) {
+      this.#droppedCount++;
+      this.#droppedKeys.push(key);
+      if (this.#droppedKeys.length > MAX_DROPPED_KEYS) this.#droppedKeys.shift();
+      this.#logger.error({ key, queued: this.#unsettled.size, queuedBytes: this.#queuedBytes, dropped: this.#droppedCount }, 'upload queue full, media upload dropped');
+      this.emit('queueFull', key, this.#unsettled.size, this.#queuedBytes);
+      onSettled?.('dropped');
       return false;
     }
-    this.#queue.push({ key, body, meta, kind });
+    const seq = ++this.#seq;
+    this.#media.push({ seq, key, body, meta, onSettled });
+    this.#unsettled.add(seq);
+    this.#queuedBytes += body.length;
+    this.#peak = Math.max(this.#peak, this.#unsettled.size);
     this.#pump();
     return true;
   }
 
-  /** Resolves when everything queued so far has been uploaded (or has failed). */
+  /** Queues a manifest, replacing a pending upload of the same key. */
+  enqueueManifest(key: string, source: ManifestSource, meta: ObjectMeta, onUploaded?: () => void): boolean {
+    if (this.#closed) return false;
+    this.#manifests.delete(key);
+    this.#manifests.set(key, { key, source, meta, after: typeof source === 'function' ? 0 : this.#seq, onUploaded });
+    this.#pump();
+    return true;
+  }
+
+  get idle(): boolean {
+    return this.#media.length === 0 && this.#manifests.size === 0 && this.inFlight === 0;
+  }
+
+  /** Resolves when everything queued so far (and anything it led to) has been uploaded or has failed. */
   async drain(): Promise<void> {
-    if (this.#queue.length === 0 && this.#inFlight === 0) return;
+    if (this.idle || this.#closed) return;
     await this.waitFor('drained');
   }
 
@@ -206,36 +337,73 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     this.#delayTimers.clear();
   }
 
+  #oldestUnsettled(): number {
+    let min = Infinity;
+    for (const s of this.#unsettled) if (s < min) min = s;
+    return min;
+  }
+
   #pump(): void {
-    while (this.#inFlight < this.#concurrency && this.#queue.length > 0) {
-      const next = this.#queue[0]!;
-      // Barrier: a manifest starts only after everything before it has finished.
-      if (next.kind === 'manifest' && this.#inFlight > 0) return;
-      this.#queue.shift();
-      this.#inFlight++;
-      void this.#run(next).finally(() => {
-        this.#inFlight--;
-        if (this.#queue.length === 0 && this.#inFlight === 0) this.emit('drained');
-        this.#pump();
+    if (this.#closed) return;
+    while (this.#mediaInFlight < this.#concurrency && this.#media.length > 0) {
+      const job = this.#media.shift()!;
+      this.#mediaInFlight++;
+      void this.#run(job.key, job.body, job.meta).then((ok) => {
+        this.#mediaInFlight--;
+        this.#unsettled.delete(job.seq);
+        this.#queuedBytes -= job.body.length;
+        if (ok) this.emit('uploaded', job.key, 'media');
+        try {
+          job.onSettled?.(ok ? 'stored' : 'failed');
+        } finally {
+          this.#settle();
+        }
       });
-      if (next.kind === 'manifest') return;
+    }
+    if (!this.#manifestInFlight) {
+      const oldest = this.#oldestUnsettled();
+      const job = [...this.#manifests.values()].find((j) => j.after < oldest);
+      if (job) {
+        this.#manifests.delete(job.key);
+        const body = typeof job.source === 'function' ? job.source() : job.source;
+        if (body) {
+          this.#manifestInFlight = true;
+          void this.#run(job.key, body, job.meta).then((ok) => {
+            this.#manifestInFlight = false;
+            if (ok) this.emit('uploaded', job.key, 'manifest');
+            try {
+              if (ok) job.onUploaded?.();
+            } finally {
+              this.#settle();
+            }
+          });
+        } else {
+          queueMicrotask(() => this.#settle());
+        }
+      }
     }
   }
 
-  async #run(job: Job): Promise<void> {
+  #settle(): void {
+    this.#pump();
+    if (this.idle) this.emit('drained');
+  }
+
+  /** One upload with its retries; true when stored. */
+  async #run(key: string, body: Buffer, meta: ObjectMeta): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#store.put(job.key, job.body, job.meta);
-        this.emit('uploaded', job.key, job.kind);
-        return;
+        await this.#store.put(key, body, meta);
+        return true;
       } catch (err) {
         if (this.#closed || attempt >= this.#policy.maxRetries || !isRetryable(err)) {
-          this.#logger.error({ key: job.key, err: errorMessage(err), attempts: attempt + 1 }, 'upload failed');
-          this.emit('uploadFailed', job.key, err);
-          return;
+          this.#logger.error({ key, err: errorMessage(err), attempts: attempt + 1 }, 'upload failed');
+          this.emit('uploadFailed', key, err);
+          return false;
         }
         const delay = retryDelay(this.#policy, attempt + 1);
-        this.#logger.warn({ key: job.key, err: errorMessage(err), delay }, 'upload failed, retrying');
+        this.#logger.warn({ key, err: errorMessage(err), attempt: attempt + 1, delay }, 'upload failed, retrying');
+        this.emit('retry', key, attempt + 1, delay, err);
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => {
             this.#delayTimers.delete(t);

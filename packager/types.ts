@@ -22,6 +22,12 @@ export interface Segment {
   readonly session: number;
   /** First segment after a source restart or a timestamp jump. */
   readonly discontinuity: boolean;
+  /**
+   * HLS Discontinuity Sequence Number of this segment: the number of
+   * discontinuities at or before it. (A session number can skip when a session
+   * had no media, so it is not used for this.)
+   */
+  readonly discontinuitySequence: number;
   readonly start: number;
   duration: number;
   readonly timescale: number;
@@ -30,6 +36,8 @@ export interface Segment {
   readonly parts: Part[];
   byteLength: number;
   complete: boolean;
+  /** Upload to the object store: pending, then how it ended (undefined without a store). */
+  upload?: 'pending' | 'stored' | 'dropped' | 'failed';
   /** The whole segment's bytes while it is in the memory window (complete segments only). */
   bytes: Buffer | undefined;
 }

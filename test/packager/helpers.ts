@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import express from 'express';
 import { silentLogger } from '../../common/index.ts';
-import { type Broadcast, createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
+import { type Broadcast, CmafReader, createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
 
 export const FRAGMENT_US = 200_000;
 
@@ -142,4 +145,50 @@ export async function get(url: string, init?: RequestInit): Promise<{ status: nu
   const r = await fetch(url, init);
   const body = Buffer.from(await r.arrayBuffer());
   return { status: r.status, text: body.toString('utf8'), headers: r.headers, body };
+}
+
+/** CMAF of one rendition from FFmpeg, encoded faster than real time (no -re). */
+export async function captureCmaf(seconds: number, rendition: Rendition): Promise<Buffer> {
+  const run = runFfmpeg(ffmpegArgs(['pipe:1'], seconds, [rendition]).filter((a) => a !== '-re'));
+  const chunks: Buffer[] = [];
+  run.child.stdout!.on('data', (d: Buffer) => chunks.push(d));
+  const code = await run.exited;
+  if (code !== 0) throw new Error(`ffmpeg failed: ${run.stderr()}`);
+  return Buffer.concat(chunks);
+}
+
+/** The init segment and fragments of a CMAF byte stream, as the packager's reader sees them. */
+export function splitCmaf(stream: Buffer): { init: Buffer; fragments: { bytes: Buffer; decodeTime: number; keyframe: boolean; duration: number }[]; timescale: number } {
+  const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(stream);
+  const init = events.find((e) => e.type === 'init');
+  if (!init || init.type !== 'init') throw new Error('no init segment');
+  return {
+    init: init.bytes,
+    timescale: init.info.timescale,
+    fragments: events.flatMap((e) => (e.type === 'fragment' ? [{ bytes: e.bytes, decodeTime: e.info.decodeTime, keyframe: e.info.keyframe, duration: e.info.duration }] : [])),
+  };
+}
+
+/** A copy of a fragment (moof+mdat) with its tfdt baseMediaDecodeTime moved by `delta` ticks: a timestamp jump without a new init. */
+export function shiftTfdt(fragment: Buffer, delta: number): Buffer {
+  const out = Buffer.from(fragment);
+  const find = (start: number, end: number, type: string): number => {
+    for (let off = start; off + 8 <= end; off += out.readUInt32BE(off)) if (out.toString('latin1', off + 4, off + 8) === type) return off;
+    throw new Error(`no ${type} box`);
+  };
+  const moof = find(0, out.length, 'moof');
+  const traf = find(moof + 8, moof + out.readUInt32BE(moof), 'traf');
+  const tfdt = find(traf + 8, traf + out.readUInt32BE(traf), 'tfdt');
+  if (out[tfdt + 8] === 1) out.writeBigUInt64BE(out.readBigUInt64BE(tfdt + 12) + BigInt(delta), tfdt + 12);
+  else out.writeUInt32BE(out.readUInt32BE(tfdt + 12) + delta, tfdt + 12);
+  return out;
+}
+
+/** Writes chunks into a Writable, respecting backpressure, then ends it and waits for it to finish. */
+export async function writeAll(w: Writable, chunks: Buffer[], end = true): Promise<void> {
+  for (const c of chunks) if (!w.write(c)) await once(w, 'drain');
+  if (end) {
+    w.end();
+    await finished(w);
+  }
 }

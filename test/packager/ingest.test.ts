@@ -1,25 +1,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CmafReader } from '../../packager/index.ts';
+import { CmafReader, parsePackagerConfig } from '../../packager/index.ts';
 import { ffmpegArgs, get, LADDER, runFfmpeg, startHarness, until, type Harness } from './helpers.ts';
 
 let h: Harness;
 before(async () => {
-  h = await startHarness({ maxBoxBytes: 4 * 1024 * 1024 });
+  h = await startHarness({ maxBoxBytes: 4 * 1024 * 1024, autoCreateBroadcasts: true });
 });
 after(async () => {
   await h?.close();
 });
 
 /** A chunked PUT whose body we control. */
-async function put(url: string, chunks: Buffer[], contentType = 'video/mp4'): Promise<{ status: number; text: string }> {
+async function put(url: string, chunks: Buffer[], contentType = 'video/mp4', headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       for (const ch of chunks) c.enqueue(ch);
       c.close();
     },
   });
-  const r = await fetch(url, { method: 'PUT', body, headers: { 'Content-Type': contentType }, duplex: 'half' } as RequestInit);
+  const r = await fetch(url, { method: 'PUT', body, headers: { 'Content-Type': contentType, ...headers }, duplex: 'half' } as RequestInit);
   return { status: r.status, text: await r.text() };
 }
 
@@ -116,5 +116,52 @@ test('CmafReader accepts any chunking of a real FFmpeg stream (fuzzed chunk boun
     }
     reader.end();
     assert.deepEqual(got, ref);
+  }
+});
+
+/** One second of AAC CMAF from FFmpeg, made faster than real time. */
+async function audioCmaf(): Promise<Buffer> {
+  const run = runFfmpeg(ffmpegArgs(['pipe:1'], 1, [LADDER[2]!]).filter((a) => a !== '-re'));
+  const chunks: Buffer[] = [];
+  run.child.stdout?.on('data', (d: Buffer) => chunks.push(d));
+  assert.equal(await run.exited, 0, run.stderr());
+  return Buffer.concat(chunks);
+}
+
+test('by default ingest creates no broadcast: an unknown id is 404, one created by the control plane is accepted', async () => {
+  const d = await startHarness({});
+  try {
+    assert.equal(d.packager.config.autoCreateBroadcasts, false);
+    const cmaf = await audioCmaf();
+    const r = await put(`${d.base}/ingest/nobody/audio`, [cmaf]);
+    assert.equal(r.status, 404);
+    assert.equal(d.packager.getBroadcast('nobody'), undefined);
+    d.packager.createBroadcast('known');
+    const ok = await put(`${d.base}/ingest/known/audio`, [cmaf]);
+    assert.equal(ok.status, 204, ok.text);
+    assert.ok(d.packager.getBroadcast('known')!.track('audio')!.segments.length >= 1);
+  } finally {
+    await d.close();
+  }
+});
+
+test('with ingestToken configured, ingest needs the bearer token: 401 without it or with a wrong one', async () => {
+  const token = 'tok-0123456789abcdef';
+  const d = await startHarness({ ingestToken: token });
+  try {
+    d.packager.createBroadcast('auth1');
+    const cmaf = await audioCmaf();
+    const none = await put(`${d.base}/ingest/auth1/audio`, [cmaf]);
+    assert.equal(none.status, 401);
+    for (const bad of ['Bearer tok-0123456789abcdeX', `Basic ${token}`, 'Bearer ', `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`]) {
+      assert.equal((await put(`${d.base}/ingest/auth1/audio`, [cmaf], 'video/mp4', { Authorization: bad })).status, 401, bad);
+    }
+    assert.equal(d.packager.getBroadcast('auth1')!.track('audio'), undefined, 'nothing was ingested');
+    const ok = await put(`${d.base}/ingest/auth1/audio`, [cmaf], 'video/mp4', { Authorization: `Bearer ${token}` });
+    assert.equal(ok.status, 204, ok.text);
+    assert.ok(d.packager.getBroadcast('auth1')!.track('audio')!.segments.length >= 1);
+    assert.throws(() => parsePackagerConfig({ ingestToken: 'short' }), /ingestToken/);
+  } finally {
+    await d.close();
   }
 });

@@ -128,10 +128,17 @@ test('the MPD reads back over the same segment objects, and they are fetchable',
   const r = await get(`${h.base}/live/${B}/manifest.mpd`);
   assert.equal(r.headers.get('content-type'), 'application/dash+xml');
   assert.match(r.text, /availabilityTimeComplete="false"/);
+  assert.match(r.text, /availabilityTimeOffset="0.78"/);
+  const cur = h.packager.getBroadcast(B)!.track('video-360p')!.current!;
   const m = readMpd(r.text, `${h.base}/live/${B}/manifest.mpd`) as any;
   const video = m.playlists.find((p: any) => p.attributes.NAME === 'video-360p');
   const last = video.segments[video.segments.length - 1];
   assert.match(last.resolvedUri, /\/video-360p\/seg-\d+\.m4s$/);
+  // LL-DASH: the segment being written is announced (last S, nominal duration), so a client can ask for it early.
+  if (!cur.complete) {
+    assert.equal(last.number, cur.msn, 'the last S is the segment in progress');
+    assert.equal(last.duration, 1);
+  }
   const seg = await get(last.resolvedUri);
   assert.equal(seg.status, 200);
   const init = await get(video.segments[0].map.resolvedUri);

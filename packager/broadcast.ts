@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
 import { CmafReader } from './cmaf.ts';
 import type { PackagerConfig } from './config.ts';
-import { Segmenter } from './segmenter.ts';
+import { Segmenter, type SegmenterOptions, type SessionAnchor } from './segmenter.ts';
 import type { InitSegment, Part, Segment } from './types.ts';
 import type { Publisher } from './store.ts';
 import {
@@ -61,13 +61,17 @@ export class Track extends TypedEmitter<TrackEvents> {
   readonly #config: PackagerConfig;
   readonly #logger: Logger;
 
-  constructor(id: string, config: PackagerConfig, logger: Logger) {
+  constructor(id: string, config: PackagerConfig, logger: Logger, anchor?: SegmenterOptions['anchor']) {
     super();
     this.id = id;
     this.#config = config;
     this.#logger = logger;
     this.onListenerError((event, err) => logger.error({ err, event }, 'track listener threw'));
-    this.segmenter = new Segmenter({ segmentTargetMs: config.segmentTargetMs, maxTimestampGapMs: config.maxTimestampGapMs });
+    this.segmenter = new Segmenter({
+      segmentTargetMs: config.segmentTargetMs,
+      maxTimestampGapMs: config.maxTimestampGapMs,
+      ...(anchor ? { anchor } : {}),
+    });
     this.segmenter.onListenerError((event, err) => logger.error({ err, event }, 'segmenter listener threw'));
     this.segmenter.on('init', (init) => {
       this.inits.set(init.session, init);
@@ -285,6 +289,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #version = 0;
   readonly #cache = new Map<string, { version: number; text: string }>();
   readonly #expected: readonly string[];
+  readonly #anchors = new Map<number, SessionAnchor>();
   #allSeen = false;
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
@@ -331,7 +336,13 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     if (!ID_PATTERN.test(trackId)) throw new TypeError(`invalid track id ${JSON.stringify(trackId)}`);
     let track = this.#tracks.get(trackId);
     if (!track) {
-      const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }));
+      const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }), (session, proposed) => {
+        // The tracks of one broadcast come from one source (one FFmpeg per session):
+        // they share its clock, so audio and video PROGRAM-DATE-TIMEs line up.
+        let a = this.#anchors.get(session);
+        if (!a) this.#anchors.set(session, (a = proposed));
+        return a;
+      });
       track = t;
       this.#tracks.set(trackId, t);
       t.on('init', (init) => {

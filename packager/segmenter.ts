@@ -16,6 +16,19 @@ export interface SegmenterEvents {
 export interface SegmenterOptions {
   segmentTargetMs: number;
   maxTimestampGapMs: number;
+  /**
+   * The wall-clock anchor of a source session, shared by the tracks of one
+   * source: the first track to call it for a session sets it, the others get the
+   * same one, so their PROGRAM-DATE-TIMEs agree (a player aligns audio and video
+   * by them). Without it each track anchors on its own first fragment.
+   */
+  anchor?: (session: number, proposed: SessionAnchor) => SessionAnchor;
+}
+
+/** Wall clock (ms) at a media time (s) of a source session. */
+export interface SessionAnchor {
+  wallMs: number;
+  mediaSeconds: number;
 }
 
 /**
@@ -37,7 +50,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
   #current: Segment | undefined;
   #expectedTime: number | undefined;
   /** Wall clock ↔ media time anchor of the session, for PROGRAM-DATE-TIME. */
-  #anchor: { wall: number; media: number } | undefined;
+  #anchor: SessionAnchor | undefined;
 
   constructor(opts: SegmenterOptions) {
     super();
@@ -84,7 +97,11 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
       }
     }
     this.#expectedTime = frag.decodeTime + frag.duration;
-    if (!this.#anchor) this.#anchor = { wall: now - (frag.duration * 1000) / ts, media: frag.decodeTime };
+    if (!this.#anchor) {
+      // The fragment just completed, so its first sample was captured one duration ago.
+      const proposed = { wallMs: now - (frag.duration * 1000) / ts, mediaSeconds: frag.decodeTime / ts };
+      this.#anchor = this.#opts.anchor ? this.#opts.anchor(this.#session, proposed) : proposed;
+    }
 
     const segTicks = (this.#opts.segmentTargetMs * ts) / 1000;
     let seg = this.#current;
@@ -108,7 +125,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
         start: frag.decodeTime,
         duration: 0,
         timescale: ts,
-        programDateTime: Math.round(this.#anchor.wall + ((frag.decodeTime - this.#anchor.media) * 1000) / ts),
+        programDateTime: Math.round(this.#anchor.wallMs + (frag.decodeTime / ts - this.#anchor.mediaSeconds) * 1000),
         parts: [],
         byteLength: 0,
         complete: false,

@@ -142,6 +142,22 @@ video.addEventListener('waiting', () => {
   if ($<HTMLElement>('state').dataset.state === 'playing') setState('buffering');
 });
 video.addEventListener('ended', () => setState('ended'));
+// At the end of an ended broadcast audio and video rarely end together; playback
+// then stops where the shorter one ends and 'ended' never fires. Near the end,
+// with nothing left to load, that stall is the end.
+let lastProgressAt = 0;
+let lastTime = -1;
+window.setInterval(() => {
+  if (isLive || video.paused || !Number.isFinite(video.duration)) return;
+  if (video.currentTime !== lastTime) {
+    lastTime = video.currentTime;
+    lastProgressAt = Date.now();
+    return;
+  }
+  if (video.duration - video.currentTime < 1.5 && Date.now() - lastProgressAt > 1000 && $<HTMLElement>('state').dataset.state !== 'ended') {
+    setState('ended');
+  }
+}, 250);
 window.setInterval(updateLatency, 250);
 
 const url = streamUrl();

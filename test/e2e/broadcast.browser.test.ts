@@ -20,12 +20,14 @@ const transcode: AppConfigInput['transcode'] = {
   x264Preset: 'ultrafast',
 };
 
-type Viewer = { currentTime: number; width: number; height: number; audioBytes: number; state: string; latency?: string };
+type Viewer = { duration: number; bufferedEnd: number; currentTime: number; width: number; height: number; audioBytes: number; state: string; latency?: string };
 
 async function viewerSample(page: Page): Promise<Viewer> {
   return page.evaluate(() => {
     const v = document.getElementById('video') as HTMLVideoElement & { webkitAudioDecodedByteCount?: number };
     return {
+      duration: v.duration,
+      bufferedEnd: v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0,
       currentTime: v.currentTime,
       width: v.videoWidth,
       height: v.videoHeight,
@@ -80,6 +82,10 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
         await host.goto(`${created.body.hostUrl.replace('/host/?', '/host/?autostart=1&')}`);
         await published;
 
+        const failed: string[] = [];
+        viewer.on('response', (r) => {
+          if (r.status() >= 400 && !r.url().endsWith('master.m3u8')) failed.push(`${r.status()} ${r.url().replace(app.url, '')}`);
+        });
         // The viewer page is open before the broadcast starts: it says so, then plays.
         await viewer.goto(`${app.url}/watch/?broadcast=${stageId}`);
         await waitState(viewer, 'not-live', 10_000);
@@ -131,7 +137,9 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
         assert.equal(stopped.body.broadcast.state, 'ended');
         const playlist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();
         assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
-        await waitState(viewer, 'ended', 30_000);
+        await waitState(viewer, 'ended', 30_000).catch((err: Error) => {
+          throw new Error(`${err.message}; failed requests: ${failed.join(', ') || 'none'}`);
+        });
 
         // Once the uploads drain the broadcast leaves memory: the VOD now comes from the store.
         const deadline = Date.now() + 15_000;

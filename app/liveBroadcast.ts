@@ -27,7 +27,7 @@ export interface BroadcastStatus {
   endedAt?: string;
   renditions: { trackId: string; kind: string; height?: number; bitrateKbps?: number; measuredBandwidth?: number }[];
   input: { producerId: string; kind: string; bitrate: number }[];
-  transcoder?: { state: string; session: number; speed?: number; fps?: number; restarts: number };
+  transcoder?: { state: string; session: number; pid?: number; speed?: number; fps?: number; restarts: number };
   /** Age of the newest part at the live edge, ms: how fresh the origin's edge is. */
   lastPartAgeMs?: number;
 }
@@ -155,6 +155,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
             transcoder: {
               state: this.#transcoder.state,
               session: this.#transcoder.session,
+              ...(this.#transcoder.pid !== undefined ? { pid: this.#transcoder.pid } : {}),
               restarts: this.#restarts,
               ...(progress?.speed !== undefined ? { speed: progress.speed } : {}),
               ...(progress?.fps !== undefined ? { fps: progress.fps } : {}),

@@ -1,0 +1,85 @@
+// FFmpeg killed mid-broadcast: the supervisor brings it back, the playlist marks
+// a discontinuity and goes on, and a viewer in hls.js keeps playing.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import type { RunningApp } from '../../app/server.ts';
+import { api, startTestApp } from '../helpers/app.ts';
+import { launchChromium } from '../helpers/browser.ts';
+
+let app: RunningApp;
+let browser: Browser;
+
+before(async () => {
+  app = await startTestApp({
+    transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }], x264Preset: 'ultrafast' },
+  });
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a discontinuity, the viewer keeps playing', async (t) => {
+  const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: 'restart' });
+  const stage = app.sfu.getStage('restart')!;
+  const host = await browser.newPage();
+  const viewer = await browser.newPage();
+  try {
+    const published = new Promise<void>((resolve) => {
+      stage.on('producer', () => {
+        if (stage.producers.length >= 2) resolve();
+      });
+    });
+    await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
+    await published;
+    assert.equal((await api(app, 'POST', '/stages/restart/live')).status, 201);
+    await viewer.goto(`${app.url}/watch/?broadcast=restart`);
+    await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
+    await viewer.evaluate(() => {
+      const w = window as unknown as { stalls: number };
+      w.stalls = 0;
+      document.getElementById('video')!.addEventListener('waiting', () => w.stalls++);
+    });
+
+    const before = await api<{ broadcast: { transcoder: { pid: number; session: number } } }>(app, 'GET', '/stages/restart');
+    const { pid, session } = before.body.broadcast.transcoder;
+    const broadcast = app.packager.getBroadcast('restart')!;
+    const resumed = new Promise<number>((resolve) => {
+      const onPart = (trackId: string, segment: { session: number }) => {
+        if (trackId === 'video-360p' && segment.session > 0) {
+          broadcast.off('part', onPart);
+          resolve(Date.now());
+        }
+      };
+      broadcast.on('part', onPart);
+    });
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const backAfterMs = (await resumed) - killedAt;
+    t.diagnostic(`first part of the new session landed ${backAfterMs} ms after the kill`);
+    assert.ok(backAfterMs <= 2000, `media back ${backAfterMs} ms after the kill`);
+
+    const after = await api<{ broadcast: { state: string; transcoder: { pid: number; session: number; restarts: number } } }>(app, 'GET', '/stages/restart');
+    assert.equal(after.body.broadcast.state, 'live');
+    assert.notEqual(after.body.broadcast.transcoder.pid, pid);
+    assert.ok(after.body.broadcast.transcoder.session > session);
+    const playlist = await (await fetch(`${app.url}/live/restart/video-360p/index.m3u8`)).text();
+    assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
+    assert.match(playlist, /#EXT-X-MAP:URI="init-1\.mp4"/);
+
+    // The viewer plays on through the discontinuity, with at most one short stall.
+    const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
+    await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime > t + 6, t0, { timeout: 20_000, polling: 200 });
+    const { state, stalls } = await viewer.evaluate(() => ({
+      state: document.getElementById('state')!.dataset.state,
+      stalls: (window as unknown as { stalls: number }).stalls,
+    }));
+    assert.equal(state, 'playing');
+    assert.ok(stalls <= 1, `stalls after the kill: ${stalls}`);
+  } finally {
+    await host.close();
+    await viewer.close();
+  }
+});

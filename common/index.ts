@@ -2,3 +2,4 @@ export { createLogger, silentLogger, type Logger, type LogLevel } from './logger
 export { InputError, InvalidStateError, DependencyError, errorMessage } from './errors.ts';
 export { TypedEmitter } from './events.ts';
 export { UdpPortPool, isUdpPortBound, type PortPair, type PortPoolOptions } from './portPool.ts';
+export { bundleForBrowser } from './browserBundle.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import express, { type Router } from 'express';
+import { bundleForBrowser } from '../common/index.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
@@ -12,22 +12,11 @@ export interface HostPageAssets {
 
 /** Bundles the host page (mediasoup-client and our code) in memory; nothing is written to disk. */
 export async function buildHostPage(): Promise<HostPageAssets> {
-  const [html, result] = await Promise.all([
+  const [html, bundles] = await Promise.all([
     readFile(here('./public/host.html'), 'utf8'),
-    esbuild.build({
-      entryPoints: [here('./client/host.ts')],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'browser',
-      target: ['chrome100', 'firefox100', 'safari15'],
-      minify: true,
-      legalComments: 'none',
-      logLevel: 'silent',
-    }),
+    bundleForBrowser({ host: here('./client/host.ts') }),
   ]);
-  const js = result.outputFiles[0]?.text;
-  if (!js) throw new Error('esbuild produced no host page bundle');
+  const js = bundles.get('host')!;
   return { html, js };
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import express, { type Router } from 'express';
+import { bundleForBrowser } from '../common/index.ts';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
@@ -11,27 +11,12 @@ export interface PlayerAssets {
 
 /** Bundles the viewer (hls.js) and DASH check (dash.js) pages in memory. */
 export async function buildPlayerPages(): Promise<PlayerAssets> {
-  const [viewerHtml, dashHtml, result] = await Promise.all([
+  const [viewerHtml, dashHtml, bundles] = await Promise.all([
     readFile(here('./public/viewer.html'), 'utf8'),
     readFile(here('./public/dash.html'), 'utf8'),
-    esbuild.build({
-      entryPoints: { viewer: here('./client/viewer.ts'), dash: here('./client/dash.ts') },
-      bundle: true,
-      write: false,
-      outdir: '/out',
-      format: 'esm',
-      platform: 'browser',
-      target: ['chrome100', 'firefox100', 'safari15'],
-      minify: true,
-      legalComments: 'none',
-      logLevel: 'silent',
-    }),
+    bundleForBrowser({ viewer: here('./client/viewer.ts'), dash: here('./client/dash.ts') }),
   ]);
-  const js = (name: string) => {
-    const f = result.outputFiles.find((o) => o.path.endsWith(`/${name}.js`));
-    if (!f) throw new Error(`esbuild produced no ${name}.js`);
-    return f.text;
-  };
+  const js = (name: string) => bundles.get(name)!;
   return {
     files: new Map([
       ['/', { type: 'html', body: viewerHtml }],

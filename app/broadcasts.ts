@@ -10,6 +10,8 @@ export interface BroadcastsDeps {
   transcode: TranscodeConfig;
   portPool: UdpPortPool;
   rtpAddress: string;
+  /** How long an ended broadcast stays in memory before the store serves it alone. */
+  endedGraceMs: number;
   logger: Logger;
 }
 
@@ -65,9 +67,16 @@ export class Broadcasts {
     await Promise.all([...this.#live.values()].map((b) => b.stop('shutdown')));
   }
 
-  /** Once its uploads are in the store, the ended broadcast leaves memory. */
+  /**
+   * Once its uploads are in the store and live viewers have had time to load the
+   * final (ENDLIST) playlist, the ended broadcast leaves memory. The grace matters:
+   * the store's playlist lists the whole event from MEDIA-SEQUENCE 0, and a live
+   * client whose next reload got it would see the sequence go backwards (which
+   * the spec forbids; hls.js then misplaces the last segments).
+   */
   async #retire(stageId: string): Promise<void> {
     try {
+      await new Promise((resolve) => setTimeout(resolve, this.#deps.endedGraceMs).unref());
       await this.#deps.packager.publisher?.drain();
       if (this.#deps.packager.publisher) this.#deps.packager.removeBroadcast(stageId);
       this.#log.info({ broadcast: stageId }, 'broadcast retired to the store');

@@ -42,6 +42,8 @@ export const appConfigSchema = z.object({
   packager: packagerConfigSchema.prefault({}),
   transcode: transcodeConfigSchema.prefault({}),
   store: storeSchema.default({ kind: 'fs', dir: 'data/store' }),
+  /** An ended broadcast stays in memory this long (ms) so live viewers finish on the live playlist; then the store serves the VOD. */
+  endedGraceMs: z.number().int().min(0).default(15_000),
   /** Base URL of the CDN in front of the origin; viewer links use it when set. */
   cdnBaseUrl: z.url().optional(),
   /** Address FFmpeg receives RTP on, and the UDP ports it may use (pairs: RTP, RTP + 1). */

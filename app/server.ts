@@ -60,6 +60,7 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
       transcode: config.transcode,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
+      endedGraceMs: config.endedGraceMs,
       logger,
     });
     closers.push(() => broadcasts.stopAll());

@@ -56,7 +56,7 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
     before(async () => {
       const s = await storeFor();
       storeHandle = s;
-      app = await startTestApp({ store: s.store, transcode });
+      app = await startTestApp({ store: s.store, transcode, endedGraceMs: 4000 });
       browser = await launchChromium();
     });
     after(async () => {
@@ -141,8 +141,8 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
           throw new Error(`${err.message}; failed requests: ${failed.join(', ') || 'none'}`);
         });
 
-        // Once the uploads drain the broadcast leaves memory: the VOD now comes from the store.
-        const deadline = Date.now() + 15_000;
+        // After the grace and once the uploads drain, the broadcast leaves memory: the VOD now comes from the store.
+        const deadline = Date.now() + 20_000;
         while (app.packager.getBroadcast(stageId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         assert.equal(app.packager.getBroadcast(stageId), undefined, 'the ended broadcast left memory');
         const vodPlaylist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();

@@ -79,6 +79,10 @@ interface ModeResult {
   maxMs?: number;
   /** p50 over the second half of the window: where catch-up has settled. */
   p50SecondHalfMs?: number;
+  /** p50 of the media buffered ahead of the displayed frame: the player's own hold-back. */
+  p50AheadMs?: number;
+  /** p50 of latency − buffered ahead: age of the newest media the player holds (pipeline + fetch). */
+  p50EdgeMs?: number;
   stalls: number;
   stallMs: number;
   startupMs?: number;
@@ -118,6 +122,8 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
   const sorted = [...lat].sort((a, b) => a - b);
   const half = rec.samples[0]![0] + (SECONDS * 1000) / 2;
   const secondHalf = rec.samples.filter((s) => s[0] >= half).map((s) => s[1]).sort((a, b) => a - b);
+  const ahead = rec.samples.map((x) => x[3]).sort((a, b) => a - b);
+  const edge = rec.samples.map((x) => x[1] - x[3]).sort((a, b) => a - b);
   const heights: Record<string, number> = {};
   for (const s of rec.samples) heights[`${s[2]}p`] = (heights[`${s[2]}p`] ?? 0) + 1;
   const now = Date.now();
@@ -131,6 +137,8 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
     p95Ms: quantile(sorted, 0.95),
     maxMs: sorted.at(-1),
     p50SecondHalfMs: quantile(secondHalf, 0.5),
+    p50AheadMs: quantile(ahead, 0.5),
+    p50EdgeMs: quantile(edge, 0.5),
     stalls: rec.stalls.length,
     stallMs: rec.stalls.reduce((a, s) => a + (s.ms < 0 ? now - s.at : s.ms), 0),
     startupMs: rec.firstFrameAt !== undefined ? rec.firstFrameAt - rec.timeOrigin : undefined,
@@ -143,7 +151,7 @@ const s = (ms: number | undefined) => (ms === undefined ? '–' : (ms / 1000).to
 
 function table(results: ModeResult[]): string {
   const rows = [
-    ['mode', 'p50 s', 'p95 s', 'max s', 'p50 2nd half', 'stalls', 'stalled s', 'startup s', 'frames', 'rejected', 'max gap s', 'renditions'],
+    ['mode', 'p50 s', 'p95 s', 'max s', 'p50 2nd half', 'edge p50', 'ahead p50', 'stalls', 'stalled s', 'startup s', 'frames', 'rejected', 'max gap s', 'renditions'],
     ...results.map((r) =>
       r.error
         ? [r.mode, `failed: ${r.error.slice(0, 120)}`]
@@ -153,6 +161,8 @@ function table(results: ModeResult[]): string {
             s(r.p95Ms),
             s(r.maxMs),
             s(r.p50SecondHalfMs),
+            s(r.p50EdgeMs),
+            s(r.p50AheadMs),
             String(r.stalls),
             s(r.stallMs),
             s(r.startupMs),

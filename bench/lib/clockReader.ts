@@ -13,8 +13,13 @@
 export interface ClockRecord {
   /** Epoch ms of page navigation start. */
   timeOrigin: number;
-  /** [epoch ms on display, latency ms, video height] per decoded clock frame. */
-  samples: [number, number, number][];
+  /**
+   * Per decoded clock frame: [epoch ms on display, latency ms, video height,
+   * media buffered ahead of the frame ms, playback rate]. Latency − buffered
+   * ahead is how old the newest media the player holds is (the pipeline and
+   * the fetch); buffered ahead is what the player chose to hold back.
+   */
+  samples: [number, number, number, number, number][];
   firstFrameAt?: number;
   firstPlayingAt?: number;
   /** `waiting` events after playback started, with how long each lasted (ms; -1 if still waiting). */
@@ -75,8 +80,11 @@ function install(): void {
     video.addEventListener('waiting', () => {
       if (record.firstPlayingAt !== undefined) record.stalls.push({ at: Date.now(), ms: -1 });
     });
-    const onFrame = () => {
+    const onFrame = (_t: number, meta: VideoFrameCallbackMetadata) => {
       const now = Date.now();
+      const b = video.buffered;
+      let ahead = 0;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= meta.mediaTime + 0.05 && b.end(i) > meta.mediaTime) ahead = b.end(i) - meta.mediaTime;
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
       const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       const luma: number[] = [];
@@ -96,7 +104,7 @@ function install(): void {
       if (painted === undefined) record.rejected++;
       else {
         record.firstFrameAt ??= now;
-        record.samples.push([now, now - painted, video.videoHeight]);
+        record.samples.push([now, now - painted, video.videoHeight, Math.round(ahead * 1000), video.playbackRate]);
       }
       if (lastFrameAt) record.maxFrameGapMs = Math.max(record.maxFrameGapMs, now - lastFrameAt);
       lastFrameAt = now;

@@ -1,5 +1,5 @@
 /**
- * npm run bench:latency [-- --seconds 60] [--only hls,dash,baseline]
+ * npm run bench:latency [-- --seconds 60] [--only hls,hls-resync,dash,baseline]
  *   [--catchup 1.5] [--dash-delay 1.5] [--part-ms 200] [--max-delay-ms 50]
  *   [--preset ultrafast] [--ladder 360p:700,180p:250]
  *
@@ -10,6 +10,8 @@
  * and records now − painted. One broadcast, then for each mode in turn a fresh
  * viewer page for `--seconds`:
  *   hls       our viewer page (LL-HLS, hls.js lowLatencyMode, ?catchup=)
+ *   hls-resync  the same plus a seek to hls.js's live sync position when behind
+ *             its target (an experiment for a viewer change; not by default)
  *   dash      our DASH page (dash.js low-latency, ?delay=)
  *   baseline  FFmpeg's own `hls` muxer (2 s segments) from a second RTP output of
  *             the same stage, same encoder settings, static files, hls.js defaults
@@ -30,8 +32,22 @@ import { launchChromium } from '../test/helpers/browser.ts';
 import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
 
-type Mode = 'hls' | 'dash' | 'baseline';
-const MODES: Mode[] = ['hls', 'dash', 'baseline'];
+type Mode = 'hls' | 'hls-resync' | 'dash' | 'baseline';
+const MODES: Mode[] = ['hls', 'hls-resync', 'dash', 'baseline'];
+const DEFAULT_MODES: Mode[] = ['hls', 'dash', 'baseline'];
+
+/**
+ * `hls-resync`: an experiment for a viewer change, not in player/: hls.js 1.7
+ * only speeds up while more than 1 s is buffered ahead (latency-controller
+ * `forwardBufferLength > 1`), so catch-up stalls at ~1 s ahead and never
+ * reaches PART-HOLD-BACK. This seeks once a second to `hls.liveSyncPosition`
+ * when the player is more than 0.25 s behind its target.
+ */
+const RESYNC = `window.setInterval(() => {
+  const s = window.stagecast; const h = s && s.hls;
+  if (!h || !h.media || h.media.paused || h.targetLatency == null || h.liveSyncPosition == null) return;
+  if (h.latency > h.targetLatency + 0.25) { h.media.currentTime = h.liveSyncPosition; window.__resyncs = (window.__resyncs || 0) + 1; }
+}, 1000);`;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +62,7 @@ function numArg(name: string, d: number): number {
 }
 
 const SECONDS = numArg('seconds', 60);
-const ONLY = (arg('only')?.split(',') ?? MODES) as Mode[];
+const ONLY = (arg('only')?.split(',') ?? DEFAULT_MODES) as Mode[];
 const CATCHUP = numArg('catchup', 1.5);
 const DASH_DELAY = numArg('dash-delay', 1.5);
 const PART_MS = numArg('part-ms', 200);
@@ -88,6 +104,8 @@ interface ModeResult {
   startupMs?: number;
   maxFrameGapMs: number;
   heights: Record<string, number>;
+  /** Per second from the first frame: [s, median latency ms, median buffered ahead ms, playback rate, player latency s, player target s]. */
+  series?: number[][];
   error?: string;
 }
 
@@ -111,6 +129,7 @@ async function readerScript(): Promise<string> {
 
 async function measure(page: Page, mode: Mode, url: string, script: string): Promise<ModeResult> {
   await page.addInitScript({ content: script });
+  if (mode === 'hls-resync') await page.addInitScript({ content: RESYNC });
   await page.goto(url);
   await page.waitForFunction(() => (window as unknown as { __clock?: ClockRecord }).__clock?.firstFrameAt !== undefined, undefined, {
     timeout: 30_000,
@@ -126,8 +145,18 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
   const edge = rec.samples.map((x) => x[1] - x[3]).sort((a, b) => a - b);
   const heights: Record<string, number> = {};
   for (const s of rec.samples) heights[`${s[2]}p`] = (heights[`${s[2]}p`] ?? 0) + 1;
+  const series: number[][] = [];
+  const t0 = rec.samples[0]![0];
+  for (let sec = 0; ; sec++) {
+    const inSec = rec.samples.filter((x) => x[0] >= t0 + sec * 1000 && x[0] < t0 + (sec + 1) * 1000);
+    if (!inSec.length) break;
+    const med = (k: number) => quantile(inSec.map((x) => x[k]!).sort((a, b) => a - b), 0.5)!;
+    const p = rec.player.find((x) => x[0] >= t0 + sec * 1000);
+    series.push([sec, med(1), med(3), inSec.at(-1)![4], ...(p ? [Number(p[1].toFixed(3)), Number(p[2].toFixed(3))] : [])]);
+  }
   const now = Date.now();
   return {
+    series,
     mode,
     url,
     seconds: SECONDS,
@@ -224,7 +253,7 @@ async function main(): Promise<void> {
       const page = await browser.newPage();
       let url = '';
       try {
-        if (mode === 'hls') url = `${app.url}/watch/?broadcast=${stage.id}&catchup=${CATCHUP}`;
+        if (mode === 'hls' || mode === 'hls-resync') url = `${app.url}/watch/?broadcast=${stage.id}&catchup=${CATCHUP}`;
         else if (mode === 'dash') url = `${app.url}/watch/dash.html?broadcast=${stage.id}&delay=${DASH_DELAY}`;
         else {
           const videoProducer = stage.producers.find((p) => p.kind === 'video');

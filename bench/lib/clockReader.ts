@@ -25,6 +25,8 @@ export interface ClockRecord {
   /** `waiting` events after playback started, with how long each lasted (ms; -1 if still waiting). */
   stalls: { at: number; ms: number }[];
   rejected: number;
+  /** Once a second: [epoch ms, the player's own latency s, its target latency s] when the page exposes hls.js. */
+  player: [number, number, number][];
   /** Longest gap between two decoded frames after the first, ms (frozen picture). */
   maxFrameGapMs: number;
 }
@@ -63,7 +65,7 @@ export function decodeCells(luma: readonly number[], nowMs: number): number | un
 }
 
 function install(): void {
-  const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0 };
+  const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0, player: [] };
   (window as unknown as { __clock: ClockRecord }).__clock = record;
   const canvas = document.createElement('canvas');
   canvas.width = COLS * CELL;
@@ -112,6 +114,11 @@ function install(): void {
     };
     video.requestVideoFrameCallback(onFrame);
   };
+
+  window.setInterval(() => {
+    const hls = (window as unknown as { stagecast?: { hls?: { latency: number; targetLatency: number | null } } }).stagecast?.hls;
+    if (hls && record.firstFrameAt !== undefined) record.player.push([Date.now(), hls.latency, hls.targetLatency ?? -1]);
+  }, 1000);
 
   const find = () => {
     const video = document.querySelector('video');

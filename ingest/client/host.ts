@@ -80,14 +80,72 @@ async function listDevices(): Promise<void> {
   }
 }
 
+/**
+ * `?source=clock`: instead of the camera, a canvas painting this page's clock
+ * (epoch ms) as blocks that survive compression and scaling, for glass-to-glass
+ * latency measurements (bench/latency.ts reads it back from decoded frames).
+ * The layout is an 8 × 6 grid of equal cells over the whole 640 × 360 frame,
+ * white = 1, black = 0, most significant bit first, row by row:
+ *   row 0     guard 1 0 1 1 0 0 1 0 (asymmetric: a misplaced read fails it)
+ *   rows 1–4  the clock in ms, modulo 2^32
+ *   row 5     CRC-8 (polynomial 0x07) of those 4 bytes, big-endian
+ * The reader takes the nearest epoch ms with those low 32 bits.
+ */
+const CLOCK_GRID = { cols: 8, rows: 6, guard: [1, 0, 1, 1, 0, 0, 1, 0] } as const;
+
+function crc8(bytes: readonly number[]): number {
+  let crc = 0;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+/** The grid's cells (row-major, 1 = white) for an epoch ms. */
+function clockCells(epochMs: number): number[] {
+  const v = Math.floor(epochMs) % 2 ** 32;
+  const bytes = [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+  const bits = (b: number) => Array.from({ length: 8 }, (_, i) => (b >> (7 - i)) & 1);
+  return [...CLOCK_GRID.guard, ...bytes.flatMap(bits), ...bits(crc8(bytes))];
+}
+
+let clockTimer: number | undefined;
+
+/** A 30 fps canvas stream of this page's clock (see CLOCK_GRID). */
+function clockStream(): MediaStream {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640;
+  canvas.height = 360;
+  const ctx = canvas.getContext('2d', { alpha: false })!;
+  const cw = canvas.width / CLOCK_GRID.cols;
+  const ch = canvas.height / CLOCK_GRID.rows;
+  const paint = () => {
+    const cells = clockCells(performance.timeOrigin + performance.now());
+    cells.forEach((c, i) => {
+      ctx.fillStyle = c ? '#fff' : '#000';
+      ctx.fillRect((i % CLOCK_GRID.cols) * cw, Math.floor(i / CLOCK_GRID.cols) * ch, cw, ch);
+    });
+  };
+  paint();
+  window.clearInterval(clockTimer);
+  clockTimer = window.setInterval(paint, 1000 / 30);
+  return canvas.captureStream(30);
+}
+
 async function startPreview(): Promise<void> {
   stream?.getTracks().forEach((t) => t.stop());
   const camera = $<HTMLSelectElement>('camera').value;
   const microphone = $<HTMLSelectElement>('microphone').value;
-  stream = await navigator.mediaDevices.getUserMedia({
-    video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-    audio: microphone ? { deviceId: { exact: microphone } } : true,
-  });
+  if (params.get('source') === 'clock') {
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: microphone ? { deviceId: { exact: microphone } } : true });
+    stream = new MediaStream([...clockStream().getVideoTracks(), ...mic.getAudioTracks()]);
+  } else {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+      audio: microphone ? { deviceId: { exact: microphone } } : true,
+    });
+  }
   $<HTMLVideoElement>('preview').srcObject = stream;
   // Live: the new devices replace the tracks being sent, without renegotiation.
   const audio = stream.getAudioTracks()[0];

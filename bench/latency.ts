@@ -1,0 +1,304 @@
+/**
+ * npm run bench:latency [-- --seconds 60] [--only hls,hls-resync,dash,baseline]
+ *   [--catchup 1.5] [--dash-delay 1.5] [--part-ms 200] [--max-delay-ms 50]
+ *   [--preset ultrafast] [--ladder 360p:700,180p:250]
+ *
+ * Glass-to-glass latency of the whole broadcast in one process: the host page
+ * publishes its clock (`?source=clock`: epoch ms as blocks on a canvas, plus the
+ * fake microphone) through the SFU, our FFmpeg ladder and the packager; a viewer
+ * page reads the clock back from every decoded frame (bench/lib/clockReader.ts)
+ * and records now − painted. One broadcast, then for each mode in turn a fresh
+ * viewer page for `--seconds`:
+ *   hls       our viewer page (LL-HLS, hls.js lowLatencyMode, ?catchup=)
+ *   hls-resync  the same plus a seek to hls.js's live sync position when behind
+ *             its target (an experiment for a viewer change; not by default)
+ *   dash      our DASH page (dash.js low-latency, ?delay=)
+ *   baseline  FFmpeg's own `hls` muxer (2 s segments) from a second RTP output of
+ *             the same stage, same encoder settings, static files, hls.js defaults
+ * Prints p50 / p95 / max latency, stalls (`waiting` after playback started),
+ * start-up (page navigation → first decoded clock frame) and saves JSON to
+ * bench/results/. Host page, viewer and pipeline share this machine's cores.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import * as esbuild from 'esbuild';
+import type { Page } from 'playwright-core';
+import type { AppConfigInput } from '../app/config.ts';
+import type { RunningApp } from '../app/server.ts';
+import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
+import { api, startTestApp } from '../test/helpers/app.ts';
+import { launchChromium } from '../test/helpers/browser.ts';
+import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
+import type { ClockRecord } from './lib/clockReader.ts';
+
+type Mode = 'hls' | 'hls-resync' | 'dash' | 'baseline';
+const MODES: Mode[] = ['hls', 'hls-resync', 'dash', 'baseline'];
+const DEFAULT_MODES: Mode[] = ['hls', 'dash', 'baseline'];
+
+/**
+ * `hls-resync`: an experiment for a viewer change, not in player/: hls.js 1.7
+ * only speeds up while more than 1 s is buffered ahead (latency-controller
+ * `forwardBufferLength > 1`), so catch-up stalls at ~1 s ahead and never
+ * reaches PART-HOLD-BACK. This seeks once a second to `hls.liveSyncPosition`
+ * when the player is more than 0.25 s behind its target.
+ */
+const RESYNC = `window.setInterval(() => {
+  const s = window.stagecast; const h = s && s.hls;
+  if (!h || !h.media || h.media.paused || h.targetLatency == null || h.liveSyncPosition == null) return;
+  if (h.latency > h.targetLatency + 0.25) { h.media.currentTime = h.liveSyncPosition; window.__resyncs = (window.__resyncs || 0) + 1; }
+}, 1000);`;
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+function numArg(name: string, d: number): number {
+  const v = arg(name);
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new TypeError(`--${name} must be a non-negative number, not ${v}`);
+  return n;
+}
+
+const SECONDS = numArg('seconds', 60);
+const ONLY = (arg('only')?.split(',') ?? DEFAULT_MODES) as Mode[];
+const CATCHUP = numArg('catchup', 1.5);
+const DASH_DELAY = numArg('dash-delay', 1.5);
+const PART_MS = numArg('part-ms', 200);
+const MAX_DELAY_MS = numArg('max-delay-ms', 50);
+const PRESET = (arg('preset') ?? 'ultrafast') as NonNullable<TranscodeConfigInput['x264Preset']>;
+const LADDER = (arg('ladder') ?? '360p:700,180p:250').split(',').map((r) => {
+  const [name, kbps] = r.split(':');
+  return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
+});
+for (const m of ONLY) if (!MODES.includes(m)) throw new TypeError(`--only takes ${MODES.join(',')}, not ${m}`);
+
+/** Parts of PART_MS (whole frames at 30 fps); PART-TARGET 10 % above so audio and video parts fit. */
+const transcode: TranscodeConfigInput = {
+  ladder: LADDER,
+  x264Preset: PRESET,
+  partDurationMs: PART_MS,
+  input: { maxDelayMs: MAX_DELAY_MS },
+};
+const PART_TARGET_MS = Math.round(PART_MS * 1.1);
+const packager: AppConfigInput['packager'] = { partTargetMs: PART_TARGET_MS };
+
+interface ModeResult {
+  mode: Mode;
+  url: string;
+  seconds: number;
+  samples: number;
+  rejected: number;
+  p50Ms?: number;
+  p95Ms?: number;
+  maxMs?: number;
+  /** p50 over the second half of the window: where catch-up has settled. */
+  p50SecondHalfMs?: number;
+  /** p50 of the media buffered ahead of the displayed frame: the player's own hold-back. */
+  p50AheadMs?: number;
+  /** p50 of latency − buffered ahead: age of the newest media the player holds (pipeline + fetch). */
+  p50EdgeMs?: number;
+  stalls: number;
+  stallMs: number;
+  startupMs?: number;
+  maxFrameGapMs: number;
+  heights: Record<string, number>;
+  /** Per second from the first frame: [s, median latency ms, median buffered ahead ms, playback rate, player latency s, player target s]. */
+  series?: number[][];
+  error?: string;
+}
+
+function quantile(sorted: number[], q: number): number | undefined {
+  if (!sorted.length) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function readerScript(): Promise<string> {
+  const result = await esbuild.build({
+    entryPoints: [fileURLToPath(new URL('./lib/clockReader.ts', import.meta.url))],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: ['chrome110'],
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+async function measure(page: Page, mode: Mode, url: string, script: string): Promise<ModeResult> {
+  await page.addInitScript({ content: script });
+  if (mode === 'hls-resync') await page.addInitScript({ content: RESYNC });
+  await page.goto(url);
+  await page.waitForFunction(() => (window as unknown as { __clock?: ClockRecord }).__clock?.firstFrameAt !== undefined, undefined, {
+    timeout: 30_000,
+    polling: 100,
+  });
+  await delay(SECONDS * 1000);
+  const rec = await page.evaluate(() => (window as unknown as { __clock: ClockRecord }).__clock);
+  const lat = rec.samples.map((s) => s[1]);
+  const sorted = [...lat].sort((a, b) => a - b);
+  const half = rec.samples[0]![0] + (SECONDS * 1000) / 2;
+  const secondHalf = rec.samples.filter((s) => s[0] >= half).map((s) => s[1]).sort((a, b) => a - b);
+  const ahead = rec.samples.map((x) => x[3]).sort((a, b) => a - b);
+  const edge = rec.samples.map((x) => x[1] - x[3]).sort((a, b) => a - b);
+  const heights: Record<string, number> = {};
+  for (const s of rec.samples) heights[`${s[2]}p`] = (heights[`${s[2]}p`] ?? 0) + 1;
+  const series: number[][] = [];
+  const t0 = rec.samples[0]![0];
+  for (let sec = 0; ; sec++) {
+    const inSec = rec.samples.filter((x) => x[0] >= t0 + sec * 1000 && x[0] < t0 + (sec + 1) * 1000);
+    if (!inSec.length) break;
+    const med = (k: number) => quantile(inSec.map((x) => x[k]!).sort((a, b) => a - b), 0.5)!;
+    const p = rec.player.find((x) => x[0] >= t0 + sec * 1000);
+    series.push([sec, med(1), med(3), inSec.at(-1)![4], ...(p ? [Number(p[1].toFixed(3)), Number(p[2].toFixed(3))] : [])]);
+  }
+  const now = Date.now();
+  return {
+    series,
+    mode,
+    url,
+    seconds: SECONDS,
+    samples: lat.length,
+    rejected: rec.rejected,
+    p50Ms: quantile(sorted, 0.5),
+    p95Ms: quantile(sorted, 0.95),
+    maxMs: sorted.at(-1),
+    p50SecondHalfMs: quantile(secondHalf, 0.5),
+    p50AheadMs: quantile(ahead, 0.5),
+    p50EdgeMs: quantile(edge, 0.5),
+    stalls: rec.stalls.length,
+    stallMs: rec.stalls.reduce((a, s) => a + (s.ms < 0 ? now - s.at : s.ms), 0),
+    startupMs: rec.firstFrameAt !== undefined ? rec.firstFrameAt - rec.timeOrigin : undefined,
+    maxFrameGapMs: rec.maxFrameGapMs,
+    heights,
+  };
+}
+
+const s = (ms: number | undefined) => (ms === undefined ? '–' : (ms / 1000).toFixed(2));
+
+function table(results: ModeResult[]): string {
+  const rows = [
+    ['mode', 'p50 s', 'p95 s', 'max s', 'p50 2nd half', 'edge p50', 'ahead p50', 'stalls', 'stalled s', 'startup s', 'frames', 'rejected', 'max gap s', 'renditions'],
+    ...results.map((r) =>
+      r.error
+        ? [r.mode, `failed: ${r.error.slice(0, 120)}`]
+        : [
+            r.mode,
+            s(r.p50Ms),
+            s(r.p95Ms),
+            s(r.maxMs),
+            s(r.p50SecondHalfMs),
+            s(r.p50EdgeMs),
+            s(r.p50AheadMs),
+            String(r.stalls),
+            s(r.stallMs),
+            s(r.startupMs),
+            String(r.samples),
+            String(r.rejected),
+            s(r.maxFrameGapMs),
+            Object.entries(r.heights).map(([h, n]) => `${h}×${n}`).join(' '),
+          ],
+    ),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<void> {
+  const settings = {
+    seconds: SECONDS,
+    modes: ONLY,
+    ladder: LADDER,
+    x264Preset: PRESET,
+    partDurationMs: PART_MS,
+    partTargetMs: PART_TARGET_MS,
+    partHoldBackS: (3 * PART_TARGET_MS) / 1000,
+    inputMaxDelayMs: MAX_DELAY_MS,
+    hlsCatchup: CATCHUP,
+    dashLiveDelayS: DASH_DELAY,
+    source: 'host page ?source=clock: 640×360 canvas at 30 fps (VP8 from Chromium) + fake microphone',
+  };
+  console.log(`bench:latency ${JSON.stringify(settings)}`);
+  const script = await readerScript();
+  const app: RunningApp = await startTestApp({ transcode, packager });
+  const browser = await launchChromium();
+  const results: ModeResult[] = [];
+  let baseline: Baseline | undefined;
+  let baselineArgv: readonly string[] | undefined;
+  try {
+    const created = await api<{ id: string; hostUrl: string }>(app, 'POST', '/stages', { id: 'latency' });
+    if (created.status !== 201) throw new Error(`create stage: ${created.status} ${JSON.stringify(created.body)}`);
+    const stage = app.sfu.getStage(created.body.id)!;
+    const published = new Promise<void>((resolve) => {
+      const check = () => {
+        if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) resolve();
+      };
+      stage.on('producer', check);
+      check();
+    });
+    const host = await browser.newPage();
+    await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&source=clock&'));
+    await Promise.race([published, delay(20_000).then(() => Promise.reject(new Error('the host page never published')))]);
+    const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
+    if (live.status !== 201) throw new Error(`go live: ${live.status} ${JSON.stringify(live.body)}`);
+    // The packager serves the multivariant playlist once every track has media.
+    for (let i = 0; (await fetch(`${app.url}/live/${stage.id}/master.m3u8`)).status !== 200; i++) {
+      if (i > 100) throw new Error('the broadcast never produced a playlist');
+      await delay(200);
+    }
+
+    for (const mode of ONLY) {
+      const page = await browser.newPage();
+      let url = '';
+      try {
+        if (mode === 'hls' || mode === 'hls-resync') url = `${app.url}/watch/?broadcast=${stage.id}&catchup=${CATCHUP}`;
+        else if (mode === 'dash') url = `${app.url}/watch/dash.html?broadcast=${stage.id}&delay=${DASH_DELAY}`;
+        else {
+          const videoProducer = stage.producers.find((p) => p.kind === 'video');
+          baseline = await startBaseline({
+            stage,
+            config: parseTranscodeConfig(transcode),
+            ffmpegPath: '/usr/bin/ffmpeg',
+            ...(videoProducer?.source ? { sourceHeight: videoProducer.source.height } : {}),
+            ports: { min: 46000, max: 46999 },
+          });
+          baselineArgv = baseline.argv;
+          url = baseline.pageUrl;
+        }
+        console.log(`measuring ${mode} for ${SECONDS} s: ${url}`);
+        results.push(await measure(page, mode, url, script));
+      } catch (err) {
+        results.push({ mode, url, seconds: SECONDS, samples: 0, rejected: 0, stalls: 0, stallMs: 0, maxFrameGapMs: 0, heights: {}, error: (err as Error).message });
+      } finally {
+        await page.close();
+        await baseline?.close();
+        baseline = undefined;
+      }
+    }
+    const status = await api<{ broadcast: unknown }>(app, 'GET', `/stages/${stage.id}`);
+    await api(app, 'POST', `/stages/${stage.id}/stop`);
+    await host.close();
+
+    const out = table(results);
+    console.log(`\n${out}\n`);
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir}latency-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), settings, baselineArgv, broadcastStatus: status.body, results, table: out }, null, 2)}\n`);
+    console.log(`saved ${file}`);
+  } finally {
+    await baseline?.close();
+    await browser.close();
+    await app.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,132 @@
+/**
+ * Runs in the viewer page (injected by bench/latency.ts before the page's own
+ * scripts): reads back the clock the host page paints with `?source=clock`
+ * (ingest/client/host.ts, CLOCK_GRID) from every decoded frame and records
+ * glass-to-glass latency against this browser's clock.
+ *
+ * The grid is 8 × 6 cells over the whole frame, white = 1: row 0 is the guard
+ * 1 0 1 1 0 0 1 0, rows 1–4 the sender's epoch ms modulo 2^32, row 5 the CRC-8
+ * (polynomial 0x07) of those 4 bytes. A frame whose guard or CRC does not match,
+ * or with a cell too grey to call, is counted as rejected, never as a sample.
+ */
+
+export interface ClockRecord {
+  /** Epoch ms of page navigation start. */
+  timeOrigin: number;
+  /**
+   * Per decoded clock frame: [epoch ms on display, latency ms, video height,
+   * media buffered ahead of the frame ms, playback rate]. Latency − buffered
+   * ahead is how old the newest media the player holds is (the pipeline and
+   * the fetch); buffered ahead is what the player chose to hold back.
+   */
+  samples: [number, number, number, number, number][];
+  firstFrameAt?: number;
+  firstPlayingAt?: number;
+  /** `waiting` events after playback started, with how long each lasted (ms; -1 if still waiting). */
+  stalls: { at: number; ms: number }[];
+  rejected: number;
+  /** Once a second: [epoch ms, the player's own latency s, its target latency s] when the page exposes hls.js. */
+  player: [number, number, number][];
+  /** Longest gap between two decoded frames after the first, ms (frozen picture). */
+  maxFrameGapMs: number;
+}
+
+const COLS = 8;
+const ROWS = 6;
+const GUARD = [1, 0, 1, 1, 0, 0, 1, 0];
+/** Reading canvas: 8 × 8 pixels per cell; the centre 4 × 4 of each cell is averaged. */
+const CELL = 8;
+
+function crc8(bytes: readonly number[]): number {
+  let crc = 0;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+/** The painted epoch ms, or undefined when the frame does not carry a valid code. */
+export function decodeCells(luma: readonly number[], nowMs: number): number | undefined {
+  const bits: number[] = [];
+  for (const l of luma) {
+    if (l > 80 && l < 176) return undefined; // too grey to call
+    bits.push(l >= 128 ? 1 : 0);
+  }
+  if (GUARD.some((g, i) => bits[i] !== g)) return undefined;
+  const byte = (k: number) => bits.slice(8 * k, 8 * k + 8).reduce((a, b) => (a << 1) | b, 0);
+  const bytes = [byte(1), byte(2), byte(3), byte(4)];
+  if (crc8(bytes) !== byte(5)) return undefined;
+  const low = ((bytes[0]! << 24) >>> 0) + (bytes[1]! << 16) + (bytes[2]! << 8) + bytes[3]!;
+  const wrap = 2 ** 32;
+  // The nearest epoch ms at or before now with these low 32 bits.
+  const back = (((Math.floor(nowMs) - low) % wrap) + wrap) % wrap;
+  return Math.floor(nowMs) - back;
+}
+
+function install(): void {
+  const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0, player: [] };
+  (window as unknown as { __clock: ClockRecord }).__clock = record;
+  const canvas = document.createElement('canvas');
+  canvas.width = COLS * CELL;
+  canvas.height = ROWS * CELL;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  let lastFrameAt = 0;
+
+  const watch = (video: HTMLVideoElement) => {
+    video.addEventListener('playing', () => {
+      record.firstPlayingAt ??= Date.now();
+      const open = record.stalls.at(-1);
+      if (open && open.ms < 0) open.ms = Date.now() - open.at;
+    });
+    video.addEventListener('waiting', () => {
+      if (record.firstPlayingAt !== undefined) record.stalls.push({ at: Date.now(), ms: -1 });
+    });
+    const onFrame = (_t: number, meta: VideoFrameCallbackMetadata) => {
+      const now = Date.now();
+      const b = video.buffered;
+      let ahead = 0;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= meta.mediaTime + 0.05 && b.end(i) > meta.mediaTime) ahead = b.end(i) - meta.mediaTime;
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      const luma: number[] = [];
+      for (let r = 0; r < ROWS; r++) {
+        for (let c = 0; c < COLS; c++) {
+          let sum = 0;
+          for (let y = r * CELL + 2; y < r * CELL + 6; y++) {
+            for (let x = c * CELL + 2; x < c * CELL + 6; x++) {
+              const i = (y * canvas.width + x) * 4;
+              sum += (px[i]! + px[i + 1]! + px[i + 2]!) / 3;
+            }
+          }
+          luma.push(sum / 16);
+        }
+      }
+      const painted = decodeCells(luma, now);
+      if (painted === undefined) record.rejected++;
+      else {
+        record.firstFrameAt ??= now;
+        record.samples.push([now, now - painted, video.videoHeight, Math.round(ahead * 1000), video.playbackRate]);
+      }
+      if (lastFrameAt) record.maxFrameGapMs = Math.max(record.maxFrameGapMs, now - lastFrameAt);
+      lastFrameAt = now;
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+
+  window.setInterval(() => {
+    const hls = (window as unknown as { stagecast?: { hls?: { latency: number; targetLatency: number | null } } }).stagecast?.hls;
+    if (hls && record.firstFrameAt !== undefined) record.player.push([Date.now(), hls.latency, hls.targetLatency ?? -1]);
+  }, 1000);
+
+  const find = () => {
+    const video = document.querySelector('video');
+    if (video) watch(video);
+    else requestAnimationFrame(find);
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', find);
+  else find();
+}
+
+if (typeof window !== 'undefined' && typeof document !== 'undefined') install();

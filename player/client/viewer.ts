@@ -123,6 +123,31 @@ function fillQualityMenu(h: Hls): void {
   };
 }
 
+/**
+ * hls.js speeds up only while more than 1 s is buffered ahead, and may start
+ * well behind its target, so it can sit half a second or more behind the live
+ * sync position for good. When that happens and the sync position is already
+ * buffered (so the seek cannot stall), jump there; at most every 10 s.
+ * `?resync=off` turns it off (for comparisons).
+ */
+const RESYNC_SLACK_S = 0.3;
+const RESYNC_COOLDOWN_MS = 10_000;
+let lastResyncAt = 0;
+function resyncIfBehind(): void {
+  const h = hls;
+  if (!h || !isLive || video.paused || params.get('resync') === 'off') return;
+  const target = h.liveSyncPosition;
+  const wanted = h.targetLatency;
+  if (target === null || wanted === null || !Number.isFinite(h.latency) || h.latency <= wanted + RESYNC_SLACK_S) return;
+  if (Date.now() - lastResyncAt < RESYNC_COOLDOWN_MS) return;
+  const buffered = video.buffered;
+  const end = buffered.length ? buffered.end(buffered.length - 1) : 0;
+  const start = buffered.length ? buffered.start(buffered.length - 1) : 0;
+  if (target < start || target > end - RESYNC_SLACK_S || target <= video.currentTime) return;
+  lastResyncAt = Date.now();
+  video.currentTime = target;
+}
+
 /** Live latency: wall clock minus the program date-time of the frame on screen. */
 function updateLatency(): void {
   const date = hls?.playingDate;
@@ -159,6 +184,7 @@ window.setInterval(() => {
   }
 }, 250);
 window.setInterval(updateLatency, 250);
+window.setInterval(resyncIfBehind, 500);
 
 const url = streamUrl();
 if (!url) setState('failed', 'This page needs ?broadcast=<id> or ?src=<playlist URL>.');

@@ -45,8 +45,9 @@ function hlsConfig(): Partial<HlsConfig> {
   return {
     lowLatencyMode: true,
     debug: params.has('debug'),
-    // Speed up a little to hold the target latency instead of drifting behind it.
-    maxLiveSyncPlaybackRate: num('catchup', 1.5),
+    // Our own controller (holdLiveTarget) holds the target; hls.js's would reset
+    // the rate to 1 below 1 s of buffer. With ?resync=off, hls.js's is used.
+    maxLiveSyncPlaybackRate: params.get('resync') === 'off' ? num('catchup', 1.5) : 1,
     backBufferLength: 30,
     // Network errors are retried by hls.js with these policies before they turn fatal.
     manifestLoadPolicy: {
@@ -124,28 +125,35 @@ function fillQualityMenu(h: Hls): void {
 }
 
 /**
- * hls.js speeds up only while more than 1 s is buffered ahead, and may start
- * well behind its target, so it can sit half a second or more behind the live
- * sync position for good. When that happens and the sync position is already
- * buffered (so the seek cannot stall), jump there; at most every 10 s.
- * `?resync=off` turns it off (for comparisons).
+ * Holding the live target. hls.js 1.7 speeds up only while more than 1 s is
+ * buffered ahead and may start well behind its target, so on its own it sits
+ * half a second or more behind for good. This controller plays faster (up to
+ * `?catchup=`, 1.5 by default) while behind and while more than a few hundred
+ * ms are buffered, which never starves the buffer; only when far behind (after
+ * a long stall) does it seek, and only into what is already buffered.
+ * `?resync=off` leaves it all to hls.js (for comparisons).
  */
-const RESYNC_SLACK_S = 0.3;
-const RESYNC_COOLDOWN_MS = 10_000;
-let lastResyncAt = 0;
-function resyncIfBehind(): void {
+const CATCHUP_MAX_RATE = params.has('catchup') ? Number(params.get('catchup')) : 1.5;
+const CATCHUP_MIN_AHEAD_S = 0.3;
+const SEEK_WHEN_BEHIND_S = 2;
+const ownCatchup = params.get('resync') !== 'off';
+function holdLiveTarget(): void {
   const h = hls;
-  if (!h || !isLive || video.paused || params.get('resync') === 'off') return;
-  const target = h.liveSyncPosition;
-  const wanted = h.targetLatency;
-  if (target === null || wanted === null || !Number.isFinite(h.latency) || h.latency <= wanted + RESYNC_SLACK_S) return;
-  if (Date.now() - lastResyncAt < RESYNC_COOLDOWN_MS) return;
+  if (!ownCatchup || !h || !isLive || video.paused || video.seeking) return;
+  const target = h.targetLatency;
+  if (target === null || !Number.isFinite(h.latency)) return;
+  const behind = h.latency - target;
   const buffered = video.buffered;
-  const end = buffered.length ? buffered.end(buffered.length - 1) : 0;
   const start = buffered.length ? buffered.start(buffered.length - 1) : 0;
-  if (target < start || target > end - RESYNC_SLACK_S || target <= video.currentTime) return;
-  lastResyncAt = Date.now();
-  video.currentTime = target;
+  const end = buffered.length ? buffered.end(buffered.length - 1) : 0;
+  const ahead = end - video.currentTime;
+  const sync = h.liveSyncPosition;
+  if (behind > SEEK_WHEN_BEHIND_S && sync !== null && sync >= start && sync <= end - CATCHUP_MIN_AHEAD_S) {
+    video.currentTime = sync;
+    return;
+  }
+  const rate = behind > 0.05 && ahead > CATCHUP_MIN_AHEAD_S ? Math.min(CATCHUP_MAX_RATE, 1 + behind) : 1;
+  if (Math.abs(video.playbackRate - rate) > 0.01) video.playbackRate = rate;
 }
 
 /** Live latency: wall clock minus the program date-time of the frame on screen. */
@@ -184,7 +192,7 @@ window.setInterval(() => {
   }
 }, 250);
 window.setInterval(updateLatency, 250);
-window.setInterval(resyncIfBehind, 500);
+window.setInterval(holdLiveTarget, 250);
 
 const url = streamUrl();
 if (!url) setState('failed', 'This page needs ?broadcast=<id> or ?src=<playlist URL>.');

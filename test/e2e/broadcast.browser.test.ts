@@ -9,7 +9,7 @@ import type { RunningApp } from '../../app/server.ts';
 import type { AppConfigInput } from '../../app/config.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { S3_CREDENTIALS, startS3 } from '../helpers/s3.ts';
+import { S3Server, credentials } from '../helpers/s3.ts';
 
 /** Two small rungs keep host, SFU, FFmpeg and viewer within this machine's 2 cores. */
 const transcode: AppConfigInput['transcode'] = {
@@ -165,9 +165,10 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
 
 scenario('filesystem', async () => ({ store: undefined, close: async () => {} }));
 scenario('S3', async () => {
-  const s3 = await startS3('stagecast');
+  const s3 = new S3Server();
+  await s3.start();
   return {
-    store: { kind: 's3', bucket: 'stagecast', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS },
-    close: s3.close,
+    store: { kind: 's3', bucket: 'media', endpoint: s3.endpoint, forcePathStyle: true, credentials },
+    close: () => s3.destroy(),
   };
 });

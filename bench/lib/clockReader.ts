@@ -10,6 +10,8 @@
  * or with a cell too grey to call, is counted as rejected, never as a sample.
  */
 
+import { CLOCK_GRID, decodeCells } from '../../ingest/client/clockCode.ts';
+
 export interface ClockRecord {
   /** Epoch ms of page navigation start. */
   timeOrigin: number;
@@ -31,38 +33,10 @@ export interface ClockRecord {
   maxFrameGapMs: number;
 }
 
-const COLS = 8;
-const ROWS = 6;
-const GUARD = [1, 0, 1, 1, 0, 0, 1, 0];
+const COLS = CLOCK_GRID.cols;
+const ROWS = CLOCK_GRID.rows;
 /** Reading canvas: 8 × 8 pixels per cell; the centre 4 × 4 of each cell is averaged. */
 const CELL = 8;
-
-function crc8(bytes: readonly number[]): number {
-  let crc = 0;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
-  }
-  return crc;
-}
-
-/** The painted epoch ms, or undefined when the frame does not carry a valid code. */
-export function decodeCells(luma: readonly number[], nowMs: number): number | undefined {
-  const bits: number[] = [];
-  for (const l of luma) {
-    if (l > 80 && l < 176) return undefined; // too grey to call
-    bits.push(l >= 128 ? 1 : 0);
-  }
-  if (GUARD.some((g, i) => bits[i] !== g)) return undefined;
-  const byte = (k: number) => bits.slice(8 * k, 8 * k + 8).reduce((a, b) => (a << 1) | b, 0);
-  const bytes = [byte(1), byte(2), byte(3), byte(4)];
-  if (crc8(bytes) !== byte(5)) return undefined;
-  const low = ((bytes[0]! << 24) >>> 0) + (bytes[1]! << 16) + (bytes[2]! << 8) + bytes[3]!;
-  const wrap = 2 ** 32;
-  // The nearest epoch ms at or before now with these low 32 bits.
-  const back = (((Math.floor(nowMs) - low) % wrap) + wrap) % wrap;
-  return Math.floor(nowMs) - back;
-}
 
 function install(): void {
   const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0, player: [] };

@@ -2,6 +2,7 @@
 // Runs in the browser; bundled by esbuild and served by the ingest router.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
+import { CLOCK_GRID, clockCells } from './clockCode.ts';
 
 type Reply = { id: string; ok: true; data: unknown } | { id: string; ok: false; error: { code: string; message: string } };
 
@@ -82,34 +83,9 @@ async function listDevices(): Promise<void> {
 
 /**
  * `?source=clock`: instead of the camera, a canvas painting this page's clock
- * (epoch ms) as blocks that survive compression and scaling, for glass-to-glass
- * latency measurements (bench/latency.ts reads it back from decoded frames).
- * The layout is an 8 × 6 grid of equal cells over the whole 640 × 360 frame,
- * white = 1, black = 0, most significant bit first, row by row:
- *   row 0     guard 1 0 1 1 0 0 1 0 (asymmetric: a misplaced read fails it)
- *   rows 1–4  the clock in ms, modulo 2^32
- *   row 5     CRC-8 (polynomial 0x07) of those 4 bytes, big-endian
- * The reader takes the nearest epoch ms with those low 32 bits.
+ * (epoch ms) in the block code of clockCode.ts, for glass-to-glass latency
+ * measurements (bench/latency.ts reads it back from decoded frames).
  */
-const CLOCK_GRID = { cols: 8, rows: 6, guard: [1, 0, 1, 1, 0, 0, 1, 0] } as const;
-
-function crc8(bytes: readonly number[]): number {
-  let crc = 0;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
-  }
-  return crc;
-}
-
-/** The grid's cells (row-major, 1 = white) for an epoch ms. */
-function clockCells(epochMs: number): number[] {
-  const v = Math.floor(epochMs) % 2 ** 32;
-  const bytes = [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
-  const bits = (b: number) => Array.from({ length: 8 }, (_, i) => (b >> (7 - i)) & 1);
-  return [...CLOCK_GRID.guard, ...bytes.flatMap(bits), ...bits(crc8(bytes))];
-}
-
 let clockTimer: number | undefined;
 
 /** A 30 fps canvas stream of this page's clock (see CLOCK_GRID). */

@@ -18,6 +18,8 @@ export async function startTestApp(overrides: Partial<AppConfigInput> = {}): Pro
     adminToken: TEST_ADMIN_TOKEN,
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
     initialStage: '',
+    // Parallel test runs on one machine (worktrees) pick disjoint ranges: STAGECAST_TEST_RTP_PORTS=46000-46999.
+    ...(testRtpPorts() ? { rtp: { address: '127.0.0.1', ports: testRtpPorts() } } : {}),
     ...overrides,
     store: overrides.store ?? { kind: 'fs', dir },
     ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'test-host-token-secret-0123456789', ...overrides.ingest },
@@ -31,6 +33,11 @@ export async function startTestApp(overrides: Partial<AppConfigInput> = {}): Pro
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function testRtpPorts(): { min: number; max: number } | undefined {
+  const m = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
+  return m ? { min: Number(m[1]), max: Number(m[2]) } : undefined;
 }
 
 /** Calls the control API with the admin token. */

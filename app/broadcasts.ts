@@ -1,11 +1,12 @@
 import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { Sfu } from '../ingest/index.ts';
 import type { Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
 import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
+import type { StageFeedSource } from './stageFeed.ts';
 
 export interface BroadcastsDeps {
-  sfu: Sfu;
+  /** Where stages are found: the Sfu in role `all`, the feeds SFUs opened in role `broadcast`. */
+  sfu: StageFeedSource;
   packager: Packager;
   transcode: TranscodeConfig;
   portPool: UdpPortPool;

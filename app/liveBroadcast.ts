@@ -1,6 +1,7 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { ProducerInfo, RtpOutput, Stage } from '../ingest/index.ts';
+import type { ProducerInfo } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
+import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
 import { createTranscoder, streamCmafSink, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
 
 export type BroadcastState = 'starting' | 'live' | 'stopping' | 'ended' | 'failed';
@@ -10,7 +11,8 @@ export interface LiveBroadcastEvents {
 }
 
 export interface LiveBroadcastDeps {
-  stage: Stage;
+  /** The stage's producers and RTP: the in-process Stage (role `all`) or a remote feed (role `broadcast`). */
+  stage: StageFeed;
   packager: Packager;
   transcode: TranscodeConfig;
   portPool: UdpPortPool;
@@ -44,7 +46,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #state: BroadcastState = 'starting';
   #error: string | undefined;
   #broadcast: Broadcast | undefined;
-  #output: RtpOutput | undefined;
+  #output: StageRtpOutput | undefined;
   #transcoder: Transcoder | undefined;
   #restarts = 0;
   #lastPartAt: number | undefined;

@@ -1,5 +1,5 @@
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.ts';
 export { InputError, InvalidStateError, DependencyError, errorMessage } from './errors.ts';
 export { TypedEmitter } from './events.ts';
-export { UdpPortPool, isUdpPortBound, type PortPair, type PortPoolOptions } from './portPool.ts';
+export { UdpPortPool, isUdpPortBound, type PortAllocator, type PortPair, type PortPoolOptions } from './portPool.ts';
 export { bundleForBrowser } from './browserBundle.ts';

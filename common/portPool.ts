@@ -7,6 +7,15 @@ export interface PortPair {
   readonly rtcp: number;
 }
 
+/**
+ * What hands out port pairs to an RTP output: the local `UdpPortPool`, or (on an
+ * SFU sending to another machine) the pairs that machine reserved for itself.
+ */
+export interface PortAllocator {
+  allocate(): Promise<PortPair>;
+  release(pair: PortPair): void;
+}
+
 export interface PortPoolOptions {
   /** Address the ports are checked on (the receiver's bind address). */
   host: string;
@@ -22,7 +31,7 @@ export interface PortPoolOptions {
  * handed out are never handed out again until released, so two receivers of
  * ours never collide; a foreign process holding a port is skipped.
  */
-export class UdpPortPool {
+export class UdpPortPool implements PortAllocator {
   readonly #opts: PortPoolOptions;
   readonly #inUse = new Set<number>();
   #next: number;

@@ -1,5 +1,5 @@
 import type { types as ms } from 'mediasoup';
-import type { Logger, PortPair, UdpPortPool } from '../common/index.ts';
+import type { Logger, PortAllocator, PortPair } from '../common/index.ts';
 import { buildFfmpegSdp, type RtpTrackDescription } from './sdp.ts';
 import type { MediaKind } from './types.ts';
 
@@ -23,7 +23,7 @@ interface CreateOptions {
   producers: ms.Producer[];
   listenIp: string;
   remoteIp: string;
-  portPool: UdpPortPool;
+  portPool: PortAllocator;
   sessionName: string;
   logger: Logger;
 }
@@ -39,12 +39,12 @@ export class RtpOutput {
   readonly sdp: string;
   readonly tracks: readonly RtpOutputTrack[];
   readonly #legs: Leg[];
-  readonly #pool: UdpPortPool;
+  readonly #pool: PortAllocator;
   readonly #log: Logger;
   readonly #onClose: (() => void)[] = [];
   #closed = false;
 
-  private constructor(legs: Leg[], sdp: string, pool: UdpPortPool, log: Logger) {
+  private constructor(legs: Leg[], sdp: string, pool: PortAllocator, log: Logger) {
     this.#legs = legs;
     this.sdp = sdp;
     this.#pool = pool;

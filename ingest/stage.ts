@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
-import { InputError, InvalidStateError, TypedEmitter, type Logger, type UdpPortPool } from '../common/index.ts';
+import { InputError, InvalidStateError, TypedEmitter, type Logger, type PortAllocator } from '../common/index.ts';
 import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
 import type { IngestConfig } from './config.ts';
 import type { HostRole } from './hostToken.ts';
@@ -199,7 +199,7 @@ export class Stage extends TypedEmitter<StageEvents> {
    * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
    * Call `resume()` once the receiver listens.
    */
-  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool }): Promise<RtpOutput> {
+  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator }): Promise<RtpOutput> {
     this.#assertOpen();
     const tracks = opts.producerIds.map((id) => {
       const p = this.#producers.get(id);

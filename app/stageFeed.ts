@@ -1,0 +1,41 @@
+import type { PortAllocator } from '../common/index.ts';
+import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
+
+/**
+ * The RTP a broadcast receives from a stage: what LiveBroadcast uses of
+ * ingest's RtpOutput. In-process it is the RtpOutput itself; on a broadcast node
+ * it is a proxy to the RtpOutput on the SFU (app/remoteFeed.ts).
+ */
+export interface StageRtpOutput {
+  readonly sdp: string;
+  readonly tracks: readonly RtpOutputTrack[];
+  readonly closed: boolean;
+  /** Starts the media and asks the publishers for a keyframe. */
+  resume(): Promise<void>;
+  requestKeyFrame(): Promise<void>;
+  stats(): Promise<{ producerId: string; kind: MediaKind; bitrate: number; packetCount: number }[]>;
+  close(): void;
+}
+
+/** The stage events a broadcast listens to (all of them are forwarded to a remote feed). */
+export type StageFeedEvents = StageEvents;
+
+/**
+ * What a broadcast needs of a stage: its id, its producers, their events and
+ * RTP out of it. ingest's Stage satisfies this structurally (role `all`); a
+ * broadcast node gets a RemoteStageFeed that forwards the same calls and events
+ * over the internal channel to the SFU that holds the stage.
+ */
+export interface StageFeed {
+  readonly id: string;
+  readonly producers: ProducerInfo[];
+  on<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
+  once<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
+  off<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
+  createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator }): Promise<StageRtpOutput>;
+}
+
+/** Where Broadcasts finds a stage's feed: the Sfu (role `all`) or the feeds SFUs opened to this node. */
+export interface StageFeedSource {
+  getStage(id: string): StageFeed | undefined;
+}

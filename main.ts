@@ -1,9 +1,10 @@
 // The process entry: reads the environment once, validates the config, runs
-// every stage in one process (the embedded default) and shuts down cleanly.
+// its role (every stage in one process by default; `sfu` or `broadcast` when
+// the roles run on separate machines) and shuts down cleanly.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { appConfigSchema, describeConfigError, type AppConfigInput } from './app/config.ts';
-import { startApp } from './app/server.ts';
+import { startNode } from './app/server.ts';
 import { createLogger } from './common/index.ts';
 
 const env = process.env;
@@ -15,7 +16,17 @@ const secretOrGenerate = (name: string, value: string | undefined) => {
   return randomBytes(24).toString('base64url');
 };
 
+const role = (env.STAGECAST_ROLE || 'all') as AppConfigInput['role'];
+const rtpPorts = /^(\d+)-(\d+)$/.exec(env.STAGECAST_RTP_PORTS ?? '');
 const raw: AppConfigInput = {
+  role,
+  nodeId: env.STAGECAST_NODE_ID || undefined,
+  internalToken: env.STAGECAST_INTERNAL_TOKEN || undefined,
+  broadcastNodes: env.STAGECAST_BROADCAST_NODES || undefined,
+  rtp: {
+    address: env.STAGECAST_RTP_ADDRESS || undefined,
+    ports: rtpPorts ? { min: Number(rtpPorts[1]), max: Number(rtpPorts[2]) } : env.STAGECAST_RTP_PORTS ? (env.STAGECAST_RTP_PORTS as never) : undefined,
+  },
   http: { host: env.STAGECAST_HTTP_HOST, port: num(env.STAGECAST_HTTP_PORT), publicUrl: env.STAGECAST_PUBLIC_URL || undefined },
   adminToken: secretOrGenerate('STAGECAST_ADMIN_TOKEN', env.STAGECAST_ADMIN_TOKEN),
   log: { level: env.STAGECAST_LOG_LEVEL as never },
@@ -40,12 +51,15 @@ const raw: AppConfigInput = {
   ingest: {
     numWorkers: num(env.STAGECAST_WORKERS),
     listenIp: env.STAGECAST_RTC_LISTEN_IP,
+    rtpOutListenIp: env.STAGECAST_RTP_OUT_LISTEN_IP || undefined,
     announcedAddress: env.STAGECAST_RTC_ANNOUNCED_ADDRESS || undefined,
     rtcPorts:
       env.STAGECAST_RTC_MIN_PORT || env.STAGECAST_RTC_MAX_PORT
         ? { min: num(env.STAGECAST_RTC_MIN_PORT) ?? 40000, max: num(env.STAGECAST_RTC_MAX_PORT) ?? 44999 }
         : undefined,
-    hostTokenSecret: secretOrGenerate('STAGECAST_HOST_TOKEN_SECRET', env.STAGECAST_HOST_TOKEN_SECRET),
+    // A broadcast node verifies no host tokens; it gets a throw-away secret without a warning.
+    hostTokenSecret:
+      role === 'broadcast' ? env.STAGECAST_HOST_TOKEN_SECRET || randomBytes(24).toString('base64url') : secretOrGenerate('STAGECAST_HOST_TOKEN_SECRET', env.STAGECAST_HOST_TOKEN_SECRET),
   },
 };
 
@@ -58,15 +72,16 @@ const config = parsed.data;
 const logger = createLogger({ level: config.log.level });
 if (generated.length) logger.warn({ generated }, 'secrets not configured; generated for this run only');
 
-const app = await startApp(config, logger);
-const lines = [`stagecast is running at ${app.url}`];
-if (config.initialStage) {
+const app = await startNode(config, logger);
+const lines = [`stagecast (${config.role}${config.nodeId ? ` ${config.nodeId}` : ''}) is running at ${app.url}`];
+if (config.initialStage && app.sfu) {
   const stage = await app.sfu.createStage(config.initialStage);
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
-  lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+  if (config.role === 'all') lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+  else lines.push('  the go-live answer carries the viewer links (on the broadcast node that runs the stage)');
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);
 // The links carry credentials: they go to the operator's terminal, never to the log.

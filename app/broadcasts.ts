@@ -17,11 +17,22 @@ export interface BroadcastsDeps {
 }
 
 /**
+ * What the control API needs of broadcasts: Broadcasts in this process (role
+ * `all`), or RemoteBroadcasts on broadcast nodes (role `sfu`).
+ */
+export interface BroadcastControl {
+  goLive(stageId: string): Promise<unknown>;
+  stop(stageId: string): Promise<unknown>;
+  status(stageId: string): Promise<BroadcastStatus | undefined>;
+  get(stageId: string): { stop(reason?: string): Promise<void> } | undefined;
+}
+
+/**
  * The broadcasts of all stages (one per stage; its id is the stage id, so a
  * viewer link is known before the event). An ended broadcast is a VOD: once its
  * uploads are drained it leaves memory and the origin serves it from the store.
  */
-export class Broadcasts {
+export class Broadcasts implements BroadcastControl {
   readonly #deps: BroadcastsDeps;
   readonly #live = new Map<string, LiveBroadcast>();
   readonly #log: Logger;

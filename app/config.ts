@@ -23,8 +23,41 @@ const storeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const nodeId = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'node ids are DNS labels: lowercase letters, digits and -, at most 63');
+
+/** `id=http://host:port,id2=…` (STAGECAST_BROADCAST_NODES) or an array of { id, url }. */
+const broadcastNodesSchema = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((s) => {
+            const i = s.indexOf('=');
+            return i < 0 ? { id: s, url: '' } : { id: s.slice(0, i).trim(), url: s.slice(i + 1).trim() };
+          })
+      : v,
+  z
+    .array(z.object({ id: nodeId, url: z.url({ protocol: /^https?$/, error: 'each node needs id=http(s)://host:port' }) }))
+    .refine((nodes) => new Set(nodes.map((n) => n.id)).size === nodes.length, 'node ids must be unique'),
+);
+
 /** The whole process's configuration: one section per stage, validated once at start-up. */
 export const appConfigSchema = z.object({
+  /**
+   * What this process runs: `all` (every stage, the embedded default), `sfu`
+   * (mediasoup, signalling, host page, control API; broadcasts run on broadcast
+   * nodes) or `broadcast` (FFmpeg, packager, origin and store for the stages SFUs
+   * place on it). See docs/scaling.md.
+   */
+  role: z.enum(['all', 'sfu', 'broadcast']).default('all'),
+  /** This broadcast node's stable id (a DNS label, e.g. the StatefulSet pod name); viewer URLs carry it as /b/<id>/. */
+  nodeId: nodeId.optional(),
+  /** Bearer secret of node-to-node calls under /internal/ (both roles); at least 16 characters. */
+  internalToken: z.string().min(16, 'internalToken must be at least 16 characters').optional(),
+  /** The broadcast nodes an SFU places stages on. */
+  broadcastNodes: broadcastNodesSchema.default([]),
   http: z
     .object({
       /** Address the HTTP server (pages, signalling, API) binds to. */
@@ -52,7 +85,13 @@ export const appConfigSchema = z.object({
     .prefault({}),
   /** A stage created at start-up so a host can go live at once; empty for none. */
   initialStage: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/).default('main'),
-});
+})
+  .refine((c) => c.role === 'all' || c.internalToken, { message: 'roles sfu and broadcast need internalToken (STAGECAST_INTERNAL_TOKEN)', path: ['internalToken'] })
+  .refine((c) => c.role !== 'broadcast' || c.nodeId, { message: 'role broadcast needs nodeId (STAGECAST_NODE_ID)', path: ['nodeId'] })
+  .refine((c) => c.role !== 'sfu' || c.broadcastNodes.length > 0, {
+    message: 'role sfu needs at least one broadcast node (STAGECAST_BROADCAST_NODES=id=http://host:port,…)',
+    path: ['broadcastNodes'],
+  });
 
 export type AppConfig = z.infer<typeof appConfigSchema>;
 export type AppConfigInput = z.input<typeof appConfigSchema>;

@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
-import type { Broadcasts } from './broadcasts.ts';
+import type { BroadcastControl } from './broadcasts.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
 const createStageBody = z
@@ -16,13 +16,15 @@ const createStageBody = z
 
 export interface ControlApiOptions {
   sfu: Sfu;
-  broadcasts: Broadcasts;
-  viewers: ViewerEstimator;
+  broadcasts: BroadcastControl;
+  viewers: Pick<ViewerEstimator, 'count'>;
   adminToken: string;
   /** Base URL of this server (host page links). */
   publicUrl: () => string;
-  /** Base URL viewers use: the CDN when there is one. */
-  viewerBase: () => string;
+  /** Base URL viewers use for a stage: the CDN when there is one (role `sfu`: with the owning node's path prefix). */
+  viewerBase: (stageId: string) => string;
+  /** Where a stage's broadcast runs (role `sfu`), reported in the stage status. */
+  placement?: (stageId: string) => object | undefined;
   logger: Logger;
 }
 
@@ -45,7 +47,7 @@ export function createControlApi(opts: ControlApiOptions): Router {
   });
 
   const links = (id: string) => {
-    const base = opts.viewerBase();
+    const base = opts.viewerBase(id);
     return {
       viewerUrl: `${base}/watch/?broadcast=${id}`,
       dashViewerUrl: `${base}/watch/dash.html?broadcast=${id}`,
@@ -56,7 +58,8 @@ export function createControlApi(opts: ControlApiOptions): Router {
   const describe = (id: string) => {
     const stage = sfu.getStage(id);
     if (!stage) throw new InputError('unknown-stage', `no stage ${id}`, 404);
-    return { id: stage.id, hosts: stage.hostCount, producers: stage.producers, ...links(id) };
+    const placement = opts.placement?.(id);
+    return { id: stage.id, hosts: stage.hostCount, producers: stage.producers, ...links(id), ...(placement ? { placement } : {}) };
   };
   const broadcastStatus = async (id: string) => {
     const status = await broadcasts.status(id);

@@ -9,6 +9,7 @@ import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
+import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
 import { ViewerEstimator } from './viewers.ts';
 
 export interface RunningApp {
@@ -21,7 +22,7 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-function createStore(config: AppConfig['store']): ObjectStore {
+export function createStore(config: AppConfig['store']): ObjectStore {
   if (config.kind === 'fs') return new FsObjectStore(path.resolve(config.dir));
   return new S3ObjectStore({
     bucket: config.bucket,
@@ -31,6 +32,13 @@ function createStore(config: AppConfig['store']): ObjectStore {
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     ...(config.credentials ? { credentials: config.credentials } : {}),
   });
+}
+
+/** Starts the process's role (`config.role`): everything (startApp), an SFU node or a broadcast node. */
+export async function startNode(config: AppConfig, logger: Logger): Promise<RunningApp | RunningNode> {
+  if (config.role === 'sfu') return startSfuNode(config, logger);
+  if (config.role === 'broadcast') return startBroadcastNode(config, logger, createStore(config.store));
+  return startApp(config, logger);
 }
 
 /**

@@ -1,0 +1,122 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import express, { type Router } from 'express';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { InputError, type Logger } from '../common/index.ts';
+import type { Broadcasts } from './broadcasts.ts';
+import { RemoteStageFeed, remoteStageSchema } from './remoteFeed.ts';
+import { RpcChannel } from './rpcChannel.ts';
+import type { StageFeedSource } from './stageFeed.ts';
+import type { ViewerEstimator } from './viewers.ts';
+
+/** Constant-time check of `Authorization: Bearer <token>` (hashes first so lengths don't leak). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = createHash('sha256').update(header?.replace(/^Bearer /i, '') ?? '').digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
+}
+
+export interface InternalApiOptions {
+  nodeId: string;
+  token: string;
+  broadcasts: Broadcasts;
+  viewers: Pick<ViewerEstimator, 'count'>;
+  logger: Logger;
+}
+
+/** Where this node's channel endpoint lives; SFUs connect to `<node url>/internal/feeds`. */
+export const FEEDS_PATH = '/internal/feeds';
+
+/**
+ * A broadcast node's internal API (Bearer internal token; never routed through
+ * the CDN): `GET /internal/ready` for placement, and one WebSocket per broadcast
+ * at `/internal/feeds` over which an SFU asks for a broadcast of a stage it
+ * holds (`start`, `stop`, `status`) and serves that stage's feed back.
+ */
+export class InternalApi implements StageFeedSource {
+  readonly router: Router;
+  readonly #opts: InternalApiOptions;
+  readonly #log: Logger;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
+  readonly #feeds = new Map<string, RemoteStageFeed>();
+  readonly #channels = new Set<RpcChannel>();
+  #server: Server | undefined;
+
+  constructor(opts: InternalApiOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'internal-api', node: opts.nodeId });
+    this.router = express.Router();
+    this.router.use((req, res, next) => {
+      if (!bearerMatches(req.get('authorization'), opts.token)) return void res.status(401).json({ error: { code: 'unauthorized', message: 'internal token required' } });
+      next();
+    });
+    this.router.get('/ready', (_req, res) => {
+      res.json({ ok: true, nodeId: opts.nodeId, feeds: this.#feeds.size });
+    });
+  }
+
+  getStage(id: string): RemoteStageFeed | undefined {
+    return this.#feeds.get(id);
+  }
+
+  attach(server: Server): void {
+    this.#server = server;
+    server.on('upgrade', this.#onUpgrade);
+  }
+
+  close(): void {
+    this.#server?.off('upgrade', this.#onUpgrade);
+    for (const c of this.#channels) c.close(1001, 'node shutting down');
+    this.#wss.close();
+  }
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== FEEDS_PATH) return; // another upgrade handler's path
+    if (!bearerMatches(req.headers.authorization, this.#opts.token)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  };
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const log = this.#log.child({ remote: req.socket.remoteAddress });
+    const channel = new RpcChannel(ws, log);
+    this.#channels.add(channel);
+    let stageId: string | undefined;
+    channel.once('close', () => {
+      this.#channels.delete(channel);
+      if (stageId && this.#feeds.get(stageId)?.closed !== false) this.#feeds.delete(stageId);
+    });
+    const status = async (id: string) => {
+      const s = await this.#opts.broadcasts.status(id);
+      return s ? { ...s, viewers: this.#opts.viewers.count(id) } : null;
+    };
+    const own = (params: unknown): string => {
+      const id = (params as { stageId?: unknown } | null)?.stageId;
+      if (typeof id !== 'string' || id !== stageId) throw new InputError('not-this-channel', 'this channel carries no such stage', 404);
+      return id;
+    };
+
+    channel
+      .handle('start', async (params) => {
+        if (stageId) throw new InputError('already-started', 'this channel already carries a broadcast', 409);
+        const parsed = remoteStageSchema.safeParse((params as { stage?: unknown } | null)?.stage);
+        if (!parsed.success) throw new InputError('bad-params', `start: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+        const stage = parsed.data;
+        if (this.#feeds.get(stage.id)?.closed === false) throw new InputError('already-live', `stage ${stage.id} already has a feed on this node`, 409);
+        stageId = stage.id;
+        this.#feeds.set(stage.id, new RemoteStageFeed(channel, stage, log));
+        log.info({ stage: stage.id }, 'broadcast requested by an SFU');
+        await this.#opts.broadcasts.goLive(stage.id);
+        return status(stage.id);
+      })
+      .handle('stop', async (params) => {
+        const id = own(params);
+        await this.#opts.broadcasts.stop(id);
+        return status(id);
+      })
+      .handle('status', (params) => status(own(params)));
+  }
+}

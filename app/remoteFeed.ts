@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
+import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
+import type { RpcChannel } from './rpcChannel.ts';
+import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
+
+const producerSchema = z.object({
+  id: z.string().min(1).max(64),
+  hostId: z.string().min(1).max(64),
+  kind: z.enum(['audio', 'video']),
+  mimeType: z.string().min(1).max(64),
+  source: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
+});
+/** What an SFU says about a stage when it asks for a broadcast. */
+export const remoteStageSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  producers: z.array(producerSchema).max(64),
+});
+export type RemoteStage = z.infer<typeof remoteStageSchema>;
+
+const stageEventSchema = z.object({ name: z.string().min(1).max(64), args: z.array(z.unknown()).max(8) });
+const outputSchema = z.object({
+  outputId: z.string(),
+  sdp: z.string().max(64 * 1024),
+  tracks: z.array(
+    z.object({
+      kind: z.enum(['audio', 'video']),
+      producerId: z.string(),
+      mimeType: z.string(),
+      ports: z.object({ rtp: z.number().int(), rtcp: z.number().int() }),
+    }),
+  ),
+});
+
+/**
+ * A stage held by an SFU on another machine, seen from a broadcast node: the
+ * StageFeed a LiveBroadcast needs, forwarded over the internal channel. Ports
+ * are reserved here (FFmpeg listens on this machine) and sent to the SFU, which
+ * connects its PlainTransports to them. The channel closing closes the feed.
+ */
+export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageFeed {
+  readonly id: string;
+  readonly #channel: RpcChannel;
+  readonly #log: Logger;
+  readonly #producers = new Map<string, ProducerInfo>();
+  readonly #outputs = new Map<string, RemoteRtpOutput>();
+  #closed = false;
+
+  constructor(channel: RpcChannel, stage: RemoteStage, logger: Logger) {
+    super();
+    this.id = stage.id;
+    this.#channel = channel;
+    this.#log = logger.child({ stage: stage.id, component: 'remote-feed' });
+    this.onListenerError((event, err) => this.#log.error({ err, event }, 'remote feed listener threw'));
+    for (const p of stage.producers) this.#producers.set(p.id, p as ProducerInfo);
+    channel.on('event', (name, data) => this.#onEvent(name, data));
+    channel.once('close', () => this.#close());
+  }
+
+  get producers(): ProducerInfo[] {
+    return [...this.#producers.values()];
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator }): Promise<StageRtpOutput> {
+    const pairs: PortPair[] = [];
+    try {
+      for (let i = 0; i < opts.producerIds.length; i++) pairs.push(await opts.portPool.allocate());
+      const answer = outputSchema.parse(
+        await this.#channel.request('createRtpOutput', { producerIds: opts.producerIds, remoteIp: opts.remoteIp, ports: pairs }),
+      );
+      const output = new RemoteRtpOutput(this.#channel, answer.outputId, answer.sdp, answer.tracks, () => {
+        this.#outputs.delete(answer.outputId);
+        for (const p of pairs) opts.portPool.release(p);
+      });
+      this.#outputs.set(answer.outputId, output);
+      if (this.#closed) output.close();
+      return output;
+    } catch (err) {
+      for (const p of pairs) opts.portPool.release(p);
+      throw err;
+    }
+  }
+
+  #onEvent(name: string, data: unknown): void {
+    if (name === 'outputclose') {
+      const id = (data as { outputId?: unknown } | null)?.outputId;
+      if (typeof id === 'string') this.#outputs.get(id)?.markClosed();
+      return;
+    }
+    if (name !== 'stage') return;
+    const e = stageEventSchema.safeParse(data);
+    if (!e.success) return void this.#log.warn({ name }, 'malformed stage event ignored');
+    const { name: event, args } = e.data;
+    if (event === 'producer' || event === 'producerclose') {
+      const info = producerSchema.safeParse(args[0]);
+      if (!info.success) return void this.#log.warn({ event }, 'malformed producer info ignored');
+      if (event === 'producer') this.#producers.set(info.data.id, info.data as ProducerInfo);
+      else this.#producers.delete(info.data.id);
+    }
+    if (event === 'close') return this.#close();
+    // Every other stage event is re-emitted as it came: listeners of the in-process Stage work unchanged.
+    this.emit(event as keyof StageEvents, ...(args as StageEvents[keyof StageEvents]));
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const o of [...this.#outputs.values()]) o.markClosed();
+    this.#log.info('remote stage feed closed');
+    this.emit('close', 'closed');
+  }
+}
+
+/** The SFU's RTP output toward this node, driven over the channel. */
+class RemoteRtpOutput implements StageRtpOutput {
+  readonly sdp: string;
+  readonly tracks: readonly RtpOutputTrack[];
+  readonly #channel: RpcChannel;
+  readonly #id: string;
+  readonly #onClosed: () => void;
+  #closed = false;
+
+  constructor(channel: RpcChannel, id: string, sdp: string, tracks: RtpOutputTrack[], onClosed: () => void) {
+    this.#channel = channel;
+    this.#id = id;
+    this.sdp = sdp;
+    this.tracks = tracks;
+    this.#onClosed = onClosed;
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.#channel.closed;
+  }
+
+  async resume(): Promise<void> {
+    await this.#channel.request('output.resume', { outputId: this.#id });
+  }
+
+  async requestKeyFrame(): Promise<void> {
+    await this.#channel.request('output.requestKeyFrame', { outputId: this.#id });
+  }
+
+  async stats(): Promise<{ producerId: string; kind: MediaKind; bitrate: number; packetCount: number }[]> {
+    return (await this.#channel.request('output.stats', { outputId: this.#id }, 5000)) as never;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#channel.request('output.close', { outputId: this.#id }).catch(() => {
+      // The SFU or the channel is gone: its transports went with it.
+    });
+    this.markClosed();
+  }
+
+  /** The SFU closed it (its producer or stage went away), or the channel did. */
+  markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClosed();
+  }
+}

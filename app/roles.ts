@@ -1,0 +1,186 @@
+// The two halves of the app when it runs on separate machines (docs/scaling.md):
+// `sfu` (ingest and control) and `broadcast` (transcode, packager, origin, store).
+// Role `all` is app/server.ts's startApp, unchanged.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { UdpPortPool, type Logger } from '../common/index.ts';
+import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
+import { createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
+import { Broadcasts } from './broadcasts.ts';
+import type { AppConfig } from './config.ts';
+import { createControlApi } from './controlApi.ts';
+import { InternalApi } from './internalApi.ts';
+import { rankNodes } from './placement.ts';
+import { RemoteBroadcasts } from './remoteBroadcasts.ts';
+import type { StageFeed } from './stageFeed.ts';
+import { ViewerEstimator } from './viewers.ts';
+
+/** A running process of role `sfu` or `broadcast`. */
+export interface RunningNode {
+  readonly role: 'sfu' | 'broadcast';
+  readonly url: string;
+  /** Role `sfu`. */
+  readonly sfu?: Sfu;
+  readonly remoteBroadcasts?: RemoteBroadcasts;
+  /** Role `broadcast`. */
+  readonly packager?: Packager;
+  readonly broadcasts?: Broadcasts;
+  close(): Promise<void>;
+}
+
+/** The path prefix under which a broadcast node serves its origin and viewer pages, and the CDN routes to it. */
+export const nodePathPrefix = (nodeId: string): string => `/b/${nodeId}`;
+
+type Closer = () => Promise<void> | void;
+
+function closerChain(logger: Logger): { push(c: Closer): void; close(): Promise<void> } {
+  const closers: Closer[] = [];
+  return {
+    push: (c) => void closers.push(c),
+    close: async () => {
+      for (const c of closers.splice(0).reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          logger.error({ err }, 'shutdown step failed');
+        }
+      }
+    },
+  };
+}
+
+async function listen(app: express.Express, config: AppConfig, closers: { push(c: Closer): void }): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  const { port } = server.address() as AddressInfo;
+  const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  return { server, url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}` };
+}
+
+function baseApp(): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  return app;
+}
+
+/**
+ * Role `sfu`: mediasoup, the host page and signalling, the control API. A
+ * go-live places the stage on a broadcast node and serves it RTP; the answer's
+ * viewer links point at that node's path (/b/<node>/) on the CDN.
+ */
+export async function startSfuNode(config: AppConfig, logger: Logger): Promise<RunningNode> {
+  const log = logger.child({ role: 'sfu' });
+  const closers = closerChain(log);
+  const sfu = await Sfu.create(config.ingest, log);
+  closers.push(() => sfu.close());
+  try {
+    const remote = new RemoteBroadcasts({ sfu, nodes: config.broadcastNodes, internalToken: config.internalToken!, logger: log });
+    closers.push(() => remote.stopAll());
+    const hostAssets = await buildHostPage();
+    const app = baseApp();
+    let url = '';
+    const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? url;
+    // Before go-live the link names the stage's home node (first in rendezvous order); after, the node it runs on.
+    const nodeFor = (stageId: string) => {
+      const placed = remote.placement(stageId);
+      return placed ? config.broadcastNodes.find((n) => n.id === placed.nodeId)! : rankNodes(stageId, config.broadcastNodes)[0]!;
+    };
+    const viewerBase = (stageId: string) => {
+      const node = nodeFor(stageId);
+      return `${(config.cdnBaseUrl ?? node.url).replace(/\/$/, '')}${nodePathPrefix(node.id)}`;
+    };
+    app.use('/host', createHostPageRouter(hostAssets));
+    app.use(
+      '/api',
+      createControlApi({
+        sfu,
+        broadcasts: remote,
+        viewers: { count: (id) => remote.viewers(id) },
+        adminToken: config.adminToken,
+        publicUrl,
+        viewerBase,
+        placement: (id) => remote.placement(id),
+        logger: log,
+      }),
+    );
+    app.get('/healthz', (_req, res) => {
+      res.json({ ok: true, role: 'sfu', workers: sfu.workers.size, stages: sfu.stages.length });
+    });
+    const signalling = new SignallingServer(sfu, log, '/host/ws');
+    closers.push(() => signalling.close());
+    const { server, url: listening } = await listen(app, config, closers);
+    signalling.attach(server);
+    url = listening;
+    log.info({ url, broadcastNodes: config.broadcastNodes.map((n) => n.id) }, 'SFU node listening');
+    return { role: 'sfu', url, sfu, remoteBroadcasts: remote, close: closers.close };
+  } catch (err) {
+    await closers.close();
+    throw err;
+  }
+}
+
+/**
+ * Role `broadcast`: FFmpeg, the packager, the origin and the store for the
+ * stages SFUs place here. The origin and viewer pages are served at `/` and
+ * under `/b/<nodeId>/`, the path the CDN routes to this node; the internal API
+ * (placement readiness, one channel per broadcast) under `/internal/`.
+ */
+export async function startBroadcastNode(config: AppConfig, logger: Logger, store: ObjectStore): Promise<RunningNode> {
+  const nodeId = config.nodeId!;
+  const log = logger.child({ role: 'broadcast', node: nodeId });
+  const closers = closerChain(log);
+  try {
+    const packager = createPackager(config.packager, { logger: log, store });
+    closers.push(() => packager.close());
+    const viewers = new ViewerEstimator();
+    const broadcasts: Broadcasts = new Broadcasts({
+      // Stages arrive as feeds SFUs open on the internal API (created below; called only after start-up).
+      sfu: { getStage: (id): StageFeed | undefined => internal.getStage(id) },
+      packager,
+      transcode: config.transcode,
+      portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
+      rtpAddress: config.rtp.address,
+      endedGraceMs: config.endedGraceMs,
+      logger: log,
+    });
+    closers.push(() => broadcasts.stopAll());
+    const internal: InternalApi = new InternalApi({ nodeId, token: config.internalToken!, broadcasts, viewers, logger: log });
+    closers.push(() => internal.close());
+
+    const playerAssets = await buildPlayerPages();
+    const media = express.Router();
+    media.use('/watch', createPlayerRouter(playerAssets));
+    media.use(viewers.middleware);
+    media.use(createOriginRouter(packager, store, { logger: log }));
+    const app = baseApp();
+    app.use('/internal', internal.router);
+    app.use(nodePathPrefix(nodeId), media);
+    app.use(media);
+    app.get('/healthz', (_req, res) => {
+      res.json({ ok: true, role: 'broadcast', nodeId });
+    });
+    const { server, url } = await listen(app, config, closers);
+    internal.attach(server);
+    log.info({ url, rtpAddress: config.rtp.address, store: config.store.kind }, 'broadcast node listening');
+    return { role: 'broadcast', url, packager, broadcasts, close: closers.close };
+  } catch (err) {
+    await closers.close();
+    throw err;
+  }
+}

@@ -8,8 +8,7 @@ import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMess
  * no method: the feed (app/remoteFeed.ts, app/feedService.ts) gives them meaning,
  * so adding a method or an event is one handler on each side.
  */
-const messageSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('req'), id: z.number().int().nonnegative(), method: z.string().min(1).max(64), params: z.unknown() }),
+const resultSchema = z.union([
   z.object({ t: z.literal('res'), id: z.number().int().nonnegative(), ok: z.literal(true), result: z.unknown() }),
   z.object({
     t: z.literal('res'),
@@ -17,6 +16,10 @@ const messageSchema = z.discriminatedUnion('t', [
     ok: z.literal(false),
     error: z.object({ code: z.string(), message: z.string(), status: z.number().int().optional() }),
   }),
+]);
+const messageSchema = z.union([
+  z.object({ t: z.literal('req'), id: z.number().int().nonnegative(), method: z.string().min(1).max(64), params: z.unknown() }),
+  resultSchema,
   z.object({ t: z.literal('event'), name: z.string().min(1).max(64), data: z.unknown() }),
 ]);
 type Message = z.infer<typeof messageSchema>;

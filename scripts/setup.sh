@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine, idempotently:
-# FFmpeg and Chromium from apt, npm dependencies, and the mediasoup worker
+# FFmpeg, Chromium and nginx (the CDN stand-in of the multi-process test) from apt, npm dependencies, and the mediasoup worker
 # (mediasoup's prebuilt download where it works, else our build against Debian's
 # libraries, cached by version). Quick when everything is already in place.
 set -euo pipefail
@@ -9,7 +9,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 start=$(date +%s)
 
 # --- System packages ------------------------------------------------------------
-apt_pkgs=(ffmpeg chromium)
+apt_pkgs=(ffmpeg chromium nginx)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -63,4 +63,4 @@ if ! worker_ok "$ms_bin"; then
   worker_ok "$ms_bin" || { log "no working mediasoup worker at $ms_bin"; exit 1; }
 fi
 
-log "ready in $(( $(date +%s) - start )) s (ffmpeg, chromium, npm dependencies, mediasoup worker $ms_version)"
+log "ready in $(( $(date +%s) - start )) s (ffmpeg, chromium, nginx, npm dependencies, mediasoup worker $ms_version)"

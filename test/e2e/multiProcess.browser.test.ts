@@ -1,0 +1,268 @@
+// The roles on separate processes, as on separate machines: an `sfu` process, a
+// `broadcast` process, and nginx as the CDN's caching proxy in front of the
+// broadcast node's origin. A host publishes to the SFU, the stage goes live
+// through the SFU's control API (placed on the broadcast node by rendezvous
+// hashing, skipping a node that is down), hls.js plays it through nginx, and
+// nginx's access log shows what was cached.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { rankNodes } from '../../app/placement.ts';
+import { isUdpPortBound } from '../../common/index.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
+import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+
+const ADMIN = 'multi-process-admin-token-0123';
+const INTERNAL = 'multi-process-internal-token-0123';
+const HOST_SECRET = 'multi-process-host-secret-0123456';
+const rtpRange = process.env.STAGECAST_TEST_RTP_PORTS ?? '45000-45999';
+
+type Status = {
+  id: string;
+  producers: { kind: string }[];
+  placement?: { nodeId: string; connected: boolean };
+  broadcast: { state: string; renditions: { trackId: string }[]; input: { bitrate: number }[]; viewers: number } | null;
+};
+
+describe('roles on separate processes behind a caching proxy', () => {
+  let dir: string;
+  let sfu: ChildHandle;
+  let node: ChildHandle;
+  let cdn: NginxCdn;
+  let browser: Browser;
+  let sfuUrl: string;
+  let nodeUrl: string;
+  let goneUrl: string;
+
+  const api = async <T,>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${sfuUrl}/api${p}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-multi-'));
+    const [sfuPort, nodePort, gonePort] = await Promise.all([freeTcpPort(), freeTcpPort(), freeTcpPort()]);
+    sfuUrl = `http://127.0.0.1:${sfuPort}`;
+    nodeUrl = `http://127.0.0.1:${nodePort}`;
+    // A configured node nobody listens on: placement must skip it.
+    goneUrl = `http://127.0.0.1:${gonePort}`;
+    const common = { STAGECAST_HTTP_HOST: '127.0.0.1', STAGECAST_ADMIN_TOKEN: ADMIN, STAGECAST_INTERNAL_TOKEN: INTERNAL, STAGECAST_INITIAL_STAGE: '', STAGECAST_LOG_LEVEL: 'info' };
+    node = spawnStagecast(
+      'broadcast',
+      {
+        ...common,
+        STAGECAST_ROLE: 'broadcast',
+        STAGECAST_NODE_ID: 'node-a',
+        STAGECAST_HTTP_PORT: String(nodePort),
+        STAGECAST_DATA_DIR: path.join(dir, 'node-a'),
+        STAGECAST_RTP_ADDRESS: '127.0.0.1',
+        STAGECAST_RTP_PORTS: rtpRange,
+        // One small rung keeps host, SFU, FFmpeg and viewer within this machine's 2 cores.
+        STAGECAST_LADDER: 'sd',
+        STAGECAST_X264_PRESET: 'ultrafast',
+      },
+      path.join(dir, 'broadcast.log'),
+    );
+    cdn = await NginxCdn.start(path.join(dir, 'nginx'), [{ id: 'node-a', url: nodeUrl }]);
+    sfu = spawnStagecast(
+      'sfu',
+      {
+        ...common,
+        STAGECAST_ROLE: 'sfu',
+        STAGECAST_HTTP_PORT: String(sfuPort),
+        STAGECAST_WORKERS: '1',
+        STAGECAST_HOST_TOKEN_SECRET: HOST_SECRET,
+        STAGECAST_BROADCAST_NODES: `node-gone=${goneUrl},node-a=${nodeUrl}`,
+        STAGECAST_CDN_BASE_URL: cdn.url,
+      },
+      path.join(dir, 'sfu.log'),
+    );
+    await Promise.all([waitForHttp(`${nodeUrl}/healthz`, node), waitForHttp(`${sfuUrl}/healthz`, sfu)]);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    // SIGTERM: each process drains its broadcasts and closes its children and ports.
+    const exits = await Promise.all([sfu?.stop(), node?.stop()]);
+    await cdn?.stop();
+    for (const [i, e] of exits.entries()) {
+      if (e) assert.equal(e.killed, false, `${i === 0 ? 'sfu' : 'broadcast'} process exited by itself after SIGTERM`);
+    }
+    assert.equal(cdn?.running, false, 'nginx exited');
+    if (process.env.KEEP_TEST_DIR) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('internal API refuses calls without the internal token, and the CDN path never reaches it', async () => {
+    assert.equal((await fetch(`${nodeUrl}/internal/ready`)).status, 401);
+    assert.equal((await fetch(`${nodeUrl}/internal/ready`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status, 401);
+    const ok = await fetch(`${nodeUrl}/internal/ready`, { headers: { authorization: `Bearer ${INTERNAL}` } });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { nodeId: string }).nodeId, 'node-a');
+    // Through the CDN the node's prefix serves media and pages only.
+    assert.equal((await fetch(`${cdn.url}/b/node-a/internal/ready`, { headers: { authorization: `Bearer ${INTERNAL}` } })).status, 404);
+    assert.equal((await fetch(`${cdn.url}/internal/ready`, { headers: { authorization: `Bearer ${INTERNAL}` } })).status, 404);
+  });
+
+  test('a host publishes to the sfu, the broadcast node runs it, hls.js plays it through nginx for 10 s; playlists and parts are cached as the headers say', async (t) => {
+    // A stage whose home (first in rendezvous order) is the node that is down.
+    const nodes = [
+      { id: 'node-gone', url: goneUrl },
+      { id: 'node-a', url: nodeUrl },
+    ];
+    let stageId = '';
+    for (let i = 0; !stageId; i++) if (rankNodes(`mp-${i}`, nodes)[0]!.id === 'node-gone') stageId = `mp-${i}`;
+
+    const created = await api<{ id: string; hostUrl: string }>('POST', '/stages', { id: stageId });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const host = await browser.newPage();
+    const viewer = await browser.newPage();
+    try {
+      await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
+      // Another process: poll the control API until both tracks are produced.
+      const deadline = Date.now() + 30_000;
+      let stage: Status | undefined;
+      while (Date.now() < deadline) {
+        stage = (await api<Status>('GET', `/stages/${stageId}`)).body;
+        if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(stage?.producers.length, 2, `the host publishes audio and video: ${JSON.stringify(stage)}`);
+
+      const live = await api<{ viewerUrl: string; hlsUrl: string; broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/live`);
+      assert.equal(live.status, 201, JSON.stringify(live.body));
+      assert.equal(live.body.broadcast?.state, 'live');
+      assert.deepEqual(
+        live.body.broadcast?.renditions.map((r) => r.trackId).sort(),
+        ['audio', 'video-360p'],
+      );
+      // The viewer links name the owning node's path on the CDN.
+      assert.equal(live.body.viewerUrl, `${cdn.url}/b/node-a/watch/?broadcast=${stageId}`);
+      assert.equal(live.body.hlsUrl, `${cdn.url}/b/node-a/live/${stageId}/master.m3u8`);
+      const placed = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      assert.deepEqual(placed.placement && { nodeId: placed.placement.nodeId, connected: placed.placement.connected }, { nodeId: 'node-a', connected: true });
+
+      const failed: string[] = [];
+      viewer.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      await viewer.goto(live.body.viewerUrl);
+      await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 40_000, polling: 200 });
+      const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
+      await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t + 10, t0, { timeout: 30_000, polling: 200 });
+
+      // A second CDN client asking for the very next blocking reload and the preload-hinted part,
+      // five times at once each: nginx must pull each once from the origin and answer the rest from cache.
+      const base = `${cdn.url}/b/node-a/live/${stageId}/video-360p`;
+      const playlist = await (await fetch(`${base}/index.m3u8`)).text();
+      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
+      assert.ok(hint, `the live playlist has a preload hint:\n${playlist}`);
+      const [msn, part] = [Number(hint[1]), Number(hint[2])];
+      const blockingUri = `/b/node-a/live/${stageId}/video-360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`;
+      const partUri = `/b/node-a/live/${stageId}/video-360p/part-${msn}.${part}.m4s`;
+      const burst = async (uri: string) => Promise.all(Array.from({ length: 5 }, async () => (await fetch(`${cdn.url}${uri}`)).status));
+      const [blockingStatuses, partStatuses] = await Promise.all([burst(blockingUri), burst(partUri)]);
+      assert.deepEqual(blockingStatuses, [200, 200, 200, 200, 200]);
+      assert.deepEqual(partStatuses, [200, 200, 200, 200, 200]);
+
+      // Repeats of what the viewer already fetched: the media objects it named come from the cache.
+      const viewerLines = cdn.log();
+      const fetchedMedia = [...new Set(viewerLines.filter((l) => l.status === 200 && /\/(part-|seg-|init-)[^/]*\.(m4s|mp4)$/.test(l.uri)).map((l) => l.uri))];
+      const repeatUris = [
+        ...fetchedMedia.filter((u) => u.includes('/init-')),
+        ...fetchedMedia.filter((u) => u.includes('/part-')).slice(-8),
+        ...fetchedMedia.filter((u) => u.includes('/seg-')).slice(-4),
+      ];
+      for (const uri of repeatUris) assert.equal((await fetch(`${cdn.url}${uri}`)).status, 200, uri);
+      // Short-lived playlists: two fetches in a row, the second from the cache.
+      for (const uri of [`/b/node-a/live/${stageId}/master.m3u8`, `/b/node-a/live/${stageId}/audio/index.m3u8`]) {
+        await fetch(`${cdn.url}${uri}`).then((r) => r.arrayBuffer());
+        await fetch(`${cdn.url}${uri}`).then((r) => r.arrayBuffer());
+      }
+      // A bad directive is answered, and never cached.
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${cdn.url}/b/node-a/live/${stageId}/video-360p/index.m3u8?_HLS_part=1`)).status, 400);
+
+      const log = cdn.log();
+      const tally = (pred: (l: CacheLogLine) => boolean) =>
+        JSON.stringify(log.filter(pred).reduce<Record<string, number>>((acc, l) => ({ ...acc, [l.cache]: (acc[l.cache] ?? 0) + 1 }), {}));
+      t.diagnostic(`nginx: ${log.length} requests; blocking reloads ${tally((l) => l.uri.includes('_HLS_msn='))}; parts ${tally((l) => l.uri.includes('/part-'))}; segments/init ${tally((l) => /\/(seg|init)-/.test(l.uri))}`);
+      const lines = (pred: (l: CacheLogLine) => boolean) => log.filter(pred);
+      const describeLines = (ls: CacheLogLine[]) => ls.map((l) => `${l.status} ${l.cache} ${l.uri}`).join('\n');
+
+      // The viewer really went through nginx: blocking reloads and parts, and only the not-yet-live master failed.
+      const viewerBlocking = lines((l) => l.uri.includes('/index.m3u8?_HLS_msn=') && l.uri !== blockingUri);
+      const viewerParts = viewerLines.filter((l) => l.uri.includes('/part-'));
+      assert.ok(viewerBlocking.length >= 20, `the viewer made blocking playlist reloads through nginx (${viewerBlocking.length})`);
+      assert.ok(viewerParts.length >= 20, `the viewer fetched parts through nginx (${viewerParts.length})`);
+      assert.deepEqual(failed.filter((f) => !f.endsWith('/master.m3u8')), [], 'no failed viewer requests except the master before it existed');
+      assert.ok(viewerBlocking.every((l) => /max-age=6/.test(l.cacheControl)), 'blocking reloads carry max-age=6');
+
+      // proxy_cache_lock: one origin pull per object, the other four wait for it and are HITs.
+      for (const uri of [blockingUri, partUri]) {
+        const same = lines((l) => l.uri === uri);
+        const misses = same.filter((l) => l.cache === 'MISS');
+        const hits = same.filter((l) => l.cache === 'HIT');
+        assert.equal(misses.length, 1, `one origin pull for ${uri}:\n${describeLines(same)}`);
+        assert.ok(hits.length >= 4, `the burst's other requests were cache hits for ${uri}:\n${describeLines(same)}`);
+      }
+      // Parts, segments and init segments are immutable for 14 days: every repeat is a HIT.
+      for (const uri of repeatUris) {
+        const same = lines((l) => l.uri === uri);
+        assert.equal(same.at(-1)?.cache, 'HIT', `repeat of ${uri} was served from the cache:\n${describeLines(same)}`);
+        assert.match(same.at(-1)!.cacheControl || same[0]!.cacheControl, /max-age=1209600, immutable/);
+      }
+      assert.ok(repeatUris.some((u) => u.includes('/init-')) && repeatUris.some((u) => u.includes('/part-')), `init segments and parts were repeated: ${repeatUris.join(' ')}`);
+      // The multivariant playlist (max-age=2) and a playlist without directives (max-age=1): the back-to-back repeat is a HIT.
+      for (const name of ['master.m3u8', 'audio/index.m3u8']) {
+        const same = lines((l) => l.uri === `/b/node-a/live/${stageId}/${name}`);
+        assert.equal(same.at(-1)?.cache, 'HIT', `${name} repeat came from the cache:\n${describeLines(same.slice(-4))}`);
+      }
+      // Errors say no-store: each bad request went to the origin.
+      const bad = lines((l) => l.uri.endsWith('index.m3u8?_HLS_part=1'));
+      assert.deepEqual(bad.map((l) => `${l.status} ${l.cache}`), ['400 MISS', '400 MISS']);
+
+      const status = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      assert.equal(status.broadcast?.state, 'live');
+      assert.ok(status.broadcast!.input.every((i) => i.bitrate > 0), `the node reports the SFU's RTP bitrates: ${JSON.stringify(status.broadcast?.input)}`);
+      assert.ok(status.broadcast!.viewers >= 1, 'the node counts the CDN pulling playlists as a viewer');
+
+      // Stop through the SFU: the node ends the broadcast (ENDLIST), served through the CDN.
+      const stopped = await api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
+      assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+      assert.equal(stopped.body.broadcast?.state, 'ended');
+      const ended = await (await fetch(`${nodeUrl}/b/node-a/live/${stageId}/video-360p/index.m3u8`)).text();
+      assert.match(ended, /#EXT-X-ENDLIST\s*$/);
+      const placement = (await api<Status>('GET', `/stages/${stageId}`)).body.placement;
+      assert.equal(placement?.connected, false, 'the broadcast channel is closed after the stop');
+    } finally {
+      await host.close();
+      await viewer.close();
+    }
+  });
+
+  test('after SIGTERM every process is gone and the RTP ports are free', async () => {
+    const exits = await Promise.all([sfu.stop(), node.stop()]);
+    await cdn.stop();
+    assert.deepEqual(
+      exits.map((e) => ({ code: e.code, killed: e.killed })),
+      [
+        { code: 0, killed: false },
+        { code: 0, killed: false },
+      ],
+      `graceful exits\n--- sfu\n${sfu.tail(10)}\n--- broadcast\n${node.tail(10)}`,
+    );
+    const [min] = rtpRange.split('-').map(Number) as [number];
+    for (let p = min + (min % 2); p < min + 8; p++) assert.equal(await isUdpPortBound('127.0.0.1', p), false, `UDP ${p} released`);
+    for (const url of [sfuUrl, nodeUrl, cdn.url]) await assert.rejects(fetch(url), `${url} no longer listens`);
+  });
+});

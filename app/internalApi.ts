@@ -41,6 +41,7 @@ export class InternalApi implements StageFeedSource {
   readonly #feeds = new Map<string, RemoteStageFeed>();
   readonly #channels = new Set<RpcChannel>();
   #server: Server | undefined;
+  #draining = false;
 
   constructor(opts: InternalApiOptions) {
     this.#opts = opts;
@@ -50,9 +51,21 @@ export class InternalApi implements StageFeedSource {
       if (!bearerMatches(req.get('authorization'), opts.token)) return void res.status(401).json({ error: { code: 'unauthorized', message: 'internal token required' } });
       next();
     });
+    // 503 while draining: SFUs place no new stage here, running ones go on until they stop.
     this.router.get('/ready', (_req, res) => {
-      res.json({ ok: true, nodeId: opts.nodeId, feeds: this.#feeds.size });
+      res.status(this.#draining ? 503 : 200).json({ ok: !this.#draining, draining: this.#draining, nodeId: opts.nodeId, feeds: this.liveFeeds });
     });
+    // Called by the pod's preStop hook (scripts/drain.ts) before SIGTERM.
+    this.router.post('/drain', (_req, res) => {
+      if (!this.#draining) this.#log.info({ feeds: this.liveFeeds }, 'draining: no new broadcasts');
+      this.#draining = true;
+      res.json({ draining: true, nodeId: opts.nodeId, feeds: this.liveFeeds });
+    });
+  }
+
+  /** Broadcasts SFUs are feeding to this node now. */
+  get liveFeeds(): number {
+    return [...this.#feeds.values()].filter((f) => !f.closed).length;
   }
 
   getStage(id: string): RemoteStageFeed | undefined {
@@ -102,6 +115,7 @@ export class InternalApi implements StageFeedSource {
     channel
       .handle('start', async (params) => {
         if (stageId) throw new InputError('already-started', 'this channel already carries a broadcast', 409);
+        if (this.#draining) throw new InputError('draining', `node ${this.#opts.nodeId} is draining`, 503);
         const parsed = remoteStageSchema.safeParse((params as { stage?: unknown } | null)?.stage);
         if (!parsed.success) throw new InputError('bad-params', `start: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
         const stage = parsed.data;

@@ -63,6 +63,10 @@ export class InternalApi implements StageFeedSource {
     });
   }
 
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** Broadcasts SFUs are feeding to this node now. */
   get liveFeeds(): number {
     return [...this.#feeds.values()].filter((f) => !f.closed).length;

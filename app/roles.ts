@@ -122,6 +122,10 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, role: 'sfu', workers: sfu.workers.size, stages: sfu.stages.length });
     });
+    // Ready while a mediasoup worker runs (a dead one is replaced or the pod restarts).
+    app.get('/readyz', (_req, res) => {
+      res.status(sfu.workers.size > 0 ? 200 : 503).json({ ready: sfu.workers.size > 0, role: 'sfu' });
+    });
     const signalling = new SignallingServer(sfu, log, '/host/ws');
     closers.push(() => signalling.close());
     const { server, url: listening } = await listen(app, config, closers);
@@ -174,6 +178,10 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     app.use(media);
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, role: 'broadcast', nodeId });
+    });
+    // Not ready while draining: the edge and SFUs send nothing new; running broadcasts go on.
+    app.get('/readyz', (_req, res) => {
+      res.status(internal.draining ? 503 : 200).json({ ready: !internal.draining, role: 'broadcast', nodeId, broadcasts: internal.liveFeeds });
     });
     const { server, url } = await listen(app, config, closers);
     internal.attach(server);

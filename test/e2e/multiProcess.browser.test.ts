@@ -250,6 +250,20 @@ describe('roles on separate processes behind a caching proxy', () => {
     }
   });
 
+  test('a draining broadcast node answers not ready (so SFUs place nothing new there) and refuses new broadcasts', async () => {
+    const auth = { authorization: `Bearer ${INTERNAL}` };
+    assert.equal((await fetch(`${nodeUrl}/readyz`)).status, 200);
+    assert.equal((await fetch(`${nodeUrl}/internal/drain`, { method: 'POST' })).status, 401, 'drain needs the internal token');
+    const drained = await fetch(`${nodeUrl}/internal/drain`, { method: 'POST', headers: auth });
+    assert.equal(drained.status, 200);
+    assert.equal((await fetch(`${nodeUrl}/readyz`)).status, 503);
+    const ready = await fetch(`${nodeUrl}/internal/ready`, { headers: auth });
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { ok: false, draining: true, nodeId: 'node-a', feeds: 0 });
+    // Media and pages are still served while draining (running broadcasts' viewers).
+    assert.equal((await fetch(`${cdn.url}/b/node-a/watch/`)).status, 200);
+  });
+
   test('after SIGTERM every process is gone and the RTP ports are free', async () => {
     const exits = await Promise.all([sfu.stop(), node.stop()]);
     await cdn.stop();

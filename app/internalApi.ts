@@ -102,9 +102,10 @@ export class InternalApi implements StageFeedSource {
     const channel = new RpcChannel(ws, log);
     this.#channels.add(channel);
     let stageId: string | undefined;
+    let feed: RemoteStageFeed | undefined;
     channel.once('close', () => {
       this.#channels.delete(channel);
-      if (stageId && this.#feeds.get(stageId)?.closed !== false) this.#feeds.delete(stageId);
+      if (stageId && this.#feeds.get(stageId) === feed) this.#feeds.delete(stageId);
     });
     const status = async (id: string) => {
       const s = await this.#opts.broadcasts.status(id);
@@ -125,7 +126,8 @@ export class InternalApi implements StageFeedSource {
         const stage = parsed.data;
         if (this.#feeds.get(stage.id)?.closed === false) throw new InputError('already-live', `stage ${stage.id} already has a feed on this node`, 409);
         stageId = stage.id;
-        this.#feeds.set(stage.id, new RemoteStageFeed(channel, stage, log));
+        feed = new RemoteStageFeed(channel, stage, log);
+        this.#feeds.set(stage.id, feed);
         log.info({ stage: stage.id }, 'broadcast requested by an SFU');
         await this.#opts.broadcasts.goLive(stage.id);
         return status(stage.id);

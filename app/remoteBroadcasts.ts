@@ -79,21 +79,34 @@ export class RemoteBroadcasts implements BroadcastControl {
     if (!stage.producers.some((p) => p.kind === 'video')) throw new InputError('no-publisher', `no host is publishing video on stage ${stageId}`, 409);
 
     const candidates = await this.candidates(stageId);
-    const chosen = candidates.find((c) => c.ready)?.node;
-    if (!chosen) {
+    // The first ready node in the stage's order whose channel opens.
+    let chosen: BroadcastNode | undefined;
+    let channel: RpcChannel | undefined;
+    for (const c of candidates) {
+      if (!c.ready) continue;
+      try {
+        channel = await this.#connect(c.node, this.#log);
+        chosen = c.node;
+        break;
+      } catch (err) {
+        c.ready = false;
+        c.reason = errorMessage(err);
+      }
+    }
+    if (!chosen || !channel) {
       const why = candidates.map((c) => `${c.node.id}: ${c.reason}`).join('; ');
       throw new DependencyError('no-broadcast-node', `no broadcast node is ready (${why || 'none configured'})`);
     }
     const log = this.#log.child({ stage: stageId, node: chosen.id });
-    const channel = await this.#connect(chosen, log);
     const placement: Placement = { node: chosen, channel, last: undefined };
+    const node = chosen;
     this.#placements.set(stageId, placement);
     serveStageFeed(channel, stage, log);
     channel.once('close', (code, reason) => {
       log.info({ code, reason }, 'broadcast node channel closed');
       const last = placement.last;
       if (last && last.state !== 'ended' && last.state !== 'failed') {
-        placement.last = { ...last, state: 'failed', error: `connection to broadcast node ${chosen.id} lost` };
+        placement.last = { ...last, state: 'failed', error: `connection to broadcast node ${node.id} lost` };
       }
     });
     log.info({ candidates: candidates.map((c) => ({ node: c.node.id, ready: c.ready })) }, 'stage placed on a broadcast node');

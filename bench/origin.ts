@@ -2,7 +2,7 @@
  * `npm run bench:origin`: blocking-reload fan-out and segment throughput of the
  * packager origin, on loopback. Prints figures; bounded in time; stops itself.
  * The origin runs in its own process (bench/origin-server.ts) and the clients
- * in GENERATORS other processes (bench/lib/load.ts), so the load generator
+ * in GENERATORS other processes (bench/lib/originClients.ts), so the load generator
  * never shares an event loop with the origin or with the bookkeeping.
  *  1. N (1,000 then 5,000) clients each hold `index.m3u8?_HLS_msn=…&_HLS_part=…`
  *     for the next part while parts land every 200 ms; latency = response
@@ -11,11 +11,13 @@
  *  2. Segment-serving throughput of the origin vs nginx serving the same files,
  *     in alternating rounds, as a ratio of requests served.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { all as allGens, forkGenerators, share, stopGenerators } from './lib/generators.ts';
+import { startOriginProcess } from './lib/originProcess.ts';
 
 const GENERATORS = 2;
 const RAMP_MS = 2_000;
@@ -33,54 +35,17 @@ const media = path.join(tmp, 'video.mp4');
 // 90 s of 360p CMAF with 200 ms fragments and a keyframe per second, encoded faster than real time.
 execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '90', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '800k', '-g', '30', '-sc_threshold', '0', '-force_key_frames', 'expr:gte(t,n_forced*1)', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf', '-frag_duration', '200000', '-f', 'mp4', '-y', media]);
 
-const child: ChildProcess = fork(path.join(import.meta.dirname, 'origin-server.ts'), [media, segDir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const gens: ChildProcess[] = await Promise.all(
-  Array.from({ length: GENERATORS }, () => {
-    const g = fork(path.join(import.meta.dirname, 'lib', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    return new Promise<ChildProcess>((resolve) => g.once('message', () => resolve(g)));
-  }),
-);
+const origin = await startOriginProcess({ broadcast: 'bench', blockingTimeoutMs: 5000, server: { keepAliveTimeout: 60_000 }, feed: { kind: 'file', file: media, segDir } });
+const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'originClients.ts'), GENERATORS);
 let latest = { msn: 0, part: -1 };
-const port = await new Promise<number>((resolve) => {
-  child.on('message', (m: { type: string; port?: number; msn?: number; part?: number; at?: number }) => {
-    if (m.type === 'ready') resolve(m.port!);
-    if (m.type === 'part') {
-      latest = { msn: m.msn!, part: m.part! };
-      for (const g of gens) g.send(m);
-    }
-  });
+origin.onPart((m) => {
+  latest = { msn: m.msn, part: m.part };
+  for (const g of gens) g.send(m);
 });
-const stats = () =>
-  new Promise<{ cpu: number; rss: number; heap: number }>((resolve) => {
-    const on = (m: { type: string; cpu: number; rss: number; heap: number }) => {
-      if (m.type === 'stats') {
-        child.off('message', on);
-        resolve(m);
-      }
-    };
-    child.on('message', on);
-    child.send({ type: 'stats' });
-  });
-const mark = () => child.send({ type: 'mark' });
-
-/** Sends one job to every generator and collects one result of `type` from each. */
-function all<T>(job: (i: number) => object, type: string): Promise<T[]> {
-  return Promise.all(
-    gens.map(
-      (g, i) =>
-        new Promise<T>((resolve) => {
-          const on = (m: { type: string }) => {
-            if (m.type === type) {
-              g.off('message', on);
-              resolve(m as T);
-            }
-          };
-          g.on('message', on);
-          g.send(job(i));
-        }),
-    ),
-  );
-}
+const port = origin.port;
+const stats = origin.stats;
+const mark = origin.mark;
+const all = <T>(job: (i: number) => object, type: string): Promise<T[]> => allGens<T>(gens, job, type);
 
 const pct = (a: number[], p: number) => {
   const s = [...a].sort((x, y) => x - y);
@@ -93,11 +58,10 @@ while (latest.msn < 2) await new Promise((r) => setTimeout(r, 100));
 const fmt = (a: number[]) => `p50 ${pct(a, 50).toFixed(1)} ms, p99 ${pct(a, 99).toFixed(1)} ms, max ${pct(a, 100).toFixed(1)} ms (${a.length})`;
 
 async function blockingPhase(n: number): Promise<void> {
-  const share = (i: number) => Math.floor(n / GENERATORS) + (i < n % GENERATORS ? 1 : 0);
   mark();
   const warmStats = new Promise<{ cpu: number; rss: number; heap: number }>((resolve) => setTimeout(() => void stats().then(resolve), RAMP_MS + WARMUP_MS));
   const res = await all<{ warm: number[]; meas: number[]; behind: number; errors: number; responses: number }>(
-    (i) => ({ type: 'blocking', port, clients: share(i), rampMs: RAMP_MS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, partsPerSeg: 5 }),
+    (i) => ({ type: 'blocking', port, clients: share(n, GENERATORS, i), rampMs: RAMP_MS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, partsPerSeg: 5 }),
     'blockingResult',
   );
   const w = await warmStats;
@@ -170,8 +134,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; ty
   console.log(`  nginx:  ${theirs.count} requests, ${(theirs.count / secs).toFixed(0)} req/s, ${((theirs.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${theirs.errors}`);
   console.log(`  origin/nginx throughput ratio: ${(ours.count / theirs.count).toFixed(2)} (per round: ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 } finally {
-  for (const g of gens) g.send({ type: 'exit' });
-  child.send({ type: 'stop' });
-  await new Promise((r) => child.once('exit', r));
+  await stopGenerators(gens);
+  await origin.stop();
   await fs.rm(tmp, { recursive: true, force: true });
 }

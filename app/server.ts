@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
-import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, originServerOptions, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
@@ -82,7 +82,8 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
       res.json({ ok: true, workers: sfu.workers.size, stages: sfu.stages.length });
     });
 
-    const server = http.createServer(app);
+    // Keep-alive longer than players' and CDNs' idle connections (packager/httpServer.ts).
+    const server = http.createServer(originServerOptions, app);
     const signalling = new SignallingServer(sfu, logger, '/host/ws');
     signalling.attach(server);
     closers.push(() => signalling.close());

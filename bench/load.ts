@@ -2,7 +2,7 @@
  * npm run bench:load [-- --viewers 2000] [--seconds 60] [--ramp 10]
  *   [--generators 2] [--hint-share 0.5] [--switch-every 30] [--mix 60,40]
  *   [--ladder 360p:700,180p:250] [--preset ultrafast]
- *   [--keep-alive-timeout-ms <origin's>] [--headers-timeout-ms <origin's>]
+ *   [--keep-alive-timeout-ms 75000] [--headers-timeout-ms 76000]  (default: what app/server.ts uses)
  *
  * Simulated LL-HLS viewers against ONE origin process while a broadcast runs
  * through the real pipeline: an FFmpeg test source sends VP8 + Opus as RTP
@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UdpPortPool, silentLogger } from '../common/index.ts';
+import { originServerOptions } from '../packager/index.ts';
 import { createTranscoder, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
 import { makeSdp, startRtpSource, type RtpSource } from '../test/transcode/rtpSource.ts';
 import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
@@ -60,11 +61,9 @@ const LADDER = (arg('ladder') ?? '360p:700,180p:250').split(',').map((r) => {
   return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
 });
 const MIX = (arg('mix') ?? LADDER.map((_, i) => (i === 0 ? 60 : 40 / Math.max(1, LADDER.length - 1))).join(',')).split(',').map(Number);
-// What app/server.ts runs with (Node's defaults).
-const ORIGIN_SERVER_OPTIONS = { keepAliveTimeout: 5_000, headersTimeout: 60_000 };
 const SERVER = {
-  keepAliveTimeout: numArg('keep-alive-timeout-ms', ORIGIN_SERVER_OPTIONS.keepAliveTimeout),
-  headersTimeout: numArg('headers-timeout-ms', ORIGIN_SERVER_OPTIONS.headersTimeout),
+  keepAliveTimeout: numArg('keep-alive-timeout-ms', originServerOptions.keepAliveTimeout),
+  headersTimeout: numArg('headers-timeout-ms', originServerOptions.headersTimeout),
 };
 const RTP_PORTS = /^(\d+)-(\d+)$/.exec(arg('rtp-ports') ?? process.env.STAGECAST_TEST_RTP_PORTS ?? '47000-47999');
 if (!RTP_PORTS) throw new TypeError('--rtp-ports (or STAGECAST_TEST_RTP_PORTS) must look like 47000-47999');
@@ -73,7 +72,8 @@ const BROADCAST = 'load';
 const now = () => performance.timeOrigin + performance.now();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
 const logger = silentLogger();
-const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET });
+// A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone can take that long.
+const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 30_000 } });
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) });
 const [videoPorts, audioPorts] = [await pool.allocate(), await pool.allocate()];
 const sdp = makeSdp({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp });
@@ -182,7 +182,7 @@ const hist = Object.fromEntries(REQUEST_KINDS.map((k) => [k, new Histogram()])) 
 const requests = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
 const immediate = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
 const bytes = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
-const errors = new Map<string, { count: number; example: string }>();
+const errors = new Map<string, { count: number; example: string; firstS: number; lastS: number }>();
 for (const r of results) {
   for (const k of REQUEST_KINDS) {
     hist[k].merge(r.kinds[k].hist);
@@ -192,7 +192,7 @@ for (const r of results) {
   }
   for (const [kind, e] of Object.entries(r.errors)) {
     const prev = errors.get(kind);
-    errors.set(kind, { count: (prev?.count ?? 0) + e.count, example: prev?.example ?? e.example });
+    errors.set(kind, { count: (prev?.count ?? 0) + e.count, example: prev?.example ?? e.example, firstS: Math.min(prev?.firstS ?? Infinity, e.firstS), lastS: Math.max(prev?.lastS ?? 0, e.lastS) });
   }
 }
 const sum = (f: (r: RunResult) => number) => results.reduce((a, r) => a + f(r), 0);
@@ -225,7 +225,7 @@ for (const k of REQUEST_KINDS) {
 out(`${'total'.padEnd(9)}${pad(totalRequests, 10)}${pad(totalErrors, 8)}   (${(totalRequests / (RAMP_S + SECONDS)).toFixed(0)} req/s over ramp + window, ${((REQUEST_KINDS.reduce((a, k) => a + bytes[k], 0) * 8) / 1e6 / (RAMP_S + SECONDS)).toFixed(0)} Mbit/s)`);
 out();
 out(totalErrors === 0 ? 'errors: none' : `errors (${totalErrors}):`);
-for (const [kind, e] of [...errors].sort((a, b) => b[1].count - a[1].count)) out(`  ${pad(e.count, 7)}  ${kind}   e.g. ${e.example}`);
+for (const [kind, e] of [...errors].sort((a, b) => b[1].count - a[1].count)) out(`  ${pad(e.count, 7)}  ${kind} (${e.firstS}–${e.lastS} s after start)   e.g. ${e.example}`);
 const unmatched = sum((r) => r.unmatched);
 if (unmatched) out(`  (${unmatched} blocking/hint responses whose part landing never reached the generator: not in the latency figures)`);
 const hintMisses = sum((r) => r.hintMisses);

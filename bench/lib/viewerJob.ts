@@ -40,7 +40,7 @@ export interface KindResult {
 export interface RunResult {
   type: 'result';
   kinds: Record<RequestKind, KindResult>;
-  errors: Record<string, { count: number; example: string }>;
+  errors: Record<string, { count: number; example: string; firstS: number; lastS: number }>;
   /** Blocking/hint samples whose part landing never reached this process. */
   unmatched: number;
   viewersStarted: number;

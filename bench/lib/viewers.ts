@@ -56,7 +56,8 @@ const kinds = Object.fromEntries(REQUEST_KINDS.map((k) => [k, { hist: new Histog
   RequestKind,
   { hist: Histogram; requests: number; immediate: number; bytes: number }
 >;
-const errors = new Map<string, { count: number; example: string }>();
+const errors = new Map<string, { count: number; example: string; firstS: number; lastS: number }>();
+let t0 = 0;
 let sockets = 0;
 let unmatched = 0;
 let fellBehind = 0;
@@ -64,10 +65,14 @@ let hintMisses = 0;
 /** Blocking/hint responses waiting for their part's landing time to arrive over IPC. */
 let pending: { track: string; msn: number; part: number; kind: RequestKind; sent: number; at: number }[] = [];
 
+/** Records a failure; firstS/lastS: seconds since the run's start, to see when they happened. */
 function fail(kind: string, example: string): void {
+  const s = Math.round((now() - t0) / 100) / 10;
   const e = errors.get(kind);
-  if (e) e.count++;
-  else errors.set(kind, { count: 1, example });
+  if (e) {
+    e.count++;
+    e.lastS = s;
+  } else errors.set(kind, { count: 1, example, firstS: s, lastS: s });
 }
 
 /** Resolves pending samples whose landing is known; those older than 10 s without one are counted as unmatched. */
@@ -331,6 +336,7 @@ class Viewer {
 }
 
 async function run(job: RunJob): Promise<void> {
+  t0 = job.t0;
   const timer = setInterval(() => settle(job.measureFrom), 1000);
   let started = 0;
   await Promise.all(

@@ -72,8 +72,8 @@ const BROADCAST = 'load';
 const now = () => performance.timeOrigin + performance.now();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
 const logger = silentLogger();
-// A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone can take that long.
-const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 30_000 } });
+// A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone has taken over 30 s; start-up is not what this measures.
+const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 60_000 } });
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) });
 const [videoPorts, audioPorts] = [await pool.allocate(), await pool.allocate()];
 const sdp = makeSdp({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp });

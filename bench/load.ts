@@ -85,13 +85,16 @@ let source: RtpSource | undefined;
 let restarts = 0;
 transcoder.on('restart', () => restarts++);
 const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'viewers.ts'), GENERATORS);
+// A generator that exits while a landing is on its way makes send() fail with EPIPE: nothing to act on then.
+for (const g of gens) g.on('error', (err) => console.error(`generator ${g.pid}: ${err.message}`));
+let forwarding = true;
 /** Parts landed per track: all, and inside the measured window. */
 const landedAll = new Map<string, number>();
 const landedWindow = new Map<string, number>();
 let window: { from: number; to: number } = { from: Infinity, to: Infinity };
 const firstPart = new Promise<void>((resolve) => {
   origin.onPart((p: PartLanding) => {
-    for (const g of gens) if (g.connected) g.send(p);
+    if (forwarding) for (const g of gens) if (g.connected) g.send(p);
     landedAll.set(p.track, (landedAll.get(p.track) ?? 0) + 1);
     if (p.at >= window.from && p.at < window.to) landedWindow.set(p.track, (landedWindow.get(p.track) ?? 0) + 1);
     // Two segments of every track: the master playlist is served and viewers find a whole segment to start with.
@@ -161,6 +164,7 @@ try {
   progress = transcoder.lastProgress;
   results = await done;
 } finally {
+  forwarding = false;
   process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   sampler.stop();
   await stopGenerators(gens);

@@ -25,7 +25,7 @@ const logger = silentLogger();
 const store = opts.feed.kind === 'ingest' ? new FsObjectStore(opts.feed.storeDir) : undefined;
 const packager = createPackager({ blockingTimeoutMs: opts.blockingTimeoutMs }, { logger, ...(store ? { store } : {}) });
 const b = packager.createBroadcast(opts.broadcast, opts.feed.kind === 'ingest' ? { expectedTracks: opts.feed.tracks } : {});
-b.on('part', (track, seg, part) => process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
+b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
 
 const app = express();
 app.disable('x-powered-by');

@@ -224,7 +224,7 @@ out(`${'kind'.padEnd(9)}${pad('requests', 10)}${pad('errors', 8)}${pad('measured
 for (const k of REQUEST_KINDS) {
   const h = hist[k];
   const extra = k === 'blocking' || k === 'hint' ? `; ${immediate[k]} asked for a part already there` : '';
-  out(`${k.padEnd(9)}${pad(requests[k], 10)}${pad(errorsOf(k), 8)}${pad(h.count, 10)}${pad(ms(h.percentile(50)), 9)}${pad(ms(h.percentile(95)), 9)}${pad(ms(h.percentile(99)), 9)}${pad(ms(h.max), 9)}  ${NOTE[k]}${extra}`);
+  out(`${k.padEnd(9)}${pad(requests[k], 10)}${pad(errorsOf(k), 8)}${pad(h.count, 10)}${pad(ms(h.percentile(50)), 9)}${pad(ms(h.percentile(95)), 9)}${pad(ms(h.percentile(99)), 9)}${pad(ms(h.count ? h.max : NaN), 9)}  ${NOTE[k]}${extra}`);
 }
 out(`${'total'.padEnd(9)}${pad(totalRequests, 10)}${pad(totalErrors, 8)}   (${(totalRequests / (RAMP_S + SECONDS)).toFixed(0)} req/s over ramp + window, ${((REQUEST_KINDS.reduce((a, k) => a + bytes[k], 0) * 8) / 1e6 / (RAMP_S + SECONDS)).toFixed(0)} Mbit/s)`);
 out();

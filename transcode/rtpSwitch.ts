@@ -228,7 +228,7 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
       });
     }
     if (step.switched) {
-      this.#log.info({ source: step.switched, switches: this.#core.stats.switches }, 'switched');
+      this.#log.info({ source: step.switched, switches: this.#core.stats.switches, stepMs: Math.round(step.stepMs ?? 0) }, 'switched');
       this.emit('switched', step.switched);
     }
   }

@@ -47,6 +47,8 @@ export interface RtpSwitchStep {
   readonly packets: Buffer[];
   /** The output switched to this source. */
   readonly switched?: string;
+  /** At a switch: ms between the last output frame and the new source's keyframe (the timestamp step). */
+  readonly stepMs?: number;
   /** This source needs a keyframe (its stream restarted under a new SSRC). */
   readonly needsKeyframe?: string;
   /** The packet was refused for this reason (for rate-limited logging). */
@@ -231,8 +233,9 @@ export class RtpSwitchCore {
     const packets: Buffer[] = [];
     // Timestamps: continue from the last output frame by the wall-clock time
     // between its arrival and the keyframe's, so the receiver sees no jump.
+    const stepMs = this.#started ? key.arrival - this.#outTsArrival : 0;
     const outTs = this.#started
-      ? (this.#outTs + Math.max(1, Math.round(((key.arrival - this.#outTsArrival) * this.#opts.clockRate) / 1000))) >>> 0
+      ? (this.#outTs + Math.max(1, Math.round((stepMs * this.#opts.clockRate) / 1000))) >>> 0
       : this.#opts.initialTimestamp >>> 0;
     let seq = this.#started ? (this.#outSeq + 1) & 0xffff : this.#opts.initialSequence & 0xffff;
     if (pending.replayParameterSets && source.sps && source.pps) {
@@ -256,7 +259,7 @@ export class RtpSwitchCore {
       this.#forward(source, p.buf, p.h, p.arrival);
       packets.push(p.buf);
     }
-    return { packets, switched: source.id };
+    return { packets, switched: source.id, stepMs };
   }
 
   #forward(source: SourceState, buf: Buffer, h: RtpHeader, arrival: number): void {

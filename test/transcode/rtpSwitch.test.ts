@@ -66,7 +66,7 @@ async function setup(opts: { keyframeRetryMs?: number; maxHoldMs?: number } = {}
 }
 
 describe('RtpSwitch over UDP', () => {
-  test('sources get port pairs from the pool; RTP is rewritten to the output SSRC; RTCP on either port is not forwarded; removal and close release every port', async () => {
+  test('sources get port pairs from the pool; RTP is rewritten to the output SSRC; RTCP on either port and junk are not forwarded; removal and close release every port', async () => {
     const { receiver, sw, requests } = await setup();
     const inUse = pool.inUse;
     const a = await sw.addSource('a');
@@ -85,6 +85,7 @@ describe('RtpSwitch over UDP', () => {
     await send(a, rtcpSenderReport(42)); // muxed RTCP on the RTP port
     await send(a, rtcpSenderReport(42), a.rtcpPort); // RTCP on RTP + 1
     await send(b, vp8Packet({ seq: 1, ts: 0, ssrc: 43, start: true, key: true, marker: true })); // not selected
+    await send(a, Buffer.from('not RTP at all')); // junk on the live source's port: dropped, nothing else changes
     await send(a, vp8Packet({ seq: 8, ts: 3000, ssrc: 42, start: true, marker: true }));
     await receiver.count(2);
     // One more round trip through a's socket: by then the datagrams sent earlier to
@@ -104,7 +105,7 @@ describe('RtpSwitch over UDP', () => {
       receiver.packets.map((p) => (header(p).sequenceNumber - header(receiver.packets[0]!).sequenceNumber) & 0xffff),
       [0, 1, 2],
     );
-    assert.deepEqual(sw.stats, { forwarded: 3, dropped: 1, switches: 1, rtcp: 2 });
+    assert.deepEqual(sw.stats, { forwarded: 3, dropped: 2, switches: 1, rtcp: 2 });
 
     sw.removeSource('a');
     assert.equal(sw.active, undefined, 'output paused');

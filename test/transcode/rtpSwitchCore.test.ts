@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { InputError } from '../../common/index.ts';
 import { RtpSwitchCore, inspectH264, isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, type RtpSwitchStep } from '../../transcode/index.ts';
 import { H264_PT, PPS, SPS, VP8_PT, h264FuA, h264Single, h264StapA, header, rtcpSenderReport, vp8Packet } from './rtpPackets.ts';
@@ -373,5 +374,50 @@ describe('RtpSwitchCore with H.264', () => {
     assert.deepEqual(nalTypes(tail), ['7', '8', 'FU-A(5)', 'FU-A(5)']);
     assert.equal(new Set(tail.map((p) => header(p).timestamp)).size, 1);
     assertContiguous(out);
+  });
+});
+
+describe('RtpSwitchCore with hostile input', () => {
+  test('arbitrary datagrams and RTP from two sources never throw, and everything sent carries the output SSRC and payload type', () => {
+    const rtpLike = fc.record({
+      source: fc.constantFrom('a', 'b', 'c'),
+      seq: fc.integer({ min: 0, max: 0xffff }),
+      ts: fc.integer({ min: 0, max: 0xffffffff }),
+      ssrc: fc.constantFrom(1, 2, 3),
+      start: fc.boolean(),
+      key: fc.boolean(),
+      marker: fc.boolean(),
+      pt: fc.constantFrom(VP8_PT, VP8_PT, VP8_PT, 127),
+    });
+    const op = fc.oneof(
+      rtpLike.map((p) => ({ kind: 'rtp' as const, ...p })),
+      fc.record({ kind: fc.constant('junk' as const), source: fc.constantFrom('a', 'b'), bytes: fc.uint8Array({ maxLength: 40 }) }),
+      fc.record({ kind: fc.constant('select' as const), source: fc.constantFrom('a', 'b') }),
+      fc.record({ kind: fc.constant('commit' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const core = vp8Core();
+        core.addSource('a');
+        core.addSource('b');
+        const out: Buffer[] = [];
+        let now = 0;
+        for (const o of ops) {
+          now += 5;
+          if (o.kind === 'rtp') collect(core.receive(o.source, vp8Packet(o), now), out);
+          else if (o.kind === 'junk') collect(core.receive(o.source, Buffer.from(o.bytes), now), out);
+          else if (o.kind === 'select') core.select(o.source);
+          else collect(core.commit(), out);
+        }
+        for (const p of out) {
+          const h = header(p);
+          assert.equal(h.ssrc, OUT_SSRC);
+          assert.equal(h.payloadType, VP8_PT);
+        }
+        const s = core.stats;
+        assert.equal(s.forwarded, out.length);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -61,8 +61,8 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
   readonly #core: RtpSwitchCore;
   readonly #out: dgram.Socket;
   readonly #sources = new Map<string, Source>();
-  /** Ids whose sockets are being opened (addSource() in flight). */
-  readonly #opening = new Set<string>();
+  /** Ids whose sockets are being opened (addSource() in flight), each with its call's token. */
+  readonly #opening = new Map<string, object>();
   readonly #t0 = performance.now();
   #keyframeTimer: NodeJS.Timeout | undefined;
   #holdTimer: NodeJS.Timeout | undefined;
@@ -124,7 +124,10 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
     this.#assertOpen('addSource');
     if (typeof sourceId !== 'string' || sourceId.length === 0) throw new TypeError('sourceId must be a non-empty string');
     this.#core.addSource(sourceId); // throws duplicate-source before any port is taken
-    this.#opening.add(sourceId);
+    const token = {};
+    this.#opening.set(sourceId, token);
+    // Still this call's source: not closed, not removed (and maybe added again) meanwhile.
+    const current = () => !this.#closed && this.#opening.get(sourceId) === token;
     const pool = this.#opts.portPool;
     let pair: PortPair | undefined;
     const sockets: dgram.Socket[] = [];
@@ -135,19 +138,21 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
     } catch (err) {
       for (const s of sockets) s.close();
       if (pair) pool?.release(pair);
-      this.#opening.delete(sourceId);
-      this.#core.removeSource(sourceId);
+      if (current()) {
+        this.#opening.delete(sourceId);
+        this.#core.removeSource(sourceId);
+      }
       throw err;
     }
-    this.#opening.delete(sourceId);
     const [rtp, rtcp] = sockets as [dgram.Socket, dgram.Socket];
-    if (this.#closed || !this.#core.has(sourceId)) {
+    if (!current()) {
       // close() or removeSource() ran while the ports were being bound.
       rtp.close();
       rtcp.close();
       if (pair) pool?.release(pair);
       throw new InvalidStateError(`addSource() interrupted by ${this.#closed ? 'close()' : 'removeSource()'} [source:${sourceId}]`);
     }
+    this.#opening.delete(sourceId);
     const address: RtpSwitchSourceAddress = {
       address: this.#opts.bindAddress,
       port: (rtp.address() as AddressInfo).port,
@@ -156,7 +161,9 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
     const source: Source = { id: sourceId, rtp, rtcp, address, refusedLogged: false, ...(pair ? { pair } : {}) };
     rtp.on('message', (msg) => this.#onDatagram(source, msg));
     // RTCP from the SFU (sender reports) is read and counted, never forwarded as media.
-    rtcp.on('message', (msg) => this.#onDatagram(source, msg));
+    rtcp.on('message', (msg) => {
+      if (!this.#closed && this.#sources.get(sourceId) === source) this.#core.receiveControl(sourceId, msg);
+    });
     for (const s of sockets) s.on('error', (err) => this.#log.warn({ err, source: sourceId }, 'source socket error'));
     this.#sources.set(sourceId, source);
     this.#log.debug({ source: sourceId, ...address }, 'addSource()');
@@ -166,6 +173,7 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
   /** Closes a source's ports. If it was on air the output pauses until another source is selected. */
   removeSource(sourceId: string): void {
     if (this.#closed) return;
+    this.#opening.delete(sourceId); // an addSource() in flight gives its ports back
     const wasActive = this.#core.active === sourceId;
     this.#apply(this.#core.removeSource(sourceId));
     const source = this.#sources.get(sourceId);

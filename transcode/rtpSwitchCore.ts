@@ -154,7 +154,14 @@ export class RtpSwitchCore {
     return 'pending';
   }
 
-  /** One datagram from a source's socket. */
+  /** A datagram on a source's RTCP port: counted; nothing there is ever media. */
+  receiveControl(id: string, buf: Buffer): void {
+    if (!this.#sources.has(id)) return;
+    if (isRtcpPacket(buf)) this.stats.rtcp++;
+    else this.stats.dropped++;
+  }
+
+  /** One datagram from a source's RTP port (RTCP muxed there is recognised and not forwarded). */
   receive(id: string, buf: Buffer, now: number): RtpSwitchStep {
     const source = this.#sources.get(id);
     if (!source) return EMPTY;

@@ -168,3 +168,25 @@ describe('RtpSwitch over UDP', () => {
     await receiver.close();
   });
 });
+
+test('RtpSwitch: removeSource() while its ports are being bound gives them back; the id can be added again', async () => {
+  const { receiver, sw } = await setup();
+  const inUse = pool.inUse;
+  const adding = sw.addSource('x');
+  sw.removeSource('x');
+  await assert.rejects(adding, InvalidStateError);
+  assert.equal(pool.inUse, inUse);
+  const again = await sw.addSource('x');
+  // Media on the RTCP port is not media: dropped, never forwarded.
+  sw.select('x');
+  await send(again, vp8Packet({ seq: 1, ts: 0, ssrc: 42, start: true, key: true, marker: true }), again.rtcpPort);
+  const switched = sw.waitFor('switched');
+  await send(again, vp8Packet({ seq: 2, ts: 3000, ssrc: 42, start: true, key: true, marker: true }));
+  await switched;
+  await receiver.count(1);
+  assert.equal(header(receiver.packets[0]!).ssrc, sw.ssrc);
+  assert.deepEqual(sw.stats, { forwarded: 1, dropped: 1, switches: 1, rtcp: 0 });
+  await sw.close();
+  assert.equal(pool.inUse, inUse);
+  await receiver.close();
+});

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UdpPortPool, isUdpPortBound, silentLogger } from '../../common/index.ts';
+import { UdpPortPool, createLogger, isUdpPortBound, silentLogger, type LogLevel } from '../../common/index.ts';
 import { RtpSwitch } from '../../transcode/index.ts';
 import { isAlive } from './rtpSource.ts';
 import { FrameDecoder, PAYLOAD_TYPE, startColourSender, switchOutputSdp, type Codec, type ColourSender } from './switchMedia.ts';
@@ -34,7 +34,8 @@ for (const codec of ['VP8', 'H264'] as Codec[]) {
         bindAddress: '127.0.0.1',
         portPool: pool,
         requestKeyFrame: (id) => keyframeRequests.push(id),
-        logger: silentLogger(),
+        // TEST_LOG_LEVEL=info shows each switch with its timestamp step (as test/helpers/app.ts does for the app).
+        logger: process.env.TEST_LOG_LEVEL ? createLogger({ level: process.env.TEST_LOG_LEVEL as LogLevel }) : silentLogger(),
       });
       const senders: ColourSender[] = [];
       const decoder = new FrameDecoder(switchOutputSdp(codec, out.rtp));
@@ -51,7 +52,7 @@ for (const codec of ['VP8', 'H264'] as Codec[]) {
           const switched = sw.waitFor('switched');
           sw.select(colour);
           assert.deepEqual(await switched, [colour]);
-          await decoder.until(() => decoder.trailing(colour) >= FRAMES_PER_SHOT, 20_000, `${FRAMES_PER_SHOT} ${colour} frames`);
+          await decoder.until(() => decoder.trailing(colour) >= FRAMES_PER_SHOT, 45_000, `${FRAMES_PER_SHOT} ${colour} frames`);
           assert.equal(decoder.exitedEarly, undefined, `decoder stopped: ${decoder.errors.join('\n')}`);
         }
         const stats = sw.stats;

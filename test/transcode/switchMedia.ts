@@ -166,7 +166,7 @@ export class FrameDecoder {
   until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (check() || this.exitedEarly) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; frames: ${this.runs().join(' ')}; errors: ${this.errors.join('\n')}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; frames: ${this.runs().join(' ')}; errors: ${this.errors.join('\n')}; warnings: ${this.warnings.slice(-5).join('\n')}`)), timeoutMs);
       this.#waiters.push({
         check,
         resolve: () => {

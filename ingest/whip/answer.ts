@@ -55,7 +55,7 @@ function mediaSection(m: OfferedMedia, t: WhipTransportDescription): string[] {
     if (fmtp) out.push(`a=fmtp:${c.payloadType} ${fmtp}`);
   }
   for (const c of t.iceCandidates) {
-    const address = c.address ?? (c as { ip?: string }).ip;
+    const address = c.address || c.ip;
     const tcp = c.protocol === 'tcp' ? ` tcptype ${c.tcpType ?? 'passive'}` : '';
     out.push(`a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${address} ${c.port} typ ${c.type}${tcp}`);
   }

@@ -23,7 +23,7 @@ after(() => worker?.close());
 
 const transport = {
   iceParameters: { usernameFragment: 'u'.repeat(16), password: 'p'.repeat(32), iceLite: true },
-  iceCandidates: [{ foundation: 'f', priority: 1, address: '127.0.0.1', protocol: 'udp' as const, port: 40000, type: 'host' as const }],
+  iceCandidates: [{ foundation: 'f', priority: 1, ip: '127.0.0.1', address: '127.0.0.1', protocol: 'udp' as const, port: 40000, type: 'host' as const }],
   dtlsParameters: { role: 'auto' as const, fingerprints: [{ algorithm: 'sha-256' as const, value: 'AA:BB' }] },
 };
 

@@ -26,8 +26,8 @@ const obs = golden('obs-offer.sdp');
 const transport: WhipTransportDescription = {
   iceParameters: { usernameFragment: 'srvufrag0123456789abcdef01234567', password: 'srvpassword0123456789abcdef012345', iceLite: true },
   iceCandidates: [
-    { foundation: 'udpcandidate', priority: 1076302079, address: '198.51.100.7', protocol: 'udp', port: 40001, type: 'host' },
-    { foundation: 'tcpcandidate', priority: 1076276479, address: '198.51.100.7', protocol: 'tcp', port: 40002, type: 'host', tcpType: 'passive' },
+    { foundation: 'udpcandidate', priority: 1076302079, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'udp', port: 40001, type: 'host' },
+    { foundation: 'tcpcandidate', priority: 1076276479, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'tcp', port: 40002, type: 'host', tcpType: 'passive' },
   ],
   dtlsParameters: {
     role: 'auto',

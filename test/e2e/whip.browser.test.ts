@@ -49,63 +49,67 @@ const sample = (page: Page): Promise<Sample> =>
     return { currentTime: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, height: v.videoHeight, state: document.getElementById('state')!.dataset.state ?? '' };
   });
 
-test('a published WHIP client publishes into a stage, the broadcast plays in hls.js, DELETE ends the session', async () => {
-  const created = await api<{ id: string; hostToken: string }>(app, 'POST', '/stages', { id: 'whip-e2e', hostName: 'OBS-like' });
-  assert.equal(created.status, 201);
-  const stage = app.sfu.getStage('whip-e2e')!;
-  const publisher = await browser.newPage();
-  const viewer = await browser.newPage();
-  const consoleErrors: string[] = [];
-  publisher.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  try {
-    await publisher.goto(`${pageOrigin}/`);
-    await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
-    const connected = new Promise<void>((resolve) => app.whip.once('sessioncreate', () => resolve()));
-    const resource = await publisher.evaluate(
-      ([endpoint, token]) => (window as unknown as { whip: { start(e: string, t: string): Promise<string> } }).whip.start(endpoint!, token!),
-      [`${app.url}/whip/${stage.id}`, created.body.hostToken],
-    );
-    await connected;
-    assert.match(resource, new RegExp(`^${app.url}/whip/${stage.id}/[0-9a-f-]{36}$`), 'the client resolved our Location');
-    const [session] = app.whip.sessions;
-    assert.ok(session);
-    assert.deepEqual(session.producers.map((p) => p.mimeType).sort(), ['audio/opus', 'video/VP8']);
-    assert.equal(stage.hostCount, 1, 'the WHIP session is a host on the stage');
-    await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
-
-    const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
-    assert.equal(live.status, 201, JSON.stringify(live.body));
-    assert.equal(live.body.broadcast.state, 'live');
-
-    await viewer.goto(`${app.url}/watch/?broadcast=${stage.id}`);
-    await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 30_000, polling: 200 }).catch(async (err: Error) => {
-      throw new Error(`${err.message}; the viewer shows ${JSON.stringify(await sample(viewer))}`);
+// VP8 is Chromium's first choice; H.264 is what OBS sends.
+for (const video of ['video/VP8', 'video/H264'] as const) {
+  test(`a published WHIP client publishes ${video} into a stage, the broadcast plays in hls.js, DELETE ends the session`, async () => {
+    const id = `whip-e2e-${video.slice(6).toLowerCase()}`;
+    const created = await api<{ id: string; hostToken: string }>(app, 'POST', '/stages', { id, hostName: 'OBS-like' });
+    assert.equal(created.status, 201);
+    const stage = app.sfu.getStage(id)!;
+    const publisher = await browser.newPage();
+    const viewer = await browser.newPage();
+    const consoleErrors: string[] = [];
+    publisher.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
     });
-    const first = await sample(viewer);
-    await viewer.waitForFunction((t0) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t0 + 6, first.currentTime, { timeout: 25_000, polling: 200 });
-    const last = await sample(viewer);
-    assert.ok(last.currentTime >= first.currentTime + 6, `playback advanced ${first.currentTime} → ${last.currentTime}`);
-    assert.ok(last.frames > first.frames + 60, `video frames decoded: ${first.frames} → ${last.frames}`);
-    assert.equal(last.height, 360);
+    try {
+      await publisher.goto(`${pageOrigin}/`);
+      await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
+      const connected = new Promise<void>((resolve) => app.whip.once('sessioncreate', () => resolve()));
+      const resource = await publisher.evaluate(
+        ([endpoint, token, preferred]) => (window as unknown as { whip: { start(e: string, t: string, p: string): Promise<string> } }).whip.start(endpoint!, token!, preferred!),
+        [`${app.url}/whip/${stage.id}`, created.body.hostToken, video],
+      );
+      await connected;
+      assert.match(resource, new RegExp(`^${app.url}/whip/${stage.id}/[0-9a-f-]{36}$`), 'the client resolved our Location');
+      const [session] = app.whip.sessions;
+      assert.ok(session);
+      assert.deepEqual(session.producers.map((p) => p.mimeType).sort(), ['audio/opus', video]);
+      assert.equal(stage.hostCount, 1, 'the WHIP session is a host on the stage');
+      await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
 
-    // The client ends the session with DELETE on the Location: the host leaves, its producers close.
-    const broadcast = app.broadcasts.get(stage.id)!;
-    const broadcastEnded = new Promise<void>((resolve) => broadcast.on('state', (s) => s === 'ended' && resolve()));
-    const ended = new Promise<string>((resolve) => app.whip.once('sessionclose', (_s, reason) => resolve(reason)));
-    await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
-    assert.equal(await ended, 'deleted');
-    assert.equal(stage.hostCount, 0);
-    assert.equal(stage.producers.length, 0);
-    assert.equal(app.whip.sessions.length, 0);
-    // Its publisher gone, the broadcast ends (ENDLIST), as with a browser host.
-    await broadcastEnded;
-    const playlist = await (await fetch(`${app.url}/live/${stage.id}/video-360p/index.m3u8`)).text();
-    assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
-    assert.deepEqual(consoleErrors, [], 'the WHIP client reported no error');
-  } finally {
-    await publisher.close();
-    await viewer.close();
-  }
-});
+      const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
+      assert.equal(live.status, 201, JSON.stringify(live.body));
+      assert.equal(live.body.broadcast.state, 'live');
+
+      await viewer.goto(`${app.url}/watch/?broadcast=${stage.id}`);
+      await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 30_000, polling: 200 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}; the viewer shows ${JSON.stringify(await sample(viewer))}`);
+      });
+      const first = await sample(viewer);
+      await viewer.waitForFunction((t0) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t0 + 6, first.currentTime, { timeout: 25_000, polling: 200 });
+      const last = await sample(viewer);
+      assert.ok(last.currentTime >= first.currentTime + 6, `playback advanced ${first.currentTime} → ${last.currentTime}`);
+      assert.ok(last.frames > first.frames + 60, `video frames decoded: ${first.frames} → ${last.frames}`);
+      assert.equal(last.height, 360);
+
+      // The client ends the session with DELETE on the Location: the host leaves, its producers close.
+      const broadcast = app.broadcasts.get(stage.id)!;
+      const broadcastEnded = new Promise<void>((resolve) => broadcast.on('state', (s) => s === 'ended' && resolve()));
+      const ended = new Promise<string>((resolve) => app.whip.once('sessionclose', (_s, reason) => resolve(reason)));
+      await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
+      assert.equal(await ended, 'deleted');
+      assert.equal(stage.hostCount, 0);
+      assert.equal(stage.producers.length, 0);
+      assert.equal(app.whip.sessions.length, 0);
+      // Its publisher gone, the broadcast ends (ENDLIST), as with a browser host.
+      await broadcastEnded;
+      const playlist = await (await fetch(`${app.url}/live/${stage.id}/video-360p/index.m3u8`)).text();
+      assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
+      assert.deepEqual(consoleErrors, [], 'the WHIP client reported no error');
+    } finally {
+      await publisher.close();
+      await viewer.close();
+    }
+  });
+}

@@ -95,7 +95,7 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
     (req, _res, next) => {
       // Refuse before reading the body: wrong type, no right to publish, or too large.
       if (!req.is('application/sdp')) {
-        throw new InputError('unsupported-media-type', `the offer must be sent as Content-Type: application/sdp (got ${req.get('content-type') ?? 'none'})`, 415);
+        throw new InputError('unsupported-media-type', `the offer must be sent as Content-Type: application/sdp (got ${req.get('content-type')?.slice(0, 100) ?? 'none'})`, 415);
       }
       authOf.set(req, sessions.authorize(req.params.stageId!, bearer(req)));
       const length = Number(req.get('content-length'));
@@ -105,11 +105,15 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
     readSdp,
     async (req, res) => {
       const session = await sessions.create(authOf.get(req)!, bearer(req)!, req.body, req.ip);
+      // Exactly `application/sdp` (res.send would add a charset, which some WHIP clients refuse).
       res
         .status(201)
-        .type('application/sdp')
-        .set({ Location: `${req.baseUrl}/${encodeURIComponent(req.params.stageId!)}/${session.id}`, ETag: session.etag })
-        .send(session.answer);
+        .set({
+          'Content-Type': 'application/sdp',
+          Location: `${req.baseUrl}/${encodeURIComponent(req.params.stageId!)}/${session.id}`,
+          ETag: session.etag,
+        })
+        .end(session.answer);
     },
   );
   router.all('/:stageId', (_req, res) => {

@@ -17,6 +17,8 @@ import { launchChromium } from '../helpers/browser.ts';
 const transcode: AppConfigInput['transcode'] = {
   ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
   x264Preset: 'ultrafast',
+  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
+  supervision: { startTimeoutMs: 30_000 },
 };
 
 let app: RunningApp;

@@ -14,7 +14,13 @@ const offer = (name: string) => readFileSync(new URL(`../ingest/golden/whip/${na
 const obs = offer('obs-offer.sdp');
 const chromium = offer('chromium-offer.sdp');
 
-const transcode: AppConfigInput['transcode'] = { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }], x264Preset: 'ultrafast' };
+// One small rung keeps host, SFU, FFmpeg and the machine's other tenants going; a generous start
+// timeout because what is tested is WHIP beside a running broadcast, not FFmpeg's start-up time.
+const transcode: AppConfigInput['transcode'] = {
+  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
+  x264Preset: 'ultrafast',
+  supervision: { startTimeoutMs: 30_000 },
+};
 
 let app: RunningApp;
 let browser: Browser;

@@ -5,6 +5,7 @@ import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMess
 import { fluentCommand, planFfmpeg, type FfmpegPlan } from './args.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
+import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
 import { parseSdp, type SdpInfo } from './sdp.ts';
@@ -81,6 +82,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #keyframeTimer?: NodeJS.Timeout;
   #restartTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
+  readonly #decodeErrors: DecodeErrorWatcher;
 
   constructor(opts: TranscoderOptions) {
     super();
@@ -90,6 +92,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
     this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);
+    this.#decodeErrors = new DecodeErrorWatcher(opts.config.supervision.keyframeOnDecodeError.minIntervalMs);
     this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
   }
 
@@ -118,6 +121,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
 
   get lastProgress(): TranscodeProgress | undefined {
     return this.#lastProgress;
+  }
+
+  /** Decode errors FFmpeg reported (all sessions) and the keyframe requests they led to. */
+  get decodeStats(): DecodeErrorStats {
+    return this.#decodeErrors.stats;
   }
 
   /** The last stderr lines of FFmpeg (bounded). */
@@ -218,6 +226,23 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     } catch (err) {
       this.#log.warn({ err, reason }, 'keyframe request failed');
     }
+  }
+
+  /**
+   * A damaged picture (lost or reordered RTP) stays damaged until the next
+   * keyframe, and FFmpeg never asks for one: ask the SFU, rate-limited.
+   */
+  #onDecodeLine(line: string): void {
+    if (!this.#opts.config.supervision.keyframeOnDecodeError.enabled) return;
+    const verdict = this.#decodeErrors.feed(line, Date.now());
+    if (verdict === 'ignored') return;
+    const stats = this.#decodeErrors.stats;
+    const request = verdict === 'request';
+    if (request) {
+      this.#log.debug({ ffmpeg: line, ...stats }, 'decode error: requesting a keyframe');
+      this.#requestKeyFrame('decode-error');
+    }
+    this.emit('decodeError', { line, keyframeRequested: request, ...stats });
   }
 
   /**

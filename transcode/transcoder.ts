@@ -295,6 +295,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       const progress = parseProgressLine(line);
       if (!progress) {
         sessionLog.debug({ ffmpeg: line }, 'stderr');
+        if (this.#run === run && !run.requested) this.#onDecodeLine(line);
         // FFmpeg drops an output whose push failed and goes on with the others: restart the
         // session so every track resumes (the packager sees a discontinuity on each).
         if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
@@ -449,6 +450,18 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     }
     const proc = run.proc;
     this.#signal(run);
+    // FFmpeg acts on the first SIGTERM between packets; blocked on an input that has
+    // gone quiet (the publisher left) it waits out its 10 s RTP read timeout. A second
+    // SIGTERM interrupts that read and it still exits through its own cleanup (outputs
+    // closed, only the fragment in progress lost), unlike SIGKILL.
+    const nudge = run.activated
+      ? setTimeout(() => {
+          if (proc.exitCode === null && proc.signalCode === null) {
+            this.#log.info({ pid: run.pid, session: run.session }, 'FFmpeg still waiting on its input: second SIGTERM');
+            proc.kill('SIGTERM');
+          }
+        }, Math.floor(this.#opts.config.supervision.killGraceMs / 2))
+      : undefined;
     const killer = setTimeout(() => {
       if (proc.exitCode === null && proc.signalCode === null) {
         this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
@@ -456,6 +469,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }
     }, this.#opts.config.supervision.killGraceMs);
     await run.exited;
+    clearTimeout(nudge);
     clearTimeout(killer);
   }
 

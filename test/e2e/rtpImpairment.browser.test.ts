@@ -27,7 +27,14 @@ const proxies: { kind: string; rtp: UdpImpairment; rtcp: UdpImpairment; close():
 before(async () => {
   let seed = 1;
   app = await startTestApp(
-    { transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }], x264Preset: 'ultrafast' } },
+    {
+      transcode: {
+        ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }],
+        x264Preset: 'ultrafast',
+        // The first keyframe has to get through the losses too; start-up time is not what this test measures.
+        supervision: { startTimeoutMs: 20_000 },
+      },
+    },
     {
       rtpTarget: async ({ kind, receiver }) => {
         const pair = await impairRtpPair({ address: receiver.ip, rtp: receiver.ports.rtp, rtcp: receiver.ports.rtcp }, { ...IMPAIRMENT, seed: seed++ });
@@ -73,6 +80,11 @@ test('5 % loss, reordering and 50 ms jitter toward FFmpeg: hls.js plays on for 2
     assert.equal(live.status, 201, JSON.stringify(live.body));
     assert.equal(proxies.length, 2, 'RTP and RTCP of both tracks go through the impairment proxy');
 
+    const consoleLines: string[] = [];
+    viewer.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`${m.type()}: ${m.text()}`.slice(0, 300));
+    });
+    viewer.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await viewer.addInitScript({ content: reader });
     await viewer.goto(`${app.url}/watch/?broadcast=impaired`);
     await viewer
@@ -88,13 +100,21 @@ test('5 % loss, reordering and 50 ms jitter toward FFmpeg: hls.js plays on for 2
             readyState: v.readyState,
             buffered: b,
             rejected: (window as unknown as { __clock?: ClockRecord }).__clock?.rejected,
+            hidden: document.hidden,
+            hls: (() => {
+              const h = (window as unknown as { stagecast?: { hls?: { levels: unknown[]; currentLevel: number; loadLevel: number; latency: number } } }).stagecast?.hls;
+              return h ? { levels: h.levels.length, currentLevel: h.currentLevel, loadLevel: h.loadLevel } : undefined;
+            })(),
           };
         });
         const status = await api<Status>(app, 'GET', '/stages/impaired');
         const lists = await Promise.all(
           ['master.m3u8', 'video-360p/index.m3u8', 'audio/index.m3u8'].map(async (n) => `${n}:\n${(await (await fetch(`${app.url}/live/impaired/${n}`)).text()).slice(0, 1500)}`),
         );
-        throw new Error(`${err.message}: no clean frame; viewer ${JSON.stringify(seen)}, transcoder ${JSON.stringify(status.body.broadcast.transcoder)}\n${lists.join('\n')}`);
+        throw new Error(
+          `${err.message}: no clean frame; viewer ${JSON.stringify(seen)}, transcoder ${JSON.stringify(status.body.broadcast.transcoder)}\n` +
+            `console:\n${consoleLines.slice(-20).join('\n')}\n${lists.join('\n')}`,
+        );
       });
     const before = await api<Status>(app, 'GET', '/stages/impaired');
     const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);

@@ -163,12 +163,14 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
       }));
     const msnBefore = watcher.msn.get('video-360p') ?? -1;
     const playBefore = await sample();
+    const rssBefore = process.memoryUsage().rss;
     await s3.stop();
     const downAt = Date.now();
     // The fault lasts 30 s of wall time: this wait is the scenario, not a warm-up.
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     const playAfter = await sample();
     const queuedAtEnd = pub.queued;
+    const rssAfter = process.memoryUsage().rss;
     const msnAfter = watcher.msn.get('video-360p') ?? -1;
     await s3.start(); // same port, same directory
     const upAt = Date.now();
@@ -179,7 +181,8 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     t.diagnostic(
       `outage ${upAt - downAt} ms: viewer ${playBefore.currentTime.toFixed(1)} → ${playAfter.currentTime.toFixed(1)} s (${playAfter.state}), ` +
         `stalls ${stalls.count} (${stalls.ms.toFixed(0)} ms), playlist msn ${msnBefore} → ${msnAfter}, ` +
-        `queue at the end ${queuedAtEnd}, peak ${maxQueued} objects / ${(maxBytes / 1024 / 1024).toFixed(1)} MiB, retries ${retries}`,
+        `queue at the end ${queuedAtEnd}, peak ${maxQueued} objects / ${(maxBytes / 1024 / 1024).toFixed(1)} MiB, retries ${retries}, ` +
+        `test process RSS ${(rssBefore / 1024 / 1024).toFixed(0)} → ${(rssAfter / 1024 / 1024).toFixed(0)} MiB`,
     );
     assert.equal(playAfter.state, 'playing');
     assert.ok(playAfter.currentTime - playBefore.currentTime >= (OUTAGE_MS / 1000) * 0.85, `the viewer played on: ${playBefore.currentTime} → ${playAfter.currentTime}`);

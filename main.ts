@@ -71,6 +71,7 @@ if (config.initialStage) {
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+  lines.push(`  or publish from OBS: Service WHIP, Server ${base}/whip/${stage.id}, Bearer Token ${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
   lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
 }

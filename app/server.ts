@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, type RtpTargetHook } from '../ingest/index.ts';
+import { Sfu, SignallingServer, WhipSessions, buildHostPage, createHostPageRouter, createWhipRouter, type RtpTargetHook } from '../ingest/index.ts';
 import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
@@ -19,6 +19,7 @@ export interface RunningApp {
   readonly packager: Packager;
   readonly store: ObjectStore;
   readonly broadcasts: Broadcasts;
+  readonly whip: WhipSessions;
   /** Finished broadcasts whose VODs the store holds (read at start-up, kept up to date). */
   readonly recordings: Recordings;
   /**
@@ -45,7 +46,7 @@ function createStore(config: AppConfig['store']): ObjectStore {
 /**
  * Wires every stage into one process (the embedded default) and serves them:
  * the host page at /host/ (signalling at /host/ws), the viewer pages at /watch/,
- * the origin at /live/, the control API at /api.
+ * the origin at /live/, the control API at /api, WHIP ingest at /whip/.
  */
 /** Seams for tests, never set from config. */
 export interface AppHooks {
@@ -111,6 +112,17 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? url;
     const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
     app.use('/host', createHostPageRouter(hostAssets));
+    // WHIP ingest belongs to the SFU: it needs nothing but the Sfu and its config.
+    const whip = new WhipSessions(
+      sfu,
+      {
+        limits: { maxBytes: config.ingest.whip.maxOfferBytes, maxMediaSections: config.ingest.whip.maxMediaSections, maxLineLength: 2048 },
+        connectTimeoutMs: config.ingest.whip.connectTimeoutMs,
+      },
+      logger,
+    );
+    closers.push(() => whip.close());
+    app.use('/whip', createWhipRouter(whip, { ...config.ingest.whip, logger }));
     app.use('/watch', createPlayerRouter(playerAssets));
     app.use(viewers.middleware);
     app.use(createOriginRouter(packager, store, { logger }));
@@ -150,7 +162,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, recordings, close };
+    return { url, sfu, packager, store, broadcasts, recordings, whip, close };
   } catch (err) {
     await unwind();
     throw err;

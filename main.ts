@@ -31,6 +31,12 @@ const raw: AppConfigInput = {
         forcePathStyle: env.STAGECAST_S3_FORCE_PATH_STYLE === 'true',
       }
     : { kind: 'fs', dir: env.STAGECAST_DATA_DIR ? `${env.STAGECAST_DATA_DIR}/store` : undefined },
+  packager: { closeDrainTimeoutMs: num(env.STAGECAST_DRAIN_TIMEOUT_MS) },
+  endedGraceMs: num(env.STAGECAST_ENDED_GRACE_MS),
+  rtp:
+    env.STAGECAST_RTP_MIN_PORT || env.STAGECAST_RTP_MAX_PORT
+      ? { ports: { min: num(env.STAGECAST_RTP_MIN_PORT) ?? 45000, max: num(env.STAGECAST_RTP_MAX_PORT) ?? 45999 } }
+      : undefined,
   transcode: {
     ffmpegPath: env.STAGECAST_FFMPEG_PATH,
     mode: env.STAGECAST_TRANSCODE_MODE as never,
@@ -73,13 +79,27 @@ if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token
 // The links carry credentials: they go to the operator's terminal, never to the log.
 process.stdout.write(`${lines.join('\n')}\n`);
 
+// SIGTERM/SIGINT: a graceful shutdown (broadcasts end with ENDLIST and a static
+// MPD, uploads drain for at most closeDrainTimeoutMs, FFmpeg, ports and workers
+// are released). A second signal, or a shutdown that overruns its bound, exits at once.
 let stopping = false;
 const shutdown = (signal: string) => {
-  if (stopping) return;
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  const boundMs = config.packager.closeDrainTimeoutMs + 2 * config.transcode.supervision.killGraceMs + 15_000;
+  setTimeout(() => {
+    logger.error({ boundMs }, 'shutdown overran its bound; exiting');
+    process.exit(1);
+  }, boundMs).unref();
   app.close().then(
-    () => process.exit(0),
+    () => {
+      logger.info('shutdown complete');
+      process.exit(0);
+    },
     (err) => {
       logger.error({ err }, 'shutdown failed');
       process.exit(1);

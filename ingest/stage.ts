@@ -4,7 +4,7 @@ import { InputError, InvalidStateError, TypedEmitter, type Logger, type UdpPortP
 import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
 import type { IngestConfig } from './config.ts';
 import type { HostRole } from './hostToken.ts';
-import { RtpOutput } from './rtpOutput.ts';
+import { RtpOutput, type RtpTargetHook } from './rtpOutput.ts';
 import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
 
 /** What `Host.watchTransport` reports. */
@@ -227,7 +227,7 @@ export class Stage extends TypedEmitter<StageEvents> {
    * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
    * Call `resume()` once the receiver listens.
    */
-  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool }): Promise<RtpOutput> {
+  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool; target?: RtpTargetHook }): Promise<RtpOutput> {
     this.#assertOpen();
     const tracks = opts.producerIds.map((id) => {
       const p = this.#producers.get(id);
@@ -242,6 +242,7 @@ export class Stage extends TypedEmitter<StageEvents> {
       portPool: opts.portPool,
       sessionName: `stagecast stage ${this.id}`,
       logger: this.#log,
+      ...(opts.target ? { target: opts.target } : {}),
     });
     if (this.closed) {
       output.close();

@@ -17,16 +17,11 @@ const secretOrGenerate = (name: string, value: string | undefined) => {
 };
 
 const role = (env.STAGECAST_ROLE || 'all') as AppConfigInput['role'];
-const rtpPorts = /^(\d+)-(\d+)$/.exec(env.STAGECAST_RTP_PORTS ?? '');
 const raw: AppConfigInput = {
   role,
   nodeId: env.STAGECAST_NODE_ID || undefined,
   internalToken: env.STAGECAST_INTERNAL_TOKEN || undefined,
   broadcastNodes: env.STAGECAST_BROADCAST_NODES || undefined,
-  rtp: {
-    address: env.STAGECAST_RTP_ADDRESS || undefined,
-    ports: rtpPorts ? { min: Number(rtpPorts[1]), max: Number(rtpPorts[2]) } : env.STAGECAST_RTP_PORTS ? (env.STAGECAST_RTP_PORTS as never) : undefined,
-  },
   http: { host: env.STAGECAST_HTTP_HOST, port: num(env.STAGECAST_HTTP_PORT), publicUrl: env.STAGECAST_PUBLIC_URL || undefined },
   adminToken: secretOrGenerate('STAGECAST_ADMIN_TOKEN', env.STAGECAST_ADMIN_TOKEN),
   log: { level: env.STAGECAST_LOG_LEVEL as never },
@@ -42,6 +37,16 @@ const raw: AppConfigInput = {
         forcePathStyle: env.STAGECAST_S3_FORCE_PATH_STYLE === 'true',
       }
     : { kind: 'fs', dir: env.STAGECAST_DATA_DIR ? `${env.STAGECAST_DATA_DIR}/store` : undefined },
+  packager: { closeDrainTimeoutMs: num(env.STAGECAST_DRAIN_TIMEOUT_MS) },
+  endedGraceMs: num(env.STAGECAST_ENDED_GRACE_MS),
+  rtp: {
+    // Role broadcast: where SFUs send RTP and FFmpeg listens.
+    address: env.STAGECAST_RTP_ADDRESS || undefined,
+    ports:
+      env.STAGECAST_RTP_MIN_PORT || env.STAGECAST_RTP_MAX_PORT
+        ? { min: num(env.STAGECAST_RTP_MIN_PORT) ?? 45000, max: num(env.STAGECAST_RTP_MAX_PORT) ?? 45999 }
+        : undefined,
+  },
   transcode: {
     ffmpegPath: env.STAGECAST_FFMPEG_PATH,
     mode: env.STAGECAST_TRANSCODE_MODE as never,
@@ -79,6 +84,7 @@ if (config.initialStage && app.sfu) {
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+  lines.push(`  or publish from OBS: Service WHIP, Server ${base}/whip/${stage.id}, Bearer Token ${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
   if (config.role === 'all') lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
   else lines.push('  the go-live answer carries the viewer links (on the broadcast node that runs the stage)');
@@ -87,13 +93,27 @@ if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token
 // The links carry credentials: they go to the operator's terminal, never to the log.
 process.stdout.write(`${lines.join('\n')}\n`);
 
+// SIGTERM/SIGINT: a graceful shutdown (broadcasts end with ENDLIST and a static
+// MPD, uploads drain for at most closeDrainTimeoutMs, FFmpeg, ports and workers
+// are released). A second signal, or a shutdown that overruns its bound, exits at once.
 let stopping = false;
 const shutdown = (signal: string) => {
-  if (stopping) return;
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  const boundMs = config.packager.closeDrainTimeoutMs + 2 * config.transcode.supervision.killGraceMs + 15_000;
+  setTimeout(() => {
+    logger.error({ boundMs }, 'shutdown overran its bound; exiting');
+    process.exit(1);
+  }, boundMs).unref();
   app.close().then(
-    () => process.exit(0),
+    () => {
+      logger.info('shutdown complete');
+      process.exit(0);
+    },
     (err) => {
       logger.error({ err }, 'shutdown failed');
       process.exit(1);

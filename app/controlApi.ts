@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
+import type { Recordings } from './recordings.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
 const createStageBody = z
@@ -17,6 +18,8 @@ const createStageBody = z
 export interface ControlApiOptions {
   sfu: Sfu;
   broadcasts: BroadcastControl;
+  /** Finished broadcasts in the store (VODs), listed at GET /recordings. */
+  recordings?: Recordings;
   viewers: Pick<ViewerEstimator, 'count'>;
   adminToken: string;
   /** Base URL of this server (host page links). */
@@ -81,6 +84,9 @@ export function createControlApi(opts: ControlApiOptions): Router {
   router.get('/stages/:id', async (req, res) => {
     const stage = describe(req.params.id);
     res.json({ ...stage, broadcast: await broadcastStatus(req.params.id) });
+  });
+  router.get('/recordings', (_req, res) => {
+    res.json({ recordings: (opts.recordings?.list() ?? []).map((r) => ({ ...r, ...links(r.id) })) });
   });
   router.post('/stages/:id/live', async (req, res) => {
     describe(req.params.id);

@@ -1,5 +1,5 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { ProducerInfo } from '../ingest/index.ts';
+import type { ProducerInfo, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
 import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
 import { createTranscoder, streamCmafSink, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
@@ -18,6 +18,8 @@ export interface LiveBroadcastDeps {
   portPool: UdpPortPool;
   /** Where FFmpeg receives RTP (it runs in this process's machine). */
   rtpAddress: string;
+  /** Something between the SFU and FFmpeg (the RTP fault tests' impairment proxy); unset in production. */
+  rtpTarget?: RtpTargetHook;
   logger: Logger;
 }
 
@@ -29,7 +31,17 @@ export interface BroadcastStatus {
   endedAt?: string;
   renditions: { trackId: string; kind: string; height?: number; bitrateKbps?: number; measuredBandwidth?: number }[];
   input: { producerId: string; kind: string; bitrate: number }[];
-  transcoder?: { state: string; session: number; pid?: number; speed?: number; fps?: number; restarts: number };
+  transcoder?: {
+    state: string;
+    session: number;
+    pid?: number;
+    speed?: number;
+    fps?: number;
+    restarts: number;
+    /** Damaged pictures FFmpeg reported (lost/reordered RTP) and the keyframe requests they led to. */
+    decodeErrors: number;
+    keyframeRequests: number;
+  };
   /** Age of the newest part at the live edge, ms: how fresh the origin's edge is. */
   lastPartAgeMs?: number;
 }
@@ -84,7 +96,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     stage.once('close', this.#onStageClose);
     try {
       const producerIds = [video.id, ...(audio ? [audio.id] : [])];
-      this.#output = await stage.createRtpOutput({ producerIds, remoteIp: this.#deps.rtpAddress, portPool: this.#deps.portPool });
+      this.#output = await stage.createRtpOutput({
+        producerIds,
+        remoteIp: this.#deps.rtpAddress,
+        portPool: this.#deps.portPool,
+        ...(this.#deps.rtpTarget ? { target: this.#deps.rtpTarget } : {}),
+      });
       const output = this.#output;
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
@@ -159,6 +176,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
               session: this.#transcoder.session,
               ...(this.#transcoder.pid !== undefined ? { pid: this.#transcoder.pid } : {}),
               restarts: this.#restarts,
+              ...this.#transcoder.decodeStats,
               ...(progress?.speed !== undefined ? { speed: progress.speed } : {}),
               ...(progress?.fps !== undefined ? { fps: progress.fps } : {}),
             },

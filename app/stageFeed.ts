@@ -1,5 +1,5 @@
 import type { PortAllocator } from '../common/index.ts';
-import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
+import type { MediaKind, ProducerInfo, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
 
 /**
  * The RTP a broadcast receives from a stage: what LiveBroadcast uses of
@@ -32,7 +32,8 @@ export interface StageFeed {
   on<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   once<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   off<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
-  createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator }): Promise<StageRtpOutput>;
+  /** `target` (a test hook between SFU and FFmpeg) is honoured in-process only; a remote feed ignores it. */
+  createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<StageRtpOutput>;
 }
 
 /** Where Broadcasts finds a stage's feed: the Sfu (role `all`) or the feeds SFUs opened to this node. */

@@ -65,7 +65,8 @@ describe('roles on separate processes behind a caching proxy', () => {
         STAGECAST_HTTP_PORT: String(nodePort),
         STAGECAST_DATA_DIR: path.join(dir, 'node-a'),
         STAGECAST_RTP_ADDRESS: '127.0.0.1',
-        STAGECAST_RTP_PORTS: rtpRange,
+        STAGECAST_RTP_MIN_PORT: rtpRange.split('-')[0]!,
+        STAGECAST_RTP_MAX_PORT: rtpRange.split('-')[1]!,
         // One small rung keeps host, SFU, FFmpeg and viewer within this machine's 2 cores.
         STAGECAST_LADDER: 'sd',
         STAGECAST_X264_PRESET: 'ultrafast',

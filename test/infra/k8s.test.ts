@@ -72,7 +72,7 @@ test('sfu: host networking, WebRTC on the configured port range announced at the
   const config = find(docs, 'ConfigMap', 'stagecast-config').data!;
   const [rtcMin, rtcMax] = [Number(config.STAGECAST_RTC_MIN_PORT), Number(config.STAGECAST_RTC_MAX_PORT)];
   assert.ok(rtcMin >= 1024 && rtcMax > rtcMin, `WebRTC port range ${rtcMin}-${rtcMax} on the host`);
-  const [rtpMin, rtpMax] = config.STAGECAST_RTP_PORTS!.split('-').map(Number) as [number, number];
+  const [rtpMin, rtpMax] = [Number(config.STAGECAST_RTP_MIN_PORT), Number(config.STAGECAST_RTP_MAX_PORT)];
   assert.ok(rtcMax < rtpMin || rtpMax < rtcMin, 'WebRTC and RTP ranges do not overlap');
 });
 
@@ -97,7 +97,7 @@ test('broadcast nodes: a StatefulSet whose pod names are the node ids, RTP at th
 
   // The UDP range SFUs send RTP to is open, and it is the range the nodes allocate from.
   const config = find(docs, 'ConfigMap', 'stagecast-config').data!;
-  const [min, max] = config.STAGECAST_RTP_PORTS!.split('-').map(Number);
+  const [min, max] = [Number(config.STAGECAST_RTP_MIN_PORT), Number(config.STAGECAST_RTP_MAX_PORT)];
   const policy = find(docs, 'NetworkPolicy', 'broadcast-ingress');
   const udp = policy.spec.ingress.flatMap((r: { ports: { protocol: string; port: number; endPort?: number }[] }) => r.ports).find((p: { protocol: string }) => p.protocol === 'UDP');
   assert.deepEqual({ port: udp.port, endPort: udp.endPort }, { port: min, endPort: max });

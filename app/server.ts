@@ -4,11 +4,22 @@ import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
-import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import {
+  FsObjectStore,
+  S3ObjectStore,
+  bearerMatches,
+  createOriginRouter,
+  createPackager,
+  viewerAuthMiddleware,
+  type ObjectStore,
+  type Packager,
+} from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
+import { Health } from './health.ts';
+import { AppMetrics } from './metrics.ts';
 import { ViewerEstimator } from './viewers.ts';
 
 export interface RunningApp {
@@ -18,6 +29,8 @@ export interface RunningApp {
   readonly packager: Packager;
   readonly store: ObjectStore;
   readonly broadcasts: Broadcasts;
+  readonly metrics: AppMetrics;
+  readonly health: Health;
   close(): Promise<void>;
 }
 
@@ -41,7 +54,9 @@ function createStore(config: AppConfig['store']): ObjectStore {
 export async function startApp(config: AppConfig, logger: Logger): Promise<RunningApp> {
   const sfu = await Sfu.create(config.ingest, logger);
   const closers: (() => Promise<void> | void)[] = [() => sfu.close()];
+  let health: Health | undefined;
   const close = async () => {
+    health?.setShuttingDown(); // readiness fails first, so a load balancer stops sending while we drain
     for (const c of closers.splice(0).reverse()) {
       try {
         await c();
@@ -67,6 +82,8 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
 
     const [hostAssets, playerAssets] = await Promise.all([buildHostPage(), buildPlayerPages()]);
     const viewers = new ViewerEstimator();
+    const metrics = new AppMetrics({ sfu, packager, broadcasts, viewers });
+    health = new Health({ sfu, store, publisher: packager.publisher });
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', 'loopback');
@@ -75,12 +92,37 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
     app.use('/host', createHostPageRouter(hostAssets));
     app.use('/watch', createPlayerRouter(playerAssets));
+    app.use(health.router());
+    if (config.metrics.enabled) {
+      const token = config.metrics.token;
+      app.get('/metrics', async (req, res) => {
+        if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+          res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics token required');
+          return;
+        }
+        res.setHeader('Cache-Control', 'no-store');
+        res.type(metrics.registry.contentType).send(await metrics.text());
+      });
+    }
+    // Signed viewer URLs are checked and unwrapped before anything else sees /live.
+    if (config.viewerAuth.secret) app.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
+    app.use(metrics.originMiddleware);
     app.use(viewers.middleware);
     app.use(createOriginRouter(packager, store, { logger }));
-    app.use('/api', createControlApi({ sfu, broadcasts, viewers, adminToken: config.adminToken, publicUrl, viewerBase, logger }));
-    app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, workers: sfu.workers.size, stages: sfu.stages.length });
-    });
+    app.use(
+      '/api',
+      createControlApi({
+        sfu,
+        broadcasts,
+        viewers,
+        adminToken: config.adminToken,
+        publicUrl,
+        viewerBase,
+        logger,
+        rateLimit: config.api.rateLimit,
+        viewerAuth: config.viewerAuth,
+      }),
+    );
 
     const server = http.createServer(app);
     const signalling = new SignallingServer(sfu, logger, '/host/ws');
@@ -104,7 +146,7 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, close };
+    return { url, sfu, packager, store, broadcasts, metrics, health, close };
   } catch (err) {
     await close();
     throw err;

@@ -92,3 +92,30 @@ test('a JSON body over 16 KiB is 413 with a clear error; the next request is fin
   const ok = await request('127.0.0.5', 'POST', '/api/stages', { token: TEST_ADMIN_TOKEN, body: JSON.stringify({ id: 'after-big' }) });
   assert.equal(ok.status, 201);
 });
+
+test('signalling: connections per client address are limited (429 on the upgrade); others connect, open ones are unaffected', async () => {
+  const sig = await startTestApp({ ingest: { hostTokenSecret: 'test-host-token-secret-0123456789', signalling: { connectRatePerSecond: 0.2, connectBurst: 3 } } });
+  const { default: WebSocket } = await import('ws');
+  const url = `${sig.url.replace('http', 'ws')}/host/ws`;
+  const open = (from: string) =>
+    new Promise<{ ws?: InstanceType<typeof WebSocket>; status?: number }>((resolve, reject) => {
+      const ws = new WebSocket(url, { localAddress: from });
+      ws.once('open', () => resolve({ ws }));
+      ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+      ws.once('error', (err) => reject(err));
+    });
+  try {
+    const first = [await open('127.0.0.7'), await open('127.0.0.7'), await open('127.0.0.7')];
+    assert.ok(first.every((c) => c.ws), 'the burst connects');
+    assert.equal((await open('127.0.0.7')).status, 429);
+    const other = await open('127.0.0.8');
+    assert.ok(other.ws, 'another address connects');
+    // An open connection still answers.
+    const reply = new Promise<string>((resolve) => first[0]!.ws!.once('message', (d) => resolve(d.toString())));
+    first[0]!.ws!.send(JSON.stringify({ id: 'a', method: 'getStats' }));
+    assert.match(await reply, /not-joined/);
+    for (const c of [...first, other]) c.ws?.close();
+  } finally {
+    await sig.close();
+  }
+});

@@ -73,6 +73,7 @@ if (config.initialStage) {
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+  lines.push(`  or publish from OBS: Service WHIP, Server ${base}/whip/${stage.id}, Bearer Token ${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
   if (config.viewerAuth.required) {
     lines.push(`  viewer links are signed; get one: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/viewer-tokens`);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
+import { Sfu, SignallingServer, WhipSessions, buildHostPage, createHostPageRouter, createWhipRouter } from '../ingest/index.ts';
 import {
   FsObjectStore,
   S3ObjectStore,
@@ -31,6 +31,7 @@ export interface RunningApp {
   readonly broadcasts: Broadcasts;
   readonly metrics: AppMetrics;
   readonly health: Health;
+  readonly whip: WhipSessions;
   close(): Promise<void>;
 }
 
@@ -49,7 +50,7 @@ function createStore(config: AppConfig['store']): ObjectStore {
 /**
  * Wires every stage into one process (the embedded default) and serves them:
  * the host page at /host/ (signalling at /host/ws), the viewer pages at /watch/,
- * the origin at /live/, the control API at /api.
+ * the origin at /live/, the control API at /api, WHIP ingest at /whip/.
  */
 export async function startApp(config: AppConfig, logger: Logger): Promise<RunningApp> {
   const sfu = await Sfu.create(config.ingest, logger);
@@ -91,6 +92,17 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? url;
     const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
     app.use('/host', createHostPageRouter(hostAssets));
+    // WHIP ingest belongs to the SFU: it needs nothing but the Sfu and its config.
+    const whip = new WhipSessions(
+      sfu,
+      {
+        limits: { maxBytes: config.ingest.whip.maxOfferBytes, maxMediaSections: config.ingest.whip.maxMediaSections, maxLineLength: 2048 },
+        connectTimeoutMs: config.ingest.whip.connectTimeoutMs,
+      },
+      logger,
+    );
+    closers.push(() => whip.close());
+    app.use('/whip', createWhipRouter(whip, { ...config.ingest.whip, logger }));
     app.use('/watch', createPlayerRouter(playerAssets));
     app.use(health.router());
     if (config.metrics.enabled) {
@@ -146,7 +158,7 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, metrics, health, close };
+    return { url, sfu, packager, store, broadcasts, metrics, health, whip, close };
   } catch (err) {
     await close();
     throw err;

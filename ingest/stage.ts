@@ -7,6 +7,9 @@ import type { HostRole } from './hostToken.ts';
 import { RtpOutput } from './rtpOutput.ts';
 import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
 
+/** What `Host.watchTransport` reports. */
+export type TransportLiveness = 'connected' | 'disconnected' | 'failed' | 'closed';
+
 /** One host on a stage: their send transports and producers. */
 export class Host {
   readonly id = randomUUID();
@@ -43,6 +46,31 @@ export class Host {
       iceParameters: transport.iceParameters,
       iceCandidates: transport.iceCandidates,
       dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  /**
+   * Reports a transport's liveness: `connected` once DTLS is up; `disconnected`
+   * when ICE consent is lost, `failed`/`closed` when ICE or DTLS ends. For hosts
+   * without a signalling socket (WHIP), whose session lives as long as this.
+   * Returns a function that stops the reports.
+   */
+  watchTransport(transportId: string, listener: (state: TransportLiveness) => void): () => void {
+    const t = this.#transport(transportId);
+    const onIce = (state: ms.IceState): void => {
+      if (state === 'disconnected' || state === 'closed') listener(state);
+    };
+    const onDtls = (state: ms.DtlsState): void => {
+      if (state === 'connected' || state === 'failed' || state === 'closed') listener(state);
+    };
+    const onClose = (): void => listener('closed');
+    t.on('icestatechange', onIce);
+    t.on('dtlsstatechange', onDtls);
+    t.observer.on('close', onClose);
+    return () => {
+      t.off('icestatechange', onIce);
+      t.off('dtlsstatechange', onDtls);
+      t.observer.off('close', onClose);
     };
   }
 

@@ -16,6 +16,8 @@ export interface HealthOptions {
 export interface Readiness {
   ready: boolean;
   reasons: string[];
+  /** Problems that do not make the instance unready (it keeps serving), but an operator should see. */
+  degraded: string[];
   workers: number;
   stages: number;
   store: { ok: boolean; lastUploadAt?: string; lastFailureAt?: string; detail?: string };
@@ -26,9 +28,12 @@ const PROBE_KEY = '_health/probe';
 /**
  * Liveness and readiness.
  * - `/healthz`: the event loop answers (a process that cannot answer this is restarted).
- * - `/readyz`: this instance should get traffic: a mediasoup worker is alive, the
- *   object store accepted the last upload (or, with no recent uploads, answers a
- *   probe), and it is not shutting down. 503 with the reasons otherwise.
+ * - `/readyz`: this instance should get traffic: a mediasoup worker is alive and it
+ *   is not shutting down; 503 with the reasons otherwise. The object store's state
+ *   (last upload ok, or a probe answered) is reported under `degraded` but does not
+ *   fail readiness: while the store is away the origin serves the live edge from
+ *   memory and the publisher queues, so pulling the node from the CDN/load
+ *   balancer would turn a store outage into a viewer outage.
  */
 export class Health {
   readonly #opts: Required<Pick<HealthOptions, 'probeEveryMs' | 'probeTimeoutMs'>> & HealthOptions;
@@ -63,8 +68,8 @@ export class Health {
     const workers = this.#opts.sfu.workers.size;
     if (workers === 0) reasons.push('no mediasoup worker is alive');
     const store = await this.#storeState();
-    if (!store.ok) reasons.push(`object store: ${store.detail ?? 'not ok'}`);
-    return { ready: reasons.length === 0, reasons, workers, stages: this.#opts.sfu.stages.length, store };
+    const degraded = store.ok ? [] : [`object store: ${store.detail ?? 'not ok'}`];
+    return { ready: reasons.length === 0, reasons, degraded, workers, stages: this.#opts.sfu.stages.length, store };
   }
 
   async #storeState(): Promise<Readiness['store']> {

@@ -27,6 +27,14 @@ const raw: AppConfigInput = {
   log: { level: env.STAGECAST_LOG_LEVEL as never },
   initialStage: env.STAGECAST_INITIAL_STAGE,
   cdnBaseUrl: env.STAGECAST_CDN_BASE_URL || undefined,
+  metrics: { token: env.STAGECAST_METRICS_TOKEN || undefined },
+  viewerAuth: {
+    secret: env.STAGECAST_VIEWER_TOKEN_SECRET || undefined,
+    required: env.STAGECAST_VIEWER_TOKEN_REQUIRED === 'true',
+  },
+  api: {
+    rateLimit: { perSecond: num(env.STAGECAST_API_RATE_PER_SECOND), burst: num(env.STAGECAST_API_RATE_BURST) },
+  },
   store: env.STAGECAST_S3_BUCKET
     ? {
         kind: 's3',
@@ -86,8 +94,13 @@ if (config.initialStage && app.sfu) {
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
   lines.push(`  or publish from OBS: Service WHIP, Server ${base}/whip/${stage.id}, Bearer Token ${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
-  if (config.role === 'all') lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
-  else lines.push('  the go-live answer carries the viewer links (on the broadcast node that runs the stage)');
+  if (config.role !== 'all') {
+    lines.push('  the go-live answer carries the viewer links (on the broadcast node that runs the stage)');
+  } else if (config.viewerAuth.required) {
+    lines.push(`  viewer links are signed; get one: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/viewer-tokens`);
+  } else {
+    lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+  }
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);
 // The links carry credentials: they go to the operator's terminal, never to the log.

@@ -113,7 +113,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg
         // listens, which is the moment to let the media flow.
         keyframes: { requestKeyFrame: () => output.resume() },
-        logger: this.#deps.logger,
+        logger: this.#deps.logger.child({ stage: this.id }), // the transcoder adds role and broadcast
         id: this.id,
         ...(video.source ? { sourceHeight: video.source.height } : {}),
       });

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
-import { createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import { createOriginRouter, createPackager, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
@@ -117,6 +117,8 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
         viewerBase,
         placement: (id) => remote.placement(id),
         logger: log,
+        rateLimit: config.api.rateLimit,
+        viewerAuth: config.viewerAuth,
       }),
     );
     app.get('/healthz', (_req, res) => {
@@ -171,6 +173,8 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     const media = express.Router();
     media.use('/watch', createPlayerRouter(playerAssets));
     media.use(viewers.middleware);
+    // Signed viewer URLs are verified where the media is served: on the broadcast node.
+    if (config.viewerAuth.secret) media.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
     media.use(createOriginRouter(packager, store, { logger: log }));
     const app = baseApp();
     app.use('/internal', internal.router);

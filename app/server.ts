@@ -4,12 +4,24 @@ import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, WhipSessions, buildHostPage, createHostPageRouter, createWhipRouter, type RtpTargetHook } from '../ingest/index.ts';
-import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, originServerOptions, type ObjectStore, type Packager } from '../packager/index.ts';
+import {
+  FsObjectStore,
+  S3ObjectStore,
+  bearerMatches,
+  createOriginRouter,
+  createPackager,
+  originServerOptions,
+  viewerAuthMiddleware,
+  type ObjectStore,
+  type Packager,
+} from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { Recordings } from './recordings.ts';
+import { Health } from './health.ts';
+import { AppMetrics } from './metrics.ts';
 import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
 import { ViewerEstimator } from './viewers.ts';
 
@@ -20,6 +32,8 @@ export interface RunningApp {
   readonly packager: Packager;
   readonly store: ObjectStore;
   readonly broadcasts: Broadcasts;
+  readonly metrics: AppMetrics;
+  readonly health: Health;
   readonly whip: WhipSessions;
   /** Finished broadcasts whose VODs the store holds (read at start-up, kept up to date). */
   readonly recordings: Recordings;
@@ -66,10 +80,12 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
   const sfu = await Sfu.create(config.ingest, logger);
   // Undone in reverse order; on a normal shutdown `finish` runs first (see below).
   const closers: (() => Promise<void> | void)[] = [() => sfu.close()];
+  let health: Health | undefined;
   let finish: (() => Promise<void>) | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      health?.setShuttingDown(); // readiness fails first, so a load balancer stops sending while we drain
       if (finish) await finish().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
       await unwind();
     })());
@@ -113,6 +129,8 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
 
     const [hostAssets, playerAssets] = await Promise.all([buildHostPage(), buildPlayerPages()]);
     const viewers = new ViewerEstimator();
+    const metrics = new AppMetrics({ sfu, packager, broadcasts, viewers });
+    health = new Health({ sfu, store, publisher: packager.publisher });
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', 'loopback');
@@ -132,12 +150,38 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     closers.push(() => whip.close());
     app.use('/whip', createWhipRouter(whip, { ...config.ingest.whip, logger }));
     app.use('/watch', createPlayerRouter(playerAssets));
+    app.use(health.router());
+    if (config.metrics.enabled) {
+      const token = config.metrics.token;
+      app.get('/metrics', async (req, res) => {
+        if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+          res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics token required');
+          return;
+        }
+        res.setHeader('Cache-Control', 'no-store');
+        res.type(metrics.registry.contentType).send(await metrics.text());
+      });
+    }
+    // Signed viewer URLs are checked and unwrapped before anything else sees /live.
+    if (config.viewerAuth.secret) app.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
+    app.use(metrics.originMiddleware);
     app.use(viewers.middleware);
     app.use(createOriginRouter(packager, store, { logger }));
-    app.use('/api', createControlApi({ sfu, broadcasts, recordings, viewers, adminToken: config.adminToken, publicUrl, viewerBase, logger }));
-    app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, workers: sfu.workers.size, stages: sfu.stages.length });
-    });
+    app.use(
+      '/api',
+      createControlApi({
+        sfu,
+        broadcasts,
+        recordings,
+        viewers,
+        adminToken: config.adminToken,
+        publicUrl,
+        viewerBase,
+        logger,
+        rateLimit: config.api.rateLimit,
+        viewerAuth: config.viewerAuth,
+      }),
+    );
 
     // Keep-alive longer than players' and CDNs' idle connections (packager/httpServer.ts).
     const server = http.createServer(originServerOptions, app);
@@ -171,7 +215,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, recordings, whip, close };
+    return { url, sfu, packager, store, broadcasts, recordings, metrics, health, whip, close };
   } catch (err) {
     await unwind();
     throw err;

@@ -32,6 +32,9 @@ export const ingestConfigSchema = z.object({
       /** Messages per second per connection, and the burst allowed above that. */
       ratePerSecond: z.number().positive().default(20),
       rateBurst: z.number().int().min(1).default(40),
+      /** New connections per second per client address, and the burst above that; beyond it the upgrade gets 429. */
+      connectRatePerSecond: z.number().positive().default(2),
+      connectBurst: z.number().int().min(1).default(20),
       /** A connection that has not joined a stage by then is closed. */
       joinTimeoutMs: z.number().int().positive().default(10_000),
     })

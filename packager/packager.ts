@@ -30,7 +30,7 @@ export class Packager extends TypedEmitter<PackagerEvents> {
   constructor(config: PackagerConfigInput | PackagerConfig, deps: PackagerDeps) {
     super();
     this.config = parsePackagerConfig(config);
-    this.#logger = deps.logger.child({ stage: 'packager' });
+    this.#logger = deps.logger.child({ role: 'packager' });
     this.onListenerError((event, err) => this.#logger.error({ err, event }, 'packager listener threw'));
     this.store = deps.store;
     this.publisher = deps.store

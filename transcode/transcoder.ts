@@ -88,7 +88,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     super();
     this.#opts = opts;
     this.id = opts.id ?? 'transcode';
-    this.#log = opts.logger.child({ stage: 'transcode', broadcast: this.id });
+    this.#log = opts.logger.child({ role: 'transcode', broadcast: this.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
     this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);

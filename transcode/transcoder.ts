@@ -2,19 +2,25 @@ import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
 import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { fluentCommand, planFfmpeg, type FfmpegPlan } from './args.ts';
+import { fluentCommand, planFfmpeg, rtpInputOptions, type FfmpegPlan } from './args.ts';
+import { planProgram, type ProgramInput } from './compose.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
-import { parseSdp, type SdpInfo } from './sdp.ts';
+import { parseProgramSdp, parseSdp, type SdpInfo } from './sdp.ts';
 import type { CmafSink, ExitInfo, KeyframeRequester, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
   /** Parsed once with `parseTranscodeConfig`. */
   readonly config: TranscodeConfig;
-  /** The SDP from ingest describing the RTP this transcoder receives. */
-  readonly sdp: string;
+  /** The SDP from ingest describing the RTP this transcoder receives (one video and/or one audio) ... */
+  readonly sdp?: string;
+  /**
+   * ... or a composed program (several hosts, a layout, a slate), which
+   * `reconfigure()` may replace while running. Exactly one of `sdp` and `program`.
+   */
+  readonly program?: ProgramInput;
   /** Where the CMAF tracks go. */
   readonly sink: CmafSink;
   /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
@@ -66,7 +72,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   readonly id: string;
   readonly #opts: TranscoderOptions;
   readonly #log: Logger;
-  readonly #input: SdpInfo;
+  /** The single-input SDP (when not a program). */
+  readonly #input: SdpInfo | undefined;
+  #program: ProgramInput | undefined;
+  /** RTP ports FFmpeg binds for the current input (keyframes are requested once they are bound). */
+  #ports: number[];
   readonly #stderr: LineRing;
   readonly #tracks: TrackInfo[];
   #state: TranscoderState = 'stopped';
@@ -88,7 +98,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.id = opts.id ?? 'transcode';
     this.#log = opts.logger.child({ stage: 'transcode', broadcast: this.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
-    this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
+    if ((opts.sdp === undefined) === (opts.program === undefined)) throw new TypeError('give a transcoder either sdp or program');
+    if (opts.sdp !== undefined) {
+      this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
+      this.#ports = [this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined);
+    } else {
+      this.#ports = checkProgram(opts.program!);
+      this.#program = opts.program;
+    }
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);
     this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
   }
@@ -192,13 +209,64 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#bridge = undefined;
   }
 
+  /** The program being transcoded (program transcoders only). */
+  get program(): ProgramInput | undefined {
+    return this.#program;
+  }
+
+  /**
+   * Replaces the program (hosts joined or left, layout changed) and restarts
+   * FFmpeg with it: the next session's process is spawned with the new plan
+   * while the current one still runs, then the current one is stopped and the
+   * new one given its SDP. Resolves once the new session's output flows; a
+   * session that fails to start is retried by the supervisor like any other.
+   */
+  async reconfigure(program: ProgramInput): Promise<void> {
+    if (!this.#program) throw new InvalidStateError(`reconfigure() needs a program transcoder [id:${this.id}]`);
+    if (this.#closed) throw new InvalidStateError(`reconfigure() after close() [id:${this.id}]`);
+    if (!this.#startCalled) throw new InvalidStateError(`reconfigure() before start() [id:${this.id}]`);
+    const ports = checkProgram(program);
+    this.#program = program;
+    this.#ports = ports;
+    const standby = this.#standby;
+    this.#standby = undefined;
+    if (standby) void this.#stopProcess(standby);
+    if (this.#state === 'restarting') return; // the pending restart plans with the new program
+    if (this.#state === 'starting') {
+      // A session of the old program is starting: stop it, the supervisor restarts with the new one.
+      if (this.#run) await this.#stopProcess(this.#run);
+      return;
+    }
+    this.#setState('restarting');
+    this.emit('restart', { attempt: 0, delayMs: 0, reason: 'reconfigured' });
+    this.#log.info({ videos: program.compose.videos.length, audios: program.compose.audios }, 'reconfigure()');
+    // Spawned now (it waits for its SDP on stdin), so the switch costs no process start-up.
+    if (program.sdp !== undefined && this.#opts.config.supervision.warmStandby) this.#standby = this.#createRun(this.#session + 1);
+    const previous = this.#run;
+    if (previous) await this.#stopProcess(previous);
+    if (this.#closed) return;
+    try {
+      await this.#launch();
+    } catch (err) {
+      if (this.#closed) return;
+      this.#scheduleRestart(`restart after reconfigure failed: ${errorMessage(err)}`);
+      throw err;
+    }
+  }
+
   #plan(session: number): FfmpegPlan {
     const { config, sink, sourceHeight } = this.#opts;
     const targetFor = (trackId: string) => {
       if (sink.kind === 'http') return sink.urlFor(trackId);
       return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
     };
-    return planFfmpeg(config, this.#input, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+    if (this.#program) return planProgram(config, this.#program.compose, this.#program.sdp !== undefined, { targetFor }, rtpInputOptions(config));
+    return planFfmpeg(config, this.#input!, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+  }
+
+  /** The SDP FFmpeg reads on stdin, if its input has one. */
+  #sdp(): string | undefined {
+    return this.#program ? this.#program.sdp : this.#opts.sdp;
   }
 
   #setState(state: TranscoderState): void {
@@ -316,6 +384,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   /** Keeps the next session's FFmpeg loaded and waiting, so a restart skips process start-up. */
   #prepareStandby(): void {
     if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
+    // A program without RTP has no SDP to wait for: its FFmpeg would start at once.
+    if (this.#sdp() === undefined) return;
     this.#standby = this.#createRun(this.#session + 1);
   }
 
@@ -334,7 +404,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     run.activated = true;
     run.lastAdvanceAt = Date.now();
     this.#setState('starting');
-    run.sdpInput.end(this.#opts.sdp);
+    run.sdpInput.end(this.#sdp() ?? '');
     const sessionLog = this.#log.child({ session: run.session });
     if (run.pid !== undefined) sessionLog.info({ pid: run.pid }, 'FFmpeg activated');
 
@@ -342,7 +412,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const abort = new AbortController();
     const kf = async () => {
       try {
-        await waitUdpBound([this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined), abort.signal);
+        await waitUdpBound(this.#ports, abort.signal);
       } catch {
         return;
       }
@@ -381,7 +451,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (outcome === 'timeout') {
       err = new DependencyError(
         'start-timeout',
-        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${[this.#input.video?.port, this.#input.audio?.port].filter(Boolean).join(', ')}?)${summary ? `: ${summary}` : ''}`,
+        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${this.#ports.join(', ') || '(none)'}?)${summary ? `: ${summary}` : ''}`,
       );
     } else if (/bind failed|Address already in use/i.test(text)) {
       err = new DependencyError('rtp-port-in-use', `FFmpeg cannot receive RTP: a port of the SDP is taken: ${summary}`);
@@ -482,4 +552,21 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }, delayMs);
     })();
   }
+}
+
+/** Checks a program's SDP against its composition; returns the RTP ports FFmpeg will bind. */
+function checkProgram(program: ProgramInput): number[] {
+  const { compose, sdp } = program;
+  if (sdp === undefined) {
+    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no SDP');
+    return [];
+  }
+  const info = parseProgramSdp(sdp); // InputError('bad-sdp')
+  if (info.videos.length !== compose.videos.length || info.audios.length !== compose.audios) {
+    throw new InputError(
+      'bad-program',
+      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${compose.videos.length} and ${compose.audios}`,
+    );
+  }
+  return [...info.videos, ...info.audios].map((m) => m.port);
 }

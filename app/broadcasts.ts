@@ -2,12 +2,15 @@ import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import type { Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
+import type { ComposeConfig } from './config.ts';
+import type { LayoutMode } from './composition.ts';
 import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
 
 export interface BroadcastsDeps {
   sfu: Sfu;
   packager: Packager;
   transcode: TranscodeConfig;
+  compose: ComposeConfig;
   portPool: UdpPortPool;
   rtpAddress: string;
   /** How long an ended broadcast stays in memory before the store serves it alone. */
@@ -23,6 +26,8 @@ export interface BroadcastsDeps {
 export class Broadcasts {
   readonly #deps: BroadcastsDeps;
   readonly #live = new Map<string, LiveBroadcast>();
+  /** Layouts chosen per stage (before or during the broadcast). */
+  readonly #layouts = new Map<string, LayoutMode>();
   readonly #log: Logger;
 
   constructor(deps: BroadcastsDeps) {
@@ -42,13 +47,33 @@ export class Broadcasts {
       throw new InputError('already-live', `stage ${stageId} ${existing.state === 'ended' ? 'has ended; create a new stage' : 'is already live'}`, 409);
     }
     if (existing) this.#deps.packager.removeBroadcast(stageId); // a failed start leaves nothing worth keeping
-    const b = new LiveBroadcast({ ...this.#deps, stage });
+    const layout = this.#layouts.get(stageId);
+    const b = new LiveBroadcast({ ...this.#deps, stage, ...(layout ? { layout } : {}) });
     this.#live.set(stageId, b);
     b.on('state', (state) => {
       if (state === 'ended') void this.#retire(stageId);
     });
     await b.start();
     return b;
+  }
+
+  /** The layout of a stage's program: applied live when it broadcasts, kept for its next start otherwise. */
+  setLayout(stageId: string, mode: LayoutMode): LayoutMode {
+    if (!this.#deps.sfu.getStage(stageId)) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
+    this.#layouts.set(stageId, mode);
+    const b = this.#live.get(stageId);
+    if (b && (b.state === 'live' || b.state === 'starting')) b.setLayout(mode);
+    return mode;
+  }
+
+  layoutOf(stageId: string): LayoutMode {
+    const b = this.#live.get(stageId);
+    return b && (b.state === 'live' || b.state === 'starting') ? b.layout : (this.#layouts.get(stageId) ?? this.#deps.compose.layout);
+  }
+
+  /** Forgets a closed stage's settings. */
+  forget(stageId: string): void {
+    this.#layouts.delete(stageId);
   }
 
   async stop(stageId: string): Promise<LiveBroadcast> {

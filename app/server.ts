@@ -58,6 +58,7 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
       sfu,
       packager,
       transcode: config.transcode,
+      compose: config.compose,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
       endedGraceMs: config.endedGraceMs,

@@ -173,6 +173,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         this.#lastPartAt = Date.now();
       });
       this.#transcoder.on('restart', (info) => {
+        // Program changes are counted in `program.changes`; `restarts` are the supervisor's.
+        if (info.reason === 'reconfigured') return;
         this.#restarts++;
         this.#log.warn(info, 'transcoder restarting');
       });

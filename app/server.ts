@@ -6,6 +6,7 @@ import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
 import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
+import { verifyFfmpeg } from '../transcode/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
@@ -51,6 +52,12 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     }
   };
   try {
+    // Checked now, in the background, so the first go-live does not pay for it; a failure
+    // is only logged here (go-live reports it as a 503 and checks again).
+    verifyFfmpeg(config.transcode.ffmpegPath).then(
+      (version) => logger.info({ version }, 'FFmpeg found'),
+      (err: unknown) => logger.warn({ err }, 'FFmpeg check failed'),
+    );
     const store = createStore(config.store);
     const packager = createPackager(config.packager, { logger, store });
     closers.push(() => packager.close());

@@ -25,7 +25,7 @@ export { parseSdp, parseProgramSdp, type SdpInfo, type SdpMedia, type ProgramSdp
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { planFfmpeg, ffmpegArgs, audioFragmentDurationUs, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { parseProgressLine } from './progress.ts';
-export { Transcoder, type TranscoderOptions, type WithStderr } from './transcoder.ts';
+export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export type {
   CmafSink,
   HttpCmafSink,

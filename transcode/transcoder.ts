@@ -62,6 +62,22 @@ const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Brok
 const verifiedBinaries = new Map<string, Promise<string>>();
 
 /**
+ * Checks an FFmpeg binary once per process (`-version`); a failed check is
+ * forgotten so the next start checks again. Callers may warm it at start-up so
+ * the first broadcast does not pay for it (on a loaded machine the check alone
+ * can take seconds).
+ */
+export function verifyFfmpeg(ffmpegPath: string): Promise<string> {
+  let check = verifiedBinaries.get(ffmpegPath);
+  if (!check) {
+    check = checkFfmpeg(ffmpegPath);
+    verifiedBinaries.set(ffmpegPath, check);
+    check.catch(() => verifiedBinaries.delete(ffmpegPath));
+  }
+  return check;
+}
+
+/**
  * Supervises FFmpeg for one broadcast: RTP in (per the SDP), one CMAF track per
  * rung and for audio out. States: starting → running ⇄ stalled → restarting →
  * starting …, and stopped (after close() or when retries run out, `died`).
@@ -160,13 +176,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#log.debug('start()');
     const { config, sink } = this.#opts;
     try {
-      let check = verifiedBinaries.get(config.ffmpegPath);
-      if (!check) {
-        check = checkFfmpeg(config.ffmpegPath);
-        verifiedBinaries.set(config.ffmpegPath, check);
-        check.catch(() => verifiedBinaries.delete(config.ffmpegPath));
-      }
-      await check;
+      await verifyFfmpeg(config.ffmpegPath);
       const firstTrack = this.#tracks[0];
       if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
       if (sink.kind === 'stream') {

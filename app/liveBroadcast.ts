@@ -257,14 +257,16 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       { mode: spec.mode, videos: spec.videos.map((v) => v.hostId), audios: spec.audios.map((a) => a.hostId), slate: spec.slate },
       'program change',
     );
-    try {
-      await transcoder.reconfigure(this.#programInput(spec, output));
-    } catch (err) {
-      // The supervisor retries the session with this program; the broadcast goes on.
-      this.#log.warn({ err }, 'FFmpeg did not start with the new program yet');
-    } finally {
-      previous?.close();
-    }
+    // Not awaited: a change that comes while this program's FFmpeg is still starting must
+    // not wait for it (the transcoder stops that start and goes on with the newer program).
+    transcoder.reconfigure(this.#programInput(spec, output)).then(
+      () => previous?.close(),
+      (err: unknown) => {
+        // The supervisor retries the session with the newest program; the broadcast goes on.
+        this.#log.warn({ err }, 'FFmpeg did not start with the new program');
+        previous?.close();
+      },
+    );
   }
 
   /** No host publishes anything: the slate goes out for `hostGraceMs`, then the broadcast ends. */

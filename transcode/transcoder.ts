@@ -59,6 +59,9 @@ interface Run {
 /** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
 const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
 
+/** How long a reconfigured-away FFmpeg gets between SIGTERM and SIGKILL. */
+const RECONFIGURE_KILL_GRACE_MS = 1000;
+
 const verifiedBinaries = new Map<string, Promise<string>>();
 
 /**
@@ -107,6 +110,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #keyframeTimer?: NodeJS.Timeout;
   #restartTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
+  /** The starting session was stopped by reconfigure(): its failure is no failure. */
+  #preempted = false;
 
   constructor(opts: TranscoderOptions) {
     super();
@@ -243,8 +248,12 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (standby) void this.#stopProcess(standby);
     if (this.#state === 'restarting') return; // the pending restart plans with the new program
     if (this.#state === 'starting') {
-      // A session of the old program is starting: stop it, the supervisor restarts with the new one.
-      if (this.#run) await this.#stopProcess(this.#run);
+      // A session of the old program is starting: stop it, the supervisor restarts at once
+      // with the new one (not counted as a failure).
+      if (this.#run && !this.#run.exit) {
+        this.#preempted = true;
+        await this.#stopProcess(this.#run, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+      }
       return;
     }
     this.#setState('restarting');
@@ -252,8 +261,10 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#log.info({ videos: program.compose.videos.length, audios: program.compose.audios }, 'reconfigure()');
     // Spawned now (it waits for its SDP on stdin), so the switch costs no process start-up.
     if (program.sdp !== undefined && this.#opts.config.supervision.warmStandby) this.#standby = this.#createRun(this.#session + 1);
+    // The old program's input may be dead already (a host left): FFmpeg then sits in its
+    // input read and ignores SIGTERM; its unflushed tail fragment is not worth the wait.
     const previous = this.#run;
-    if (previous) await this.#stopProcess(previous);
+    if (previous) await this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
     if (this.#closed) return;
     try {
       await this.#launch();
@@ -493,13 +504,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
-  async #stopProcess(run: Run): Promise<void> {
+  async #stopProcess(run: Run, graceMs = this.#opts.config.supervision.killGraceMs): Promise<void> {
     if (run.exit) return;
     run.requested = true;
     if (!run.activated) run.sdpInput.end();
     // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler signals it.
     if (!run.proc) {
-      await Promise.race([run.exited, new Promise((r) => setTimeout(r, this.#opts.config.supervision.killGraceMs))]);
+      await Promise.race([run.exited, new Promise((r) => setTimeout(r, graceMs))]);
       if (!run.proc) return; // fluent-ffmpeg never spawned; nothing runs.
     }
     const proc = run.proc;
@@ -509,7 +520,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
         proc.kill('SIGKILL');
       }
-    }, this.#opts.config.supervision.killGraceMs);
+    }, graceMs);
     await run.exited;
     clearTimeout(killer);
   }
@@ -534,7 +545,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (this.#closed || this.#state === 'restarting') return;
     this.#setState('restarting');
     const { restart } = this.#opts.config.supervision;
-    this.#attempt += 1;
+    const preempted = this.#preempted;
+    this.#preempted = false;
+    if (!preempted) this.#attempt += 1;
     if (this.#attempt > restart.maxRetries) {
       const err: WithStderr<DependencyError> = new DependencyError('ffmpeg-failed', `FFmpeg failed ${this.#attempt} times in a row, giving up: ${reason}`);
       err.stderr = this.#stderr.lines();
@@ -546,7 +559,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       });
       return;
     }
-    const delayMs = Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
+    const delayMs = preempted ? 0 : Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
     this.#log.warn({ attempt: this.#attempt, delayMs, reason }, 'restarting FFmpeg');
     this.emit('restart', { attempt: this.#attempt, delayMs, reason });
     const previous = this.#run;

@@ -231,10 +231,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
 
   /**
    * Replaces the program (hosts joined or left, layout changed) and restarts
-   * FFmpeg with it: the next session's process is spawned with the new plan
-   * while the current one still runs, then the current one is stopped and the
-   * new one given its SDP. Resolves once the new session's output flows; a
-   * session that fails to start is retried by the supervisor like any other.
+   * FFmpeg with it, make before break: the new session starts while the current
+   * one still runs and is stopped once the new one's output flows (the packager
+   * takes the newer session of each track). Resolves then; a session that fails
+   * to start is retried by the supervisor like any other, and a newer program
+   * given while one is starting replaces it at once.
    */
   async reconfigure(program: ProgramInput): Promise<void> {
     if (!this.#program) throw new InvalidStateError(`reconfigure() needs a program transcoder [id:${this.id}]`);
@@ -259,16 +260,18 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#setState('restarting');
     this.emit('restart', { attempt: 0, delayMs: 0, reason: 'reconfigured' });
     this.#log.info({ videos: program.compose.videos.length, audios: program.compose.audios }, 'reconfigure()');
-    // Spawned now (it waits for its SDP on stdin), so the switch costs no process start-up.
-    if (program.sdp !== undefined && this.#opts.config.supervision.warmStandby) this.#standby = this.#createRun(this.#session + 1);
-    // The old program's input may be dead already (a host left): FFmpeg then sits in its
-    // input read and ignores SIGTERM; its unflushed tail fragment is not worth the wait.
+    // Make before break: the new program's FFmpeg starts (on its own RTP ports) while the
+    // old one still feeds the packager; its first output supersedes the old session
+    // there, and only then is the old one stopped. Viewers see no gap, only the
+    // discontinuity. The old one's input may be dead already (a host left): FFmpeg then
+    // ignores SIGTERM, and its unflushed tail is not worth waiting for.
     const previous = this.#run;
-    if (previous) await this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
-    if (this.#closed) return;
+    const stopPrevious = () => previous && this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
     try {
       await this.#launch();
+      await stopPrevious();
     } catch (err) {
+      await stopPrevious();
       if (this.#closed) return;
       this.#scheduleRestart(`restart after reconfigure failed: ${errorMessage(err)}`);
       throw err;

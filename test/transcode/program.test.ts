@@ -11,7 +11,8 @@ import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '46000', '46999'];
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
-const config = parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }], fps: 15 });
+// Starts on a loaded shared machine may be slow: a generous start timeout (not what is tested).
+const config = parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }], fps: 15, supervision: { startTimeoutMs: 25_000 } });
 const slate: ProgramInput = { compose: { videos: [], audios: 0, slateImage: DEFAULT_SLATE_IMAGE } };
 
 test('a program transcoder starts on the slate alone, reconfigures to an RTP host and back: one new session of the same tracks each time', async () => {

@@ -60,6 +60,7 @@ test('every host gone: the slate and silence go out, a host back within the grac
   let t0 = (await playback()).currentTime;
   await leave('red');
   await leave('green');
+  await leave('blue');
   await waitLayout([[CORNER, 'slate']]);
   await keptPlaying(t0, 2);
   assert.doesNotMatch(await playlist(), /#EXT-X-ENDLIST/);

@@ -13,7 +13,8 @@ import { api, startTestApp } from './app.ts';
 import { launchChromium } from './browser.ts';
 
 export const STAGE = 'hosts';
-export const GRACE_MS = 10_000;
+// Long enough for the checks between the last host leaving and one returning on a loaded machine.
+export const GRACE_MS = 25_000;
 /** Colours as the viewer decodes them (lavfi's `green` is #008000; the slate is #283c78). */
 const COLOURS = { red: [255, 0, 0], green: [0, 128, 0], blue: [0, 0, 255], black: [0, 0, 0], slate: [40, 60, 120] } as const;
 type Colour = keyof typeof COLOURS;

@@ -13,13 +13,13 @@ import { SignalClient } from '../helpers/signalClient.ts';
 before(setupHosts);
 after(teardownHosts);
 
-test('three hosts go live in a grid', async () => {
+test('two hosts go live in a grid, a third joins', async () => {
   await join('red');
   await join('green');
-  await join('blue');
   const live = await api<{ broadcast: Status }>(app, 'POST', `/stages/${STAGE}/live`);
   assert.equal(live.status, 201, JSON.stringify(live.body));
   await openViewer();
+  await join('blue');
   await waitLayout([[TOP_LEFT, 'red'], [TOP_RIGHT, 'green'], [BOTTOM_LEFT, 'blue']]);
   assert.ok((await playback()).currentTime > 0);
 });

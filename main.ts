@@ -21,6 +21,14 @@ const raw: AppConfigInput = {
   log: { level: env.STAGECAST_LOG_LEVEL as never },
   initialStage: env.STAGECAST_INITIAL_STAGE,
   cdnBaseUrl: env.STAGECAST_CDN_BASE_URL || undefined,
+  metrics: { token: env.STAGECAST_METRICS_TOKEN || undefined },
+  viewerAuth: {
+    secret: env.STAGECAST_VIEWER_TOKEN_SECRET || undefined,
+    required: env.STAGECAST_VIEWER_TOKEN_REQUIRED === 'true',
+  },
+  api: {
+    rateLimit: { perSecond: num(env.STAGECAST_API_RATE_PER_SECOND), burst: num(env.STAGECAST_API_RATE_BURST) },
+  },
   store: env.STAGECAST_S3_BUCKET
     ? {
         kind: 's3',
@@ -31,6 +39,12 @@ const raw: AppConfigInput = {
         forcePathStyle: env.STAGECAST_S3_FORCE_PATH_STYLE === 'true',
       }
     : { kind: 'fs', dir: env.STAGECAST_DATA_DIR ? `${env.STAGECAST_DATA_DIR}/store` : undefined },
+  packager: { closeDrainTimeoutMs: num(env.STAGECAST_DRAIN_TIMEOUT_MS) },
+  endedGraceMs: num(env.STAGECAST_ENDED_GRACE_MS),
+  rtp:
+    env.STAGECAST_RTP_MIN_PORT || env.STAGECAST_RTP_MAX_PORT
+      ? { ports: { min: num(env.STAGECAST_RTP_MIN_PORT) ?? 45000, max: num(env.STAGECAST_RTP_MAX_PORT) ?? 45999 } }
+      : undefined,
   transcode: {
     ffmpegPath: env.STAGECAST_FFMPEG_PATH,
     mode: env.STAGECAST_TRANSCODE_MODE as never,
@@ -70,20 +84,39 @@ if (config.initialStage) {
   const token = app.sfu.issueHostToken(stage.id);
   const base = config.http.publicUrl?.replace(/\/$/, '') ?? app.url;
   lines.push(`  go live (host page): ${base}/host/?stage=${stage.id}#token=${token}`);
+  lines.push(`  or publish from OBS: Service WHIP, Server ${base}/whip/${stage.id}, Bearer Token ${token}`);
   lines.push(`  then start the broadcast: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/live`);
-  lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+  if (config.viewerAuth.required) {
+    lines.push(`  viewer links are signed; get one: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/viewer-tokens`);
+  } else {
+    lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+  }
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);
 // The links carry credentials: they go to the operator's terminal, never to the log.
 process.stdout.write(`${lines.join('\n')}\n`);
 
+// SIGTERM/SIGINT: a graceful shutdown (broadcasts end with ENDLIST and a static
+// MPD, uploads drain for at most closeDrainTimeoutMs, FFmpeg, ports and workers
+// are released). A second signal, or a shutdown that overruns its bound, exits at once.
 let stopping = false;
 const shutdown = (signal: string) => {
-  if (stopping) return;
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  const boundMs = config.packager.closeDrainTimeoutMs + 2 * config.transcode.supervision.killGraceMs + 15_000;
+  setTimeout(() => {
+    logger.error({ boundMs }, 'shutdown overran its bound; exiting');
+    process.exit(1);
+  }, boundMs).unref();
   app.close().then(
-    () => process.exit(0),
+    () => {
+      logger.info('shutdown complete');
+      process.exit(0);
+    },
     (err) => {
       logger.error({ err }, 'shutdown failed');
       process.exit(1);

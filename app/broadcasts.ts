@@ -1,10 +1,11 @@
 import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { Sfu } from '../ingest/index.ts';
+import type { RtpTargetHook, Sfu } from '../ingest/index.ts';
 import type { Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
 import type { ComposeConfig } from './config.ts';
 import type { LayoutMode } from './composition.ts';
 import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
+import type { Recordings } from './recordings.ts';
 
 export interface BroadcastsDeps {
   sfu: Sfu;
@@ -13,8 +14,12 @@ export interface BroadcastsDeps {
   compose: ComposeConfig;
   portPool: UdpPortPool;
   rtpAddress: string;
+  /** Something between the SFU and FFmpeg (tests: a UDP impairment proxy); unset in production. */
+  rtpTarget?: RtpTargetHook;
   /** How long an ended broadcast stays in memory before the store serves it alone. */
   endedGraceMs: number;
+  /** The store's index of finished broadcasts (VODs); every broadcast that ends is added. */
+  recordings?: Recordings;
   logger: Logger;
 }
 
@@ -29,6 +34,8 @@ export class Broadcasts {
   /** Layouts chosen per stage (before or during the broadcast). */
   readonly #layouts = new Map<string, LayoutMode>();
   readonly #log: Logger;
+  /** Recordings being added (their status is read asynchronously); a shutdown waits for them. */
+  readonly #recording = new Set<Promise<void>>();
 
   constructor(deps: BroadcastsDeps) {
     this.#deps = deps;
@@ -46,12 +53,18 @@ export class Broadcasts {
     if (existing && existing.state !== 'failed') {
       throw new InputError('already-live', `stage ${stageId} ${existing.state === 'ended' ? 'has ended; create a new stage' : 'is already live'}`, 409);
     }
+    if (this.#deps.recordings?.get(stageId)) {
+      // Going live again would overwrite the recording's objects (init-0, seg-0, …) in the store.
+      throw new InputError('recorded', `stage ${stageId} already has a recording in the store; create a stage with a new id`, 409);
+    }
     if (existing) this.#deps.packager.removeBroadcast(stageId); // a failed start leaves nothing worth keeping
     const layout = this.#layouts.get(stageId);
     const b = new LiveBroadcast({ ...this.#deps, stage, ...(layout ? { layout } : {}) });
     this.#live.set(stageId, b);
     b.on('state', (state) => {
-      if (state === 'ended') void this.#retire(stageId);
+      if (state !== 'ended') return;
+      this.#record(b);
+      void this.#retire(stageId);
     });
     await b.start();
     return b;
@@ -87,9 +100,30 @@ export class Broadcasts {
     return this.#live.get(stageId)?.status();
   }
 
-  /** Ends every broadcast (ENDLIST, static MPD). */
+  /** Ends every broadcast (ENDLIST, static MPD) and queues each one's recording entry. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#live.values()].map((b) => b.stop('shutdown')));
+    await Promise.all(this.#recording);
+  }
+
+  /** Adds an ended broadcast to the store's recordings index (its VOD outlives this process). */
+  #record(b: LiveBroadcast): void {
+    const recordings = this.#deps.recordings;
+    if (!recordings) return;
+    const p = b
+      .status()
+      .then((s) => {
+        if (!s.startedAt) return; // never went live: nothing was recorded
+        recordings.add({
+          id: s.id,
+          startedAt: s.startedAt,
+          endedAt: s.endedAt ?? new Date().toISOString(),
+          renditions: s.renditions.map((r) => ({ trackId: r.trackId, kind: r.kind, ...(r.height !== undefined ? { height: r.height } : {}) })),
+        });
+      })
+      .catch((err: unknown) => this.#log.error({ err, broadcast: b.id }, 'recording the ended broadcast failed'))
+      .finally(() => this.#recording.delete(p));
+    this.#recording.add(p);
   }
 
   /**

@@ -87,6 +87,41 @@ export const appConfigSchema = z.object({
   rtp: z
     .object({ address: z.string().min(1).default('127.0.0.1'), ports: portRange.default({ min: 45000, max: 45999 }) })
     .prefault({}),
+  /** Prometheus metrics at GET /metrics. */
+  metrics: z
+    .object({
+      /** Serve /metrics at all. */
+      enabled: z.boolean().default(true),
+      /** Bearer token a scraper must send (`Authorization: Bearer …`); unset = open (keep it on a private network then). */
+      token: z.string().min(16, 'metrics.token must be at least 16 characters').optional(),
+    })
+    .prefault({}),
+  /** Signed, expiring viewer URLs (`/live/t/<token>/<broadcast>/…`), verified at the origin. */
+  viewerAuth: z
+    .object({
+      /** HMAC-SHA256 secret of viewer tokens (at least 16 characters); unset = no viewer tokens. */
+      secret: z.string().min(16, 'viewerAuth.secret must be at least 16 characters').optional(),
+      /** Refuse unsigned `/live/…` requests (403); false keeps them open and accepts signed ones too. */
+      required: z.boolean().default(false),
+      /** Expiries are rounded up to this many seconds so viewers in one window share URLs (and CDN objects). */
+      expiryGranularitySeconds: z.number().int().min(1).max(86_400).default(300),
+      /** Longest ttlSeconds the control API grants. */
+      maxTtlSeconds: z.number().int().min(60).default(7 * 86_400),
+    })
+    .prefault({})
+    .refine((v) => !v.required || v.secret, { message: 'viewerAuth.required needs viewerAuth.secret', path: ['secret'] }),
+  /** Control API limits per client address. */
+  api: z
+    .object({
+      rateLimit: z
+        .object({
+          /** Requests per second per client address, and the burst allowed above that. */
+          perSecond: z.number().positive().default(10),
+          burst: z.number().int().min(1).default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** A stage created at start-up so a host can go live at once; empty for none. */
   initialStage: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/).default('main'),
 });

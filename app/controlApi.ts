@@ -3,7 +3,10 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
+import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
+import type { Recordings } from './recordings.ts';
+import { rateLimitPerClient } from './rateLimit.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
 const createStageBody = z
@@ -26,6 +29,8 @@ const invalid = (error: z.ZodError, expected: string) =>
 export interface ControlApiOptions {
   sfu: Sfu;
   broadcasts: Broadcasts;
+  /** Finished broadcasts in the store (VODs), listed at GET /recordings. */
+  recordings?: Recordings;
   viewers: ViewerEstimator;
   adminToken: string;
   /** Base URL of this server (host page links). */
@@ -33,7 +38,13 @@ export interface ControlApiOptions {
   /** Base URL viewers use: the CDN when there is one. */
   viewerBase: () => string;
   logger: Logger;
+  /** Requests per client address (before the token check, so guessing tokens is slow too). */
+  rateLimit: { perSecond: number; burst: number };
+  /** Signed viewer URLs; without a secret the viewer-tokens request is 404. */
+  viewerAuth: { secret?: string | undefined; expiryGranularitySeconds: number; maxTtlSeconds: number };
 }
+
+const viewerTokenBody = z.object({ ttlSeconds: z.number().int().min(1).optional() }).strict();
 
 /**
  * The control API (JSON over HTTP, admin bearer token): create, list, inspect
@@ -42,6 +53,7 @@ export interface ControlApiOptions {
 export function createControlApi(opts: ControlApiOptions): Router {
   const { sfu, broadcasts } = opts;
   const router = express.Router();
+  router.use(rateLimitPerClient(opts.rateLimit));
   router.use(express.json({ limit: '16kb' }));
   router.use((req, _res, next) => {
     const given = Buffer.from(req.get('authorization')?.replace(/^Bearer /i, '') ?? '');
@@ -125,6 +137,9 @@ export function createControlApi(opts: ControlApiOptions): Router {
     hostOf(req.params.id, req.params.hostId).remove('removed by the stage owner');
     res.status(204).end();
   });
+  router.get('/recordings', (_req, res) => {
+    res.json({ recordings: (opts.recordings?.list() ?? []).map((r) => ({ ...r, ...links(r.id) })) });
+  });
   router.post('/stages/:id/live', async (req, res) => {
     describe(req.params.id);
     await broadcasts.goLive(req.params.id);
@@ -140,6 +155,32 @@ export function createControlApi(opts: ControlApiOptions): Router {
     describe(req.params.id);
     const hostToken = sfu.issueHostToken(req.params.id, { role: body.data.role ?? 'host', ...(body.data.hostName ? { name: body.data.hostName } : {}) });
     res.status(201).json({ hostToken, hostUrl: hostUrl(req.params.id, hostToken) });
+  });
+  /**
+   * A signed, expiring viewer URL for the stage's broadcast. The expiry is
+   * rounded up to expiryGranularitySeconds so viewers in one window share URLs
+   * (one CDN object for all of them); `expiresAt` says the real expiry.
+   */
+  router.post('/stages/:id/viewer-tokens', (req, res) => {
+    const { secret, expiryGranularitySeconds: g, maxTtlSeconds } = opts.viewerAuth;
+    if (!secret) throw new InputError('viewer-auth-off', 'viewer tokens are not configured (viewerAuth.secret)', 404);
+    const body = viewerTokenBody.safeParse(req.body ?? {});
+    if (!body.success) throw new InputError('invalid-request', 'expected { ttlSeconds?: positive integer }');
+    const ttl = body.data.ttlSeconds ?? 3600;
+    if (ttl > maxTtlSeconds) throw new InputError('invalid-request', `ttlSeconds must be at most ${maxTtlSeconds}`);
+    describe(req.params.id);
+    const now = Math.floor(Date.now() / 1000);
+    const exp = Math.ceil((now + ttl) / g) * g;
+    const token = signViewerToken({ broadcastId: req.params.id, exp }, secret);
+    const base = `${opts.viewerBase()}${signedLivePath(req.params.id, token)}`;
+    const hlsUrl = `${base}/master.m3u8`;
+    res.status(201).json({
+      token,
+      expiresAt: new Date(exp * 1000).toISOString(),
+      hlsUrl,
+      dashUrl: `${base}/manifest.mpd`,
+      viewerUrl: `${opts.viewerBase()}/watch/?src=${encodeURIComponent(hlsUrl)}`,
+    });
   });
   router.delete('/stages/:id', async (req, res) => {
     sfu.closeStage(req.params.id);

@@ -1,5 +1,5 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { AudioLevel, RtpOutput, Stage } from '../ingest/index.ts';
+import type { AudioLevel, RtpOutput, RtpTargetHook, Stage } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
 import { createTranscoder, streamCmafSink, type ProgramInput, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
 import { composeProgram, sameProgram, type LayoutMode, type ProgramSpec } from './composition.ts';
@@ -20,6 +20,8 @@ export interface LiveBroadcastDeps {
   portPool: UdpPortPool;
   /** Where FFmpeg receives RTP (it runs in this process's machine). */
   rtpAddress: string;
+  /** Something between the SFU and FFmpeg (the RTP fault tests' impairment proxy); unset in production. */
+  rtpTarget?: RtpTargetHook;
   logger: Logger;
 }
 
@@ -31,7 +33,17 @@ export interface BroadcastStatus {
   endedAt?: string;
   renditions: { trackId: string; kind: string; height?: number; bitrateKbps?: number; measuredBandwidth?: number }[];
   input: { producerId: string; kind: string; bitrate: number }[];
-  transcoder?: { state: string; session: number; pid?: number; speed?: number; fps?: number; restarts: number };
+  transcoder?: {
+    state: string;
+    session: number;
+    pid?: number;
+    speed?: number;
+    fps?: number;
+    restarts: number;
+    /** Damaged pictures FFmpeg reported (lost/reordered RTP) and the keyframe requests they led to. */
+    decodeErrors: number;
+    keyframeRequests: number;
+  };
   /** Age of the newest part at the live edge, ms: how fresh the origin's edge is. */
   lastPartAgeMs?: number;
   /** What the program shows now. */
@@ -164,7 +176,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         // listens, which is the moment to let the media flow (of the current output:
         // a program change brings a new one).
         keyframes: { requestKeyFrame: () => this.#output?.resume() },
-        logger: this.#deps.logger,
+        logger: this.#deps.logger.child({ stage: this.id }), // the transcoder adds role and broadcast
         id: this.id,
       });
       // The packager serves no multivariant playlist or MPD until every track has media.
@@ -209,7 +221,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async #openOutput(spec: ProgramSpec): Promise<RtpOutput | undefined> {
     const producerIds = [...spec.videos.map((v) => v.producerId), ...spec.audios.map((a) => a.producerId)];
     if (producerIds.length === 0) return undefined;
-    return this.#deps.stage.createRtpOutput({ producerIds, remoteIp: this.#deps.rtpAddress, portPool: this.#deps.portPool });
+    return this.#deps.stage.createRtpOutput({
+      producerIds,
+      remoteIp: this.#deps.rtpAddress,
+      portPool: this.#deps.portPool,
+      ...(this.#deps.rtpTarget ? { target: this.#deps.rtpTarget } : {}),
+    });
   }
 
   #programInput(spec: ProgramSpec, output: RtpOutput | undefined): ProgramInput {
@@ -322,6 +339,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
               session: this.#transcoder.session,
               ...(this.#transcoder.pid !== undefined ? { pid: this.#transcoder.pid } : {}),
               restarts: this.#restarts,
+              ...this.#transcoder.decodeStats,
               ...(progress?.speed !== undefined ? { speed: progress.speed } : {}),
               ...(progress?.fps !== undefined ? { fps: progress.fps } : {}),
             },

@@ -1,15 +1,28 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
-import { FsObjectStore, S3ObjectStore, createOriginRouter, createPackager, type ObjectStore, type Packager } from '../packager/index.ts';
+import { Sfu, SignallingServer, WhipSessions, buildHostPage, createHostPageRouter, createWhipRouter, type RtpTargetHook } from '../ingest/index.ts';
+import {
+  FsObjectStore,
+  S3ObjectStore,
+  bearerMatches,
+  createOriginRouter,
+  createPackager,
+  originServerOptions,
+  viewerAuthMiddleware,
+  type ObjectStore,
+  type Packager,
+} from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { verifyFfmpeg } from '../transcode/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
+import { Recordings } from './recordings.ts';
+import { Health } from './health.ts';
+import { AppMetrics } from './metrics.ts';
 import { ViewerEstimator } from './viewers.ts';
 
 export interface RunningApp {
@@ -19,6 +32,17 @@ export interface RunningApp {
   readonly packager: Packager;
   readonly store: ObjectStore;
   readonly broadcasts: Broadcasts;
+  readonly metrics: AppMetrics;
+  readonly health: Health;
+  readonly whip: WhipSessions;
+  /** Finished broadcasts whose VODs the store holds (read at start-up, kept up to date). */
+  readonly recordings: Recordings;
+  /**
+   * Graceful shutdown: ends every broadcast (FFmpeg flushed and stopped, RTP
+   * ports released, ENDLIST and static MPD), drains the uploads (bounded by
+   * packager.closeDrainTimeoutMs), then closes signalling, the HTTP server and
+   * the mediasoup workers (awaiting their exit). Safe twice.
+   */
   close(): Promise<void>;
 }
 
@@ -37,12 +61,28 @@ function createStore(config: AppConfig['store']): ObjectStore {
 /**
  * Wires every stage into one process (the embedded default) and serves them:
  * the host page at /host/ (signalling at /host/ws), the viewer pages at /watch/,
- * the origin at /live/, the control API at /api.
+ * the origin at /live/, the control API at /api, WHIP ingest at /whip/.
  */
-export async function startApp(config: AppConfig, logger: Logger): Promise<RunningApp> {
+/** Seams for tests, never set from config. */
+export interface AppHooks {
+  /** Where RTP toward FFmpeg goes first (the RTP impairment test's proxy). */
+  rtpTarget?: RtpTargetHook;
+}
+
+export async function startApp(config: AppConfig, logger: Logger, hooks: AppHooks = {}): Promise<RunningApp> {
   const sfu = await Sfu.create(config.ingest, logger);
+  // Undone in reverse order; on a normal shutdown `finish` runs first (see below).
   const closers: (() => Promise<void> | void)[] = [() => sfu.close()];
-  const close = async () => {
+  let health: Health | undefined;
+  let finish: (() => Promise<void>) | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      health?.setShuttingDown(); // readiness fails first, so a load balancer stops sending while we drain
+      if (finish) await finish().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+      await unwind();
+    })());
+  const unwind = async () => {
     for (const c of closers.splice(0).reverse()) {
       try {
         await c();
@@ -61,6 +101,9 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const store = createStore(config.store);
     const packager = createPackager(config.packager, { logger, store });
     closers.push(() => packager.close());
+    const recordings = new Recordings({ store, publisher: packager.publisher, logger });
+    closers.push(() => recordings.close());
+    await recordings.load();
     const broadcasts = new Broadcasts({
       sfu,
       packager,
@@ -68,13 +111,26 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
       compose: config.compose,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
+      ...(hooks.rtpTarget ? { rtpTarget: hooks.rtpTarget } : {}),
       endedGraceMs: config.endedGraceMs,
+      recordings,
       logger,
     });
     closers.push(() => broadcasts.stopAll());
+    // A normal shutdown finishes the media first, while everything it needs is up:
+    // broadcasts end (FFmpeg, RTP ports), then the final playlists and the
+    // recordings index reach the store; only then do the listeners and workers go.
+    finish = async () => {
+      logger.info('shutdown: ending broadcasts');
+      await broadcasts.stopAll();
+      logger.info({ queued: packager.publisher?.queued ?? 0 }, 'shutdown: draining uploads');
+      await packager.close();
+    };
 
     const [hostAssets, playerAssets] = await Promise.all([buildHostPage(), buildPlayerPages()]);
     const viewers = new ViewerEstimator();
+    const metrics = new AppMetrics({ sfu, packager, broadcasts, viewers });
+    health = new Health({ sfu, store, publisher: packager.publisher });
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', 'loopback');
@@ -82,18 +138,62 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
     const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? url;
     const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
     app.use('/host', createHostPageRouter(hostAssets));
+    // WHIP ingest belongs to the SFU: it needs nothing but the Sfu and its config.
+    const whip = new WhipSessions(
+      sfu,
+      {
+        limits: { maxBytes: config.ingest.whip.maxOfferBytes, maxMediaSections: config.ingest.whip.maxMediaSections, maxLineLength: 2048 },
+        connectTimeoutMs: config.ingest.whip.connectTimeoutMs,
+      },
+      logger,
+    );
+    closers.push(() => whip.close());
+    app.use('/whip', createWhipRouter(whip, { ...config.ingest.whip, logger }));
     app.use('/watch', createPlayerRouter(playerAssets));
+    app.use(health.router());
+    if (config.metrics.enabled) {
+      const token = config.metrics.token;
+      app.get('/metrics', async (req, res) => {
+        if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+          res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics token required');
+          return;
+        }
+        res.setHeader('Cache-Control', 'no-store');
+        res.type(metrics.registry.contentType).send(await metrics.text());
+      });
+    }
+    // Signed viewer URLs are checked and unwrapped before anything else sees /live.
+    if (config.viewerAuth.secret) app.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
+    app.use(metrics.originMiddleware);
     app.use(viewers.middleware);
     app.use(createOriginRouter(packager, store, { logger }));
-    app.use('/api', createControlApi({ sfu, broadcasts, viewers, adminToken: config.adminToken, publicUrl, viewerBase, logger }));
-    app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, workers: sfu.workers.size, stages: sfu.stages.length });
-    });
+    app.use(
+      '/api',
+      createControlApi({
+        sfu,
+        broadcasts,
+        recordings,
+        viewers,
+        adminToken: config.adminToken,
+        publicUrl,
+        viewerBase,
+        logger,
+        rateLimit: config.api.rateLimit,
+        viewerAuth: config.viewerAuth,
+      }),
+    );
 
-    const server = http.createServer(app);
+    // Keep-alive longer than players' and CDNs' idle connections (packager/httpServer.ts).
+    const server = http.createServer(originServerOptions, app);
+    // Every socket, upgraded ones (signalling WebSockets) included: closeAllConnections()
+    // knows only HTTP connections, and one left open keeps server.close() from finishing.
+    const sockets = new Set<Socket>();
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     const signalling = new SignallingServer(sfu, logger, '/host/ws');
     signalling.attach(server);
-    closers.push(() => signalling.close());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.http.port, config.http.host, () => {
@@ -106,15 +206,18 @@ export async function startApp(config: AppConfig, logger: Logger): Promise<Runni
         new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
+          for (const socket of sockets) socket.destroy();
         }),
     );
+    // Undone before the HTTP server: hosts are told the server is going away (1001).
+    closers.push(() => signalling.close());
     const { port } = server.address() as AddressInfo;
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, close };
+    return { url, sfu, packager, store, broadcasts, recordings, metrics, health, whip, close };
   } catch (err) {
-    await close();
+    await unwind();
     throw err;
   }
 }

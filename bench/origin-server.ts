@@ -1,7 +1,15 @@
 /**
  * The origin under benchmark, in its own process so its CPU and memory are
- * measured apart from the load generator. It feeds pre-encoded CMAF fragments
- * into a broadcast at one every 200 ms and reports each landing over IPC.
+ * measured apart from the load generators and the encoder. Options come as
+ * JSON in argv[2] (bench/lib/originProcess.ts builds them). Two feeds:
+ *  - `file`: pre-encoded CMAF fragments written into one track, one every
+ *    200 ms (bench:origin); complete segments are also written to `segDir`
+ *    for nginx to serve;
+ *  - `ingest`: the broadcast is created with its expected tracks and fed by a
+ *    real FFmpeg over the packager's HTTP ingest, on a second, private
+ *    listener (bench:load), as a broadcast node is; the store is a filesystem
+ *    store as in `npm start`.
+ * Every part landing is reported over IPC (track, msn, part, wall-clock ms).
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -9,32 +17,45 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { silentLogger } from '../common/index.ts';
-import { CmafReader, createOriginRouter, createPackager } from '../packager/index.ts';
+import { CmafReader, FsObjectStore, createIngestRouter, createOriginRouter, createPackager } from '../packager/index.ts';
+import type { OriginServerOptions } from './lib/originProcess.ts';
 
-const [file, segDir] = process.argv.slice(2) as [string, string];
-const bytes = await fs.readFile(file);
-const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(bytes);
+const opts = JSON.parse(process.argv[2]!) as OriginServerOptions;
 const logger = silentLogger();
-const packager = createPackager({ blockingTimeoutMs: 5000 }, { logger });
-const b = packager.createBroadcast('bench');
-const sink = b.openTrack('video');
-b.on('part', (_t, seg, part) => process.send!({ type: 'part', msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
-b.on('segment', (_t, seg) => {
-  if (seg.bytes) void fs.writeFile(path.join(segDir, `seg-${seg.msn}.m4s`), seg.bytes);
-});
+const store = opts.feed.kind === 'ingest' ? new FsObjectStore(opts.feed.storeDir) : undefined;
+const packager = createPackager({ blockingTimeoutMs: opts.blockingTimeoutMs }, { logger, ...(store ? { store } : {}) });
+const b = packager.createBroadcast(opts.broadcast, opts.feed.kind === 'ingest' ? { expectedTracks: opts.feed.tracks } : {});
+b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
+
 const app = express();
-app.use(createOriginRouter(packager, undefined, { logger }));
-const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
+app.disable('x-powered-by');
+app.use(createOriginRouter(packager, store, { logger }));
+const server = http.createServer(opts.server, app);
 server.maxConnections = 20_000;
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
 
-sink.write(events[0]!.bytes); // init
-let i = 1;
-const timer = setInterval(() => {
-  const ev = events[i++];
-  if (!ev) return clearInterval(timer);
-  sink.write(ev.bytes);
-}, 200);
+let ingest: http.Server | undefined;
+let timer: NodeJS.Timeout | undefined;
+if (opts.feed.kind === 'ingest') {
+  const ingestApp = express();
+  ingestApp.use(createIngestRouter(packager, { logger }));
+  ingest = http.createServer(ingestApp);
+  await new Promise<void>((r) => ingest!.listen(0, '127.0.0.1', r));
+} else {
+  const { file, segDir } = opts.feed;
+  const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(await fs.readFile(file));
+  const sink = b.openTrack('video');
+  b.on('segment', (_t, seg) => {
+    if (seg.bytes) void fs.writeFile(path.join(segDir, `seg-${seg.msn}.m4s`), seg.bytes);
+  });
+  sink.write(events[0]!.bytes); // init
+  let i = 1;
+  timer = setInterval(() => {
+    const ev = events[i++];
+    if (!ev) return clearInterval(timer);
+    sink.write(ev.bytes);
+  }, 200);
+}
 
 let cpu = process.cpuUsage();
 let wall = performance.now();
@@ -49,7 +70,9 @@ process.on('message', (m: { type: string }) => {
     clearInterval(timer);
     server.closeAllConnections();
     server.close();
+    ingest?.closeAllConnections();
+    ingest?.close();
     void packager.close().then(() => process.exit(0));
   }
 });
-process.send!({ type: 'ready', port: (server.address() as AddressInfo).port });
+process.send!({ type: 'ready', port: (server.address() as AddressInfo).port, ingestPort: ingest ? (ingest.address() as AddressInfo).port : undefined });

@@ -2,7 +2,7 @@
  * `npm run bench:origin`: blocking-reload fan-out and segment throughput of the
  * packager origin, on loopback. Prints figures; bounded in time; stops itself.
  * The origin runs in its own process (bench/origin-server.ts) and the clients
- * in GENERATORS other processes (bench/lib/load.ts), so the load generator
+ * in GENERATORS other processes (bench/lib/originClients.ts), so the load generator
  * never shares an event loop with the origin or with the bookkeeping.
  *  1. N (1,000 then 5,000) clients each hold `index.m3u8?_HLS_msn=…&_HLS_part=…`
  *     for the next part while parts land every 200 ms; latency = response
@@ -11,11 +11,14 @@
  *  2. Segment-serving throughput of the origin vs nginx serving the same files,
  *     in alternating rounds, as a ratio of requests served.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { all as allGens, forkGenerators, share, stopGenerators } from './lib/generators.ts';
+import { startOriginProcess } from './lib/originProcess.ts';
+import { originServerOptions } from '../packager/index.ts';
 
 const GENERATORS = 2;
 const RAMP_MS = 2_000;
@@ -33,54 +36,17 @@ const media = path.join(tmp, 'video.mp4');
 // 90 s of 360p CMAF with 200 ms fragments and a keyframe per second, encoded faster than real time.
 execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '90', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '800k', '-g', '30', '-sc_threshold', '0', '-force_key_frames', 'expr:gte(t,n_forced*1)', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf', '-frag_duration', '200000', '-f', 'mp4', '-y', media]);
 
-const child: ChildProcess = fork(path.join(import.meta.dirname, 'origin-server.ts'), [media, segDir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const gens: ChildProcess[] = await Promise.all(
-  Array.from({ length: GENERATORS }, () => {
-    const g = fork(path.join(import.meta.dirname, 'lib', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    return new Promise<ChildProcess>((resolve) => g.once('message', () => resolve(g)));
-  }),
-);
+const origin = await startOriginProcess({ broadcast: 'bench', blockingTimeoutMs: 5000, server: originServerOptions, feed: { kind: 'file', file: media, segDir } });
+const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'originClients.ts'), GENERATORS);
 let latest = { msn: 0, part: -1 };
-const port = await new Promise<number>((resolve) => {
-  child.on('message', (m: { type: string; port?: number; msn?: number; part?: number; at?: number }) => {
-    if (m.type === 'ready') resolve(m.port!);
-    if (m.type === 'part') {
-      latest = { msn: m.msn!, part: m.part! };
-      for (const g of gens) g.send(m);
-    }
-  });
+origin.onPart((m) => {
+  latest = { msn: m.msn, part: m.part };
+  for (const g of gens) g.send(m);
 });
-const stats = () =>
-  new Promise<{ cpu: number; rss: number; heap: number }>((resolve) => {
-    const on = (m: { type: string; cpu: number; rss: number; heap: number }) => {
-      if (m.type === 'stats') {
-        child.off('message', on);
-        resolve(m);
-      }
-    };
-    child.on('message', on);
-    child.send({ type: 'stats' });
-  });
-const mark = () => child.send({ type: 'mark' });
-
-/** Sends one job to every generator and collects one result of `type` from each. */
-function all<T>(job: (i: number) => object, type: string): Promise<T[]> {
-  return Promise.all(
-    gens.map(
-      (g, i) =>
-        new Promise<T>((resolve) => {
-          const on = (m: { type: string }) => {
-            if (m.type === type) {
-              g.off('message', on);
-              resolve(m as T);
-            }
-          };
-          g.on('message', on);
-          g.send(job(i));
-        }),
-    ),
-  );
-}
+const port = origin.port;
+const stats = origin.stats;
+const mark = origin.mark;
+const all = <T>(job: (i: number) => object, type: string): Promise<T[]> => allGens<T>(gens, job, type);
 
 const pct = (a: number[], p: number) => {
   const s = [...a].sort((x, y) => x - y);
@@ -90,14 +56,19 @@ const pct = (a: number[], p: number) => {
 // Wait for 2 s of media so the window has something.
 while (latest.msn < 2) await new Promise((r) => setTimeout(r, 100));
 
+/** Error kinds summed over generators, as "3 × ECONNRESET on a reused keep-alive socket, …". */
+const kinds = (res: { errorKinds: Record<string, number> }[]) => {
+  const m = new Map<string, number>();
+  for (const r of res) for (const [k, n] of Object.entries(r.errorKinds)) m.set(k, (m.get(k) ?? 0) + n);
+  return m.size ? ` (${[...m].map(([k, n]) => `${n} × ${k}`).join(', ')})` : '';
+};
 const fmt = (a: number[]) => `p50 ${pct(a, 50).toFixed(1)} ms, p99 ${pct(a, 99).toFixed(1)} ms, max ${pct(a, 100).toFixed(1)} ms (${a.length})`;
 
 async function blockingPhase(n: number): Promise<void> {
-  const share = (i: number) => Math.floor(n / GENERATORS) + (i < n % GENERATORS ? 1 : 0);
   mark();
   const warmStats = new Promise<{ cpu: number; rss: number; heap: number }>((resolve) => setTimeout(() => void stats().then(resolve), RAMP_MS + WARMUP_MS));
-  const res = await all<{ warm: number[]; meas: number[]; behind: number; errors: number; responses: number }>(
-    (i) => ({ type: 'blocking', port, clients: share(i), rampMs: RAMP_MS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, partsPerSeg: 5 }),
+  const res = await all<{ warm: number[]; meas: number[]; behind: number; errors: number; errorKinds: Record<string, number>; responses: number }>(
+    (i) => ({ type: 'blocking', port, clients: share(n, GENERATORS, i), rampMs: RAMP_MS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, partsPerSeg: 5 }),
     'blockingResult',
   );
   const w = await warmStats;
@@ -109,14 +80,17 @@ async function blockingPhase(n: number): Promise<void> {
   console.log(`  ramp + warm-up (${(RAMP_MS + WARMUP_MS) / 1000} s): part-landed→response ${fmt(warm)}; origin RSS ${(w.rss / 2 ** 20).toFixed(0)} MiB`);
   console.log(`  measured (${MEASURE_MS / 1000} s after warm-up): part-landed→response ${fmt(meas)}`);
   console.log(
-    `  responses ${sum((r) => r.responses)} (${sum((r) => r.behind)} answered at once: asked for a part already there), errors ${sum((r) => r.errors)}; origin CPU ${(s.cpu * 100).toFixed(0)} % of one core over the phase, RSS ${(s.rss / 2 ** 20).toFixed(0)} MiB, heap ${(s.heap / 2 ** 20).toFixed(0)} MiB`,
+    `  responses ${sum((r) => r.responses)} (${sum((r) => r.behind)} answered at once: asked for a part already there), errors ${sum((r) => r.errors)}${kinds(res)}; origin CPU ${(s.cpu * 100).toFixed(0)} % of one core over the phase, RSS ${(s.rss / 2 ** 20).toFixed(0)} MiB, heap ${(s.heap / 2 ** 20).toFixed(0)} MiB`,
   );
 }
 
 /** Requests served by the server on `p` in one round, all generators together. */
-async function round(p: number, paths: string[]): Promise<{ count: number; bytes: number; errors: number }> {
-  const res = await all<{ count: number; bytes: number; errors: number }>(() => ({ type: 'throughput', port: p, conns: CONNS / GENERATORS, ms: ROUND_MS, paths }), 'throughputResult');
-  return res.reduce((a, r) => ({ count: a.count + r.count, bytes: a.bytes + r.bytes, errors: a.errors + r.errors }), { count: 0, bytes: 0, errors: 0 });
+type RoundResult = { count: number; bytes: number; errors: number; errorKinds: Record<string, number> };
+async function round(p: number, paths: string[]): Promise<RoundResult> {
+  const res = await all<RoundResult>(() => ({ type: 'throughput', port: p, conns: CONNS / GENERATORS, ms: ROUND_MS, paths }), 'throughputResult');
+  const errorKinds: Record<string, number> = {};
+  for (const r of res) for (const [k, n] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + n;
+  return res.reduce((a, r) => ({ count: a.count + r.count, bytes: a.bytes + r.bytes, errors: a.errors + r.errors, errorKinds }), { count: 0, bytes: 0, errors: 0, errorKinds });
 }
 
 try {
@@ -146,8 +120,8 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; ty
   // Each round asks for the 8 newest complete segments, which are in the origin's memory window
   // (the origin has no store here) and on disk for nginx.
   const newest = () => Array.from({ length: 8 }, (_, k) => `/live/bench/video/seg-${latest.msn - 8 + k}.m4s`);
-  const ours = { count: 0, bytes: 0, errors: 0 };
-  const theirs = { count: 0, bytes: 0, errors: 0 };
+  const ours: RoundResult = { count: 0, bytes: 0, errors: 0, errorKinds: {} };
+  const theirs: RoundResult = { count: 0, bytes: 0, errors: 0, errorKinds: {} };
   const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate which server goes first, so drift over time does not favour one.
@@ -158,6 +132,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; ty
       acc.count += x.count;
       acc.bytes += x.bytes;
       acc.errors += x.errors;
+      for (const [k, n] of Object.entries(x.errorKinds)) acc.errorKinds[k] = (acc.errorKinds[k] ?? 0) + n;
     }
     ratios.push(o.count / b.count);
   }
@@ -166,12 +141,11 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; ty
   const avg = (await Promise.all(segs.map((s) => fs.stat(path.join(segDir, s))))).reduce((a, s) => a + s.size, 0) / segs.length;
   const secs = (ROUNDS * ROUND_MS) / 1000;
   console.log(`segment serving (${CONNS} keep-alive connections from ${GENERATORS} generator processes, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per server, ${segs.length} segments of ~${(avg / 1024).toFixed(0)} KiB):`);
-  console.log(`  origin: ${ours.count} requests, ${(ours.count / secs).toFixed(0)} req/s, ${((ours.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${ours.errors}`);
-  console.log(`  nginx:  ${theirs.count} requests, ${(theirs.count / secs).toFixed(0)} req/s, ${((theirs.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${theirs.errors}`);
+  console.log(`  origin: ${ours.count} requests, ${(ours.count / secs).toFixed(0)} req/s, ${((ours.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${ours.errors}${kinds([ours])}`);
+  console.log(`  nginx:  ${theirs.count} requests, ${(theirs.count / secs).toFixed(0)} req/s, ${((theirs.bytes * 8) / 1e6 / secs).toFixed(0)} Mbit/s, errors ${theirs.errors}${kinds([theirs])}`);
   console.log(`  origin/nginx throughput ratio: ${(ours.count / theirs.count).toFixed(2)} (per round: ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
 } finally {
-  for (const g of gens) g.send({ type: 'exit' });
-  child.send({ type: 'stop' });
-  await new Promise((r) => child.once('exit', r));
+  await stopGenerators(gens);
+  await origin.stop();
   await fs.rm(tmp, { recursive: true, force: true });
 }

@@ -11,13 +11,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UdpPortPool, silentLogger } from '../common/index.ts';
 import { createTranscoder, ffmpegArgs, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
 import { makeSdp, type VideoCodec } from '../test/transcode/rtpSource.ts';
+import { procCpuSeconds } from './lib/procStats.ts';
 
 const FFMPEG = '/usr/bin/ffmpeg';
 const argSeconds = process.argv.indexOf('--seconds');
@@ -25,7 +26,6 @@ const WINDOW_S = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 10;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
 const WARMUP_S = 3;
-const CLK_TCK = 100;
 
 interface Scenario {
   name: string;
@@ -96,12 +96,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const t = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(t);
-}
-
-function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
 }
 
 function selfCpuSeconds(): number {

@@ -32,8 +32,25 @@ export const ingestConfigSchema = z.object({
       /** Messages per second per connection, and the burst allowed above that. */
       ratePerSecond: z.number().positive().default(20),
       rateBurst: z.number().int().min(1).default(40),
+      /** New connections per second per client address, and the burst above that; beyond it the upgrade gets 429. */
+      connectRatePerSecond: z.number().positive().default(2),
+      connectBurst: z.number().int().min(1).default(20),
       /** A connection that has not joined a stage by then is closed. */
       joinTimeoutMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  /** WHIP ingest (RFC 9725) at /whip/:stageId: what an offer may be and how often a client may call. */
+  whip: z
+    .object({
+      /** Largest SDP offer in bytes (413 beyond); browsers send 5-8 KiB. */
+      maxOfferBytes: z.number().int().min(1024).max(1 << 20).default(32 * 1024),
+      /** Most m= sections in an offer (422 beyond); a session sends one audio and one video track. */
+      maxMediaSections: z.number().int().min(2).max(64).default(8),
+      /** Requests per second per client IP, and the burst allowed above that (429 beyond). */
+      ratePerSecond: z.number().positive().default(2),
+      rateBurst: z.number().int().min(1).default(20),
+      /** A session whose ICE/DTLS has not connected by then is ended, so it does not hold a host slot. */
+      connectTimeoutMs: z.number().int().positive().default(20_000),
     })
     .prefault({}),
 }).refine((c) => !['0.0.0.0', '::'].includes(c.listenIp) || c.announcedAddress, {

@@ -1,8 +1,9 @@
 export { Sfu, type SfuEvents } from './sfu.ts';
-export { Stage, Host } from './stage.ts';
-export { RtpOutput, type RtpOutputTrack } from './rtpOutput.ts';
+export { Stage, Host, type TransportLiveness } from './stage.ts';
+export { RtpOutput, type RtpOutputTrack, type RtpTargetHook } from './rtpOutput.ts';
 export { WorkerPool } from './workerPool.ts';
 export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
+export { TokenBucket } from './rateLimiter.ts';
 export { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
 export { buildFfmpegSdp, type FfmpegSdpInput, type RtpTrackDescription } from './sdp.ts';
 export { SignallingServer, CloseCode } from './signalling/server.ts';
@@ -10,3 +11,12 @@ export { parseRequest, requestSchema, type SignalRequest, type ServerMessage } f
 export { buildHostPage, createHostPageRouter, type HostPageAssets } from './hostPage.ts';
 export { stageMediaCodecs } from './codecs.ts';
 export type { AudioLevel, MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
+export {
+  WhipSessions,
+  WhipSession,
+  createWhipRouter,
+  translateOffer,
+  buildAnswer,
+  type WhipOffer,
+  type WhipSessionEndReason,
+} from './whip/index.ts';

@@ -16,7 +16,22 @@ interface Leg {
   consumer: ms.Consumer;
   ports: PortPair;
   producerId: string;
+  /** Releases what the target hook set up for this leg. */
+  releaseTarget?: () => Promise<void> | void;
 }
+
+/**
+ * Where a PlainTransport sends a track's RTP/RTCP instead of straight to the
+ * receiver's ports: something in between (a relay, or a UDP impairment proxy in
+ * the fault tests) that forwards to `receiver`. The SDP still names the
+ * receiver's own ports. `release` runs when the output closes.
+ */
+export type RtpTargetHook = (track: { kind: MediaKind; receiver: { ip: string; ports: PortPair } }) => Promise<{
+  ip: string;
+  port: number;
+  rtcpPort: number;
+  release?: () => Promise<void> | void;
+}>;
 
 interface CreateOptions {
   router: ms.Router;
@@ -26,6 +41,8 @@ interface CreateOptions {
   portPool: UdpPortPool;
   sessionName: string;
   logger: Logger;
+  /** Sends through something else on the way to the receiver (see RtpTargetHook). */
+  target?: RtpTargetHook;
 }
 
 /**
@@ -68,21 +85,26 @@ export class RtpOutput {
       for (const producer of opts.producers) {
         const ports = await opts.portPool.allocate();
         let transport: ms.PlainTransport | undefined;
+        let target: Awaited<ReturnType<RtpTargetHook>> | undefined;
         try {
           transport = await opts.router.createPlainTransport({
             listenInfo: { protocol: 'udp', ip: opts.listenIp },
             rtcpMux: false,
             comedia: false,
           });
-          await transport.connect({ ip: opts.remoteIp, port: ports.rtp, rtcpPort: ports.rtcp });
+          target = opts.target
+            ? await opts.target({ kind: producer.kind, receiver: { ip: opts.remoteIp, ports } })
+            : { ip: opts.remoteIp, port: ports.rtp, rtcpPort: ports.rtcp };
+          await transport.connect({ ip: target.ip, port: target.port, rtcpPort: target.rtcpPort });
           const consumer = await transport.consume({
             producerId: producer.id,
             rtpCapabilities: receiverCapabilities(opts.router.rtpCapabilities, producer),
             paused: true,
           });
-          legs.push({ transport, consumer, ports, producerId: producer.id });
+          legs.push({ transport, consumer, ports, producerId: producer.id, ...(target.release ? { releaseTarget: target.release } : {}) });
         } catch (err) {
           transport?.close();
+          await target?.release?.();
           opts.portPool.release(ports);
           throw err;
         }
@@ -90,6 +112,7 @@ export class RtpOutput {
     } catch (err) {
       for (const leg of legs) {
         leg.transport.close();
+        await leg.releaseTarget?.();
         opts.portPool.release(leg.ports);
       }
       throw err;
@@ -158,6 +181,11 @@ export class RtpOutput {
     for (const leg of this.#legs) {
       leg.transport.close();
       this.#pool.release(leg.ports);
+      if (leg.releaseTarget) {
+        Promise.resolve()
+          .then(leg.releaseTarget)
+          .catch((err: unknown) => this.#log.error({ err }, 'releasing the RTP target failed'));
+      }
     }
     this.#log.info('RTP output closed');
     for (const l of this.#onClose.splice(0)) {

@@ -109,11 +109,12 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     return { stage, claims };
   }
 
-  close(): void {
+  /** Closes every stage and worker; resolves once the worker processes have exited. Safe twice. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of [...this.#stages.values()]) s.close('shutdown');
-    this.#pool.close();
+    await this.#pool.close();
     this.#log.info('SFU closed');
   }
 }

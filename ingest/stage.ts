@@ -4,8 +4,11 @@ import { InputError, InvalidStateError, TypedEmitter, type Logger, type UdpPortP
 import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
 import type { IngestConfig } from './config.ts';
 import type { HostRole } from './hostToken.ts';
-import { RtpOutput } from './rtpOutput.ts';
+import { RtpOutput, type RtpTargetHook } from './rtpOutput.ts';
 import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
+
+/** What `Host.watchTransport` reports. */
+export type TransportLiveness = 'connected' | 'disconnected' | 'failed' | 'closed';
 
 /** One host on a stage: their send transports and producers. */
 export class Host {
@@ -82,6 +85,31 @@ export class Host {
       iceParameters: transport.iceParameters,
       iceCandidates: transport.iceCandidates,
       dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  /**
+   * Reports a transport's liveness: `connected` once DTLS is up; `disconnected`
+   * when ICE consent is lost, `failed`/`closed` when ICE or DTLS ends. For hosts
+   * without a signalling socket (WHIP), whose session lives as long as this.
+   * Returns a function that stops the reports.
+   */
+  watchTransport(transportId: string, listener: (state: TransportLiveness) => void): () => void {
+    const t = this.#transport(transportId);
+    const onIce = (state: ms.IceState): void => {
+      if (state === 'disconnected' || state === 'closed') listener(state);
+    };
+    const onDtls = (state: ms.DtlsState): void => {
+      if (state === 'connected' || state === 'failed' || state === 'closed') listener(state);
+    };
+    const onClose = (): void => listener('closed');
+    t.on('icestatechange', onIce);
+    t.on('dtlsstatechange', onDtls);
+    t.observer.on('close', onClose);
+    return () => {
+      t.off('icestatechange', onIce);
+      t.off('dtlsstatechange', onDtls);
+      t.observer.off('close', onClose);
     };
   }
 
@@ -277,7 +305,7 @@ export class Stage extends TypedEmitter<StageEvents> {
    * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
    * Call `resume()` once the receiver listens.
    */
-  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool }): Promise<RtpOutput> {
+  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: UdpPortPool; target?: RtpTargetHook }): Promise<RtpOutput> {
     this.#assertOpen();
     const tracks = opts.producerIds.map((id) => {
       const p = this.#producers.get(id);
@@ -292,6 +320,7 @@ export class Stage extends TypedEmitter<StageEvents> {
       portPool: opts.portPool,
       sessionName: `stagecast stage ${this.id}`,
       logger: this.#log,
+      ...(opts.target ? { target: opts.target } : {}),
     });
     if (this.closed) {
       output.close();

@@ -38,7 +38,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     try {
       for (let i = 0; i < opts.numWorkers; i++) await pool.#spawn();
     } catch (err) {
-      pool.close();
+      await pool.close();
       throw err;
     }
     return pool;
@@ -70,13 +70,32 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     };
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Closes every worker; resolves once their processes have exited (or after
+   * `timeoutMs`, logged), so a shutdown leaves no worker behind. Safe twice.
+   */
+  close(timeoutMs = 5_000): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    const exited = this.#workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.subprocessClosed) return resolve();
+          const timer = setTimeout(() => {
+            this.#log.warn({ pid: w.pid }, 'mediasoup worker did not exit in time');
+            resolve();
+          }, timeoutMs);
+          w.once('subprocessclose', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
     for (const w of this.#workers) w.close();
     this.#workers.length = 0;
     this.#load.clear();
     this.#log.debug('close()');
+    return Promise.all(exited).then(() => undefined);
   }
 
   async #spawn(): Promise<ms.Worker> {

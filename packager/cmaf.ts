@@ -91,6 +91,27 @@ function hex2(n: number): string {
 
 /** Parses an init segment's moov payload. */
 export function parseMoov(moov: Buffer): InitInfo {
+  return boundsChecked('cmaf-bad-init', 'init segment', () => parseMoovUnchecked(moov));
+}
+
+/**
+ * Runs a parser whose fixed-offset reads may run past a box that is shorter
+ * than it claims to be: Node's RangeError then becomes our InputError, so bad
+ * input is always reported as bad input (found by test/fuzz/cmaf.fuzz.test.ts).
+ */
+function boundsChecked<T>(code: string, what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof RangeError) throw new InputError(code, `${what} has a box too short for its fields (${err.message})`);
+    throw err;
+  }
+}
+
+/** Samples one fragment may claim: far above any real 0.2–2 s fragment, low enough that walking them is instant. */
+const MAX_SAMPLES_PER_FRAGMENT = 100_000;
+
+function parseMoovUnchecked(moov: Buffer): InitInfo {
   const trak = child(moov, 'trak');
   if (!trak) throw new InputError('cmaf-no-track', 'init segment has no trak box');
   const tkhd = child(trak, 'tkhd');
@@ -193,6 +214,10 @@ function mp4aCodec(esds: Buffer): string {
 
 /** Parses a moof payload against the track's init defaults. */
 export function parseMoof(moof: Buffer, init: InitInfo): FragmentInfo {
+  return boundsChecked('cmaf-bad-fragment', 'fragment', () => parseMoofUnchecked(moof, init));
+}
+
+function parseMoofUnchecked(moof: Buffer, init: InitInfo): FragmentInfo {
   const mfhd = child(moof, 'mfhd');
   const traf = child(moof, 'traf');
   if (!traf) throw new InputError('cmaf-bad-fragment', 'moof has no traf');
@@ -230,6 +255,8 @@ export function parseMoof(moof: Buffer, init: InitInfo): FragmentInfo {
     }
     const per = ((flags & 0x100 ? 1 : 0) + (flags & 0x200 ? 1 : 0) + (flags & 0x400 ? 1 : 0) + (flags & 0x800 ? 1 : 0)) * 4;
     if (p + per * count > trun.length) throw new InputError('cmaf-bad-fragment', `trun claims ${count} samples beyond its size`);
+    // Without per-sample fields a trun's count costs no bytes: bound it, or walking it could take minutes.
+    if (sampleCount + count > MAX_SAMPLES_PER_FRAGMENT) throw new InputError('cmaf-bad-fragment', `fragment claims more than ${MAX_SAMPLES_PER_FRAGMENT} samples`);
     for (let i = 0; i < count; i++) {
       let d = defDuration;
       let f = i === 0 && firstFlags !== undefined ? firstFlags : defFlags;

@@ -58,6 +58,12 @@ export const packagerConfigSchema = z.object({
   uploadQueueMax: z.number().int().min(1).default(500),
   /** Bound on the bytes of media uploads waiting or in flight (same rule as uploadQueueMax). */
   uploadQueueMaxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+  /**
+   * How long `close()` (the process shutting down) waits for pending uploads,
+   * ms. Whatever is still queued then is given up and logged with its count: a
+   * store that is down cannot hold a shutdown forever.
+   */
+  closeDrainTimeoutMs: z.number().int().min(0).default(30_000),
   /** Uploads in flight at once. */
   uploadConcurrency: z.number().int().min(1).max(64).default(4),
   /** Retry policy for object-store uploads (5xx and network errors). */

@@ -1,7 +1,8 @@
 /** packager/: CMAF segmenter, LL-HLS + DASH manifests, origin, object store. The only public surface. */
 export { Packager, createPackager, type PackagerDeps, type PackagerEvents } from './packager.ts';
 export { Broadcast, Track, type BroadcastEvents, type BroadcastOptions, type TrackEvents } from './broadcast.ts';
-export { createOriginRouter, createIngestRouter, type OriginConfig } from './origin.ts';
+export { createOriginRouter, createIngestRouter, bearerMatches, type OriginConfig } from './origin.ts';
+export { originServerOptions } from './httpServer.ts';
 export { packagerConfigSchema, parsePackagerConfig, retryPolicySchema, type PackagerConfig, type PackagerConfigInput, type RetryPolicy } from './config.ts';
 export { FsObjectStore, S3ObjectStore, Publisher, type ObjectStore, type ObjectMeta, type StoredObject, type S3StoreOptions } from './store.ts';
 export { CmafReader, parseMoov, parseMoof, readBoxes, type CmafEvent } from './cmaf.ts';
@@ -10,3 +11,4 @@ export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, typ
 export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
 export { names, parseTrackObjectName } from './naming.ts';
 export type { Part, Segment, InitSegment, InitInfo, FragmentInfo, TrackKind } from './types.ts';
+export { signViewerToken, verifyViewerToken, viewerAuthMiddleware, signedLivePath, type ViewerTokenClaims, type ViewerAuthOptions } from './viewerAuth.ts';

@@ -79,7 +79,7 @@ function clientGone(req: Request, res: Response): AbortSignal {
  */
 export function createOriginRouter(packager: Packager, store: ObjectStore | undefined, config: OriginConfig): Router {
   const router = Router();
-  const logger = config.logger.child({ stage: 'packager', component: 'origin' });
+  const logger = config.logger.child({ role: 'packager', component: 'origin' });
   const timeout = config.blockingTimeoutMs ?? packager.config.blockingTimeoutMs;
 
   router.use('/live', (req, res, next) => {
@@ -263,7 +263,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
  */
 export function createIngestRouter(packager: Packager, config: { logger: Logger; token?: string }): Router {
   const router = Router();
-  const logger = config.logger.child({ stage: 'packager', component: 'ingest' });
+  const logger = config.logger.child({ role: 'packager', component: 'ingest' });
   const token = config.token ?? packager.config.ingestToken;
   const handler = async (req: Request, res: Response) => {
     const { b: id, track: trackId } = req.params as { b: string; track: string };

@@ -16,7 +16,8 @@ export interface PackagerDeps {
 
 /**
  * Creates broadcasts and owns the upload publisher. `close()` ends every
- * broadcast (ENDLIST, static MPD) and drains the uploads; safe twice.
+ * broadcast (ENDLIST, static MPD) and drains the uploads (for at most
+ * `closeDrainTimeoutMs`); safe twice.
  */
 export class Packager extends TypedEmitter<PackagerEvents> {
   readonly config: PackagerConfig;
@@ -29,7 +30,7 @@ export class Packager extends TypedEmitter<PackagerEvents> {
   constructor(config: PackagerConfigInput | PackagerConfig, deps: PackagerDeps) {
     super();
     this.config = parsePackagerConfig(config);
-    this.#logger = deps.logger.child({ stage: 'packager' });
+    this.#logger = deps.logger.child({ role: 'packager' });
     this.onListenerError((event, err) => this.#logger.error({ err, event }, 'packager listener threw'));
     this.store = deps.store;
     this.publisher = deps.store
@@ -79,8 +80,20 @@ export class Packager extends TypedEmitter<PackagerEvents> {
     this.#closed = true;
     for (const b of this.#broadcasts.values()) b.end();
     if (this.publisher) {
-      await this.publisher.drain();
-      this.publisher.close();
+      const pub = this.publisher;
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        pub.drain().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.config.closeDrainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        this.#logger.error(
+          { queued: pub.queued, queuedBytes: pub.queuedBytes, pendingManifests: pub.pendingManifests, timeoutMs: this.config.closeDrainTimeoutMs },
+          'uploads not drained in time; giving them up',
+        );
+      }
+      pub.close();
     }
     this.#logger.info('close()');
     this.emit('closed');

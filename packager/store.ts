@@ -45,6 +45,9 @@ export function assertSafeKey(key: string): void {
 
 let tmpCounter = 0;
 
+/** The broadcast a key belongs to (keys are `<broadcastId>/…`), for log lines. */
+const broadcastOf = (key: string): string => key.split('/', 1)[0]!;
+
 /**
  * Filesystem store (the embedded default). Content-Type and Cache-Control sit
  * next to each object in a sidecar `<file>.meta.json`; both files are written
@@ -298,7 +301,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       this.#droppedCount++;
       this.#droppedKeys.push(key);
       if (this.#droppedKeys.length > MAX_DROPPED_KEYS) this.#droppedKeys.shift();
-      this.#logger.error({ key, queued: this.#unsettled.size, queuedBytes: this.#queuedBytes, dropped: this.#droppedCount }, 'upload queue full, media upload dropped');
+      this.#logger.error({ broadcast: broadcastOf(key), key, queued: this.#unsettled.size, queuedBytes: this.#queuedBytes, dropped: this.#droppedCount }, 'upload queue full, media upload dropped');
       this.emit('queueFull', key, this.#unsettled.size, this.#queuedBytes);
       onSettled?.('dropped');
       return false;
@@ -397,12 +400,12 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
         return true;
       } catch (err) {
         if (this.#closed || attempt >= this.#policy.maxRetries || !isRetryable(err)) {
-          this.#logger.error({ key, err: errorMessage(err), attempts: attempt + 1 }, 'upload failed');
+          this.#logger.error({ broadcast: broadcastOf(key), key, err: errorMessage(err), attempts: attempt + 1 }, 'upload failed');
           this.emit('uploadFailed', key, err);
           return false;
         }
         const delay = retryDelay(this.#policy, attempt + 1);
-        this.#logger.warn({ key, err: errorMessage(err), attempt: attempt + 1, delay }, 'upload failed, retrying');
+        this.#logger.warn({ broadcast: broadcastOf(key), key, err: errorMessage(err), attempt: attempt + 1, delay }, 'upload failed, retrying');
         this.emit('retry', key, attempt + 1, delay, err);
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => {

@@ -122,6 +122,14 @@ export const transcodeConfigSchema = z
          */
         warmStandby: z.boolean().default(true),
         restart: retrySchema.prefault({}),
+        /**
+         * FFmpeg sends no PLI for H.264: when its stderr reports a damaged picture
+         * (`error while decoding`, `concealing`, `Missing reference`, `RTP: missed`…),
+         * ask the SFU for a keyframe, at most once per `minIntervalMs`.
+         */
+        keyframeOnDecodeError: z
+          .object({ enabled: z.boolean().default(true), minIntervalMs: z.number().int().min(0).default(500) })
+          .prefault({}),
       })
       .prefault({}),
   })

@@ -26,6 +26,11 @@ export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell
 export { planFfmpeg, ffmpegArgs, audioFragmentDurationUs, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { parseProgressLine } from './progress.ts';
 export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
+export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';
+export { RtpSwitch, type RtpSwitchOptions, type RtpSwitchEvents, type RtpSwitchSourceAddress } from './rtpSwitch.ts';
+export { RtpSwitchCore, type RtpSwitchCoreOptions, type RtpSwitchStats, type RtpSwitchStep } from './rtpSwitchCore.ts';
+export { isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, inspectH264, type SwitchCodec, type H264PacketInfo } from './rtpKeyframe.ts';
+export { parseRtpHeader, isRtcpPacket, buildRtpPacket, seqDiff, tsDiff, type RtpHeader } from './rtpPacket.ts';
 export type {
   CmafSink,
   HttpCmafSink,

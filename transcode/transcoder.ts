@@ -6,6 +6,7 @@ import { fluentCommand, planFfmpeg, rtpInputOptions, type FfmpegPlan } from './a
 import { planProgram, type ProgramInput } from './compose.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
+import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
 import { parseProgramSdp, parseSdp, type SdpInfo } from './sdp.ts';
@@ -112,12 +113,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #lastProgress?: TranscodeProgress;
   /** The starting session was stopped by reconfigure(): its failure is no failure. */
   #preempted = false;
+  readonly #decodeErrors: DecodeErrorWatcher;
 
   constructor(opts: TranscoderOptions) {
     super();
     this.#opts = opts;
     this.id = opts.id ?? 'transcode';
-    this.#log = opts.logger.child({ stage: 'transcode', broadcast: this.id });
+    this.#log = opts.logger.child({ role: 'transcode', broadcast: this.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
     if ((opts.sdp === undefined) === (opts.program === undefined)) throw new TypeError('give a transcoder either sdp or program');
     if (opts.sdp !== undefined) {
@@ -128,6 +130,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#program = opts.program;
     }
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);
+    this.#decodeErrors = new DecodeErrorWatcher(opts.config.supervision.keyframeOnDecodeError.minIntervalMs);
     this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
   }
 
@@ -156,6 +159,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
 
   get lastProgress(): TranscodeProgress | undefined {
     return this.#lastProgress;
+  }
+
+  /** Decode errors FFmpeg reported (all sessions) and the keyframe requests they led to. */
+  get decodeStats(): DecodeErrorStats {
+    return this.#decodeErrors.stats;
   }
 
   /** The last stderr lines of FFmpeg (bounded). */
@@ -313,6 +321,23 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /**
+   * A damaged picture (lost or reordered RTP) stays damaged until the next
+   * keyframe, and FFmpeg never asks for one: ask the SFU, rate-limited.
+   */
+  #onDecodeLine(line: string): void {
+    if (!this.#opts.config.supervision.keyframeOnDecodeError.enabled) return;
+    const verdict = this.#decodeErrors.feed(line, Date.now());
+    if (verdict === 'ignored') return;
+    const stats = this.#decodeErrors.stats;
+    const request = verdict === 'request';
+    if (request) {
+      this.#log.debug({ ffmpeg: line, ...stats }, 'decode error: requesting a keyframe');
+      this.#requestKeyFrame('decode-error');
+    }
+    this.emit('decodeError', { line, keyframeRequested: request, ...stats });
+  }
+
+  /**
    * Spawns FFmpeg for a session without its SDP: it loads, parses its options and
    * blocks reading stdin, with no port bound and no output opened yet.
    */
@@ -362,6 +387,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       const progress = parseProgressLine(line);
       if (!progress) {
         sessionLog.debug({ ffmpeg: line }, 'stderr');
+        if (this.#run === run && !run.requested) this.#onDecodeLine(line);
         // FFmpeg drops an output whose push failed and goes on with the others: restart the
         // session so every track resumes (the packager sees a discontinuity on each).
         if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
@@ -518,6 +544,18 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     }
     const proc = run.proc;
     this.#signal(run);
+    // FFmpeg acts on the first SIGTERM between packets; blocked on an input that has
+    // gone quiet (the publisher left) it waits out its 10 s RTP read timeout. A second
+    // SIGTERM interrupts that read and it still exits through its own cleanup (outputs
+    // closed, only the fragment in progress lost), unlike SIGKILL.
+    const nudge = run.activated
+      ? setTimeout(() => {
+          if (proc.exitCode === null && proc.signalCode === null) {
+            this.#log.info({ pid: run.pid, session: run.session }, 'FFmpeg still waiting on its input: second SIGTERM');
+            proc.kill('SIGTERM');
+          }
+        }, Math.floor(this.#opts.config.supervision.killGraceMs / 2))
+      : undefined;
     const killer = setTimeout(() => {
       if (proc.exitCode === null && proc.signalCode === null) {
         this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
@@ -525,6 +563,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }
     }, graceMs);
     await run.exited;
+    clearTimeout(nudge);
     clearTimeout(killer);
   }
 

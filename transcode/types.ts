@@ -81,6 +81,11 @@ export type TranscoderEvents = {
   exit: [info: ExitInfo];
   /** A whole CMAF box reached a stream sink (stream sinks only). */
   box: [info: { trackId: string; session: number; type: string; size: number }];
+  /**
+   * FFmpeg reported a damaged picture (lost/reordered RTP); `keyframeRequested`
+   * when this one led to a keyframe request (rate-limited), with the running totals.
+   */
+  decodeError: [info: { line: string; keyframeRequested: boolean; decodeErrors: number; keyframeRequests: number }];
   /** Gave up (retries exhausted) or died unexpectedly; the transcoder is stopped. */
   died: [error: Error];
 };

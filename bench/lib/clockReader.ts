@@ -31,6 +31,8 @@ export interface ClockRecord {
   player: [number, number, number][];
   /** Longest gap between two decoded frames after the first, ms (frozen picture). */
   maxFrameGapMs: number;
+  /** Runs of consecutive rejected frames after the first valid one (damaged or grey pictures): [epoch ms of the first, ms until a valid frame, frames]. */
+  rejectRuns: [number, number, number][];
 }
 
 const COLS = CLOCK_GRID.cols;
@@ -39,7 +41,8 @@ const ROWS = CLOCK_GRID.rows;
 const CELL = 8;
 
 function install(): void {
-  const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0, player: [] };
+  const record: ClockRecord = { timeOrigin: performance.timeOrigin, samples: [], stalls: [], rejected: 0, maxFrameGapMs: 0, player: [], rejectRuns: [] };
+  let run: [number, number, number] | undefined;
   (window as unknown as { __clock: ClockRecord }).__clock = record;
   const canvas = document.createElement('canvas');
   canvas.width = COLS * CELL;
@@ -77,8 +80,15 @@ function install(): void {
         }
       }
       const painted = decodeCells(luma, now);
-      if (painted === undefined) record.rejected++;
-      else {
+      if (painted === undefined) {
+        record.rejected++;
+        if (record.firstFrameAt !== undefined) {
+          if (!run) record.rejectRuns.push((run = [now, -1, 0]));
+          run[2]++;
+        }
+      } else {
+        if (run) run[1] = now - run[0];
+        run = undefined;
         record.firstFrameAt ??= now;
         record.samples.push([now, now - painted, video.videoHeight, Math.round(ahead * 1000), video.playbackRate]);
       }

@@ -35,6 +35,8 @@ export class SignallingServer {
   readonly #path: string;
   readonly #sessions = new Set<Session>();
   readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Connection attempts per client address (a flood of connections is refused before any WebSocket exists). */
+  readonly #connectBuckets = new Map<string, TokenBucket>();
   #server: Server | undefined;
 
   constructor(sfu: Sfu, logger: Logger, path = '/ws') {
@@ -46,6 +48,11 @@ export class SignallingServer {
     this.#onUpgrade = (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== this.#path) return; // another upgrade handler's path
+      if (!this.#admit(req.socket.remoteAddress ?? 'unknown')) {
+        this.#log.debug({ remote: req.socket.remoteAddress }, 'signalling connection refused: too many from this address');
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
     };
   }
@@ -63,6 +70,19 @@ export class SignallingServer {
     this.#server?.off('upgrade', this.#onUpgrade);
     for (const s of this.#sessions) s.close(1001, 'server shutting down');
     this.#wss.close();
+  }
+
+  #admit(address: string): boolean {
+    const { connectRatePerSecond, connectBurst } = this.#sfu.config.signalling;
+    const now = Date.now();
+    let bucket = this.#connectBuckets.get(address);
+    if (!bucket) {
+      // Bounded: forget every address when the map is large (they only regain a full burst).
+      if (this.#connectBuckets.size >= 10_000) this.#connectBuckets.clear();
+      bucket = new TokenBucket(connectRatePerSecond, connectBurst, now);
+      this.#connectBuckets.set(address, bucket);
+    }
+    return bucket.take(now);
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {

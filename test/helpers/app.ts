@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { appConfigSchema, type AppConfigInput } from '../../app/config.ts';
-import { startApp, type RunningApp } from '../../app/server.ts';
+import { startApp, type AppHooks, type RunningApp } from '../../app/server.ts';
 import { createLogger } from '../../common/index.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -11,7 +11,7 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
  * The whole app on loopback with a free HTTP port, one mediasoup worker and a
  * filesystem store in a fresh temporary directory (removed on close).
  */
-export async function startTestApp(overrides: Partial<AppConfigInput> = {}): Promise<RunningApp> {
+export async function startTestApp(overrides: Partial<AppConfigInput> = {}, hooks: AppHooks = {}): Promise<RunningApp> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-test-'));
   const config = appConfigSchema.parse({
     http: { host: '127.0.0.1', port: 0 },
@@ -24,7 +24,7 @@ export async function startTestApp(overrides: Partial<AppConfigInput> = {}): Pro
     store: overrides.store ?? { kind: 'fs', dir },
     ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'test-host-token-secret-0123456789', ...overrides.ingest },
   });
-  const app = await startApp(config, createLogger({ level: config.log.level }));
+  const app = await startApp(config, createLogger({ level: config.log.level }), hooks);
   const close = app.close;
   return {
     ...app,

@@ -23,17 +23,37 @@ const now = () => performance.timeOrigin + performance.now();
 const landed = new Map<string, number>();
 let latest = { msn: 0, part: -1 };
 
+/** Failures by kind (HTTP status, or the socket error and whether the socket was a reused keep-alive one). */
+const errorKinds = new Map<string, number>();
+const countError = (kind: string) => errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+
 function get(agent: http.Agent, port: number, path: string): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       let bytes = 0;
       res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
-      res.on('error', () => resolve({ status: -1, bytes }));
+      res.on('end', () => {
+        if (res.statusCode !== 200) countError(`HTTP ${res.statusCode}`);
+        resolve({ status: res.statusCode ?? 0, bytes });
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => {
+        countError(`response ${err.code ?? err.message}`);
+        resolve({ status: -1, bytes });
+      });
     });
-    req.on('error', () => resolve({ status: -1, bytes: 0 }));
-    req.setTimeout(15_000, () => req.destroy());
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      countError(`${err.code ?? err.message} on a ${req.reusedSocket ? 'reused keep-alive' : 'new'} socket`);
+      resolve({ status: -1, bytes: 0 });
+    });
+    req.setTimeout(15_000, () => req.destroy(Object.assign(new Error('no response in 15 s'), { code: 'TIMEOUT' })));
   });
+}
+
+/** The error kinds since the last call, then cleared. */
+function takeErrorKinds(): Record<string, number> {
+  const out = Object.fromEntries(errorKinds);
+  errorKinds.clear();
+  return out;
 }
 
 async function blocking(m: Extract<Msg, { type: 'blocking' }>): Promise<void> {
@@ -74,7 +94,7 @@ async function blocking(m: Extract<Msg, { type: 'blocking' }>): Promise<void> {
     }
     (s.sent >= measureFrom ? meas : warm).push(s.at - l);
   }
-  process.send!({ type: 'blockingResult', warm, meas, behind, errors, responses: samples.length });
+  process.send!({ type: 'blockingResult', warm, meas, behind, errors, errorKinds: takeErrorKinds(), responses: samples.length });
 }
 
 async function throughput(m: Extract<Msg, { type: 'throughput' }>): Promise<void> {
@@ -96,7 +116,7 @@ async function throughput(m: Extract<Msg, { type: 'throughput' }>): Promise<void
     }),
   );
   agent.destroy();
-  process.send!({ type: 'throughputResult', count, bytes, errors });
+  process.send!({ type: 'throughputResult', count, bytes, errors, errorKinds: takeErrorKinds() });
 }
 
 process.on('message', (m: Msg) => {

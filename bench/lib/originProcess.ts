@@ -1,0 +1,87 @@
+/**
+ * The origin process of the benchmarks (bench/origin-server.ts), seen from the
+ * parent: start it, follow its part landings, ask it for its own CPU/memory
+ * figures, stop it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type http from 'node:http';
+import path from 'node:path';
+
+export interface OriginServerOptions {
+  broadcast: string;
+  blockingTimeoutMs: number;
+  /** http.createServer options of the origin listener (keep-alive and header timeouts). */
+  server: http.ServerOptions;
+  feed: { kind: 'file'; file: string; segDir: string } | { kind: 'ingest'; tracks: string[]; storeDir: string };
+}
+
+export interface PartLanding {
+  type: 'part';
+  track: string;
+  msn: number;
+  part: number;
+  /** Wall-clock ms (performance.timeOrigin + now) when the part landed in the packager. */
+  at: number;
+}
+
+export interface OriginProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  /** Port of the private CMAF ingest listener (`ingest` feed only). */
+  readonly ingestPort: number | undefined;
+  onPart(fn: (p: PartLanding) => void): void;
+  /** Restarts the origin's own CPU counter. */
+  mark(): void;
+  /** The origin's CPU since mark() (fraction of one core), RSS and heap, from inside the process. */
+  stats(): Promise<{ cpu: number; rss: number; heap: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startOriginProcess(opts: OriginServerOptions): Promise<OriginProcess> {
+  const child = fork(path.join(import.meta.dirname, '..', 'origin-server.ts'), [JSON.stringify(opts)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const partListeners: ((p: PartLanding) => void)[] = [];
+  child.on('message', (m: { type: string }) => {
+    if (m.type === 'part') for (const fn of partListeners) fn(m as PartLanding);
+  });
+  const ready = await new Promise<{ port: number; ingestPort?: number }>((resolve, reject) => {
+    const onMessage = (m: { type: string; port: number; ingestPort?: number }) => {
+      if (m.type !== 'ready') return;
+      child.off('message', onMessage).off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code: number | null) => reject(new Error(`origin process exited with ${code} before it was ready`));
+    child.on('message', onMessage).once('exit', onExit);
+  });
+  return {
+    child,
+    pid: child.pid!,
+    port: ready.port,
+    ingestPort: ready.ingestPort,
+    onPart: (fn) => void partListeners.push(fn),
+    mark: () => void child.send({ type: 'mark' }),
+    stats: () =>
+      new Promise((resolve) => {
+        const on = (m: { type: string; cpu: number; rss: number; heap: number }) => {
+          if (m.type === 'stats') {
+            child.off('message', on);
+            resolve(m);
+          }
+        };
+        child.on('message', on);
+        child.send({ type: 'stats' });
+      }),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.send({ type: 'stop' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,289 @@
+/**
+ * npm run bench:load [-- --viewers 2000] [--seconds 60] [--ramp 10]
+ *   [--generators 2] [--hint-share 0.5] [--switch-every 30] [--mix 60,40]
+ *   [--ladder 360p:700,180p:250] [--preset ultrafast]
+ *   [--keep-alive-timeout-ms 75000] [--headers-timeout-ms 76000]  (default: what app/server.ts uses)
+ *
+ * Simulated LL-HLS viewers against ONE origin process while a broadcast runs
+ * through the real pipeline: an FFmpeg test source sends VP8 + Opus as RTP
+ * (as the SFU would), our supervised transcoder (FFmpeg) encodes the ladder
+ * and pushes CMAF over HTTP ingest into the packager of the origin process
+ * (bench/origin-server.ts, `ingest` feed, filesystem store), which serves the
+ * viewers. The viewers (bench/lib/viewers.ts) run in `--generators` forked
+ * processes, start evenly over `--ramp` seconds, then `--seconds` are
+ * measured. Each viewer does what a player at the live edge does: master
+ * playlist, a video rendition (by `--mix`) and the audio group, blocking
+ * reloads with delta updates, part fetches, preload-hinted parts for
+ * `--hint-share` of them, and a rendition switch every `--switch-every` s on
+ * average (init + segment fetches).
+ *
+ * Prints, and writes as JSON to bench/results/: requests and errors by kind
+ * (every error with its kind and an example), latency p50/p95/p99/max by kind
+ * (blocking reloads and hinted parts counted from the part's availability),
+ * the origin's CPU (% of one core) and RSS, the generators' and FFmpeg's CPU,
+ * the machine's CPU use and load, and whether the pipeline kept real time.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UdpPortPool, silentLogger } from '../common/index.ts';
+import { originServerOptions } from '../packager/index.ts';
+import { createTranscoder, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
+import { makeSdp, startRtpSource, type RtpSource } from '../test/transcode/rtpSource.ts';
+import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
+import { Histogram } from './lib/histogram.ts';
+import { startOriginProcess, type PartLanding } from './lib/originProcess.ts';
+import { ProcSampler } from './lib/procStats.ts';
+import { REQUEST_KINDS, type RequestKind, type RunJob, type RunResult } from './lib/viewerJob.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+function numArg(name: string, d: number): number {
+  const v = arg(name);
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new TypeError(`--${name} must be a non-negative number, not ${v}`);
+  return n;
+}
+
+const VIEWERS = numArg('viewers', 2000);
+const SECONDS = numArg('seconds', 60);
+const RAMP_S = numArg('ramp', 10);
+const GENERATORS = Math.max(1, Math.round(numArg('generators', os.cpus().length)));
+const HINT_SHARE = Math.min(1, numArg('hint-share', 0.5));
+const SWITCH_EVERY_S = numArg('switch-every', 30);
+const PRESET = (arg('preset') ?? 'ultrafast') as NonNullable<TranscodeConfigInput['x264Preset']>;
+const LADDER = (arg('ladder') ?? '360p:700,180p:250').split(',').map((r) => {
+  const [name, kbps] = r.split(':');
+  return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
+});
+const MIX = (arg('mix') ?? LADDER.map((_, i) => (i === 0 ? 60 : 40 / Math.max(1, LADDER.length - 1))).join(',')).split(',').map(Number);
+const SERVER = {
+  keepAliveTimeout: numArg('keep-alive-timeout-ms', originServerOptions.keepAliveTimeout),
+  headersTimeout: numArg('headers-timeout-ms', originServerOptions.headersTimeout),
+};
+const RTP_PORTS = /^(\d+)-(\d+)$/.exec(arg('rtp-ports') ?? process.env.STAGECAST_TEST_RTP_PORTS ?? '47000-47999');
+if (!RTP_PORTS) throw new TypeError('--rtp-ports (or STAGECAST_TEST_RTP_PORTS) must look like 47000-47999');
+const BROADCAST = 'load';
+
+const now = () => performance.timeOrigin + performance.now();
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
+const logger = silentLogger();
+// A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone has taken over 30 s; start-up is not what this measures.
+const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 60_000 } });
+const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) });
+const [videoPorts, audioPorts] = [await pool.allocate(), await pool.allocate()];
+const sdp = makeSdp({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp });
+const tracks = planFfmpeg(config, parseSdp(sdp), { targetFor: (id) => id }).outputs.map((o) => o.track.trackId);
+
+const origin = await startOriginProcess({ broadcast: BROADCAST, blockingTimeoutMs: 3000, server: SERVER, feed: { kind: 'ingest', tracks, storeDir: path.join(tmp, 'store') } });
+const transcoder = createTranscoder({ config, sdp, sink: httpCmafSink(`http://127.0.0.1:${origin.ingestPort}/ingest/${BROADCAST}`), logger, id: BROADCAST });
+let source: RtpSource | undefined;
+let restarts = 0;
+transcoder.on('restart', () => restarts++);
+const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'viewers.ts'), GENERATORS);
+// A generator that exits while a landing is on its way makes send() fail with EPIPE: nothing to act on then.
+for (const g of gens) g.on('error', (err) => console.error(`generator ${g.pid}: ${err.message}`));
+let forwarding = true;
+/** Parts landed per track: all, and inside the measured window. */
+const landedAll = new Map<string, number>();
+const landedWindow = new Map<string, number>();
+let window: { from: number; to: number } = { from: Infinity, to: Infinity };
+const firstPart = new Promise<void>((resolve) => {
+  origin.onPart((p: PartLanding) => {
+    if (forwarding) for (const g of gens) if (g.connected) g.send(p);
+    landedAll.set(p.track, (landedAll.get(p.track) ?? 0) + 1);
+    if (p.at >= window.from && p.at < window.to) landedWindow.set(p.track, (landedWindow.get(p.track) ?? 0) + 1);
+    // Two segments of every track: the master playlist is served and viewers find a whole segment to start with.
+    if (tracks.every((t) => (landedAll.get(t) ?? 0) >= 10)) resolve();
+  });
+});
+
+// Ctrl-C still stops every child process and frees the ports (the finally below).
+let interruptedBy: string | undefined;
+const interrupted = (sig: string) => {
+  interruptedBy = sig;
+  for (const g of gens) g.kill('SIGTERM');
+};
+process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+
+const sampler = new ProcSampler();
+let results: RunResult[] = [];
+let summary: ReturnType<ProcSampler['summary']> | undefined;
+let originInside: { cpu: number; rss: number; heap: number } | undefined;
+let progress = transcoder.lastProgress;
+try {
+  // FFmpeg listens first, then the source sends (its first packets would be lost otherwise).
+  const started = transcoder.start();
+  source = startRtpSource({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp, width: 640, height: 360 });
+  await started;
+  await firstPart;
+  sampler.track('origin', [origin.pid]);
+  gens.forEach((g, i) => sampler.track(`generator ${i + 1}`, [g.pid!]));
+  sampler.track('generators', gens.map((g) => g.pid!));
+  sampler.track('ffmpeg', [transcoder.pid!, source.pid]);
+  sampler.track('bench driver', [process.pid]);
+  sampler.start(1000);
+  const t0 = now() + 500;
+  const measureFrom = t0 + RAMP_S * 1000;
+  const end = measureFrom + SECONDS * 1000;
+  window = { from: measureFrom, to: end };
+  console.log(`bench:load: ${VIEWERS} viewers in ${GENERATORS} generator processes, ${RAMP_S} s ramp, then ${SECONDS} s measured; tracks ${tracks.join(', ')}`);
+  const done = all<RunResult>(
+    gens,
+    (i) => {
+      const firstIndex = Array.from({ length: i }, (_, k) => share(VIEWERS, GENERATORS, k)).reduce((a, b) => a + b, 0);
+      const job: RunJob = {
+        type: 'run',
+        port: origin.port,
+        broadcast: BROADCAST,
+        viewers: share(VIEWERS, GENERATORS, i),
+        firstIndex,
+        totalViewers: VIEWERS,
+        t0,
+        rampMs: RAMP_S * 1000,
+        measureFrom,
+        end,
+        hintShare: HINT_SHARE,
+        switchEverySec: SWITCH_EVERY_S,
+        mix: MIX,
+      };
+      return job;
+    },
+    'result',
+  );
+  await new Promise((r) => setTimeout(r, measureFrom - now()));
+  sampler.window();
+  origin.mark();
+  await new Promise((r) => setTimeout(r, end - now()));
+  summary = sampler.summary();
+  originInside = await origin.stats();
+  progress = transcoder.lastProgress;
+  results = await done;
+} finally {
+  forwarding = false;
+  process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+  sampler.stop();
+  await stopGenerators(gens);
+  await transcoder.close();
+  await source?.close();
+  await origin.stop();
+  pool.release(videoPorts);
+  pool.release(audioPorts);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+if (interruptedBy) {
+  console.error(`interrupted by ${interruptedBy}`);
+  process.exit(130);
+}
+
+// ---- Report ----
+const hist = Object.fromEntries(REQUEST_KINDS.map((k) => [k, new Histogram()])) as Record<RequestKind, Histogram>;
+const requests = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
+const immediate = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
+const bytes = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
+const errors = new Map<string, { count: number; example: string; firstS: number; lastS: number }>();
+for (const r of results) {
+  for (const k of REQUEST_KINDS) {
+    hist[k].merge(r.kinds[k].hist);
+    requests[k] += r.kinds[k].requests;
+    immediate[k] += r.kinds[k].immediate;
+    bytes[k] += r.kinds[k].bytes;
+  }
+  for (const [kind, e] of Object.entries(r.errors)) {
+    const prev = errors.get(kind);
+    errors.set(kind, { count: (prev?.count ?? 0) + e.count, example: prev?.example ?? e.example, firstS: Math.min(prev?.firstS ?? Infinity, e.firstS), lastS: Math.max(prev?.lastS ?? 0, e.lastS) });
+  }
+}
+const sum = (f: (r: RunResult) => number) => results.reduce((a, r) => a + f(r), 0);
+const totalRequests = REQUEST_KINDS.reduce((a, k) => a + requests[k], 0);
+const totalErrors = [...errors.values()].reduce((a, e) => a + e.count, 0);
+const errorsOf = (k: RequestKind) => [...errors].filter(([kind]) => kind.startsWith(`${k}:`)).reduce((a, [, e]) => a + e.count, 0);
+const ms = (v: number) => (Number.isNaN(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(0));
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+const NOTE: Record<RequestKind, string> = {
+  master: 'response time',
+  playlist: 'response time (tune-in, switch)',
+  blocking: 'from part availability',
+  init: 'response time',
+  segment: 'response time',
+  part: 'response time',
+  hint: 'from part availability',
+};
+const lines: string[] = [];
+const out = (s = '') => lines.push(s);
+out(`bench:load — ${VIEWERS} viewers (${Math.round(VIEWERS * HINT_SHARE)} fetching preload hints), ${GENERATORS} generator processes, ${RAMP_S} s ramp then ${SECONDS} s measured`);
+out(`  ladder ${LADDER.map((r) => `${r.name}@${r.bitrateKbps}k`).join(' + ')} + AAC, x264 ${PRESET}; video mix ${MIX.join('/')}; rendition switch every ~${SWITCH_EVERY_S} s per viewer`);
+out(`  origin keepAliveTimeout ${SERVER.keepAliveTimeout} ms, headersTimeout ${SERVER.headersTimeout} ms; ${sum((r) => r.sockets)} client connections opened`);
+out();
+out(`${'kind'.padEnd(9)}${pad('requests', 10)}${pad('errors', 8)}${pad('measured', 10)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('max ms', 9)}  latency`);
+for (const k of REQUEST_KINDS) {
+  const h = hist[k];
+  const extra = k === 'blocking' || k === 'hint' ? `; ${immediate[k]} asked for a part already there` : '';
+  out(`${k.padEnd(9)}${pad(requests[k], 10)}${pad(errorsOf(k), 8)}${pad(h.count, 10)}${pad(ms(h.percentile(50)), 9)}${pad(ms(h.percentile(95)), 9)}${pad(ms(h.percentile(99)), 9)}${pad(ms(h.count ? h.max : NaN), 9)}  ${NOTE[k]}${extra}`);
+}
+out(`${'total'.padEnd(9)}${pad(totalRequests, 10)}${pad(totalErrors, 8)}   (${(totalRequests / (RAMP_S + SECONDS)).toFixed(0)} req/s over ramp + window, ${((REQUEST_KINDS.reduce((a, k) => a + bytes[k], 0) * 8) / 1e6 / (RAMP_S + SECONDS)).toFixed(0)} Mbit/s)`);
+out();
+out(totalErrors === 0 ? 'errors: none' : `errors (${totalErrors}):`);
+for (const [kind, e] of [...errors].sort((a, b) => b[1].count - a[1].count)) out(`  ${pad(e.count, 7)}  ${kind} (${e.firstS}–${e.lastS} s after start)   e.g. ${e.example}`);
+const unmatched = sum((r) => r.unmatched);
+if (unmatched) out(`  (${unmatched} blocking/hint responses whose part landing never reached the generator: not in the latency figures)`);
+const hintMisses = sum((r) => r.hintMisses);
+if (hintMisses) out(`hinted parts never produced (404: the segment ended before the hinted part; allowed, not an error): ${hintMisses}`);
+out(`viewers started ${sum((r) => r.viewersStarted)}; fell more than a segment behind the live edge at least once: ${sum((r) => r.fellBehind)}`);
+out();
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+const pc = (f: number) => `${(f * 100).toFixed(0)} %`;
+if (summary) {
+  out(`CPU over the measured window (% of one core; the machine has ${summary.cores} cores), RSS:`);
+  for (const [name, p] of Object.entries(summary.procs)) {
+    out(`  ${name.padEnd(13)} CPU mean ${pad(pc(p.cpuMean), 6)}, busiest second ${pad(pc(p.cpuMax), 6)}; RSS mean ${mib(p.rssMeanBytes)}, max ${mib(p.rssMaxBytes)}`);
+  }
+  if (originInside) out(`  origin heap at the end ${mib(originInside.heap)}`);
+  out(`  machine: ${pc(summary.machineCpuMean)} of all cores busy (every process, other sessions included); 1-min load average up to ${summary.loadAvg1Max.toFixed(1)}`);
+}
+out(
+  `pipeline: parts landed in the window per track ${tracks.map((t) => `${t} ${landedWindow.get(t) ?? 0}`).join(', ')} (real time: ${Math.round((SECONDS * 1000) / config.partDurationMs)}); transcoder restarts ${restarts}, speed ${progress?.speed ?? '–'}`,
+);
+const table = lines.join('\n');
+console.log(table);
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = path.join(dir, `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      settings: { viewers: VIEWERS, seconds: SECONDS, rampS: RAMP_S, generators: GENERATORS, hintShare: HINT_SHARE, switchEverySec: SWITCH_EVERY_S, mix: MIX, ladder: LADDER, preset: PRESET, server: SERVER, tracks },
+      kinds: Object.fromEntries(
+        REQUEST_KINDS.map((k) => [
+          k,
+          { requests: requests[k], errors: errorsOf(k), measured: hist[k].count, p50Ms: hist[k].percentile(50), p95Ms: hist[k].percentile(95), p99Ms: hist[k].percentile(99), maxMs: hist[k].max, immediate: immediate[k], bytes: bytes[k] },
+        ]),
+      ),
+      totalRequests,
+      totalErrors,
+      errors: Object.fromEntries(errors),
+      unmatched,
+      hintMisses,
+      procs: summary,
+      series: Object.fromEntries(sampler.series),
+      machineSeries: sampler.machine,
+      loadSeries: sampler.load,
+      originInside,
+      partsLandedInWindow: Object.fromEntries(landedWindow),
+      transcoder: { restarts, progress },
+      table,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`JSON: ${path.relative(process.cwd(), file)}`);
+process.exit(totalErrors === 0 ? 0 : 1);

@@ -1,0 +1,292 @@
+import type { types as ms } from 'mediasoup';
+import { parse as parseSdp, parseParams, type MediaDescription, type SessionDescription } from 'sdp-transform';
+import { InputError } from '../../common/index.ts';
+import type { MediaKind } from '../types.ts';
+import { h264Profile } from './h264.ts';
+
+/** Bounds on what an offer may be; anything beyond is refused before it is parsed. */
+export interface WhipOfferLimits {
+  /** Largest offer in bytes (413 beyond). */
+  maxBytes: number;
+  /** Most `m=` sections an offer may carry (422 beyond). */
+  maxMediaSections: number;
+  /** Longest SDP line (400 beyond). */
+  maxLineLength: number;
+}
+
+export const defaultOfferLimits: WhipOfferLimits = { maxBytes: 32 * 1024, maxMediaSections: 8, maxLineLength: 2048 };
+
+/** A media section of the offer the server receives: what `transport.produce()` gets. */
+export interface AcceptedMedia {
+  accepted: true;
+  mid: string;
+  kind: MediaKind;
+  /** The m-line's transport protocol, echoed in the answer. */
+  protocol: string;
+  rtpParameters: ms.RtpParameters;
+}
+
+/** A media section the answer rejects (port 0): not sent to us, or not audio/video. */
+export interface RejectedMedia {
+  accepted: false;
+  mid: string | undefined;
+  type: string;
+  protocol: string;
+  /** The m-line's format list, echoed in the rejected answer m-line. */
+  formats: string;
+  reason: string;
+}
+
+export type OfferedMedia = AcceptedMedia | RejectedMedia;
+
+/** A validated WHIP offer, translated for mediasoup. */
+export interface WhipOffer {
+  iceUfrag: string;
+  icePwd: string;
+  /** The client's DTLS fingerprints (the client is the DTLS client). */
+  fingerprints: ms.DtlsFingerprint[];
+  extmapAllowMixed: boolean;
+  /** Every m= section, in offer order (the answer keeps the order). */
+  media: OfferedMedia[];
+}
+
+const fingerprintAlgorithms = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
+const rtpProtocols = new Set(['UDP/TLS/RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'TCP/DTLS/RTP/SAVPF', 'TCP/TLS/RTP/SAVPF']);
+
+const malformed = (message: string) => new InputError('malformed-sdp', message, 400);
+const unsupported = (message: string) => new InputError('unsupported-offer', message, 422);
+
+/**
+ * Validates a WHIP offer and translates each m= section the client sends into
+ * mediasoup RTP parameters for `transport.produce()`, choosing per section the
+ * first codec (in the client's order of preference) the stage's router takes.
+ * Pure: no I/O. Throws only InputError: 413 too large, 400 malformed, 422 not
+ * usable (no supported codec, simulcast, no BUNDLE/rtcp-mux, passive DTLS).
+ */
+export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: WhipOfferLimits = defaultOfferLimits): WhipOffer {
+  if (typeof sdp !== 'string' || sdp.length === 0) throw malformed('the body must be an SDP offer');
+  const bytes = Buffer.byteLength(sdp, 'utf8');
+  if (bytes > limits.maxBytes) throw new InputError('offer-too-large', `the offer is ${bytes} bytes; at most ${limits.maxBytes} are accepted`, 413);
+  checkLines(sdp, limits);
+
+  let session: SessionDescription;
+  try {
+    session = parseSdp(sdp);
+  } catch (err) {
+    throw malformed(`the SDP cannot be parsed: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(session.media) || session.media.length === 0) throw malformed('the offer has no m= section');
+
+  const fingerprintOf = (m: MediaDescription) => m.fingerprint ?? session.fingerprint;
+  const bundle = (session.groups ?? []).find((g) => g.type === 'BUNDLE');
+  const bundled = new Set(bundle ? String(bundle.mids).split(' ') : []);
+  const mids = new Set<string>();
+  const media: OfferedMedia[] = [];
+  const problems: string[] = [];
+
+  session.media.forEach((m, index) => {
+    const where = `m=${m.type} #${index}${m.mid !== undefined ? ` (mid ${m.mid})` : ''}`;
+    const mid = m.mid === undefined ? undefined : String(m.mid);
+    if (mid !== undefined) {
+      if (mids.has(mid)) throw malformed(`${where}: mid ${mid} appears twice`);
+      mids.add(mid);
+    }
+    const reject = (reason: string): void => {
+      media.push({ accepted: false, mid, type: String(m.type), protocol: String(m.protocol), formats: String(m.payloads ?? ''), reason });
+    };
+    if (m.port === 0) return reject('rejected by the offer (port 0)');
+    if (m.type !== 'audio' && m.type !== 'video') return reject(`${m.type} is not taken; only audio and video are`);
+    const direction = m.direction ?? session.direction ?? 'sendrecv';
+    if (direction !== 'sendonly' && direction !== 'sendrecv') return reject(`${where} does not send (${direction}); a WHIP session only receives`);
+    const kind: MediaKind = m.type;
+    if (!rtpProtocols.has(String(m.protocol))) throw unsupported(`${where}: protocol ${m.protocol} is not WebRTC (UDP/TLS/RTP/SAVPF)`);
+    if (mid === undefined) throw malformed(`${where}: a=mid is missing`);
+    if (m.rtcpMux !== 'rtcp-mux') throw unsupported(`${where}: a=rtcp-mux is required`);
+    if (m.simulcast || m.simulcast_03 || m.rids?.length || m.ssrcGroups?.some((g) => g.semantics === 'SIM')) {
+      throw unsupported(`${where}: simulcast is not supported; send a single encoding`);
+    }
+    if (media.some((o) => o.accepted && o.kind === kind)) throw unsupported(`${where}: a WHIP session sends at most one ${kind} track`);
+    const ufrag = m.iceUfrag ?? session.iceUfrag;
+    const pwd = m.icePwd ?? session.icePwd;
+    if (!ufrag || !pwd) throw malformed(`${where}: a=ice-ufrag and a=ice-pwd are required`);
+    const fp = fingerprintOf(m);
+    if (!fp) throw malformed(`${where}: a=fingerprint is required (DTLS-SRTP)`);
+    const setup = m.setup ?? session.setup;
+    if (setup !== 'actpass' && setup !== 'active') {
+      throw unsupported(`${where}: a=setup:${setup ?? '(missing)'}; the WHIP client must be the DTLS client (actpass or active)`);
+    }
+
+    const chosen = chooseCodec(m, kind, caps);
+    if (typeof chosen === 'string') {
+      problems.push(`${where}: ${chosen}`);
+      return;
+    }
+    const rtpParameters = buildRtpParameters(m, kind, mid, chosen, caps, where);
+    media.push({ accepted: true, mid, kind, protocol: String(m.protocol), rtpParameters });
+  });
+
+  if (problems.length) throw unsupported(`no usable codec: ${problems.join('; ')}`);
+  const accepted = media.filter((m): m is AcceptedMedia => m.accepted);
+  if (accepted.length === 0) throw unsupported('the offer sends no audio or video this server can receive');
+  if (accepted.length > 1 && !accepted.every((m) => bundled.has(m.mid))) {
+    throw unsupported('every media section must be in one a=group:BUNDLE (one transport per session)');
+  }
+
+  // All accepted sections share one transport: one set of ICE credentials and fingerprints.
+  const first = session.media[media.indexOf(accepted[0]!)]!;
+  const iceUfrag = String(first.iceUfrag ?? session.iceUfrag);
+  const icePwd = String(first.icePwd ?? session.icePwd);
+  const fp = fingerprintOf(first)!;
+  const algorithm = String(fp.type).toLowerCase();
+  const value = String(fp.hash);
+  if (!fingerprintAlgorithms.has(algorithm)) throw malformed(`fingerprint algorithm ${fp.type} is not one of ${[...fingerprintAlgorithms].join(', ')}`);
+  if (!/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}$/.test(value)) throw malformed('the fingerprint is not colon-separated hex');
+  if (!/^[A-Za-z0-9+/]{4,256}$/.test(iceUfrag) || !/^[A-Za-z0-9+/]{22,256}$/.test(icePwd)) {
+    throw malformed('a=ice-ufrag must be 4-256 and a=ice-pwd 22-256 ice-chars (RFC 8839)');
+  }
+
+  return {
+    iceUfrag,
+    icePwd,
+    fingerprints: [{ algorithm: algorithm as ms.FingerprintAlgorithm, value: value.toUpperCase() }],
+    extmapAllowMixed: session.extmapAllowMixed !== undefined || session.media.some((m) => m.extmapAllowMixed !== undefined),
+    media,
+  };
+}
+
+/** Cheap checks on the raw text before a parser sees it. */
+function checkLines(sdp: string, limits: WhipOfferLimits): void {
+  const lines = sdp.split(/\r?\n/);
+  if (lines[0] !== 'v=0') throw malformed('an SDP starts with "v=0"');
+  let sections = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '' && i === lines.length - 1) break;
+    if (line.length > limits.maxLineLength) throw malformed(`line ${i + 1} is longer than ${limits.maxLineLength} characters`);
+    if (!/^[a-z]=/.test(line)) throw malformed(`line ${i + 1} is not "<letter>=<value>": ${JSON.stringify(line.slice(0, 40))}`);
+    if (line.startsWith('m=') && ++sections > limits.maxMediaSections) {
+      throw unsupported(`the offer has more than ${limits.maxMediaSections} m= sections`);
+    }
+  }
+  if (sections === 0) throw malformed('the offer has no m= section');
+}
+
+interface ChosenCodec {
+  payloadType: number;
+  capability: ms.RtpCodecCapability;
+  parameters: Record<string, string | number>;
+  channels?: number;
+}
+
+function fmtpOf(m: MediaDescription, pt: number): Record<string, string | number> {
+  const f = (m.fmtp ?? []).find((x) => Number(x.payload) === pt);
+  if (!f || typeof f.config !== 'string') return {};
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(parseParams(f.config) as Record<string, unknown>)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k)) continue;
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    else if (typeof v === 'string' && v.length <= 256) out[k] = v;
+  }
+  return out;
+}
+
+function describeCapability(c: ms.RtpCodecCapability): string {
+  if (c.mimeType.toLowerCase() === 'video/h264') return `${c.mimeType} (constrained baseline, packetization-mode=1)`;
+  return c.mimeType;
+}
+
+/** The first offered codec the router takes, or why there is none. */
+function chooseCodec(m: MediaDescription, kind: MediaKind, caps: ms.RtpCapabilities): ChosenCodec | string {
+  const usable = (caps.codecs ?? []).filter((c) => c.kind === kind && !/\/rtx$/i.test(c.mimeType));
+  const offered: string[] = [];
+  const order = String(m.payloads ?? '')
+    .split(' ')
+    .filter((p) => /^\d{1,3}$/.test(p))
+    .map(Number);
+  for (const pt of order) {
+    if (pt > 127) continue;
+    const rtp = (m.rtp ?? []).find((r) => Number(r.payload) === pt);
+    if (!rtp) continue;
+    const name = String(rtp.codec);
+    if (/^(rtx|red|ulpfec|flexfec-03|cn|telephone-event)$/i.test(name)) continue;
+    offered.push(`${name}/${rtp.rate}`);
+    const parameters = fmtpOf(m, pt);
+    const channels = rtp.encoding === undefined ? 1 : Number(rtp.encoding);
+    const capability = usable.find((c) => {
+      if (c.mimeType.toLowerCase() !== `${kind}/${name.toLowerCase()}` || c.clockRate !== Number(rtp.rate)) return false;
+      if (kind === 'audio' && (c.channels ?? 1) !== channels) return false;
+      if (c.mimeType.toLowerCase() === 'video/h264') {
+        const wantMode = Number(c.parameters?.['packetization-mode'] ?? 0);
+        if (Number(parameters['packetization-mode'] ?? 0) !== wantMode) return false;
+        if (h264Profile(parameters['profile-level-id']) !== h264Profile(c.parameters?.['profile-level-id'])) return false;
+      }
+      return true;
+    });
+    if (capability) return { payloadType: pt, capability, parameters, ...(kind === 'audio' ? { channels } : {}) };
+  }
+  const accepted = usable.map(describeCapability).join(', ');
+  return `no supported codec among ${offered.length ? offered.join(', ') : '(none)'}; this server takes ${accepted}`;
+}
+
+function buildRtpParameters(m: MediaDescription, kind: MediaKind, mid: string, chosen: ChosenCodec, caps: ms.RtpCapabilities, where: string): ms.RtpParameters {
+  const capFeedback = chosen.capability.rtcpFeedback ?? [];
+  const feedback: ms.RtcpFeedback[] = [];
+  for (const fb of m.rtcpFb ?? []) {
+    if (fb.payload !== '*' && Number(fb.payload) !== chosen.payloadType) continue;
+    const type = String(fb.type);
+    const parameter = fb.subtype === undefined ? '' : String(fb.subtype);
+    if (!capFeedback.some((c) => c.type === type && (c.parameter ?? '') === parameter)) continue;
+    if (!feedback.some((f) => f.type === type && f.parameter === parameter)) feedback.push({ type, parameter });
+  }
+  const codecs: ms.RtpCodecParameters[] = [
+    {
+      mimeType: chosen.capability.mimeType,
+      payloadType: chosen.payloadType,
+      clockRate: chosen.capability.clockRate,
+      ...(chosen.channels !== undefined && chosen.channels > 1 ? { channels: chosen.channels } : {}),
+      parameters: chosen.parameters,
+      rtcpFeedback: feedback,
+    },
+  ];
+
+  // Retransmission (RFC 4588) for the chosen codec, when the router does rtx for this kind.
+  const routerRtx = (caps.codecs ?? []).some((c) => c.kind === kind && /\/rtx$/i.test(c.mimeType));
+  const rtxPt = routerRtx
+    ? (m.rtp ?? []).find((r) => /^rtx$/i.test(String(r.codec)) && Number(fmtpOf(m, Number(r.payload)).apt) === chosen.payloadType)
+    : undefined;
+
+  const ssrcGroups = m.ssrcGroups ?? [];
+  const fid = ssrcGroups.find((g) => g.semantics === 'FID');
+  const fidSsrcs = fid ? String(fid.ssrcs).split(' ').map(Number) : [];
+  const declared = [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))];
+  const ssrc = fidSsrcs[0] ?? declared[0];
+  if (ssrc === undefined || !Number.isInteger(ssrc) || ssrc <= 0 || ssrc > 0xffffffff) {
+    throw unsupported(`${where}: the offer must declare its SSRC (a=ssrc)`);
+  }
+  const rtxSsrc = fidSsrcs[1];
+  const encoding: ms.RtpEncodingParameters = { ssrc };
+  if (rtxPt && rtxSsrc !== undefined && Number.isInteger(rtxSsrc) && rtxSsrc > 0 && rtxSsrc <= 0xffffffff && rtxSsrc !== ssrc) {
+    codecs.push({ mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] });
+    encoding.rtx = { ssrc: rtxSsrc };
+  }
+
+  const headerExtensions: ms.RtpHeaderExtensionParameters[] = [];
+  for (const ext of m.ext ?? []) {
+    const uri = String(ext.uri);
+    const id = Number(ext.value);
+    if (!Number.isInteger(id) || id < 1 || id > 255) throw malformed(`${where}: a=extmap id ${ext.value} is out of range`);
+    if (ext.direction === 'recvonly' || ext.direction === 'inactive') continue;
+    const cap = (caps.headerExtensions ?? []).find((h) => h.kind === kind && h.uri === uri && h.direction !== 'sendonly' && h.direction !== 'inactive');
+    if (!cap || headerExtensions.some((h) => h.id === id || h.uri === uri)) continue;
+    headerExtensions.push({ uri: uri as ms.RtpHeaderExtensionUri, id, encrypt: false, parameters: {} });
+  }
+
+  const cname = (m.ssrcs ?? []).find((s) => Number(s.id) === ssrc && s.attribute === 'cname')?.value;
+  return {
+    mid,
+    codecs,
+    headerExtensions,
+    encodings: [encoding],
+    rtcp: { ...(cname ? { cname: String(cname).slice(0, 255) } : {}), reducedSize: m.rtcpRsize === 'rtcp-rsize' },
+  };
+}

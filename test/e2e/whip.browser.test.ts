@@ -1,0 +1,117 @@
+// WHIP ingest as an encoder meets it: an independent published WHIP client
+// (@eyevinn/whip-web-client) in Chromium, on another origin (so CORS is real),
+// publishes the fake camera and microphone into a stage through /whip; the
+// stage goes live through the control API; hls.js plays the broadcast; the
+// client's DELETE ends the session, the host leaves and the broadcast ends.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import type { AppConfigInput } from '../../app/config.ts';
+import type { RunningApp } from '../../app/server.ts';
+import { bundleForBrowser } from '../../common/index.ts';
+import { api, startTestApp } from '../helpers/app.ts';
+import { launchChromium } from '../helpers/browser.ts';
+
+const transcode: AppConfigInput['transcode'] = {
+  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
+  x264Preset: 'ultrafast',
+  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
+  supervision: { startTimeoutMs: 30_000 },
+};
+
+let app: RunningApp;
+let browser: Browser;
+let pageServer: http.Server;
+let pageOrigin: string;
+
+before(async () => {
+  app = await startTestApp({ transcode, endedGraceMs: 2000 });
+  browser = await launchChromium();
+  const js = (await bundleForBrowser({ client: new URL('./whip/clientPage.ts', import.meta.url).pathname })).get('client')!;
+  // The publishing page lives on its own origin: the WHIP requests are cross-origin.
+  pageServer = http.createServer((req, res) => {
+    if (req.url === '/client.js') res.writeHead(200, { 'content-type': 'application/javascript' }).end(js);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/client.js"></script>');
+  });
+  await new Promise<void>((resolve) => pageServer.listen(0, 'localhost', resolve));
+  pageOrigin = `http://localhost:${(pageServer.address() as AddressInfo).port}`;
+});
+after(async () => {
+  await browser?.close();
+  await app?.close();
+  await new Promise((r) => pageServer?.close(r));
+});
+
+type Sample = { currentTime: number; frames: number; height: number; state: string };
+const sample = (page: Page): Promise<Sample> =>
+  page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    return { currentTime: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, height: v.videoHeight, state: document.getElementById('state')!.dataset.state ?? '' };
+  });
+
+// VP8 is Chromium's first choice; H.264 is what OBS sends.
+for (const video of ['video/VP8', 'video/H264'] as const) {
+  test(`a published WHIP client publishes ${video} into a stage, the broadcast plays in hls.js, DELETE ends the session`, async () => {
+    const id = `whip-e2e-${video.slice(6).toLowerCase()}`;
+    const created = await api<{ id: string; hostToken: string }>(app, 'POST', '/stages', { id, hostName: 'OBS-like' });
+    assert.equal(created.status, 201);
+    const stage = app.sfu.getStage(id)!;
+    const publisher = await browser.newPage();
+    const viewer = await browser.newPage();
+    const consoleErrors: string[] = [];
+    publisher.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    try {
+      await publisher.goto(`${pageOrigin}/`);
+      await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
+      const connected = new Promise<void>((resolve) => app.whip.once('sessioncreate', () => resolve()));
+      const resource = await publisher.evaluate(
+        ([endpoint, token, preferred]) => (window as unknown as { whip: { start(e: string, t: string, p: string): Promise<string> } }).whip.start(endpoint!, token!, preferred!),
+        [`${app.url}/whip/${stage.id}`, created.body.hostToken, video],
+      );
+      await connected;
+      assert.match(resource, new RegExp(`^${app.url}/whip/${stage.id}/[0-9a-f-]{36}$`), 'the client resolved our Location');
+      const [session] = app.whip.sessions;
+      assert.ok(session);
+      assert.deepEqual(session.producers.map((p) => p.mimeType).sort(), ['audio/opus', video]);
+      assert.equal(stage.hostCount, 1, 'the WHIP session is a host on the stage');
+      await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
+
+      const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
+      assert.equal(live.status, 201, JSON.stringify(live.body));
+      assert.equal(live.body.broadcast.state, 'live');
+
+      await viewer.goto(`${app.url}/watch/?broadcast=${stage.id}`);
+      await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 30_000, polling: 200 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}; the viewer shows ${JSON.stringify(await sample(viewer))}`);
+      });
+      const first = await sample(viewer);
+      await viewer.waitForFunction((t0) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t0 + 6, first.currentTime, { timeout: 25_000, polling: 200 });
+      const last = await sample(viewer);
+      assert.ok(last.currentTime >= first.currentTime + 6, `playback advanced ${first.currentTime} → ${last.currentTime}`);
+      assert.ok(last.frames > first.frames + 60, `video frames decoded: ${first.frames} → ${last.frames}`);
+      assert.equal(last.height, 360);
+
+      // The client ends the session with DELETE on the Location: the host leaves, its producers close.
+      const broadcast = app.broadcasts.get(stage.id)!;
+      const broadcastEnded = new Promise<void>((resolve) => broadcast.on('state', (s) => s === 'ended' && resolve()));
+      const ended = new Promise<string>((resolve) => app.whip.once('sessionclose', (_s, reason) => resolve(reason)));
+      await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
+      assert.equal(await ended, 'deleted');
+      assert.equal(stage.hostCount, 0);
+      assert.equal(stage.producers.length, 0);
+      assert.equal(app.whip.sessions.length, 0);
+      // Its publisher gone, the broadcast ends (ENDLIST), as with a browser host.
+      await broadcastEnded;
+      const playlist = await (await fetch(`${app.url}/live/${stage.id}/video-360p/index.m3u8`)).text();
+      assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
+      assert.deepEqual(consoleErrors, [], 'the WHIP client reported no error');
+    } finally {
+      await publisher.close();
+      await viewer.close();
+    }
+  });
+}

@@ -1,0 +1,227 @@
+// The WHIP offer translator and answer serializer, pure: golden answers for a
+// real Chromium offer and an OBS-shaped offer, the codec choice, every refusal
+// with its status and reason; and the translated parameters accepted by a real
+// mediasoup router's produce().
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
+import { InputError } from '../../common/index.ts';
+import { stageMediaCodecs } from '../../ingest/index.ts';
+import { buildAnswer, defaultOfferLimits, h264Profile, translateOffer, type AcceptedMedia, type WhipTransportDescription } from '../../ingest/whip/index.ts';
+
+const goldenPath = (name: string) => new URL(`./golden/whip/${name}`, import.meta.url);
+const golden = (name: string) => readFileSync(goldenPath(name), 'utf8');
+/** UPDATE_GOLDEN=1 rewrites the expected answers (review the diff!). */
+function assertGolden(actual: string, name: string): void {
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(goldenPath(name), actual);
+  assert.equal(actual, golden(name));
+}
+
+const chromium = golden('chromium-offer.sdp');
+const obs = golden('obs-offer.sdp');
+
+/** A fixed server side, so answers are byte-for-byte comparable. */
+const transport: WhipTransportDescription = {
+  iceParameters: { usernameFragment: 'srvufrag0123456789abcdef01234567', password: 'srvpassword0123456789abcdef012345', iceLite: true },
+  iceCandidates: [
+    { foundation: 'udpcandidate', priority: 1076302079, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'udp', port: 40001, type: 'host' },
+    { foundation: 'tcpcandidate', priority: 1076276479, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'tcp', port: 40002, type: 'host', tcpType: 'passive' },
+  ],
+  dtlsParameters: {
+    role: 'auto',
+    fingerprints: [
+      { algorithm: 'sha-1', value: '30:4B:76:5A:FD:84:8F:06:CF:72:3A:B0:CB:83:80:27:FB:66:08:05' },
+      { algorithm: 'sha-256', value: '7C:F2:8C:4C:2C:37:A8:A4:D4:99:B9:59:6B:B8:44:A0:41:23:FA:F0:EF:22:1B:DF:D1:09:69:B7:83:BB:46:C9' },
+    ],
+  },
+};
+
+let worker: ms.Worker;
+let router: ms.Router;
+before(async () => {
+  worker = await mediasoup.createWorker({ logLevel: 'none' });
+  router = await worker.createRouter({ mediaCodecs: stageMediaCodecs });
+});
+after(() => worker?.close());
+
+const caps = () => router.rtpCapabilities;
+const accepted = (sdp: string) => translateOffer(sdp, caps()).media.filter((m): m is AcceptedMedia => m.accepted);
+
+/** Runs `fn`, expecting an InputError with `status` whose message matches `reason`. */
+function refused(fn: () => unknown, status: number, reason: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof InputError, `an InputError, not ${String(err)}`);
+    assert.equal(err.status, status, err.message);
+    assert.match(err.message, reason);
+    return true;
+  });
+}
+
+/** Edits an offer line by line. */
+const edit = (sdp: string, fn: (lines: string[]) => string[]) => `${fn(sdp.trimEnd().split('\r\n')).join('\r\n')}\r\n`;
+
+describe('a Chromium offer', () => {
+  test('becomes opus and VP8 (its first choice) with RTX, its feedback and the extensions the router knows', () => {
+    const [audio, video] = accepted(chromium);
+    assert.equal(audio?.kind, 'audio');
+    assert.deepEqual(audio.rtpParameters.codecs, [
+      { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 }, rtcpFeedback: [{ type: 'transport-cc', parameter: '' }] },
+    ]);
+    assert.deepEqual(audio.rtpParameters.encodings, [{ ssrc: 1511818692 }]);
+    assert.deepEqual(audio.rtpParameters.rtcp, { cname: 'efYXIYTbzCBRXt1y', reducedSize: true });
+    assert.equal(audio.rtpParameters.mid, '0');
+    assert.deepEqual(
+      audio.rtpParameters.headerExtensions?.map((h) => h.uri),
+      [
+        'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+        'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+        'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+        'urn:ietf:params:rtp-hdrext:sdes:mid',
+      ],
+    );
+    assert.equal(video?.kind, 'video');
+    assert.deepEqual(
+      video.rtpParameters.codecs.map((c) => [c.mimeType, c.payloadType, c.parameters]),
+      [
+        ['video/VP8', 96, {}],
+        ['video/rtx', 97, { apt: 96 }],
+      ],
+    );
+    assert.deepEqual(video.rtpParameters.encodings, [{ ssrc: 2302926208, rtx: { ssrc: 3667908710 } }]);
+    // video-content-type, video-timing and color-space are not the router's: left out.
+    assert.ok(!video.rtpParameters.headerExtensions?.some((h) => /video-timing|color-space|video-content-type/.test(h.uri)));
+  });
+
+  test('answers byte for byte as the golden answer', () => {
+    assertGolden(buildAnswer(translateOffer(chromium, caps()), transport, { sessionId: '4242' }), 'chromium-answer.sdp');
+  });
+
+  test('preferring H.264 gets constrained baseline with packetization-mode 1, not baseline or mode 0', () => {
+    // Move the H.264 payloads (102 baseline/pm1, 104 baseline/pm0, 108 CB/pm1, 114 CB/pm0) ahead of VP8.
+    const h264First = chromium.replace(/^m=video (\d+) (\S+) 96 97 (102 103 104 107 108 109 114 115)/m, 'm=video $1 $2 $3 96 97');
+    assert.notEqual(h264First, chromium);
+    const video = accepted(h264First)[1]!;
+    assert.deepEqual(
+      video.rtpParameters.codecs.map((c) => [c.mimeType, c.payloadType, c.parameters]),
+      [
+        ['video/H264', 108, { 'level-asymmetry-allowed': 1, 'packetization-mode': 1, 'profile-level-id': '42e01f' }],
+        ['video/rtx', 109, { apt: 108 }],
+      ],
+    );
+  });
+});
+
+describe('an OBS offer (libdatachannel: session-level ICE and fingerprint, no extensions)', () => {
+  test('becomes opus and H.264 with the session-level credentials', () => {
+    const offer = translateOffer(obs, caps());
+    assert.equal(offer.iceUfrag, 'nxcM');
+    assert.equal(offer.fingerprints[0]?.algorithm, 'sha-256');
+    const [audio, video] = offer.media as AcceptedMedia[];
+    assert.equal(audio?.rtpParameters.codecs[0]?.channels, 2);
+    assert.deepEqual(video?.rtpParameters.codecs.map((c) => c.mimeType), ['video/H264']);
+    assert.deepEqual(video?.rtpParameters.encodings, [{ ssrc: 3388068601 }]);
+    assert.deepEqual(
+      video?.rtpParameters.codecs[0]?.rtcpFeedback,
+      [{ type: 'nack', parameter: '' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb', parameter: '' }],
+    );
+  });
+
+  test('answers byte for byte as the golden answer', () => {
+    assertGolden(buildAnswer(translateOffer(obs, caps()), transport, { sessionId: '4343' }), 'obs-answer.sdp');
+  });
+});
+
+test('a recvonly or data section is rejected in the answer with port 0, outside the BUNDLE group', () => {
+  const withData = `${obs}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\na=sctp-port:5000\r\n`;
+  const offer = translateOffer(withData, caps());
+  assert.equal(offer.media[2]?.accepted, false);
+  const answer = buildAnswer(offer, transport, { sessionId: '1' });
+  assert.match(answer, /\r\na=group:BUNDLE 0 1\r\n/);
+  assert.match(answer, /\r\nm=application 0 UDP\/DTLS\/SCTP webrtc-datachannel\r\nc=IN IP4 0\.0\.0\.0\r\na=mid:2\r\na=inactive\r\n$/);
+});
+
+test('the translated parameters are accepted by a real router: produce() on a WebRtcTransport', async () => {
+  const t = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+  try {
+    const h264First = chromium.replace(/^m=video (\d+) (\S+) 96 97 (102 103 104 107 108 109 114 115)/m, 'm=video $1 $2 $3 96 97');
+    for (const sdp of [chromium, h264First, obs]) {
+      for (const m of accepted(sdp)) {
+        const p = await t.produce({ kind: m.kind, rtpParameters: m.rtpParameters });
+        assert.equal(p.kind, m.kind);
+        p.close();
+      }
+    }
+  } finally {
+    t.close();
+  }
+});
+
+describe('refusals say what is wrong, with the RFC status', () => {
+  const vp9Only = edit(chromium, (lines) =>
+    lines
+      .map((l) => (l.startsWith('m=video') ? l.replace(/SAVPF .*/, 'SAVPF 98 99') : l))
+      .filter((l) => !/^a=(rtpmap|fmtp|rtcp-fb):(?!98 |99 )\d+ /.test(l) || /^a=(rtpmap|fmtp|rtcp-fb):111 /.test(l)),
+  );
+
+  test('VP9 only → 422 naming what was offered and what is taken', () => {
+    refused(() => translateOffer(vp9Only, caps()), 422, /m=video .*VP9\/90000.*this server takes video\/VP8, video\/H264/);
+  });
+  test('PCMU only → 422', () => {
+    const pcmu = edit(obs, (lines) => lines.map((l) => l.replace('SAVPF 111', 'SAVPF 0').replace('a=rtpmap:111 opus/48000/2', 'a=rtpmap:0 PCMU/8000')));
+    refused(() => translateOffer(pcmu, caps()), 422, /m=audio .*PCMU\/8000.*takes audio\/opus/);
+  });
+  test('no fingerprint → 400', () => {
+    refused(() => translateOffer(edit(obs, (l) => l.filter((x) => !x.startsWith('a=fingerprint'))), caps()), 400, /fingerprint/);
+  });
+  test('no ice-ufrag → 400', () => {
+    refused(() => translateOffer(edit(chromium, (l) => l.filter((x) => !x.startsWith('a=ice-ufrag'))), caps()), 400, /ice-ufrag/);
+  });
+  test('a=setup:passive → 422: the client must be the DTLS client', () => {
+    refused(() => translateOffer(obs.replace('a=setup:actpass', 'a=setup:passive'), caps()), 422, /DTLS client/);
+  });
+  test('simulcast → 422', () => {
+    const sim = obs.replace('a=mid:1\r\n', 'a=mid:1\r\na=rid:h send\r\na=rid:l send\r\na=simulcast:send h;l\r\n');
+    refused(() => translateOffer(sim, caps()), 422, /simulcast is not supported/);
+  });
+  test('no rtcp-mux → 422', () => {
+    refused(() => translateOffer(obs.replaceAll('a=rtcp-mux\r\n', ''), caps()), 422, /rtcp-mux/);
+  });
+  test('media outside one BUNDLE group → 422', () => {
+    refused(() => translateOffer(obs.replace('a=group:BUNDLE 0 1', 'a=group:BUNDLE 0'), caps()), 422, /BUNDLE/);
+  });
+  test('no SSRC → 422', () => {
+    refused(() => translateOffer(edit(obs, (l) => l.filter((x) => !x.startsWith('a=ssrc:3388068601'))), caps()), 422, /a=ssrc/);
+  });
+  test('nothing sent to us → 422', () => {
+    refused(() => translateOffer(obs.replaceAll('a=sendonly', 'a=recvonly'), caps()), 422, /sends no audio or video/);
+  });
+  test('two video tracks → 422', () => {
+    const two = `${obs.replace('BUNDLE 0 1', 'BUNDLE 0 1 2')}${obs.slice(obs.indexOf('m=video')).replace('a=mid:1', 'a=mid:2')}`;
+    refused(() => translateOffer(two, caps()), 422, /at most one video/);
+  });
+  test('larger than the limit → 413', () => {
+    refused(() => translateOffer(chromium + `a=x:${'y'.repeat(40_000)}\r\n`, caps()), 413, /at most 32768/);
+  });
+  test('thousands of m= sections → 422, before parsing', () => {
+    const many = `v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n${'m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n'.repeat(3000)}`;
+    refused(() => translateOffer(many, caps(), { ...defaultOfferLimits, maxBytes: 1 << 20 }), 422, /more than 8 m= sections/);
+  });
+  test('not SDP → 400', () => {
+    refused(() => translateOffer('{"sdp": "v=0"}', caps()), 400, /v=0/);
+    refused(() => translateOffer('v=0\r\nthis is not sdp\r\n', caps()), 400, /line 2/);
+    refused(() => translateOffer('v=0\r\ns=-\r\n', caps()), 400, /no m= section/);
+    refused(() => translateOffer('', caps()), 400, /SDP offer/);
+  });
+});
+
+test('H.264 profiles are classified as WebRTC does', () => {
+  assert.equal(h264Profile('42e01f'), 'constrained-baseline');
+  assert.equal(h264Profile('42001f'), 'baseline');
+  assert.equal(h264Profile('4d001f'), 'main');
+  assert.equal(h264Profile('640c1f'), 'constrained-high');
+  assert.equal(h264Profile('640032'), 'high');
+  assert.equal(h264Profile(undefined), 'constrained-baseline');
+  assert.equal(h264Profile('zz'), undefined);
+});

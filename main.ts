@@ -61,6 +61,11 @@ const raw: AppConfigInput = {
     ladder: env.STAGECAST_LADDER as never,
     x264Preset: env.STAGECAST_X264_PRESET as never,
   },
+  compose: {
+    layout: env.STAGECAST_LAYOUT as never,
+    hostGraceMs: num(env.STAGECAST_HOST_GRACE_MS),
+    slateImage: env.STAGECAST_SLATE_IMAGE || undefined,
+  },
   ingest: {
     numWorkers: num(env.STAGECAST_WORKERS),
     listenIp: env.STAGECAST_RTC_LISTEN_IP,

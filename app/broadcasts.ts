@@ -2,6 +2,8 @@ import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
 import type { RtpTargetHook } from '../ingest/index.ts';
 import type { Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
+import type { ComposeConfig } from './config.ts';
+import type { LayoutMode } from './composition.ts';
 import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
 import type { Recordings } from './recordings.ts';
 import type { StageFeedSource } from './stageFeed.ts';
@@ -11,6 +13,7 @@ export interface BroadcastsDeps {
   sfu: StageFeedSource;
   packager: Packager;
   transcode: TranscodeConfig;
+  compose: ComposeConfig;
   portPool: UdpPortPool;
   rtpAddress: string;
   /** Something between the SFU and FFmpeg (tests: a UDP impairment proxy); unset in production. */
@@ -30,7 +33,12 @@ export interface BroadcastControl {
   goLive(stageId: string): Promise<unknown>;
   stop(stageId: string): Promise<unknown>;
   status(stageId: string): Promise<BroadcastStatus | undefined>;
-  get(stageId: string): { stop(reason?: string): Promise<void> } | undefined;
+  get(stageId: string): { stop(reason?: string): Promise<void>; readonly speaker?: string | undefined } | undefined;
+  /** Sets the stage's layout (before or during its broadcast). */
+  setLayout(stageId: string, mode: LayoutMode): LayoutMode | Promise<LayoutMode>;
+  layoutOf(stageId: string): LayoutMode;
+  /** Forgets a closed stage's settings. */
+  forget(stageId: string): void;
 }
 
 /**
@@ -41,6 +49,8 @@ export interface BroadcastControl {
 export class Broadcasts implements BroadcastControl {
   readonly #deps: BroadcastsDeps;
   readonly #live = new Map<string, LiveBroadcast>();
+  /** Layouts chosen per stage (before or during the broadcast). */
+  readonly #layouts = new Map<string, LayoutMode>();
   readonly #log: Logger;
   /** Recordings being added (their status is read asynchronously); a shutdown waits for them. */
   readonly #recording = new Set<Promise<void>>();
@@ -66,7 +76,8 @@ export class Broadcasts implements BroadcastControl {
       throw new InputError('recorded', `stage ${stageId} already has a recording in the store; create a stage with a new id`, 409);
     }
     if (existing) this.#deps.packager.removeBroadcast(stageId); // a failed start leaves nothing worth keeping
-    const b = new LiveBroadcast({ ...this.#deps, stage });
+    const layout = this.#layouts.get(stageId);
+    const b = new LiveBroadcast({ ...this.#deps, stage, ...(layout ? { layout } : {}) });
     this.#live.set(stageId, b);
     b.on('state', (state) => {
       if (state !== 'ended') return;
@@ -75,6 +86,25 @@ export class Broadcasts implements BroadcastControl {
     });
     await b.start();
     return b;
+  }
+
+  /** The layout of a stage's program: applied live when it broadcasts, kept for its next start otherwise. */
+  setLayout(stageId: string, mode: LayoutMode): LayoutMode {
+    if (!this.#deps.sfu.getStage(stageId)) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
+    this.#layouts.set(stageId, mode);
+    const b = this.#live.get(stageId);
+    if (b && (b.state === 'live' || b.state === 'starting')) b.setLayout(mode);
+    return mode;
+  }
+
+  layoutOf(stageId: string): LayoutMode {
+    const b = this.#live.get(stageId);
+    return b && (b.state === 'live' || b.state === 'starting') ? b.layout : (this.#layouts.get(stageId) ?? this.#deps.compose.layout);
+  }
+
+  /** Forgets a closed stage's settings. */
+  forget(stageId: string): void {
+    this.#layouts.delete(stageId);
   }
 
   async stop(stageId: string): Promise<LiveBroadcast> {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ingestConfigSchema } from '../ingest/index.ts';
 import { packagerConfigSchema } from '../packager/index.ts';
@@ -43,6 +45,40 @@ const broadcastNodesSchema = z.preprocess(
     .refine((nodes) => new Set(nodes.map((n) => n.id)).size === nodes.length, 'node ids must be unique'),
 );
 
+/** The slate shipped with the app (a plain card, 1280×720). */
+export const DEFAULT_SLATE_IMAGE = fileURLToPath(new URL('./assets/slate.png', import.meta.url));
+
+/** How a stage's hosts make one program: layout, active speaker, slate, grace. */
+export const composeConfigSchema = z
+  .object({
+    /** Layout a broadcast starts with: `grid` (every host's video in a grid) or `speaker` (the active speaker full frame). */
+    layout: z.enum(['grid', 'speaker']).default('grid'),
+    /** With no host publishing at all, the broadcast shows the slate this long (ms), then ends; a host back in time resumes it. */
+    hostGraceMs: z.number().int().min(0).default(30_000),
+    /** Image shown (with silence) while no host sends video; PNG or JPEG, any size (fitted to the frame). */
+    slateImage: z
+      .string()
+      .min(1)
+      .default(DEFAULT_SLATE_IMAGE)
+      .refine((p) => existsSync(p), { message: 'slate image not found' }),
+    /** Changes (joins, leaves, mutes, layout, speaker) closer together than this (ms) make one FFmpeg restart. */
+    changeDebounceMs: z.number().int().min(0).max(10_000).default(400),
+    speaker: z
+      .object({
+        /** A new speaker must be the loudest this long (ms) before taking the program. */
+        minDominanceMs: z.number().int().min(0).default(1000),
+        /** A speaker keeps the program at least this long (ms). */
+        minHoldMs: z.number().int().min(0).default(2500),
+        /** Audio level report period (ms) of mediasoup's AudioLevelObserver. */
+        levelIntervalMs: z.number().int().min(100).max(5000).default(300),
+        /** Levels below this (dBov, -127…0) count as silence. */
+        levelThreshold: z.number().int().min(-127).max(0).default(-70),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type ComposeConfig = z.infer<typeof composeConfigSchema>;
+
 /** The whole process's configuration: one section per stage, validated once at start-up. */
 export const appConfigSchema = z.object({
   /**
@@ -74,6 +110,7 @@ export const appConfigSchema = z.object({
   ingest: ingestConfigSchema,
   packager: packagerConfigSchema.prefault({}),
   transcode: transcodeConfigSchema.prefault({}),
+  compose: composeConfigSchema,
   store: storeSchema.default({ kind: 'fs', dir: 'data/store' }),
   /** An ended broadcast stays in memory this long (ms) so live viewers finish on the live playlist; then the store serves the VOD. */
   endedGraceMs: z.number().int().min(0).default(15_000),

@@ -17,6 +17,15 @@ const createStageBody = z
   })
   .strict();
 
+const layoutBody = z.object({ mode: z.enum(['grid', 'speaker']) }).strict();
+const muteBody = z
+  .object({ audio: z.boolean().optional(), video: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.audio !== undefined || b.video !== undefined, { message: 'give audio and/or video' });
+
+const invalid = (error: z.ZodError, expected: string) =>
+  new InputError('invalid-request', `${expected}: ${error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+
 export interface ControlApiOptions {
   sfu: Sfu;
   broadcasts: BroadcastControl;
@@ -73,6 +82,26 @@ export function createControlApi(opts: ControlApiOptions): Router {
     const placement = opts.placement?.(id);
     return { id: stage.id, hosts: stage.hostCount, producers: stage.producers, ...links(id), ...(placement ? { placement } : {}) };
   };
+  const hostOf = (stageId: string, hostId: string) => {
+    const stage = sfu.getStage(stageId);
+    if (!stage) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
+    const host = stage.getHost(hostId);
+    if (!host) throw new InputError('unknown-host', `no host ${hostId} on stage ${stageId}`, 404);
+    return host;
+  };
+  /** The hosts of a stage as the owner sees them. */
+  const hostList = (stageId: string) => {
+    const speaker = broadcasts.get(stageId)?.speaker;
+    return (sfu.getStage(stageId)?.hosts ?? []).map((h) => ({
+      id: h.id,
+      ...(h.name ? { name: h.name } : {}),
+      role: h.role,
+      joinedAt: new Date(h.joinedAt).toISOString(),
+      producers: h.producers,
+      muted: { ...h.muted },
+      speaking: h.id === speaker,
+    }));
+  };
   const broadcastStatus = async (id: string) => {
     const status = await broadcasts.status(id);
     return status ? { ...status, viewers: opts.viewers.count(id) } : null;
@@ -92,7 +121,24 @@ export function createControlApi(opts: ControlApiOptions): Router {
   });
   router.get('/stages/:id', async (req, res) => {
     const stage = describe(req.params.id);
-    res.json({ ...stage, broadcast: await broadcastStatus(req.params.id) });
+    res.json({ ...stage, hostList: hostList(req.params.id), layout: broadcasts.layoutOf(req.params.id), broadcast: await broadcastStatus(req.params.id) });
+  });
+  router.put('/stages/:id/layout', async (req, res) => {
+    const body = layoutBody.safeParse(req.body ?? {});
+    if (!body.success) throw invalid(body.error, 'expected { mode: "grid" | "speaker" }');
+    res.json({ layout: await broadcasts.setLayout(req.params.id, body.data.mode) });
+  });
+  router.post('/stages/:id/hosts/:hostId/mute', async (req, res) => {
+    const host = hostOf(req.params.id, req.params.hostId);
+    const body = muteBody.safeParse(req.body ?? {});
+    if (!body.success) throw invalid(body.error, 'expected { audio?: boolean, video?: boolean }');
+    if (body.data.audio !== undefined) await host.setMuted('audio', body.data.audio);
+    if (body.data.video !== undefined) await host.setMuted('video', body.data.video);
+    res.json(hostList(req.params.id).find((h) => h.id === host.id));
+  });
+  router.delete('/stages/:id/hosts/:hostId', (req, res) => {
+    hostOf(req.params.id, req.params.hostId).remove('removed by the stage owner');
+    res.status(204).end();
   });
   router.get('/recordings', (_req, res) => {
     res.json({ recordings: (opts.recordings?.list() ?? []).map((r) => ({ ...r, ...links(r.id) })) });
@@ -141,6 +187,7 @@ export function createControlApi(opts: ControlApiOptions): Router {
   });
   router.delete('/stages/:id', async (req, res) => {
     sfu.closeStage(req.params.id);
+    broadcasts.forget(req.params.id);
     await broadcasts.get(req.params.id)?.stop('stage closed');
     res.status(204).end();
   });

@@ -9,7 +9,7 @@ import type { RpcChannel } from './rpcChannel.ts';
  * arguments as JSON. A new Stage event a broadcast should react to is one more
  * name here (and in StageFeedEvents); the remote feed re-emits whatever arrives.
  */
-export const forwardedStageEvents = ['hostjoin', 'hostleave', 'producer', 'producerclose', 'close'] as const satisfies readonly (keyof StageEvents)[];
+export const forwardedStageEvents = ['hostjoin', 'hostleave', 'producer', 'producerclose', 'producerpause', 'audiolevels', 'close'] as const satisfies readonly (keyof StageEvents)[];
 
 const portPair = z.object({ rtp: z.number().int().min(1024).max(65534), rtcp: z.number().int().min(1025).max(65535) }).refine((p) => p.rtcp === p.rtp + 1, 'rtcp must be rtp + 1');
 const createParams = z.object({
@@ -18,6 +18,7 @@ const createParams = z.object({
   ports: z.array(portPair).min(1).max(32),
 });
 const outputParams = z.object({ outputId: z.string().min(1).max(64) });
+const levelParams = z.object({ intervalMs: z.number().int().min(100).max(5000), threshold: z.number().int().min(-127).max(0) });
 
 function parse<T>(schema: z.ZodType<T>, params: unknown, method: string): T {
   const r = schema.safeParse(params);
@@ -72,6 +73,7 @@ export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger
     .handle('output.resume', (params) => output(params, 'output.resume').resume())
     .handle('output.requestKeyFrame', (params) => output(params, 'output.requestKeyFrame').requestKeyFrame())
     .handle('output.stats', (params) => output(params, 'output.stats').stats())
+    .handle('watchAudioLevels', (params) => stage.watchAudioLevels(parse(levelParams, params, 'watchAudioLevels')))
     .handle('output.close', (params) => {
       const { outputId } = parse(outputParams, params, 'output.close');
       outputs.get(outputId)?.close();

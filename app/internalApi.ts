@@ -3,12 +3,15 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type Router } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
 import { RemoteStageFeed, remoteStageSchema } from './remoteFeed.ts';
 import { RpcChannel } from './rpcChannel.ts';
 import type { StageFeedSource } from './stageFeed.ts';
 import type { ViewerEstimator } from './viewers.ts';
+
+const layoutSchema = z.enum(['grid', 'speaker']);
 
 /** Constant-time check of `Authorization: Bearer <token>` (hashes first so lengths don't leak). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
@@ -129,6 +132,8 @@ export class InternalApi implements StageFeedSource {
         feed = new RemoteStageFeed(channel, stage, log);
         this.#feeds.set(stage.id, feed);
         log.info({ stage: stage.id }, 'broadcast requested by an SFU');
+        const layout = layoutSchema.safeParse((params as { layout?: unknown } | null)?.layout);
+        if (layout.success) this.#opts.broadcasts.setLayout(stage.id, layout.data);
         await this.#opts.broadcasts.goLive(stage.id);
         return status(stage.id);
       })
@@ -137,6 +142,12 @@ export class InternalApi implements StageFeedSource {
         await this.#opts.broadcasts.stop(id);
         return status(id);
       })
-      .handle('status', (params) => status(own(params)));
+      .handle('status', (params) => status(own(params)))
+      .handle('setLayout', (params) => {
+        const id = own(params);
+        const mode = layoutSchema.safeParse((params as { mode?: unknown }).mode);
+        if (!mode.success) throw new InputError('bad-params', 'setLayout: mode must be "grid" or "speaker"');
+        return this.#opts.broadcasts.setLayout(id, mode.data);
+      });
   }
 }

@@ -1,8 +1,11 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
-import type { ProducerInfo, RtpTargetHook } from '../ingest/index.ts';
+import type { AudioLevel, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
+import { createTranscoder, streamCmafSink, type ProgramInput, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
+import { composeProgram, sameProgram, type LayoutMode, type ProgramSpec } from './composition.ts';
+import type { ComposeConfig } from './config.ts';
+import { SpeakerSelector, loudestOf } from './speaker.ts';
 import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
-import { createTranscoder, streamCmafSink, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
 
 export type BroadcastState = 'starting' | 'live' | 'stopping' | 'ended' | 'failed';
 
@@ -15,6 +18,7 @@ export interface LiveBroadcastDeps {
   stage: StageFeed;
   packager: Packager;
   transcode: TranscodeConfig;
+  compose: ComposeConfig;
   portPool: UdpPortPool;
   /** Where FFmpeg receives RTP (it runs in this process's machine). */
   rtpAddress: string;
@@ -44,6 +48,28 @@ export interface BroadcastStatus {
   };
   /** Age of the newest part at the live edge, ms: how fresh the origin's edge is. */
   lastPartAgeMs?: number;
+  /** What the program shows now. */
+  program?: {
+    mode: LayoutMode;
+    speaker?: string;
+    videos: { hostId: string; cell: { x: number; y: number; width: number; height: number } }[];
+    audios: string[];
+    slate: boolean;
+    /** Program changes applied (each an FFmpeg restart with a discontinuity). */
+    changes: number;
+    /** Set while no host publishes: when the broadcast ends unless one comes back. */
+    hostGraceEndsAt?: string;
+  };
+}
+
+/**
+ * The seam where the program video is picked in speaker mode. Today a speaker
+ * change is a program change like any other (an FFmpeg restart); a relay that
+ * switches the RTP source at a keyframe can take over `select()` without
+ * touching the rest.
+ */
+export interface ProgramVideo {
+  select(hostId: string | undefined): void;
 }
 
 /**
@@ -65,20 +91,58 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #startedAt: Date | undefined;
   #endedAt: Date | undefined;
   #stopping: Promise<void> | undefined;
-  readonly #onProducerClose = (info: ProducerInfo): void => {
-    if (this.#output?.tracks.some((t) => t.producerId === info.id)) {
-      // Until hosts can reconnect into a running broadcast, a publisher that leaves ends it.
-      void this.stop('publisher left');
-    }
+  #mode: LayoutMode;
+  readonly #speakers: SpeakerSelector;
+  /** The program FFmpeg runs now, and the RTP output that feeds it. */
+  #program: ProgramSpec | undefined;
+  #changes = 0;
+  #debounce: NodeJS.Timeout | undefined;
+  #applying: Promise<void> = Promise.resolve();
+  #graceTimer: NodeJS.Timeout | undefined;
+  #graceEndsAt: number | undefined;
+  readonly #onStageChange = (): void => this.#changed();
+  readonly #onHostLeave = (hostId: string): void => {
+    this.#speakers.remove(hostId);
+    this.#changed();
+  };
+  readonly #onLevels = (levels: AudioLevel[]): void => {
+    const before = this.#speakers.current;
+    const now = this.#speakers.update(loudestOf(levels), Date.now());
+    if (now !== before) this.programVideo.select(now);
   };
   readonly #onStageClose = (): void => void this.stop('stage closed');
+  readonly programVideo: ProgramVideo = {
+    select: (hostId) => {
+      this.#log.info({ speaker: hostId }, 'active speaker');
+      if (this.#mode === 'speaker') this.#changed();
+    },
+  };
 
-  constructor(deps: LiveBroadcastDeps) {
+  constructor(deps: LiveBroadcastDeps & { layout?: LayoutMode }) {
     super();
     this.id = deps.stage.id;
     this.#deps = deps;
     this.#log = deps.logger.child({ stage: deps.stage.id, broadcast: deps.stage.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'broadcast listener threw'));
+    this.#mode = deps.layout ?? deps.compose.layout;
+    this.#speakers = new SpeakerSelector(deps.compose.speaker);
+  }
+
+  get layout(): LayoutMode {
+    return this.#mode;
+  }
+
+  /** The active speaker (whatever the layout), if anyone has spoken. */
+  get speaker(): string | undefined {
+    return this.#speakers.current;
+  }
+
+  /** Changes the layout live (an FFmpeg restart with the new program, if it differs). */
+  setLayout(mode: LayoutMode): void {
+    if (this.#state !== 'live' && this.#state !== 'starting') throw new InvalidStateError(`broadcast ${this.id} is ${this.#state}`);
+    this.#log.info({ mode }, 'layout');
+    this.#mode = mode;
+    this.#changed();
   }
 
   get state(): BroadcastState {
@@ -88,34 +152,34 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   /** Starts RTP, FFmpeg and packaging; resolves once media flows into the packager. */
   async start(): Promise<void> {
     const { stage, packager } = this.#deps;
-    const audio = stage.producers.find((p) => p.kind === 'audio');
-    const video = stage.producers.find((p) => p.kind === 'video');
-    if (!video) throw new InputError('no-publisher', `no host is publishing video on stage ${stage.id}`, 409);
+    if (stage.producers.length === 0) throw new InputError('no-publisher', `no host is publishing on stage ${stage.id}`, 409);
     if (packager.getBroadcast(this.id)) throw new InputError('broadcast-exists', `stage ${stage.id} already has a broadcast`, 409);
-    stage.on('producerclose', this.#onProducerClose);
+    stage.on('producer', this.#onStageChange);
+    stage.on('producerclose', this.#onStageChange);
+    stage.on('producerpause', this.#onStageChange);
+    stage.on('hostleave', this.#onHostLeave);
+    stage.on('audiolevels', this.#onLevels);
     stage.once('close', this.#onStageClose);
     try {
-      const producerIds = [video.id, ...(audio ? [audio.id] : [])];
-      this.#output = await stage.createRtpOutput({
-        producerIds,
-        remoteIp: this.#deps.rtpAddress,
-        portPool: this.#deps.portPool,
-        ...(this.#deps.rtpTarget ? { target: this.#deps.rtpTarget } : {}),
-      });
-      const output = this.#output;
+      const { speaker } = this.#deps.compose;
+      await stage.watchAudioLevels({ intervalMs: speaker.levelIntervalMs, threshold: speaker.levelThreshold });
+      const spec = this.#compose();
+      const output = await this.#openOutput(spec);
+      this.#output = output;
+      this.#program = spec;
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
-        sdp: output.sdp,
+        program: this.#programInput(spec, output),
         sink: streamCmafSink((trackId) => {
           if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
           return this.#broadcast.openTrack(trackId);
         }),
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg
-        // listens, which is the moment to let the media flow.
-        keyframes: { requestKeyFrame: () => output.resume() },
+        // listens, which is the moment to let the media flow (of the current output:
+        // a program change brings a new one).
+        keyframes: { requestKeyFrame: () => this.#output?.resume() },
         logger: this.#deps.logger.child({ stage: this.id }), // the transcoder adds role and broadcast
         id: this.id,
-        ...(video.source ? { sourceHeight: video.source.height } : {}),
       });
       // The packager serves no multivariant playlist or MPD until every track has media.
       this.#broadcast = packager.createBroadcast(this.id, { expectedTracks: this.#transcoder.tracks.map((t) => t.trackId) });
@@ -123,6 +187,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         this.#lastPartAt = Date.now();
       });
       this.#transcoder.on('restart', (info) => {
+        // Program changes are counted in `program.changes`; `restarts` are the supervisor's.
+        if (info.reason === 'reconfigured') return;
         this.#restarts++;
         this.#log.warn(info, 'transcoder restarting');
       });
@@ -131,11 +197,110 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       if (this.#state !== 'starting') throw new InvalidStateError(`broadcast ${this.id} was stopped while starting`);
       this.#startedAt = new Date();
       this.#setState('live');
+      this.#changed(); // anything that changed while starting
     } catch (err) {
       this.#error = errorMessage(err);
       await this.#teardown();
       this.#setState('failed');
       throw err;
+    }
+  }
+
+  #compose(): ProgramSpec {
+    const hosts = this.#deps.stage.hosts.map((h) => {
+      const video = h.producers.find((p) => p.kind === 'video');
+      const audio = h.producers.find((p) => p.kind === 'audio');
+      return {
+        id: h.id,
+        ...(video ? { video: { producerId: video.id, paused: video.paused } } : {}),
+        ...(audio ? { audio: { producerId: audio.id, paused: audio.paused } } : {}),
+      };
+    });
+    return composeProgram({ hosts, mode: this.#mode, speaker: this.#speakers.current });
+  }
+
+  /** RTP toward FFmpeg for a program's tracks: videos first, then audios (the SDP's order). */
+  async #openOutput(spec: ProgramSpec): Promise<StageRtpOutput | undefined> {
+    const producerIds = [...spec.videos.map((v) => v.producerId), ...spec.audios.map((a) => a.producerId)];
+    if (producerIds.length === 0) return undefined;
+    return this.#deps.stage.createRtpOutput({
+      producerIds,
+      remoteIp: this.#deps.rtpAddress,
+      portPool: this.#deps.portPool,
+      ...(this.#deps.rtpTarget ? { target: this.#deps.rtpTarget } : {}),
+    });
+  }
+
+  #programInput(spec: ProgramSpec, output: StageRtpOutput | undefined): ProgramInput {
+    return {
+      ...(output ? { sdp: output.sdp } : {}),
+      compose: { videos: spec.videos.map((v) => ({ cell: v.cell })), audios: spec.audios.length, slateImage: this.#deps.compose.slateImage },
+    };
+  }
+
+  /** Something on the stage changed: check the grace period, and apply the program after the debounce. */
+  #changed(): void {
+    if (this.#state !== 'live') return;
+    this.#checkGrace();
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#applying = this.#applying.then(() => this.#apply()).catch((err: unknown) => this.#log.error({ err }, 'program change failed'));
+    }, this.#deps.compose.changeDebounceMs);
+  }
+
+  /** Restarts FFmpeg with the current program when it differs from the one running. Serialized. */
+  async #apply(): Promise<void> {
+    const transcoder = this.#transcoder;
+    if (this.#state !== 'live' || !transcoder) return;
+    const spec = this.#compose();
+    const outputGone = this.#output?.closed ?? false;
+    if (this.#program && sameProgram(spec, this.#program) && !outputGone) return;
+    let output: StageRtpOutput | undefined;
+    try {
+      output = await this.#openOutput(spec);
+    } catch (err) {
+      // A producer went away while we opened its RTP: the next change event recomposes.
+      this.#log.warn({ err }, 'program RTP output failed; recomposing');
+      this.#changed();
+      return;
+    }
+    if (this.#state !== 'live') {
+      output?.close();
+      return;
+    }
+    const previous = this.#output;
+    this.#output = output;
+    this.#program = spec;
+    this.#changes++;
+    this.#log.info(
+      { mode: spec.mode, videos: spec.videos.map((v) => v.hostId), audios: spec.audios.map((a) => a.hostId), slate: spec.slate },
+      'program change',
+    );
+    // Not awaited: a change that comes while this program's FFmpeg is still starting must
+    // not wait for it (the transcoder stops that start and goes on with the newer program).
+    transcoder.reconfigure(this.#programInput(spec, output)).then(
+      () => previous?.close(),
+      (err: unknown) => {
+        // The supervisor retries the session with the newest program; the broadcast goes on.
+        this.#log.warn({ err }, 'FFmpeg did not start with the new program');
+        previous?.close();
+      },
+    );
+  }
+
+  /** No host publishes anything: the slate goes out for `hostGraceMs`, then the broadcast ends. */
+  #checkGrace(): void {
+    const nobody = this.#deps.stage.producers.length === 0;
+    if (nobody && !this.#graceTimer) {
+      const graceMs = this.#deps.compose.hostGraceMs;
+      this.#graceEndsAt = Date.now() + graceMs;
+      this.#log.info({ graceMs }, 'no host publishes: slate until a host returns');
+      this.#graceTimer = setTimeout(() => void this.stop('no host returned within the grace period'), graceMs);
+    } else if (!nobody && this.#graceTimer) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
+      this.#graceEndsAt = undefined;
+      this.#log.info('a host is back');
     }
   }
 
@@ -183,6 +348,19 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
           }
         : {}),
       ...(this.#lastPartAt && this.#state === 'live' ? { lastPartAgeMs: Date.now() - this.#lastPartAt } : {}),
+      ...(this.#program
+        ? {
+            program: {
+              mode: this.#mode,
+              ...(this.#speakers.current ? { speaker: this.#speakers.current } : {}),
+              videos: this.#program.videos.map((v) => ({ hostId: v.hostId, cell: v.cell })),
+              audios: this.#program.audios.map((a) => a.hostId),
+              slate: this.#program.slate,
+              changes: this.#changes,
+              ...(this.#graceEndsAt ? { hostGraceEndsAt: new Date(this.#graceEndsAt).toISOString() } : {}),
+            },
+          }
+        : {}),
     };
   }
 
@@ -193,13 +371,23 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   }
 
   async #teardown(): Promise<void> {
-    this.#deps.stage.off('producerclose', this.#onProducerClose);
-    this.#deps.stage.off('close', this.#onStageClose);
+    const { stage } = this.#deps;
+    clearTimeout(this.#debounce);
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    this.#graceEndsAt = undefined;
+    stage.off('producer', this.#onStageChange);
+    stage.off('producerclose', this.#onStageChange);
+    stage.off('producerpause', this.#onStageChange);
+    stage.off('hostleave', this.#onHostLeave);
+    stage.off('audiolevels', this.#onLevels);
+    stage.off('close', this.#onStageClose);
     try {
       await this.#transcoder?.close();
     } catch (err) {
       this.#log.error({ err }, 'transcoder close failed');
     }
+    await this.#applying;
     this.#output?.close();
     this.#broadcast?.end();
   }

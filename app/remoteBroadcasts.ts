@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { DependencyError, InputError, errorMessage, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
+import type { LayoutMode } from './composition.ts';
 import { serveStageFeed } from './feedService.ts';
 import { FEEDS_PATH } from './internalApi.ts';
 import type { BroadcastStatus } from './liveBroadcast.ts';
@@ -17,6 +18,8 @@ export interface RemoteBroadcastsDeps {
   readyTimeoutMs?: number;
   /** How long a broadcast node may take to answer `start` (FFmpeg up, first media in the packager). */
   startTimeoutMs?: number;
+  /** Layout a stage starts with unless its owner chose one. */
+  defaultLayout: LayoutMode;
 }
 
 type Status = BroadcastStatus & { viewers?: number };
@@ -45,6 +48,8 @@ export class RemoteBroadcasts implements BroadcastControl {
   readonly #deps: RemoteBroadcastsDeps;
   readonly #log: Logger;
   readonly #placements = new Map<string, Placement>();
+  /** Layouts the owners chose (the SFU holds the control API; the node gets them at start and on change). */
+  readonly #layouts = new Map<string, LayoutMode>();
 
   constructor(deps: RemoteBroadcastsDeps) {
     this.#deps = deps;
@@ -71,12 +76,28 @@ export class RemoteBroadcasts implements BroadcastControl {
     return { stop: async () => void (await this.stop(stageId).catch(() => undefined)) };
   }
 
+  async setLayout(stageId: string, mode: LayoutMode): Promise<LayoutMode> {
+    if (!this.#deps.sfu.getStage(stageId)) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
+    this.#layouts.set(stageId, mode);
+    const p = this.#placements.get(stageId);
+    if (p && !p.channel.closed) await p.channel.request('setLayout', { stageId, mode }, 5000);
+    return mode;
+  }
+
+  layoutOf(stageId: string): LayoutMode {
+    return this.#layouts.get(stageId) ?? this.#deps.defaultLayout;
+  }
+
+  forget(stageId: string): void {
+    this.#layouts.delete(stageId);
+  }
+
   async goLive(stageId: string): Promise<void> {
     const stage = this.#deps.sfu.getStage(stageId);
     if (!stage) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
     const existing = this.#placements.get(stageId);
     if (existing && !existing.channel.closed) throw new InputError('already-live', `stage ${stageId} is already live on ${existing.node.id}`, 409);
-    if (!stage.producers.some((p) => p.kind === 'video')) throw new InputError('no-publisher', `no host is publishing video on stage ${stageId}`, 409);
+    if (stage.producers.length === 0) throw new InputError('no-publisher', `no host is publishing on stage ${stageId}`, 409);
 
     const candidates = await this.candidates(stageId);
     // The first ready node in the stage's order whose channel opens.
@@ -111,7 +132,7 @@ export class RemoteBroadcasts implements BroadcastControl {
     });
     log.info({ candidates: candidates.map((c) => ({ node: c.node.id, ready: c.ready })) }, 'stage placed on a broadcast node');
     try {
-      placement.last = await channel.request<Status>('start', { stage: { id: stage.id, producers: stage.producers } }, this.#deps.startTimeoutMs ?? 90_000);
+      placement.last = await channel.request<Status>('start', { stage: { id: stage.id, producers: stage.producers }, layout: this.layoutOf(stageId) }, this.#deps.startTimeoutMs ?? 90_000);
     } catch (err) {
       placement.last = { id: stageId, state: 'failed', error: errorMessage(err), renditions: [], input: [] };
       channel.close(1000, 'start failed');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
 import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
-import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
+import type { StageFeed, StageFeedHost, StageRtpOutput } from './stageFeed.ts';
 
 const producerSchema = z.object({
   id: z.string().min(1).max(64),
@@ -10,6 +10,7 @@ const producerSchema = z.object({
   kind: z.enum(['audio', 'video']),
   mimeType: z.string().min(1).max(64),
   source: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
+  paused: z.boolean().optional(),
 });
 /** What an SFU says about a stage when it asks for a broadcast. */
 export const remoteStageSchema = z.object({
@@ -61,6 +62,21 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     return [...this.#producers.values()];
   }
 
+  /** Hosts with tracks, in the order their first track arrived (the SFU's join order for a running stage). */
+  get hosts(): StageFeedHost[] {
+    const hosts = new Map<string, { id: string; producers: { id: string; kind: MediaKind; paused: boolean }[] }>();
+    for (const p of this.#producers.values()) {
+      const h = hosts.get(p.hostId) ?? { id: p.hostId, producers: [] };
+      h.producers.push({ id: p.id, kind: p.kind, paused: p.paused ?? false });
+      hosts.set(p.hostId, h);
+    }
+    return [...hosts.values()];
+  }
+
+  async watchAudioLevels(opts: { intervalMs: number; threshold: number }): Promise<void> {
+    await this.#channel.request('watchAudioLevels', opts);
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -100,6 +116,10 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
       if (!info.success) return void this.#log.warn({ event }, 'malformed producer info ignored');
       if (event === 'producer') this.#producers.set(info.data.id, info.data as ProducerInfo);
       else this.#producers.delete(info.data.id);
+    }
+    if (event === 'producerpause') {
+      const known = this.#producers.get((args[0] as { id?: unknown } | null)?.id as string);
+      if (known && typeof args[1] === 'boolean') this.#producers.set(known.id, { ...known, paused: args[1] });
     }
     if (event === 'close') return this.#close();
     // Every other stage event is re-emitted as it came: listeners of the in-process Stage work unchanged.

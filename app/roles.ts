@@ -90,7 +90,7 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
   const sfu = await Sfu.create(config.ingest, log);
   closers.push(() => sfu.close());
   try {
-    const remote = new RemoteBroadcasts({ sfu, nodes: config.broadcastNodes, internalToken: config.internalToken!, logger: log });
+    const remote = new RemoteBroadcasts({ sfu, nodes: config.broadcastNodes, internalToken: config.internalToken!, defaultLayout: config.compose.layout, logger: log });
     closers.push(() => remote.stopAll());
     const hostAssets = await buildHostPage();
     const app = baseApp();
@@ -160,6 +160,7 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
       sfu: { getStage: (id): StageFeed | undefined => internal.getStage(id) },
       packager,
       transcode: config.transcode,
+      compose: config.compose,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
       endedGraceMs: config.endedGraceMs,

@@ -16,6 +16,7 @@ import {
   type Packager,
 } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
+import { verifyFfmpeg } from '../transcode/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
@@ -99,6 +100,12 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     }
   };
   try {
+    // Checked now, in the background, so the first go-live does not pay for it; a failure
+    // is only logged here (go-live reports it as a 503 and checks again).
+    verifyFfmpeg(config.transcode.ffmpegPath).then(
+      (version) => logger.info({ version }, 'FFmpeg found'),
+      (err: unknown) => logger.warn({ err }, 'FFmpeg check failed'),
+    );
     const store = createStore(config.store);
     const packager = createPackager(config.packager, { logger, store });
     closers.push(() => packager.close());
@@ -109,6 +116,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
       sfu,
       packager,
       transcode: config.transcode,
+      compose: config.compose,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
       ...(hooks.rtpTarget ? { rtpTarget: hooks.rtpTarget } : {}),

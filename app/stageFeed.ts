@@ -17,6 +17,12 @@ export interface StageRtpOutput {
   close(): void;
 }
 
+/** A host as a broadcast's composition sees it: its tracks, in join order on the stage. */
+export interface StageFeedHost {
+  readonly id: string;
+  readonly producers: readonly { id: string; kind: MediaKind; paused: boolean }[];
+}
+
 /** The stage events a broadcast listens to (all of them are forwarded to a remote feed). */
 export type StageFeedEvents = StageEvents;
 
@@ -29,6 +35,10 @@ export type StageFeedEvents = StageEvents;
 export interface StageFeed {
   readonly id: string;
   readonly producers: ProducerInfo[];
+  /** The hosts in join order (the grid's order). */
+  readonly hosts: readonly StageFeedHost[];
+  /** Starts audio-level reports (`audiolevels` events) for the active-speaker choice. */
+  watchAudioLevels(opts: { intervalMs: number; threshold: number }): Promise<void>;
   on<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   once<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   off<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;

@@ -10,7 +10,7 @@ export { SignallingServer, CloseCode } from './signalling/server.ts';
 export { parseRequest, requestSchema, type SignalRequest, type ServerMessage } from './signalling/messages.ts';
 export { buildHostPage, createHostPageRouter, type HostPageAssets } from './hostPage.ts';
 export { stageMediaCodecs } from './codecs.ts';
-export type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
+export type { AudioLevel, MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
 export {
   WhipSessions,
   WhipSession,

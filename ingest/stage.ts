@@ -15,6 +15,10 @@ export class Host {
   readonly id = randomUUID();
   readonly #transports = new Map<string, ms.WebRtcTransport>();
   readonly #producers = new Map<string, ms.Producer>();
+  readonly #onRemoved: ((reason: string) => void)[] = [];
+  /** Muted by the stage owner: a producer of a muted kind is paused, now and when (re)created. */
+  readonly muted = { audio: false, video: false };
+  readonly joinedAt = Date.now();
   #closed = false;
 
   constructor(
@@ -29,6 +33,41 @@ export class Host {
 
   get producerIds(): string[] {
     return [...this.#producers.keys()];
+  }
+
+  /** The host's tracks, with whether each is paused (muted). */
+  get producers(): { id: string; kind: MediaKind; paused: boolean }[] {
+    return [...this.#producers.values()].map((p) => ({ id: p.id, kind: p.kind, paused: p.paused }));
+  }
+
+  /** The stage owner mutes or unmutes a kind: its producer is paused (no media leaves the SFU) or resumed. */
+  async setMuted(kind: MediaKind, muted: boolean): Promise<void> {
+    this.#assertOpen();
+    this.muted[kind] = muted;
+    for (const p of this.#producers.values()) {
+      if (p.kind !== kind || p.paused === muted) continue;
+      if (muted) await p.pause();
+      else await p.resume();
+      this.stage.onProducerPaused(p.id, muted);
+    }
+  }
+
+  /** Called with the reason when the stage owner removes this host (the signalling closes its socket). */
+  onRemoved(listener: (reason: string) => void): void {
+    this.#onRemoved.push(listener);
+  }
+
+  /** The stage owner removes the host: its connection is told why and closed, its tracks leave. */
+  remove(reason: string): void {
+    if (this.#closed) return;
+    for (const l of this.#onRemoved.splice(0)) {
+      try {
+        l(reason);
+      } catch {
+        // A listener's failure must not keep the host on the stage.
+      }
+    }
+    this.close();
   }
 
   async createTransport(): Promise<WebRtcTransportInfo> {
@@ -96,7 +135,7 @@ export class Host {
     if ([...this.#producers.values()].some((p) => p.kind === kind)) {
       throw new InputError('already-producing', `this host already publishes ${kind}`, 409);
     }
-    const producer = await transport.produce({ kind, rtpParameters });
+    const producer = await transport.produce({ kind, rtpParameters, paused: this.muted[kind] });
     if (this.#closed) {
       producer.close();
       throw new InvalidStateError('host left while producing');
@@ -175,6 +214,7 @@ export class Stage extends TypedEmitter<StageEvents> {
   readonly #hosts = new Map<string, Host>();
   readonly #producers = new Map<string, { info: ProducerInfo; producer: ms.Producer }>();
   readonly #outputs = new Set<RtpOutput>();
+  #levels: Promise<ms.AudioLevelObserver> | undefined;
   #closeReason: StageCloseReason | undefined;
 
   constructor(
@@ -207,7 +247,45 @@ export class Stage extends TypedEmitter<StageEvents> {
   }
 
   get producers(): ProducerInfo[] {
-    return [...this.#producers.values()].map((p) => p.info);
+    return [...this.#producers.values()].map((p) => ({ ...p.info, paused: p.producer.paused }));
+  }
+
+  /** The hosts on the stage, in join order. */
+  get hosts(): Host[] {
+    return [...this.#hosts.values()];
+  }
+
+  getHost(id: string): Host | undefined {
+    return this.#hosts.get(id);
+  }
+
+  /**
+   * Starts reporting audio levels (mediasoup's AudioLevelObserver on the stage's
+   * Router, every audio producer now and to come): `audiolevels` events with the
+   * hosts above `threshold` dBov, loudest first, or an empty list on silence.
+   * Idempotent; it ends with the stage.
+   */
+  async watchAudioLevels(opts: { intervalMs: number; threshold: number }): Promise<void> {
+    this.#assertOpen();
+    this.#levels ??= (async () => {
+      const observer = await this.#router.createAudioLevelObserver({ maxEntries: 9, threshold: opts.threshold, interval: opts.intervalMs });
+      const add = (info: ProducerInfo) => {
+        if (info.kind === 'audio') observer.addProducer({ producerId: info.id }).catch(() => {}); // closed meanwhile
+      };
+      for (const p of this.producers) add(p);
+      this.on('producer', add);
+      observer.on('volumes', (volumes) => {
+        const levels = volumes.flatMap(({ producer, volume }) => {
+          const info = this.#producers.get(producer.id)?.info;
+          return info ? [{ hostId: info.hostId, producerId: producer.id, volume }] : [];
+        });
+        this.emit('audiolevels', levels);
+      });
+      observer.on('silence', () => this.emit('audiolevels', []));
+      observer.observer.once('close', () => this.off('producer', add));
+      return observer;
+    })();
+    await this.#levels;
   }
 
   addHost(role: HostRole, name?: string): Host {
@@ -289,6 +367,14 @@ export class Stage extends TypedEmitter<StageEvents> {
     this.#producers.set(info.id, { info, producer });
     this.#log.info({ host: info.hostId, producer: info.id, kind: info.kind, mimeType: info.mimeType }, 'producer added');
     this.emit('producer', info);
+  }
+
+  /** @internal */
+  onProducerPaused(producerId: string, paused: boolean): void {
+    const p = this.#producers.get(producerId);
+    if (!p) return;
+    this.#log.info({ host: p.info.hostId, producer: producerId, paused }, paused ? 'producer muted' : 'producer unmuted');
+    this.emit('producerpause', { ...p.info, paused }, paused);
   }
 
   /** @internal */

@@ -15,6 +15,15 @@ export interface ProducerInfo {
   mimeType: string;
   /** The publisher's capture size, when it said so (video only). */
   source?: { width: number; height: number };
+  /** Paused by the stage owner (muted): no media leaves the SFU. */
+  paused?: boolean;
+}
+
+/** A host's audio level in one report (dBov, -127 silent … 0 loudest). */
+export interface AudioLevel {
+  hostId: string;
+  producerId: string;
+  volume: number;
 }
 
 export interface StageEvents {
@@ -22,6 +31,10 @@ export interface StageEvents {
   hostleave: [hostId: string];
   producer: [info: ProducerInfo];
   producerclose: [info: ProducerInfo];
+  /** The stage owner paused (muted) or resumed a producer. */
+  producerpause: [info: ProducerInfo, paused: boolean];
+  /** Hosts above the level threshold, loudest first; empty on silence (after `watchAudioLevels`). */
+  audiolevels: [levels: AudioLevel[]];
   close: [reason: StageCloseReason];
 }
 

@@ -19,7 +19,12 @@ export interface PlannedOutput {
 /** Everything FFmpeg is told, as data: golden-tested, then handed to fluent-ffmpeg. */
 export interface FfmpegPlan {
   readonly mode: 'ladder' | 'passthrough';
+  /** FFmpeg reads an SDP on stdin as its first input (default true); a slate-only program has none. */
+  readonly sdpOnStdin?: boolean;
+  /** Options of the SDP input. */
   readonly inputOptions: readonly string[];
+  /** Inputs after the SDP (a slate image, generated silence), each with its options. */
+  readonly extraInputs?: readonly { readonly source: string; readonly options: readonly string[] }[];
   readonly globalOptions: readonly string[];
   readonly complexFilter?: string;
   readonly outputs: readonly PlannedOutput[];
@@ -46,7 +51,7 @@ export function resolveMode(config: TranscodeConfig, input: SdpInfo): 'ladder' |
   return isH264 ? 'passthrough' : 'ladder';
 }
 
-function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number, kind: 'video' | 'audio'): string[] {
+export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number, kind: 'video' | 'audio'): string[] {
   return [
     '-f', 'mp4',
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf',
@@ -66,14 +71,9 @@ export interface PlanOptions {
   sourceHeight?: number;
 }
 
-/** Builds the FFmpeg plan for a config, an input SDP and the tracks' targets. Pure. */
-export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: PlanOptions): FfmpegPlan {
-  const mode = resolveMode(config, input);
-  const seg = config.segmentDurationMs / 1000;
-  const gop = Math.round((config.segmentDurationMs * config.fps) / 1000);
-  const partUs = config.partDurationMs * 1000;
-  const httpTimeoutMs = config.output.httpTimeoutMs;
-  const inputOptions = [
+/** Options of the SDP input on stdin (RTP buffering and probing from the config). */
+export function rtpInputOptions(config: TranscodeConfig): string[] {
+  return [
     '-protocol_whitelist', 'pipe,udp,rtp',
     '-probesize', String(config.input.probeSize),
     '-analyzeduration', String(config.input.analyzeDurationMs * 1000),
@@ -84,6 +84,16 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
     '-reorder_queue_size', String(config.input.reorderQueueSize),
     '-f', 'sdp',
   ];
+}
+
+/** Builds the FFmpeg plan for a config, an input SDP and the tracks' targets. Pure. */
+export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: PlanOptions): FfmpegPlan {
+  const mode = resolveMode(config, input);
+  const seg = config.segmentDurationMs / 1000;
+  const gop = Math.round((config.segmentDurationMs * config.fps) / 1000);
+  const partUs = config.partDurationMs * 1000;
+  const httpTimeoutMs = config.output.httpTimeoutMs;
+  const inputOptions = rtpInputOptions(config);
   const globalOptions = ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)];
   const outputs: PlannedOutput[] = [];
   let complexFilter: string | undefined;
@@ -158,7 +168,15 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
 export function fluentCommand(plan: FfmpegPlan, sdp: string | Readable, ffmpegPath: string): ffmpeg.FfmpegCommand {
   const command = ffmpeg({ stdoutLines: 50 }).setFfmpegPath(ffmpegPath);
   // fluent-ffmpeg has no public global-options list; FFmpeg takes them before the input too.
-  command.input(typeof sdp === 'string' ? Readable.from([sdp]) : sdp).inputOptions([...plan.globalOptions, ...plan.inputOptions]);
+  let first = true;
+  if (plan.sdpOnStdin !== false) {
+    command.input(typeof sdp === 'string' ? Readable.from([sdp]) : sdp).inputOptions([...plan.globalOptions, ...plan.inputOptions]);
+    first = false;
+  }
+  for (const input of plan.extraInputs ?? []) {
+    command.input(input.source).inputOptions([...(first ? plan.globalOptions : []), ...input.options]);
+    first = false;
+  }
   if (plan.complexFilter) command.complexFilter(plan.complexFilter);
   for (const out of plan.outputs) command.output(out.target).outputOptions([...out.options]);
   return command;

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../common/index.ts';
 import type { TranscodeConfig } from './config.ts';
+import type { ProgramInput } from './compose.ts';
 import { Transcoder } from './transcoder.ts';
 import type { CmafSink, HttpCmafSink, KeyframeRequester, StreamCmafSink } from './types.ts';
 
@@ -20,11 +21,12 @@ export {
   type RetryConfig,
   type LadderPresetName,
 } from './config.ts';
-export { parseSdp, type SdpInfo, type SdpMedia } from './sdp.ts';
+export { parseSdp, parseProgramSdp, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
+export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { planFfmpeg, ffmpegArgs, audioFragmentDurationUs, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { parseProgressLine } from './progress.ts';
+export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';
-export { Transcoder, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export { RtpSwitch, type RtpSwitchOptions, type RtpSwitchEvents, type RtpSwitchSourceAddress } from './rtpSwitch.ts';
 export { RtpSwitchCore, type RtpSwitchCoreOptions, type RtpSwitchStats, type RtpSwitchStep } from './rtpSwitchCore.ts';
 export { isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, inspectH264, type SwitchCodec, type H264PacketInfo } from './rtpKeyframe.ts';
@@ -57,7 +59,10 @@ export function streamCmafSink(openTrack: StreamCmafSink['openTrack']): StreamCm
 /** Creates (does not start) a transcoder for one broadcast. Throws InputError `bad-sdp` on a bad SDP. */
 export function createTranscoder(options: {
   config: TranscodeConfig;
-  sdp: string;
+  /** One video and/or one audio track ... */
+  sdp?: string;
+  /** ... or a composed program of several hosts (see `Transcoder.reconfigure`). */
+  program?: ProgramInput;
   sink: CmafSink;
   logger: Logger;
   keyframes?: KeyframeRequester;

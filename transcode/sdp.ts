@@ -31,6 +31,38 @@ function bad(message: string): never {
  * connection address. FFmpeg parses the SDP itself; this is the gatekeeper.
  */
 export function parseSdp(sdp: string): SdpInfo {
+  const { address, medias } = scan(sdp);
+  const pick = (kind: 'video' | 'audio'): SdpMedia | undefined => {
+    const found = medias.filter((m) => m.kind === kind);
+    if (found.length > 1) bad(`more than one ${kind} m-line`);
+    return found[0];
+  };
+  const video = pick('video');
+  const audio = pick('audio');
+  if (!video && !audio) bad('no audio or video m-line');
+  return { address, ...(video ? { video } : {}), ...(audio ? { audio } : {}) };
+}
+
+/** A composed program's SDP: any number of video m-lines, then audio m-lines (checked in that order). */
+export interface ProgramSdpInfo {
+  readonly address: string;
+  readonly videos: readonly SdpMedia[];
+  readonly audios: readonly SdpMedia[];
+}
+
+export function parseProgramSdp(sdp: string): ProgramSdpInfo {
+  const { address, medias } = scan(sdp);
+  const firstAudio = medias.findIndex((m) => m.kind === 'audio');
+  if (firstAudio >= 0 && medias.slice(firstAudio).some((m) => m.kind === 'video')) bad('video m-lines must come before audio m-lines');
+  const ports = new Set<number>();
+  for (const m of medias) {
+    if (ports.has(m.port) || ports.has(m.port + 1) || ports.has(m.port - 1)) bad(`port ${m.port} overlaps another m-line's RTP/RTCP pair`);
+    ports.add(m.port);
+  }
+  return { address, videos: medias.filter((m) => m.kind === 'video'), audios: medias.filter((m) => m.kind === 'audio') };
+}
+
+function scan(sdp: string): { address: string; medias: SdpMedia[] } {
   if (typeof sdp !== 'string' || !sdp.trim()) bad('empty');
   const lines = sdp.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines[0] !== 'v=0') bad('must start with v=0');
@@ -57,23 +89,19 @@ export function parseSdp(sdp: string): SdpInfo {
       current.rtpmap.set(Number(m[1]), { codec: (m[2] ?? '').toUpperCase(), clockRate: Number(m[3]) });
     }
   }
-  const pick = (kind: 'video' | 'audio', codecs: Set<string>): SdpMedia | undefined => {
-    const found = medias.filter((m) => m.kind === kind);
-    if (found.length > 1) bad(`more than one ${kind} m-line`);
-    const m = found[0];
-    if (!m) return undefined;
-    if (!m.address && !address) bad(`no connection address for ${kind}`);
-    const pt = m.pts[0];
-    const map = pt === undefined ? undefined : m.rtpmap.get(pt);
-    if (pt === undefined || !map) bad(`${kind} payload type has no rtpmap`);
-    if (!codecs.has(map.codec)) bad(`unsupported ${kind} codec ${map.codec}`);
-    return { kind, port: m.port, payloadType: pt, codec: map.codec, clockRate: map.clockRate };
-  };
-  const video = pick('video', VIDEO_CODECS);
-  const audio = pick('audio', AUDIO_CODECS);
-  if (!video && !audio) bad('no audio or video m-line');
-  const first = medias[0];
-  const resolved = address ?? first?.address;
+  if (medias.length > 32) bad(`too many m-lines (${medias.length})`);
+  const checked = medias
+    .filter((m) => m.kind === 'video' || m.kind === 'audio')
+    .map((m): SdpMedia => {
+      const kind = m.kind as 'video' | 'audio';
+      if (!m.address && !address) bad(`no connection address for ${kind}`);
+      const pt = m.pts[0];
+      const map = pt === undefined ? undefined : m.rtpmap.get(pt);
+      if (pt === undefined || !map) bad(`${kind} payload type has no rtpmap`);
+      if (!(kind === 'video' ? VIDEO_CODECS : AUDIO_CODECS).has(map.codec)) bad(`unsupported ${kind} codec ${map.codec}`);
+      return { kind, port: m.port, payloadType: pt, codec: map.codec, clockRate: map.clockRate };
+    });
+  const resolved = address ?? medias[0]?.address;
   if (!resolved) bad('no connection address');
-  return { address: resolved, ...(video ? { video } : {}), ...(audio ? { audio } : {}) };
+  return { address: resolved, medias: checked };
 }

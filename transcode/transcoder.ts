@@ -2,20 +2,26 @@ import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
 import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { fluentCommand, planFfmpeg, type FfmpegPlan } from './args.ts';
+import { fluentCommand, planFfmpeg, rtpInputOptions, type FfmpegPlan } from './args.ts';
+import { planProgram, type ProgramInput } from './compose.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
 import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
-import { parseSdp, type SdpInfo } from './sdp.ts';
+import { parseProgramSdp, parseSdp, type SdpInfo } from './sdp.ts';
 import type { CmafSink, ExitInfo, KeyframeRequester, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
   /** Parsed once with `parseTranscodeConfig`. */
   readonly config: TranscodeConfig;
-  /** The SDP from ingest describing the RTP this transcoder receives. */
-  readonly sdp: string;
+  /** The SDP from ingest describing the RTP this transcoder receives (one video and/or one audio) ... */
+  readonly sdp?: string;
+  /**
+   * ... or a composed program (several hosts, a layout, a slate), which
+   * `reconfigure()` may replace while running. Exactly one of `sdp` and `program`.
+   */
+  readonly program?: ProgramInput;
   /** Where the CMAF tracks go. */
   readonly sink: CmafSink;
   /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
@@ -54,7 +60,26 @@ interface Run {
 /** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
 const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
 
+/** How long a reconfigured-away FFmpeg gets between SIGTERM and SIGKILL. */
+const RECONFIGURE_KILL_GRACE_MS = 1000;
+
 const verifiedBinaries = new Map<string, Promise<string>>();
+
+/**
+ * Checks an FFmpeg binary once per process (`-version`); a failed check is
+ * forgotten so the next start checks again. Callers may warm it at start-up so
+ * the first broadcast does not pay for it (on a loaded machine the check alone
+ * can take seconds).
+ */
+export function verifyFfmpeg(ffmpegPath: string): Promise<string> {
+  let check = verifiedBinaries.get(ffmpegPath);
+  if (!check) {
+    check = checkFfmpeg(ffmpegPath);
+    verifiedBinaries.set(ffmpegPath, check);
+    check.catch(() => verifiedBinaries.delete(ffmpegPath));
+  }
+  return check;
+}
 
 /**
  * Supervises FFmpeg for one broadcast: RTP in (per the SDP), one CMAF track per
@@ -67,7 +92,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   readonly id: string;
   readonly #opts: TranscoderOptions;
   readonly #log: Logger;
-  readonly #input: SdpInfo;
+  /** The single-input SDP (when not a program). */
+  readonly #input: SdpInfo | undefined;
+  #program: ProgramInput | undefined;
+  /** RTP ports FFmpeg binds for the current input (keyframes are requested once they are bound). */
+  #ports: number[];
   readonly #stderr: LineRing;
   readonly #tracks: TrackInfo[];
   #state: TranscoderState = 'stopped';
@@ -82,6 +111,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #keyframeTimer?: NodeJS.Timeout;
   #restartTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
+  /** The starting session was stopped by reconfigure(): its failure is no failure. */
+  #preempted = false;
   readonly #decodeErrors: DecodeErrorWatcher;
 
   constructor(opts: TranscoderOptions) {
@@ -90,7 +121,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.id = opts.id ?? 'transcode';
     this.#log = opts.logger.child({ role: 'transcode', broadcast: this.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
-    this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
+    if ((opts.sdp === undefined) === (opts.program === undefined)) throw new TypeError('give a transcoder either sdp or program');
+    if (opts.sdp !== undefined) {
+      this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
+      this.#ports = [this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined);
+    } else {
+      this.#ports = checkProgram(opts.program!);
+      this.#program = opts.program;
+    }
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);
     this.#decodeErrors = new DecodeErrorWatcher(opts.config.supervision.keyframeOnDecodeError.minIntervalMs);
     this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
@@ -151,13 +189,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#log.debug('start()');
     const { config, sink } = this.#opts;
     try {
-      let check = verifiedBinaries.get(config.ffmpegPath);
-      if (!check) {
-        check = checkFfmpeg(config.ffmpegPath);
-        verifiedBinaries.set(config.ffmpegPath, check);
-        check.catch(() => verifiedBinaries.delete(config.ffmpegPath));
-      }
-      await check;
+      await verifyFfmpeg(config.ffmpegPath);
       const firstTrack = this.#tracks[0];
       if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
       if (sink.kind === 'stream') {
@@ -200,13 +232,73 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#bridge = undefined;
   }
 
+  /** The program being transcoded (program transcoders only). */
+  get program(): ProgramInput | undefined {
+    return this.#program;
+  }
+
+  /**
+   * Replaces the program (hosts joined or left, layout changed) and restarts
+   * FFmpeg with it, make before break: the new session starts while the current
+   * one still runs and is stopped once the new one's output flows (the packager
+   * takes the newer session of each track). Resolves then; a session that fails
+   * to start is retried by the supervisor like any other, and a newer program
+   * given while one is starting replaces it at once.
+   */
+  async reconfigure(program: ProgramInput): Promise<void> {
+    if (!this.#program) throw new InvalidStateError(`reconfigure() needs a program transcoder [id:${this.id}]`);
+    if (this.#closed) throw new InvalidStateError(`reconfigure() after close() [id:${this.id}]`);
+    if (!this.#startCalled) throw new InvalidStateError(`reconfigure() before start() [id:${this.id}]`);
+    const ports = checkProgram(program);
+    this.#program = program;
+    this.#ports = ports;
+    const standby = this.#standby;
+    this.#standby = undefined;
+    if (standby) void this.#stopProcess(standby);
+    if (this.#state === 'restarting') return; // the pending restart plans with the new program
+    if (this.#state === 'starting') {
+      // A session of the old program is starting: stop it, the supervisor restarts at once
+      // with the new one (not counted as a failure).
+      if (this.#run && !this.#run.exit) {
+        this.#preempted = true;
+        await this.#stopProcess(this.#run, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+      }
+      return;
+    }
+    this.#setState('restarting');
+    this.emit('restart', { attempt: 0, delayMs: 0, reason: 'reconfigured' });
+    this.#log.info({ videos: program.compose.videos.length, audios: program.compose.audios }, 'reconfigure()');
+    // Make before break: the new program's FFmpeg starts (on its own RTP ports) while the
+    // old one still feeds the packager; its first output supersedes the old session
+    // there, and only then is the old one stopped. Viewers see no gap, only the
+    // discontinuity. The old one's input may be dead already (a host left): FFmpeg then
+    // ignores SIGTERM, and its unflushed tail is not worth waiting for.
+    const previous = this.#run;
+    const stopPrevious = () => previous && this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+    try {
+      await this.#launch();
+      await stopPrevious();
+    } catch (err) {
+      await stopPrevious();
+      if (this.#closed) return;
+      this.#scheduleRestart(`restart after reconfigure failed: ${errorMessage(err)}`);
+      throw err;
+    }
+  }
+
   #plan(session: number): FfmpegPlan {
     const { config, sink, sourceHeight } = this.#opts;
     const targetFor = (trackId: string) => {
       if (sink.kind === 'http') return sink.urlFor(trackId);
       return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
     };
-    return planFfmpeg(config, this.#input, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+    if (this.#program) return planProgram(config, this.#program.compose, this.#program.sdp !== undefined, { targetFor }, rtpInputOptions(config));
+    return planFfmpeg(config, this.#input!, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+  }
+
+  /** The SDP FFmpeg reads on stdin, if its input has one. */
+  #sdp(): string | undefined {
+    return this.#program ? this.#program.sdp : this.#opts.sdp;
   }
 
   #setState(state: TranscoderState): void {
@@ -342,6 +434,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   /** Keeps the next session's FFmpeg loaded and waiting, so a restart skips process start-up. */
   #prepareStandby(): void {
     if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
+    // A program without RTP has no SDP to wait for: its FFmpeg would start at once.
+    if (this.#sdp() === undefined) return;
     this.#standby = this.#createRun(this.#session + 1);
   }
 
@@ -360,7 +454,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     run.activated = true;
     run.lastAdvanceAt = Date.now();
     this.#setState('starting');
-    run.sdpInput.end(this.#opts.sdp);
+    run.sdpInput.end(this.#sdp() ?? '');
     const sessionLog = this.#log.child({ session: run.session });
     if (run.pid !== undefined) sessionLog.info({ pid: run.pid }, 'FFmpeg activated');
 
@@ -368,7 +462,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const abort = new AbortController();
     const kf = async () => {
       try {
-        await waitUdpBound([this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined), abort.signal);
+        await waitUdpBound(this.#ports, abort.signal);
       } catch {
         return;
       }
@@ -407,7 +501,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (outcome === 'timeout') {
       err = new DependencyError(
         'start-timeout',
-        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${[this.#input.video?.port, this.#input.audio?.port].filter(Boolean).join(', ')}?)${summary ? `: ${summary}` : ''}`,
+        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${this.#ports.join(', ') || '(none)'}?)${summary ? `: ${summary}` : ''}`,
       );
     } else if (/bind failed|Address already in use/i.test(text)) {
       err = new DependencyError('rtp-port-in-use', `FFmpeg cannot receive RTP: a port of the SDP is taken: ${summary}`);
@@ -439,13 +533,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
-  async #stopProcess(run: Run): Promise<void> {
+  async #stopProcess(run: Run, graceMs = this.#opts.config.supervision.killGraceMs): Promise<void> {
     if (run.exit) return;
     run.requested = true;
     if (!run.activated) run.sdpInput.end();
     // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler signals it.
     if (!run.proc) {
-      await Promise.race([run.exited, new Promise((r) => setTimeout(r, this.#opts.config.supervision.killGraceMs))]);
+      await Promise.race([run.exited, new Promise((r) => setTimeout(r, graceMs))]);
       if (!run.proc) return; // fluent-ffmpeg never spawned; nothing runs.
     }
     const proc = run.proc;
@@ -467,7 +561,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
         proc.kill('SIGKILL');
       }
-    }, this.#opts.config.supervision.killGraceMs);
+    }, graceMs);
     await run.exited;
     clearTimeout(nudge);
     clearTimeout(killer);
@@ -493,7 +587,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (this.#closed || this.#state === 'restarting') return;
     this.#setState('restarting');
     const { restart } = this.#opts.config.supervision;
-    this.#attempt += 1;
+    const preempted = this.#preempted;
+    this.#preempted = false;
+    if (!preempted) this.#attempt += 1;
     if (this.#attempt > restart.maxRetries) {
       const err: WithStderr<DependencyError> = new DependencyError('ffmpeg-failed', `FFmpeg failed ${this.#attempt} times in a row, giving up: ${reason}`);
       err.stderr = this.#stderr.lines();
@@ -505,7 +601,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       });
       return;
     }
-    const delayMs = Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
+    const delayMs = preempted ? 0 : Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
     this.#log.warn({ attempt: this.#attempt, delayMs, reason }, 'restarting FFmpeg');
     this.emit('restart', { attempt: this.#attempt, delayMs, reason });
     const previous = this.#run;
@@ -521,4 +617,21 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }, delayMs);
     })();
   }
+}
+
+/** Checks a program's SDP against its composition; returns the RTP ports FFmpeg will bind. */
+function checkProgram(program: ProgramInput): number[] {
+  const { compose, sdp } = program;
+  if (sdp === undefined) {
+    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no SDP');
+    return [];
+  }
+  const info = parseProgramSdp(sdp); // InputError('bad-sdp')
+  if (info.videos.length !== compose.videos.length || info.audios.length !== compose.audios) {
+    throw new InputError(
+      'bad-program',
+      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${compose.videos.length} and ${compose.audios}`,
+    );
+  }
+  return [...info.videos, ...info.audios].map((m) => m.port);
 }

@@ -113,13 +113,16 @@ async function startPreview(): Promise<void> {
   stream?.getTracks().forEach((t) => t.stop());
   const camera = $<HTMLSelectElement>('camera').value;
   const microphone = $<HTMLSelectElement>('microphone').value;
+  // ?audioProcessing=off sends the microphone as captured (no echo cancellation, noise
+  // suppression or gain control): for line-level sources, and for tests with tones.
+  const raw = params.get('audioProcessing') === 'off' ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false } : {};
   if (params.get('source') === 'clock') {
-    const mic = await navigator.mediaDevices.getUserMedia({ audio: microphone ? { deviceId: { exact: microphone } } : true });
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: { ...raw, ...(microphone ? { deviceId: { exact: microphone } } : {}) } });
     stream = new MediaStream([...clockStream().getVideoTracks(), ...mic.getAudioTracks()]);
   } else {
     stream = await navigator.mediaDevices.getUserMedia({
       video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-      audio: microphone ? { deviceId: { exact: microphone } } : true,
+      audio: { ...raw, ...(microphone ? { deviceId: { exact: microphone } } : {}) },
     });
   }
   $<HTMLVideoElement>('preview').srcObject = stream;

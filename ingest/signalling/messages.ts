@@ -68,7 +68,7 @@ export interface SignalResponseError {
   error: { code: string; message: string };
 }
 export interface SignalNotification {
-  notification: 'stageClosed' | 'producerClosed';
+  notification: 'stageClosed' | 'producerClosed' | 'removed';
   data: Record<string, unknown>;
 }
 export type ServerMessage = SignalResponseOk | SignalResponseError | SignalNotification;

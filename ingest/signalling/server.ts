@@ -16,6 +16,8 @@ export const CloseCode = {
   rateLimited: 4429,
   stageClosed: 4410,
   joinTimeout: 4408,
+  /** The stage owner removed this host. */
+  removed: 4409,
 } as const;
 
 const REJECTIONS_BEFORE_CLOSE = 50;
@@ -196,6 +198,11 @@ class Session {
     this.#host = host;
     this.#log = this.#log.child({ stage: stage.id, host: host.id });
     stage.once('close', this.#onStageClose);
+    host.onRemoved((reason) => {
+      this.#send({ notification: 'removed', data: { reason } });
+      this.#host = undefined;
+      this.close(CloseCode.removed, reason);
+    });
     return { hostId: host.id, role: claims.role, routerRtpCapabilities: stage.rtpCapabilities };
   }
 

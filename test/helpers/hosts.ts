@@ -1,0 +1,205 @@
+// Several hosts on one broadcast, for the end-to-end tests: each host is its own
+// Chromium with a fake camera showing a solid colour and a fake microphone playing
+// a tone (generated at test time, never committed); a viewer in hls.js reads the
+// program's frames back by region. One fixture per test file (process).
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningApp } from '../../app/server.ts';
+import { api, startTestApp } from './app.ts';
+import { launchChromium } from './browser.ts';
+
+export const STAGE = 'hosts';
+// Long enough for the checks between the last host leaving and one returning on a loaded machine.
+export const GRACE_MS = 25_000;
+/** Colours as the viewer decodes them (lavfi's `green` is #008000; the slate is #283c78). */
+const COLOURS = { red: [255, 0, 0], green: [0, 128, 0], blue: [0, 0, 255], black: [0, 0, 0], slate: [40, 60, 120] } as const;
+type Colour = keyof typeof COLOURS;
+export type HostName = 'red' | 'green' | 'blue';
+
+export let app: RunningApp;
+let dir: string;
+const browsers = new Map<HostName, Browser>();
+export const hostPages = new Map<HostName, Page>();
+const tokens = new Map<HostName, string>();
+let viewer: Page;
+
+/** A viewer page (in red's browser) playing the broadcast, counting stalls and errors. */
+export async function openViewer(): Promise<Page> {
+  viewer = await browsers.get('red')!.newPage();
+  await viewer.goto(`${app.url}/watch/?broadcast=${STAGE}`);
+  await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 60_000, polling: 200 });
+  await viewer.evaluate(() => {
+    const w = window as unknown as { stalls: number; errors: number };
+    w.stalls = 0;
+    w.errors = 0;
+    const v = document.getElementById('video')!;
+    v.addEventListener('waiting', () => w.stalls++);
+    v.addEventListener('error', () => w.errors++);
+  });
+  return viewer;
+}
+
+function ffmpeg(args: string[]): void {
+  execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);
+}
+
+/** Generates the media, starts the app with the stage and one browser per host. */
+export async function setupHosts(): Promise<void> {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-hosts-'));
+  // Generated at test time, never committed: 2 s loops of a solid colour, 5 s loops of a tone.
+  for (const c of ['red', 'green', 'blue']) {
+    ffmpeg(['-f', 'lavfi', '-i', `color=${c}:s=320x240:r=15`, '-t', '2', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', path.join(dir, `${c}.y4m`)]);
+  }
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '5', '-af', 'volume=4', '-c:a', 'pcm_s16le', path.join(dir, 'loud.wav')]);
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=1500:sample_rate=48000', '-t', '5', '-af', 'volume=0.15', '-c:a', 'pcm_s16le', path.join(dir, 'quiet.wav')]);
+  app = await startTestApp({
+    // Three Chromium hosts, FFmpeg and a viewer on a shared 2-core machine: starts may be slow.
+    transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 600 }], x264Preset: 'ultrafast', fps: 15, supervision: { startTimeoutMs: 25_000 } },
+    compose: { hostGraceMs: GRACE_MS },
+    endedGraceMs: 2000,
+  });
+  assert.equal((await api(app, 'POST', '/stages', { id: STAGE })).status, 201);
+  for (const name of ['red', 'green', 'blue'] as const) {
+    const audio = name === 'red' ? 'loud' : 'quiet';
+    browsers.set(
+      name,
+      await launchChromium([`--use-file-for-fake-video-capture=${path.join(dir, `${name}.y4m`)}`, `--use-file-for-fake-audio-capture=${path.join(dir, `${audio}.wav`)}`]),
+    );
+    const t = await api<{ hostToken: string }>(app, 'POST', `/stages/${STAGE}/host-tokens`, { hostName: name });
+    tokens.set(name, t.body.hostToken);
+  }
+}
+
+export async function teardownHosts(): Promise<void> {
+  for (const b of browsers.values()) await b.close().catch(() => {});
+  await app?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+export const stage = () => app.sfu.getStage(STAGE)!;
+export const hostIdOf = (name: HostName) => stage().hosts.find((h) => h.name === name)?.id;
+
+/** Opens a host page that goes live at once, and waits until its audio and video are on the stage. */
+export async function join(name: HostName): Promise<void> {
+  const page = await browsers.get(name)!.newPage();
+  hostPages.set(name, page);
+  await page.goto(`${app.url}/host/?stage=${STAGE}&autostart=1&audioProcessing=off#token=${encodeURIComponent(tokens.get(name)!)}`);
+  await until(() => {
+    const id = hostIdOf(name);
+    return id !== undefined && stage().producers.filter((p) => p.hostId === id).length === 2;
+  }, 20_000, `${name} publishing`);
+}
+
+/** The host's connection drops (its page goes away). */
+export async function leave(name: HostName): Promise<void> {
+  await hostPages.get(name)?.close();
+  hostPages.delete(name);
+  await until(() => hostIdOf(name) === undefined, 10_000, `${name} gone from the stage`);
+}
+
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function nearest(rgb: number[]): Colour {
+  let best: Colour = 'black';
+  let bestD = Infinity;
+  for (const [name, c] of Object.entries(COLOURS) as [Colour, readonly number[]][]) {
+    const d = c.reduce((sum, v, i) => sum + (v - (rgb[i] ?? 0)) ** 2, 0);
+    if (d < bestD) [best, bestD] = [name, d];
+  }
+  return best;
+}
+
+/** The colours the viewer shows at points given as fractions of the frame. */
+export async function colours(points: readonly (readonly [number, number])[]): Promise<Colour[]> {
+  const rgbs = await viewer.evaluate((pts) => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    if (!v.videoWidth) return [];
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const ctx = c.getContext('2d', { willReadFrequently: true })!;
+    ctx.drawImage(v, 0, 0);
+    return pts.map(([x, y]) => Array.from(ctx.getImageData(Math.floor(x * c.width), Math.floor(y * c.height), 1, 1).data.slice(0, 3)));
+  }, points as [number, number][]);
+  return rgbs.map(nearest);
+}
+
+export const LEFT = [0.25, 0.5] as const;
+export const RIGHT = [0.75, 0.5] as const;
+export const TOP_LEFT = [0.25, 0.25] as const;
+export const TOP_RIGHT = [0.75, 0.25] as const;
+export const BOTTOM_LEFT = [0.25, 0.75] as const;
+export const BOTTOM_RIGHT = [0.75, 0.75] as const;
+export const CENTRE = [0.5, 0.5] as const;
+export const CORNER = [0.04, 0.06] as const;
+
+/** Waits until the viewer's frames show the expected colour at every point; says what it saw otherwise. */
+export async function waitLayout(expected: [readonly [number, number], Colour][], timeoutMs = 40_000): Promise<number> {
+  const start = Date.now();
+  let seen: Colour[] = [];
+  for (;;) {
+    seen = await colours(expected.map(([p]) => p));
+    if (seen.length && expected.every(([, c], i) => seen[i] === c)) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`viewer shows ${JSON.stringify(seen)}, expected ${JSON.stringify(expected.map(([, c]) => c))}; program ${JSON.stringify((await status()).program)}`);
+    }
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+export type Status = { state: string; program?: { mode: string; speaker?: string; videos: { hostId: string }[]; audios: string[]; slate: boolean; changes: number } };
+export async function status(): Promise<Status> {
+  return (await api<{ broadcast: Status }>(app, 'GET', `/stages/${STAGE}`)).body.broadcast;
+}
+
+export async function playback(): Promise<{ currentTime: number; state: string; ended: boolean; errors: number; stalls: number }> {
+  return viewer.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    const w = window as unknown as { stalls: number; errors: number };
+    return { currentTime: v.currentTime, state: document.getElementById('state')!.dataset.state ?? '', ended: v.ended, errors: w.errors, stalls: w.stalls };
+  });
+}
+
+/** Playback went on through a change: media time advanced by `seconds` since `t0`, nothing ended, no error. */
+export async function keptPlaying(t0: number, seconds: number): Promise<void> {
+  await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime > t, t0 + seconds, { timeout: 30_000, polling: 200 });
+  const p = await playback();
+  assert.equal(p.ended, false);
+  assert.equal(p.errors, 0);
+  assert.notEqual(p.state, 'ended');
+}
+
+export async function playlist(): Promise<string> {
+  return (await fetch(`${app.url}/live/${STAGE}/video-360p/index.m3u8`)).text();
+}
+
+/** Mean level (dB) of the newest audio segment of the HLS audio rendition in a frequency band, decoded by FFmpeg. */
+export async function audioBandLevel(hz: number): Promise<number> {
+  const base = `${app.url}/live/${STAGE}/audio/`;
+  const text = await (await fetch(`${base}index.m3u8`)).text();
+  const maps = [...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((m) => m[1]!);
+  const segs = [...text.matchAll(/^(seg-\d+\.m4s)$/gm)].map((m) => m[1]!);
+  const init = Buffer.from(await (await fetch(base + maps.at(-1)!)).arrayBuffer());
+  const seg = Buffer.from(await (await fetch(base + segs.at(-1)!)).arrayBuffer());
+  const stderr = await new Promise<string>((resolve, reject) => {
+    const child = execFile(
+      'ffmpeg',
+      ['-hide_banner', '-i', 'pipe:0', '-af', `bandpass=f=${hz}:width_type=h:w=100,volumedetect`, '-f', 'null', '-'],
+      (err, _out, errText) => (err ? reject(err) : resolve(errText)),
+    );
+    child.stdin!.end(Buffer.concat([init, seg]));
+  });
+  const m = /mean_volume: (-?[\d.]+) dB/.exec(stderr);
+  return m ? Number(m[1]) : -Infinity;
+}
+

@@ -1,0 +1,89 @@
+// A composed program with the real FFmpeg: a slate-only start (no RTP at all), a
+// reconfigure to an RTP host, and back to the slate; each program is a new
+// session of the same tracks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { UdpPortPool, silentLogger } from '../../common/index.ts';
+import { createTranscoder, parseTranscodeConfig, streamCmafSink, type ProgramInput } from '../../transcode/index.ts';
+import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
+import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
+
+const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '46000', '46999'];
+const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
+// Starts on a loaded shared machine may be slow: a generous start timeout (not what is tested).
+const config = parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }], fps: 15, supervision: { startTimeoutMs: 25_000 } });
+const slate: ProgramInput = { compose: { videos: [], audios: 0, slateImage: DEFAULT_SLATE_IMAGE } };
+
+test('a program transcoder starts on the slate alone, reconfigures to an RTP host and back: one new session of the same tracks each time', async () => {
+  const opened: { trackId: string; seq: number }[] = [];
+  let seq = 0;
+  const t = createTranscoder({
+    config,
+    program: slate,
+    sink: streamCmafSink((trackId) => {
+      opened.push({ trackId, seq: seq++ });
+      const s = new PassThrough();
+      s.resume();
+      return s;
+    }),
+    logger: silentLogger(),
+    id: 'program-test',
+  });
+  assert.deepEqual(t.tracks.map((x) => x.trackId), ['video-180p', 'audio']);
+  const v = await pool.allocate();
+  const a = await pool.allocate();
+  const source = startRtpSource({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp, width: 320, height: 180, fps: 15 });
+  const boxesOf = (session: number) => {
+    const seen = new Set<string>();
+    t.on('box', (b) => {
+      if (b.session === session) seen.add(`${b.trackId}:${b.type}`);
+    });
+    return seen;
+  };
+  try {
+    await t.start();
+    assert.equal(t.session, 1);
+    const pid1 = t.pid;
+    const s2 = boxesOf(2);
+    const rtp: ProgramInput = { sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }), compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } };
+    await t.reconfigure(rtp);
+    assert.equal(t.session, 2);
+    assert.equal(t.state, 'running');
+    assert.notEqual(t.pid, pid1);
+    assert.equal(isAlive(pid1), false, 'the previous FFmpeg is gone');
+    await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s2.has(k)), 10_000);
+    // Back to the slate: no RTP, so no warm standby to wait on stdin.
+    const s3 = boxesOf(3);
+    await t.reconfigure(slate);
+    assert.equal(t.session, 3);
+    await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s3.has(k)), 10_000);
+    // Every session opened each track anew (the packager's discontinuity).
+    assert.deepEqual(opened.map((o) => o.trackId).sort(), ['audio', 'audio', 'audio', 'video-180p', 'video-180p', 'video-180p']);
+    // A program whose SDP disagrees with its composition is refused, and the running session stays.
+    await assert.rejects(t.reconfigure({ ...rtp, compose: { ...rtp.compose, audios: 0 } }), /bad-program|m-lines/);
+    assert.equal(t.session, 3);
+  } finally {
+    await t.close();
+    await source.close();
+    pool.release(v);
+    pool.release(a);
+  }
+  assert.equal(t.pid, undefined);
+});
+
+test('reconfigure() is for program transcoders only, and a program needs consistent inputs', async () => {
+  const sink = streamCmafSink(() => new PassThrough());
+  const legacy = createTranscoder({ config, sdp: makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 }), sink, logger: silentLogger() });
+  await assert.rejects(legacy.reconfigure(slate), { name: 'InvalidStateError' });
+  assert.throws(() => createTranscoder({ config, program: { compose: { videos: [], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } }, sink, logger: silentLogger() }), { name: 'InputError' });
+  assert.throws(() => createTranscoder({ config, sink, logger: silentLogger() }), TypeError);
+});
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

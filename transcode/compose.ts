@@ -1,0 +1,170 @@
+import { InputError } from '../common/index.ts';
+import { audioFragmentDurationUs, cmafOutputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+import { ladderRungs, type TranscodeConfig } from './config.ts';
+
+/** A cell of the output frame, as fractions (0–1) of the canvas. */
+export interface ComposeCell {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * What one composed program is made of. The SDP's video m-lines are placed, in
+ * order, in `videos[i].cell`; every audio m-line is mixed. Without video the
+ * slate image is shown; without audio, silence goes out. The output tracks
+ * (every ladder rung and audio) are the same whatever the spec, so the packager
+ * sees one broadcast across spec changes, with a discontinuity at each.
+ */
+export interface ComposeSpec {
+  readonly videos: readonly { readonly cell: ComposeCell }[];
+  /** Audio m-lines of the SDP, all mixed. */
+  readonly audios: number;
+  /** Image shown when no video is in the program (PNG or JPEG path). */
+  readonly slateImage: string;
+}
+
+/** A program transcoder's input: the RTP of the program's tracks (absent when nobody sends) and how to compose it. */
+export interface ProgramInput {
+  /** SDP with the video m-lines first (in `compose.videos` order), then the audio m-lines. */
+  readonly sdp?: string;
+  readonly compose: ComposeSpec;
+}
+
+/** The composed frame's size: the top rung's height at 16:9 (even). */
+export function canvasSize(config: TranscodeConfig): { width: number; height: number } {
+  const top = ladderRungs(config)[0];
+  if (!top) throw new TypeError('the ladder has no rungs');
+  const height = top.height - (top.height % 2);
+  return { width: Math.round((height * 16) / 9 / 2) * 2, height };
+}
+
+const even = (v: number): number => Math.round(v / 2) * 2;
+
+/** A cell in pixels of the canvas (even sizes and offsets, as yuv420p needs). */
+export function cellPixels(cell: ComposeCell, canvas: { width: number; height: number }): { x: number; y: number; w: number; h: number } {
+  const x = even(cell.x * canvas.width);
+  const y = even(cell.y * canvas.height);
+  const w = Math.max(2, Math.min(even(cell.width * canvas.width), canvas.width - x));
+  const h = Math.max(2, Math.min(even(cell.height * canvas.height), canvas.height - y));
+  return { x, y, w, h };
+}
+
+function checkSpec(spec: ComposeSpec): void {
+  if (spec.videos.length > 16) throw new InputError('bad-program', `a program holds at most 16 videos, not ${spec.videos.length}`);
+  if (!Number.isInteger(spec.audios) || spec.audios < 0 || spec.audios > 16) throw new InputError('bad-program', `bad audio count ${spec.audios}`);
+  for (const { cell } of spec.videos) {
+    const ok = [cell.x, cell.y, cell.width, cell.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+    if (!ok || cell.width <= 0 || cell.height <= 0 || cell.x + cell.width > 1.0001 || cell.y + cell.height > 1.0001) {
+      throw new InputError('bad-program', `cell out of the frame: ${JSON.stringify(cell)}`);
+    }
+  }
+  if (spec.videos.length === 0 && !spec.slateImage) throw new InputError('bad-program', 'a program without video needs a slate image');
+}
+
+/**
+ * The FFmpeg plan of a composed program. Pure (golden-tested). Inputs: the SDP
+ * on stdin when there is RTP, then the slate image (`-re -loop 1`) when no video,
+ * then silence (`-re` lavfi anullsrc) when no audio; `-re` paces those two like
+ * the live RTP beside them. Video: each input to constant frame rate, scaled to
+ * fit its cell and padded, stacked (`xstack`, black where no cell is) on a
+ * canvas of the top rung's size, then split into the ladder. Audio: every input
+ * resampled against its timestamps and summed (`amix` with `normalize=0`, so a
+ * host is as loud with others as alone).
+ */
+export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: boolean, options: PlanOptions, inputOptions: readonly string[]): FfmpegPlan {
+  checkSpec(spec);
+  if (hasSdp !== spec.videos.length + spec.audios > 0) {
+    throw new InputError('bad-program', hasSdp ? 'an SDP was given for a program without RTP inputs' : 'the program has RTP inputs but no SDP');
+  }
+  const canvas = canvasSize(config);
+  const { width: W, height: H } = canvas;
+  const fps = config.fps;
+  const seg = config.segmentDurationMs / 1000;
+  const gop = Math.round((config.segmentDurationMs * fps) / 1000);
+  const partUs = config.partDurationMs * 1000;
+  const httpTimeoutMs = config.output.httpTimeoutMs;
+  const extraInputs: { source: string; options: string[] }[] = [];
+  let next = hasSdp ? 1 : 0;
+  const graph: string[] = [];
+  const fit = (w: number, h: number) =>
+    `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p`;
+
+  if (spec.videos.length === 0) {
+    const index = next++;
+    extraInputs.push({ source: spec.slateImage, options: ['-re', '-loop', '1', '-framerate', String(fps)] });
+    graph.push(`[${index}:v:0]fps=${fps},${fit(W, H)}[vmix]`);
+  } else {
+    const cells = spec.videos.map((v) => cellPixels(v.cell, canvas));
+    cells.forEach((c, i) => graph.push(`[0:v:${i}]fps=${fps},${fit(c.w, c.h)}[c${i}]`));
+    if (cells.length === 1 && cells[0]!.w === W && cells[0]!.h === H) {
+      graph.push('[c0]null[vmix]');
+    } else {
+      // xstack's frame is the cells' bounding box: pad it to the canvas.
+      const stack = cells.length === 1 ? `[c0]pad=${W}:${H}:${cells[0]!.x}:${cells[0]!.y}:color=black` : `${cells.map((_, i) => `[c${i}]`).join('')}xstack=inputs=${cells.length}:layout=${cells.map((c) => `${c.x}_${c.y}`).join('|')}:fill=black,pad=${W}:${H}:0:0:color=black`;
+      graph.push(`${stack}[vmix]`);
+    }
+  }
+  if (spec.audios === 0) {
+    const index = next++;
+    extraInputs.push({ source: 'anullsrc=r=48000:cl=stereo', options: ['-re', '-f', 'lavfi'] });
+    graph.push(`[${index}:a:0]anull[aout]`);
+  } else {
+    // RTP jitter would give AAC frames uneven timestamps: resample against the timestamps first.
+    for (let i = 0; i < spec.audios; i++) graph.push(`[0:a:${i}]aresample=async=1:first_pts=0,aformat=sample_rates=48000:channel_layouts=stereo[a${i}]`);
+    graph.push(spec.audios === 1 ? '[a0]anull[aout]' : `${Array.from({ length: spec.audios }, (_, i) => `[a${i}]`).join('')}amix=inputs=${spec.audios}:normalize=0:dropout_transition=0[aout]`);
+  }
+  const rungs = ladderRungs(config);
+  const labels = rungs.map((_, i) => `[s${i}]`).join('');
+  graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
+  rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}[v${i}]`));
+
+  const outputs: PlannedOutput[] = rungs.map((r, i) => {
+    const trackId = `video-${r.name}`;
+    return {
+      track: { trackId, kind: 'video', codec: 'h264', passthrough: false, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
+      target: options.targetFor(trackId),
+      options: [
+        '-map', `[v${i}]`,
+        '-c:v', 'libx264',
+        '-preset', config.x264Preset,
+        '-tune', 'zerolatency',
+        '-profile:v', 'high',
+        '-pix_fmt', 'yuv420p',
+        '-b:v', `${r.bitrateKbps}k`,
+        '-maxrate', `${r.bitrateKbps}k`,
+        '-bufsize', `${Math.round(r.bitrateKbps * seg)}k`,
+        '-g', String(gop),
+        '-keyint_min', String(gop),
+        '-sc_threshold', '0',
+        '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
+        '-threads', String(config.threads),
+        ...cmafOutputOptions(partUs, httpTimeoutMs, 'video'),
+      ],
+    };
+  });
+  const fragUs = audioFragmentDurationUs(config.partDurationMs);
+  outputs.push({
+    track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },
+    target: options.targetFor('audio'),
+    options: [
+      '-map', '[aout]',
+      '-c:a', 'aac',
+      '-profile:a', 'aac_low',
+      '-b:a', `${config.audio.bitrateKbps}k`,
+      '-ar', '48000',
+      '-ac', '2',
+      ...cmafOutputOptions(fragUs, httpTimeoutMs, 'audio'),
+    ],
+  });
+  return {
+    mode: 'ladder',
+    sdpOnStdin: hasSdp,
+    inputOptions: hasSdp ? inputOptions : [],
+    extraInputs,
+    globalOptions: ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)],
+    complexFilter: graph.join(';'),
+    outputs,
+  };
+}

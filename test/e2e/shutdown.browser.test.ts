@@ -24,6 +24,10 @@ const RTP_MAX = Math.min(ports ? Number(ports[2]) : 45999, RTP_MIN + 99);
 let dataDir: string;
 let browser: Browser;
 const procs: ChildProcess[] = [];
+// If the runner cancels this file (timeout), after() may not run: never leave a product process behind.
+process.once('exit', () => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
 
 before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-shutdown-'));

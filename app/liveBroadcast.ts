@@ -2,7 +2,7 @@ import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger,
 import type { AudioLevel, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
 import {
-  RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp,
+  RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
   type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
 } from '../transcode/index.ts';
 import { composeProgram, sameAudios, sameProgram, speakerSources, type CompositionHost, type LayoutMode, type ProgramSpec } from './composition.ts';
@@ -93,6 +93,8 @@ interface SwitchedVideo {
   readonly ports: PortPair;
   readonly codecKey: string;
   readonly sources: Map<string, { hostId: string; output: StageRtpOutput }>;
+  /** The video m-line's codec as the first source's SDP has it: every source's must match (a check of `codecKey`). */
+  sdpKey?: string | undefined;
 }
 
 /** The RTP that feeds the running FFmpeg: the program's output and, in the switched speaker layout, the switch. */
@@ -287,7 +289,13 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     if (spec.mode === 'speaker' && !spec.slate) {
       const codec = this.#switchCodec(sources);
       if ('reason' in codec) this.#log.warn({ reason: codec.reason }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
-      else return this.#openSwitched(spec, sources, codec);
+      else {
+        try {
+          return await this.#openSwitched(spec, sources, codec);
+        } catch (err) {
+          this.#log.warn({ err }, 'RTP switch failed to open: speaker changes restart FFmpeg');
+        }
+      }
     }
     const output = await this.#openOutput(spec);
     return { output, switched: undefined, sdp: output?.sdp };
@@ -346,6 +354,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     if (rtpSwitch.closed) {
       output.close();
       throw new InvalidStateError('the RTP switch closed while a source was being added');
+    }
+    const key = videoCodecKey(output.sdp);
+    switched.sdpKey ??= key;
+    if (key !== switched.sdpKey) {
+      output.close();
+      throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${switched.sdpKey})`);
     }
     switched.sources.set(source.producerId, { hostId: source.hostId, output });
     // The switch listens already: media flows now, and only the source on air reaches FFmpeg.

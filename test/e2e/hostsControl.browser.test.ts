@@ -75,6 +75,17 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   assert.equal(after.transcoder!.pid, pid);
   assert.equal(after.program!.changes, changes);
   assert.equal(await discontinuities(), discontinuitiesBefore);
+  // A host's video leaving and coming back (the owner mutes red's video; the audio mix stays): a switch source
+  // removed and added again, still the same FFmpeg.
+  const red = hostIdOf('red')!;
+  assert.equal((await api(app, 'POST', `/stages/${STAGE}/hosts/${red}/mute`, { video: true })).status, 200);
+  await until(async () => (await switchStatus()).program?.switch?.sources.includes(red) === false, 10_000, "red's video out of the switch");
+  assert.equal((await api(app, 'POST', `/stages/${STAGE}/hosts/${red}/mute`, { video: false })).status, 200);
+  await until(async () => (await switchStatus()).program?.switch?.sources.includes(red) === true, 10_000, "red's video back in the switch");
+  const afterMute = await switchStatus();
+  assert.deepEqual([afterMute.transcoder!.session, afterMute.transcoder!.pid, afterMute.program!.changes], [session, pid, changes]);
+  await waitLayout([[CENTRE, speaker]]);
+  assert.equal(await discontinuities(), discontinuitiesBefore);
   await hostPages.get('red')!.evaluate(() => {
     for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = true;
   });

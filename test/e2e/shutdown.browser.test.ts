@@ -77,13 +77,15 @@ async function startProcess(): Promise<Proc> {
         buf = buf.slice(nl + 1);
         logs.push(line);
         if (logs.length > 2000) logs.shift();
-        const m = /^stagecast is running at (\S+)/.exec(line);
+        const m = /^stagecast(?: \([^)]*\))? is running at (\S+)/.exec(line);
         if (m?.[1]) resolve(m[1]);
       }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (c: Buffer) => logs.push(c.toString('utf8')));
     void exit.then((e) => reject(new Error(`main.ts exited before listening (${JSON.stringify(e)}):\n${logs.slice(-30).join('\n')}`)));
+    // A changed start-up line must fail here, not hang the file until the runner's timeout.
+    setTimeout(() => reject(new Error(`main.ts printed no "is running at" line within 90 s:\n${logs.slice(-30).join('\n')}`)), 90_000).unref();
   });
   return { child, url, exit, logs };
 }

@@ -62,3 +62,21 @@ export function sameProgram(a: ProgramSpec, b: ProgramSpec): boolean {
     JSON.stringify([s.videos.map((v) => [v.producerId, v.cell.x, v.cell.y, v.cell.width, v.cell.height]), s.audios.map((x) => x.producerId)]);
   return key(a) === key(b);
 }
+
+/**
+ * The hosts whose video can be on air in the speaker layout: every host whose
+ * video is not paused, in join order. The speaker layout differs from the grid
+ * in how it is run, not in what it shows: the program (`composeProgram`) still
+ * holds one video, but the broadcast feeds FFmpeg that video through an RTP
+ * switch whose sources are all of these hosts, so a speaker change (or a host
+ * joining or leaving with only its video) is a switch at a keyframe rather than
+ * an FFmpeg restart with a discontinuity for viewers.
+ */
+export function speakerSources(hosts: readonly CompositionHost[]): { hostId: string; producerId: string }[] {
+  return hosts.filter((h) => h.video && !h.video.paused).map((h) => ({ hostId: h.id, producerId: h.video!.producerId }));
+}
+
+/** Whether two specs mix the same audio inputs. */
+export function sameAudios(a: ProgramSpec, b: ProgramSpec): boolean {
+  return JSON.stringify(a.audios.map((x) => x.producerId)) === JSON.stringify(b.audios.map((x) => x.producerId));
+}

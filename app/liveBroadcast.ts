@@ -1,8 +1,11 @@
-import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
+import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
 import type { AudioLevel, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
-import { createTranscoder, streamCmafSink, type ProgramInput, type TranscodeConfig, type TranscodeProgress, type Transcoder } from '../transcode/index.ts';
-import { composeProgram, sameProgram, type LayoutMode, type ProgramSpec } from './composition.ts';
+import {
+  RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
+  type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
+} from '../transcode/index.ts';
+import { composeProgram, sameAudios, sameProgram, speakerSources, type CompositionHost, type LayoutMode, type ProgramSpec } from './composition.ts';
 import type { ComposeConfig } from './config.ts';
 import { SpeakerSelector, loudestOf } from './speaker.ts';
 import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
@@ -55,8 +58,10 @@ export interface BroadcastStatus {
     videos: { hostId: string; cell: { x: number; y: number; width: number; height: number } }[];
     audios: string[];
     slate: boolean;
-    /** Program changes applied (each an FFmpeg restart with a discontinuity). */
+    /** Program changes applied (each an FFmpeg restart with a discontinuity); speaker switches behind the RTP switch are not. */
     changes: number;
+    /** The speaker layout's RTP switch: its sources (hosts), the one on air, switches made. */
+    switch?: { sources: string[]; onAir?: string; switches: number };
     /** Set while no host publishes: when the broadcast ends unless one comes back. */
     hostGraceEndsAt?: string;
   };
@@ -72,6 +77,33 @@ export interface ProgramVideo {
   select(hostId: string | undefined): void;
 }
 
+/** What a stage feed offers when it can point one producer's RTP at a switch (the in-process Stage). */
+interface SwitchableFeed {
+  rtpOutputCodec(producerId: string): { mimeType: string; payloadType: number; parameters: Record<string, unknown> } | undefined;
+}
+
+/**
+ * The speaker layout behind an RTP switch: FFmpeg's one video input is the
+ * switch's output on `ports`; each host video is a source, fed by its own RTP
+ * output whose PlainTransport sends to the switch (keyed by producer id, so a
+ * host that republishes is a new source, never a duplicate).
+ */
+interface SwitchedVideo {
+  readonly rtpSwitch: RtpSwitch;
+  readonly ports: PortPair;
+  readonly codecKey: string;
+  readonly sources: Map<string, { hostId: string; output: StageRtpOutput }>;
+  /** The video m-line's codec as the first source's SDP has it: every source's must match (a check of `codecKey`). */
+  sdpKey?: string | undefined;
+}
+
+/** The RTP that feeds the running FFmpeg: the program's output and, in the switched speaker layout, the switch. */
+interface ProgramFeed {
+  output: StageRtpOutput | undefined;
+  switched: SwitchedVideo | undefined;
+  sdp: string | undefined;
+}
+
 /**
  * One stage's broadcast: RTP out of the SFU into a supervised FFmpeg, its CMAF
  * into the packager, until it is stopped and becomes a VOD. Data flows one way;
@@ -84,7 +116,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #state: BroadcastState = 'starting';
   #error: string | undefined;
   #broadcast: Broadcast | undefined;
+  /** The program's RTP output (its audios only when the video comes through the switch). */
   #output: StageRtpOutput | undefined;
+  #switched: SwitchedVideo | undefined;
   #transcoder: Transcoder | undefined;
   #restarts = 0;
   #lastPartAt: number | undefined;
@@ -114,7 +148,10 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   readonly programVideo: ProgramVideo = {
     select: (hostId) => {
       this.#log.info({ speaker: hostId }, 'active speaker');
-      if (this.#mode === 'speaker') this.#changed();
+      if (this.#mode !== 'speaker') return;
+      // Behind the switch a speaker change is a switch at the speaker's next keyframe, not a program change.
+      if (this.#state === 'live' && this.#switchInPlace()) return;
+      this.#changed();
     },
   };
 
@@ -163,13 +200,14 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     try {
       const { speaker } = this.#deps.compose;
       await stage.watchAudioLevels({ intervalMs: speaker.levelIntervalMs, threshold: speaker.levelThreshold });
-      const spec = this.#compose();
-      const output = await this.#openOutput(spec);
-      this.#output = output;
+      const { spec, sources } = this.#compose();
+      const feed = await this.#openFeed(spec, sources);
+      this.#output = feed.output;
+      this.#switched = feed.switched;
       this.#program = spec;
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
-        program: this.#programInput(spec, output),
+        program: this.#programInput(spec, feed.sdp),
         sink: streamCmafSink((trackId) => {
           if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
           return this.#broadcast.openTrack(trackId);
@@ -177,7 +215,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg
         // listens, which is the moment to let the media flow (of the current output:
         // a program change brings a new one).
-        keyframes: { requestKeyFrame: () => this.#output?.resume() },
+        keyframes: { requestKeyFrame: () => this.#resumeProgram() },
         logger: this.#deps.logger.child({ stage: this.id }), // the transcoder adds role and broadcast
         id: this.id,
       });
@@ -206,8 +244,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     }
   }
 
-  #compose(): ProgramSpec {
-    const hosts = this.#deps.stage.hosts.map((h) => {
+  #compose(): { spec: ProgramSpec; sources: { hostId: string; producerId: string }[] } {
+    const hosts = this.#deps.stage.hosts.map((h): CompositionHost => {
       const video = h.producers.find((p) => p.kind === 'video');
       const audio = h.producers.find((p) => p.kind === 'audio');
       return {
@@ -216,7 +254,173 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         ...(audio ? { audio: { producerId: audio.id, paused: audio.paused } } : {}),
       };
     });
-    return composeProgram({ hosts, mode: this.#mode, speaker: this.#speakers.current });
+    return { spec: composeProgram({ hosts, mode: this.#mode, speaker: this.#speakers.current }), sources: speakerSources(hosts) };
+  }
+
+  /** Media starts once FFmpeg listens: the output's consumers resume, and the switch's source on air sends a keyframe. */
+  async #resumeProgram(): Promise<void> {
+    await this.#output?.resume();
+    const sw = this.#switched;
+    const onAir = sw?.rtpSwitch.pending ?? sw?.rtpSwitch.active;
+    if (sw && onAir) await sw.sources.get(onAir)?.output.requestKeyFrame();
+  }
+
+  /**
+   * The switch's codec for these sources, or why there can be none: all host
+   * videos must have the same codec (and payload type and parameters) for one
+   * continuous stream, the codec must be one the switch understands, and the
+   * feed must be in-process (a remote feed cannot point RTP at a local switch).
+   */
+  #switchCodec(sources: readonly { producerId: string }[]): { key: string; codec: SwitchCodec; payloadType: number } | { reason: string } {
+    const feed = this.#deps.stage as Partial<SwitchableFeed>;
+    if (typeof feed.rtpOutputCodec !== 'function') return { reason: 'the stage feed is remote' };
+    const codecs = sources.map((s) => feed.rtpOutputCodec!(s.producerId));
+    if (codecs.some((c) => !c)) return { reason: 'a video producer is gone' };
+    const keys = new Set(codecs.map((c) => JSON.stringify([c!.mimeType.toLowerCase(), c!.payloadType, Object.entries(c!.parameters).sort()])));
+    if (keys.size !== 1) return { reason: `the host videos differ in codec: ${codecs.map((c) => `${c!.mimeType}/${c!.payloadType}`).join(', ')}` };
+    const first = codecs[0]!;
+    const name = first.mimeType.split('/')[1]?.toUpperCase();
+    if (name !== 'VP8' && name !== 'H264') return { reason: `the switch does not handle ${first.mimeType}` };
+    return { key: [...keys][0]!, codec: name, payloadType: first.payloadType };
+  }
+
+  /** The RTP for a program: through the switch in the speaker layout when the host videos allow, else one output. */
+  async #openFeed(spec: ProgramSpec, sources: readonly { hostId: string; producerId: string }[]): Promise<ProgramFeed> {
+    if (spec.mode === 'speaker' && !spec.slate) {
+      const codec = this.#switchCodec(sources);
+      if ('reason' in codec) this.#log.warn({ reason: codec.reason }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
+      else {
+        try {
+          return await this.#openSwitched(spec, sources, codec);
+        } catch (err) {
+          this.#log.warn({ err }, 'RTP switch failed to open: speaker changes restart FFmpeg');
+        }
+      }
+    }
+    const output = await this.#openOutput(spec);
+    return { output, switched: undefined, sdp: output?.sdp };
+  }
+
+  async #openSwitched(
+    spec: ProgramSpec,
+    sources: readonly { hostId: string; producerId: string }[],
+    codec: { key: string; codec: SwitchCodec; payloadType: number },
+  ): Promise<ProgramFeed> {
+    const { portPool, rtpAddress } = this.#deps;
+    const ports = await portPool.allocate();
+    let switched: SwitchedVideo | undefined;
+    let audio: StageRtpOutput | undefined;
+    try {
+      const rtpSwitch = await RtpSwitch.create({
+        codec: codec.codec,
+        payloadType: codec.payloadType,
+        target: { address: rtpAddress, port: ports.rtp },
+        bindAddress: rtpAddress,
+        portPool,
+        requestKeyFrame: (producerId) => {
+          switched?.sources.get(producerId)?.output.requestKeyFrame().catch((err: unknown) => this.#log.warn({ err, producerId }, 'keyframe request failed'));
+        },
+        logger: this.#log,
+      });
+      switched = { rtpSwitch, ports, codecKey: codec.key, sources: new Map() };
+      for (const s of sources) await this.#addSwitchSource(switched, s);
+      audio = await this.#openOutput({ ...spec, videos: [] });
+      const template = switched.sources.get(spec.videos[0]!.producerId)?.output.sdp;
+      if (!template) throw new InvalidStateError(`the speaker's video ${spec.videos[0]!.producerId} is not a switch source`);
+      const sdp = switchedProgramSdp({ videoSource: template, videoPort: ports.rtp, ssrc: rtpSwitch.ssrc, audio: audio?.sdp });
+      rtpSwitch.select(spec.videos[0]!.producerId);
+      this.#log.info({ codec: codec.codec, sources: sources.map((s) => s.hostId), port: ports.rtp }, 'speaker layout through the RTP switch');
+      return { output: audio, switched, sdp };
+    } catch (err) {
+      audio?.close();
+      if (switched) await this.#closeSwitched(switched);
+      else portPool.release(ports);
+      throw err;
+    }
+  }
+
+  /** One host video into the switch: its own RTP output, whose PlainTransport sends to the switch's source port. */
+  async #addSwitchSource(switched: SwitchedVideo, source: { hostId: string; producerId: string }): Promise<void> {
+    const { rtpSwitch } = switched;
+    const output = await this.#deps.stage.createRtpOutput({
+      producerIds: [source.producerId],
+      remoteIp: this.#deps.rtpAddress,
+      portPool: this.#deps.portPool,
+      target: async () => {
+        const a = await rtpSwitch.addSource(source.producerId);
+        return { ip: a.address, port: a.port, rtcpPort: a.rtcpPort ?? a.port + 1, release: () => rtpSwitch.removeSource(source.producerId) };
+      },
+    });
+    if (rtpSwitch.closed) {
+      output.close();
+      throw new InvalidStateError('the RTP switch closed while a source was being added');
+    }
+    const key = videoCodecKey(output.sdp);
+    switched.sdpKey ??= key;
+    if (key !== switched.sdpKey) {
+      output.close();
+      throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${switched.sdpKey})`);
+    }
+    switched.sources.set(source.producerId, { hostId: source.hostId, output });
+    // The switch listens already: media flows now, and only the source on air reaches FFmpeg.
+    await output.resume();
+  }
+
+  async #closeSwitched(switched: SwitchedVideo): Promise<void> {
+    for (const { output } of switched.sources.values()) output.close();
+    switched.sources.clear();
+    await switched.rtpSwitch.close();
+    this.#deps.portPool.release(switched.ports);
+  }
+
+  /**
+   * Applies the current stage to the running switch when only the speaker or
+   * the set of host videos changed (same audio mix, still the speaker layout,
+   * same codec): sources are added and removed and the speaker selected, with
+   * no FFmpeg restart. Returns false when the program needs a restart instead.
+   */
+  #switchInPlace(): boolean {
+    const switched = this.#switched;
+    const { spec, sources } = this.#compose();
+    if (!switched || !this.#program || spec.mode !== 'speaker' || spec.slate || !sameAudios(spec, this.#program)) return false;
+    if (this.#output?.closed) return false;
+    const codec = this.#switchCodec(sources);
+    if ('reason' in codec || codec.key !== switched.codecKey) return false;
+    const wanted = new Map(sources.map((s) => [s.producerId, s]));
+    for (const [producerId, { output }] of switched.sources) {
+      if (!wanted.has(producerId) || output.closed) {
+        output.close(); // its target release removes the switch source
+        switched.sources.delete(producerId);
+      }
+    }
+    const speaker = spec.videos[0]!;
+    const adding = sources.filter((s) => !switched.sources.has(s.producerId));
+    this.#program = spec;
+    const select = (): void => {
+      if (this.#switched !== switched || switched.rtpSwitch.closed) return;
+      const current = switched.rtpSwitch.pending ?? switched.rtpSwitch.active;
+      if (current !== speaker.producerId && switched.sources.has(speaker.producerId)) switched.rtpSwitch.select(speaker.producerId);
+    };
+    if (adding.length === 0) {
+      select();
+      return true;
+    }
+    this.#log.info({ adding: adding.map((s) => s.hostId) }, 'switch sources');
+    this.#applying = this.#applying
+      .then(async () => {
+        for (const s of adding) {
+          if (this.#switched !== switched || switched.sources.has(s.producerId)) continue;
+          try {
+            await this.#addSwitchSource(switched, s);
+          } catch (err) {
+            // The producer went away meanwhile: the change event that follows recomposes.
+            this.#log.warn({ err, host: s.hostId }, 'switch source failed');
+          }
+        }
+        select();
+      })
+      .catch((err: unknown) => this.#log.error({ err }, 'switch sources failed'));
+    return true;
   }
 
   /** RTP toward FFmpeg for a program's tracks: videos first, then audios (the SDP's order). */
@@ -231,9 +435,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     });
   }
 
-  #programInput(spec: ProgramSpec, output: StageRtpOutput | undefined): ProgramInput {
+  #programInput(spec: ProgramSpec, sdp: string | undefined): ProgramInput {
     return {
-      ...(output ? { sdp: output.sdp } : {}),
+      ...(sdp ? { sdp } : {}),
       compose: { videos: spec.videos.map((v) => ({ cell: v.cell })), audios: spec.audios.length, slateImage: this.#deps.compose.slateImage },
     };
   }
@@ -252,12 +456,13 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async #apply(): Promise<void> {
     const transcoder = this.#transcoder;
     if (this.#state !== 'live' || !transcoder) return;
-    const spec = this.#compose();
+    if (this.#switchInPlace()) return;
+    const { spec, sources } = this.#compose();
     const outputGone = this.#output?.closed ?? false;
-    if (this.#program && sameProgram(spec, this.#program) && !outputGone) return;
-    let output: StageRtpOutput | undefined;
+    if (!this.#switched && this.#program && sameProgram(spec, this.#program) && !outputGone) return;
+    let feed: ProgramFeed;
     try {
-      output = await this.#openOutput(spec);
+      feed = await this.#openFeed(spec, sources);
     } catch (err) {
       // A producer went away while we opened its RTP: the next change event recomposes.
       this.#log.warn({ err }, 'program RTP output failed; recomposing');
@@ -265,11 +470,18 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       return;
     }
     if (this.#state !== 'live') {
-      output?.close();
+      feed.output?.close();
+      if (feed.switched) await this.#closeSwitched(feed.switched);
       return;
     }
     const previous = this.#output;
-    this.#output = output;
+    const previousSwitch = this.#switched;
+    const closePrevious = (): void => {
+      previous?.close();
+      if (previousSwitch) this.#closeSwitched(previousSwitch).catch((err: unknown) => this.#log.error({ err }, 'closing the RTP switch failed'));
+    };
+    this.#output = feed.output;
+    this.#switched = feed.switched;
     this.#program = spec;
     this.#changes++;
     this.#log.info(
@@ -278,13 +490,11 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     );
     // Not awaited: a change that comes while this program's FFmpeg is still starting must
     // not wait for it (the transcoder stops that start and goes on with the newer program).
-    transcoder.reconfigure(this.#programInput(spec, output)).then(
-      () => previous?.close(),
-      (err: unknown) => {
-        // The supervisor retries the session with the newest program; the broadcast goes on.
-        this.#log.warn({ err }, 'FFmpeg did not start with the new program');
-        previous?.close();
-      },
+    transcoder.reconfigure(this.#programInput(spec, feed.sdp)).then(closePrevious, (err: unknown) => {
+      // The supervisor retries the session with the newest program; the broadcast goes on.
+      this.#log.warn({ err }, 'FFmpeg did not start with the new program');
+      closePrevious();
+    },
     );
   }
 
@@ -333,7 +543,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         ...(t.bitrateKbps !== undefined ? { bitrateKbps: t.bitrateKbps } : {}),
         ...(bandwidth.get(t.trackId) ? { measuredBandwidth: bandwidth.get(t.trackId) } : {}),
       })),
-      input: this.#output && !this.#output.closed ? (await this.#output.stats()).map(({ producerId, kind, bitrate }) => ({ producerId, kind, bitrate })) : [],
+      input: await this.#inputStats(),
       ...(this.#transcoder
         ? {
             transcoder: {
@@ -357,11 +567,28 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
               audios: this.#program.audios.map((a) => a.hostId),
               slate: this.#program.slate,
               changes: this.#changes,
+              ...(this.#switched
+                ? {
+                    switch: {
+                      sources: [...this.#switched.sources.values()].map((s) => s.hostId),
+                      ...(this.#switched.rtpSwitch.active ? { onAir: this.#switched.sources.get(this.#switched.rtpSwitch.active)?.hostId ?? this.#switched.rtpSwitch.active } : {}),
+                      switches: this.#switched.rtpSwitch.stats.switches,
+                    },
+                  }
+                : {}),
               ...(this.#graceEndsAt ? { hostGraceEndsAt: new Date(this.#graceEndsAt).toISOString() } : {}),
             },
           }
         : {}),
     };
+  }
+
+  /** Bytes per program input, from the SFU's view (every switch source included). */
+  async #inputStats(): Promise<BroadcastStatus['input']> {
+    const outputs = [this.#output, ...(this.#switched ? [...this.#switched.sources.values()].map((s) => s.output) : [])];
+    const out: BroadcastStatus['input'] = [];
+    for (const o of outputs) if (o && !o.closed) for (const { producerId, kind, bitrate } of await o.stats()) out.push({ producerId, kind, bitrate });
+    return out;
   }
 
   #fail(err: Error): void {
@@ -389,6 +616,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     }
     await this.#applying;
     this.#output?.close();
+    if (this.#switched) await this.#closeSwitched(this.#switched);
+    this.#switched = undefined;
     this.#broadcast?.end();
   }
 

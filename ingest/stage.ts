@@ -250,6 +250,17 @@ export class Stage extends TypedEmitter<StageEvents> {
     return [...this.#producers.values()].map((p) => ({ ...p.info, paused: p.producer.paused }));
   }
 
+  /**
+   * The codec an RTP output's consumer of this producer sends (payload type as
+   * the router maps it): what an RTP switch fed by several such outputs must
+   * expect. Undefined for an unknown producer.
+   */
+  rtpOutputCodec(producerId: string): { mimeType: string; payloadType: number; parameters: Record<string, unknown> } | undefined {
+    const entry = this.#producers.get(producerId);
+    const codec = entry?.producer.consumableRtpParameters.codecs.find((c) => !/\/rtx$/i.test(c.mimeType));
+    return codec ? { mimeType: codec.mimeType, payloadType: codec.payloadType, parameters: { ...(codec.parameters ?? {}) } } : undefined;
+  }
+
   /** The hosts on the stage, in join order. */
   get hosts(): Host[] {
     return [...this.#hosts.values()];

@@ -105,3 +105,54 @@ function scan(sdp: string): { address: string; medias: SdpMedia[] } {
   if (!resolved) bad('no connection address');
   return { address: resolved, medias: checked };
 }
+
+/** An SDP cut into its session lines and its m-sections (each starting with its m= line). */
+function sections(sdp: string): { session: string[]; medias: string[][] } {
+  const lines = sdp.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const session: string[] = [];
+  const medias: string[][] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) medias.push([line]);
+    else if (medias.length > 0) medias.at(-1)!.push(line);
+    else session.push(line);
+  }
+  return { session, medias };
+}
+
+/**
+ * What must be equal for two video sources to share one switched RTP stream:
+ * payload type, rtpmap and fmtp of the source SDP's video m-line. Undefined when
+ * the SDP has no video.
+ */
+export function videoCodecKey(sdp: string): string | undefined {
+  const video = sections(sdp).medias.find((m) => m[0]!.startsWith('m=video '));
+  if (!video) return undefined;
+  const pt = video[0]!.split(' ')[3];
+  return [pt, ...video.filter((l) => l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `))].join('|');
+}
+
+/**
+ * The program SDP of the speaker layout behind an RTP switch: one video m-line,
+ * copied from a source's SDP (every source has the same codec) but at the port
+ * where the switch sends and with the switch's SSRC, then the audio m-lines of
+ * the audio output's SDP. Pure.
+ */
+export function switchedProgramSdp(input: { videoSource: string; videoPort: number; ssrc: number; audio?: string | undefined }): string {
+  const source = sections(input.videoSource);
+  const video = source.medias.find((m) => m[0]!.startsWith('m=video '));
+  if (!video) bad('the switch source SDP has no video m-line');
+  const [, , ...rest] = video[0]!.split(' ');
+  const lines = [
+    ...source.session,
+    `m=video ${input.videoPort} ${rest.join(' ')}`,
+    ...video.slice(1).flatMap((l) => {
+      if (l.startsWith('a=rtcp:')) return [`a=rtcp:${input.videoPort + 1}`];
+      if (l.startsWith('a=ssrc:')) return [`a=ssrc:${input.ssrc} cname:stagecast`];
+      if (l.startsWith('a=label:')) return ['a=label:switch'];
+      return [l];
+    }),
+  ];
+  if (input.audio) for (const m of sections(input.audio).medias) if (m[0]!.startsWith('m=audio ')) lines.push(...m);
+  parseProgramSdp(lines.join('\r\n') + '\r\n'); // the gatekeeper's check
+  return lines.join('\r\n') + '\r\n';
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { composeProgram, gridCells, sameProgram, type CompositionHost } from '../../app/composition.ts';
+import { composeProgram, gridCells, sameAudios, sameProgram, speakerSources, type CompositionHost } from '../../app/composition.ts';
 import { SpeakerSelector, loudestOf } from '../../app/speaker.ts';
 import { canvasSize, cellPixels, parseTranscodeConfig, planProgram } from '../../transcode/index.ts';
 
@@ -130,4 +130,24 @@ test('speaker selection never flaps faster than the hold time, whatever the repo
   );
   assert.equal(loudestOf([{ hostId: 'a', volume: -40 }, { hostId: 'b', volume: -12 }]), 'b');
   assert.equal(loudestOf([]), undefined);
+});
+
+test('speaker sources: every unpaused host video in join order, whoever speaks; the audio mix compared apart', () => {
+  const hosts: CompositionHost[] = [
+    { id: 'a', video: { producerId: 'va', paused: false }, audio: { producerId: 'aa', paused: false } },
+    { id: 'b', audio: { producerId: 'ab', paused: false } },
+    { id: 'c', video: { producerId: 'vc', paused: true }, audio: { producerId: 'ac', paused: false } },
+    { id: 'd', video: { producerId: 'vd', paused: false } },
+  ];
+  assert.deepEqual(speakerSources(hosts), [{ hostId: 'a', producerId: 'va' }, { hostId: 'd', producerId: 'vd' }]);
+  const byA = composeProgram({ hosts, mode: 'speaker', speaker: 'a' });
+  const byD = composeProgram({ hosts, mode: 'speaker', speaker: 'd' });
+  // A speaker change is a different program (another video) with the same audio mix: the switch's case.
+  assert.equal(sameProgram(byA, byD), false);
+  assert.equal(sameAudios(byA, byD), true);
+  // d leaving with its video only keeps the mix; a's audio muted changes it (an FFmpeg restart).
+  assert.equal(sameAudios(byA, composeProgram({ hosts: hosts.slice(0, 3), mode: 'speaker', speaker: 'a' })), true);
+  const aMuted = hosts.map((h) => (h.id === 'a' ? { ...h, audio: { producerId: 'aa', paused: true } } : h));
+  assert.equal(sameAudios(byA, composeProgram({ hosts: aMuted, mode: 'speaker', speaker: 'a' })), false);
+  assert.deepEqual(speakerSources([]), []);
 });

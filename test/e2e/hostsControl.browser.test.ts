@@ -6,9 +6,23 @@ import assert from 'node:assert/strict';
 import { api } from '../helpers/app.ts';
 import {
   BOTTOM_LEFT, CENTRE, CORNER, LEFT, RIGHT, STAGE, TOP_LEFT, TOP_RIGHT,
-  app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, setupHosts, stage, status, teardownHosts, until, waitLayout, type HostName, type Status,
+  app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, playlist, setupHosts, stage, status, teardownHosts, until, waitLayout, type HostName, type Status,
 } from '../helpers/hosts.ts';
 import { SignalClient } from '../helpers/signalClient.ts';
+
+/** What the speaker test reads of the status beyond helpers/hosts.ts's Status: the FFmpeg session and the RTP switch. */
+type SwitchStatus = {
+  transcoder?: { session: number; pid?: number };
+  program?: { speaker?: string; changes: number; switch?: { sources: string[]; onAir?: string; switches: number } };
+};
+const switchStatus = async (): Promise<SwitchStatus> => (await api<{ broadcast: SwitchStatus }>(app, 'GET', `/stages/${STAGE}`)).body.broadcast;
+
+/** Discontinuities ever in the 360p playlist: the window's tags plus those that slid out (EXT-X-DISCONTINUITY-SEQUENCE). */
+async function discontinuities(): Promise<number> {
+  const pl = await playlist();
+  const slid = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(pl)?.[1] ?? 0);
+  return slid + (pl.match(/#EXT-X-DISCONTINUITY\n/g)?.length ?? 0);
+}
 
 before(setupHosts);
 after(teardownHosts);
@@ -24,10 +38,19 @@ test('two hosts go live in a grid, a third joins', async () => {
   assert.ok((await playback()).currentTime > 0);
 });
 
-test('speaker layout: the program shows the loud host, and switches when the loud tone moves to another host', async (t) => {
+test('speaker layout: the program shows the loud host, and switches when the loud tone moves to another host, without restarting FFmpeg', async (t) => {
   assert.equal((await api(app, 'PUT', `/stages/${STAGE}/layout`, { mode: 'speaker' })).status, 200);
   await waitLayout([[CENTRE, 'red'], [CORNER, 'black']]);
   await until(async () => (await status()).program?.speaker === hostIdOf('red'), 10_000, 'red as the active speaker');
+  // The speaker layout runs behind the RTP switch: every host's video is a source, red's on air.
+  await until(async () => (await switchStatus()).program?.switch?.onAir === hostIdOf('red'), 10_000, 'red on air through the switch');
+  const before = await switchStatus();
+  assert.deepEqual([...before.program!.switch!.sources].sort(), [hostIdOf('red'), hostIdOf('green'), hostIdOf('blue')].sort());
+  const session = before.transcoder!.session;
+  const pid = before.transcoder!.pid;
+  assert.ok(pid !== undefined);
+  const changes = before.program!.changes;
+  const discontinuitiesBefore = await discontinuities();
   const t0 = (await playback()).currentTime;
   // Red's microphone goes silent (the track is disabled, the producer stays): green and blue remain, equally quiet.
   const switchedAt = Date.now();
@@ -44,6 +67,25 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   await waitLayout([[CENTRE, speaker]]);
   t.diagnostic(`the speaker moved to ${speaker} ${speakerMs} ms after red went silent (hysteresis: 1 s dominance, 2.5 s hold)`);
   await keptPlaying(t0, 2);
+  // The switch, not a new FFmpeg: same session and process, no program change, no new discontinuity for viewers.
+  const after = await switchStatus();
+  assert.equal(after.program!.switch!.onAir, speakerId);
+  assert.ok(after.program!.switch!.switches > before.program!.switch!.switches);
+  assert.equal(after.transcoder!.session, session);
+  assert.equal(after.transcoder!.pid, pid);
+  assert.equal(after.program!.changes, changes);
+  assert.equal(await discontinuities(), discontinuitiesBefore);
+  // A host's video leaving and coming back (the owner mutes red's video; the audio mix stays): a switch source
+  // removed and added again, still the same FFmpeg.
+  const red = hostIdOf('red')!;
+  assert.equal((await api(app, 'POST', `/stages/${STAGE}/hosts/${red}/mute`, { video: true })).status, 200);
+  await until(async () => (await switchStatus()).program?.switch?.sources.includes(red) === false, 10_000, "red's video out of the switch");
+  assert.equal((await api(app, 'POST', `/stages/${STAGE}/hosts/${red}/mute`, { video: false })).status, 200);
+  await until(async () => (await switchStatus()).program?.switch?.sources.includes(red) === true, 10_000, "red's video back in the switch");
+  const afterMute = await switchStatus();
+  assert.deepEqual([afterMute.transcoder!.session, afterMute.transcoder!.pid, afterMute.program!.changes], [session, pid, changes]);
+  await waitLayout([[CENTRE, speaker]]);
+  assert.equal(await discontinuities(), discontinuitiesBefore);
   await hostPages.get('red')!.evaluate(() => {
     for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = true;
   });

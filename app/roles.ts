@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
-import { createOriginRouter, createPackager, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
+import { createOriginRouter, createPackager, originServerOptions, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
@@ -52,7 +52,8 @@ function closerChain(logger: Logger): { push(c: Closer): void; close(): Promise<
 }
 
 async function listen(app: express.Express, config: AppConfig, closers: { push(c: Closer): void }): Promise<{ server: http.Server; url: string }> {
-  const server = http.createServer(app);
+  // The broadcast node is what the CDN pulls: same keep-alive as role `all` (packager/httpServer.ts).
+  const server = http.createServer(originServerOptions, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => {

@@ -86,11 +86,42 @@ export function rtpInputOptions(config: TranscodeConfig): string[] {
   ];
 }
 
+/**
+ * One ladder rung encoded from the filter graph's `[v<index>]`: the same x264
+ * settings for a plain and a composed program (transcode/compose.ts).
+ */
+export function x264RungOutput(config: TranscodeConfig, r: Rung, index: number, options: PlanOptions): PlannedOutput {
+  const seg = config.segmentDurationMs / 1000;
+  const gop = Math.round((config.segmentDurationMs * config.fps) / 1000);
+  const partUs = config.partDurationMs * 1000;
+  const trackId = `video-${r.name}`;
+  return {
+    track: { trackId, kind: 'video', codec: 'h264', passthrough: false, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
+    target: options.targetFor(trackId),
+    options: [
+      '-map', `[v${index}]`,
+      '-c:v', 'libx264',
+      '-preset', config.x264Preset,
+      '-tune', 'zerolatency',
+      '-profile:v', 'high',
+      '-pix_fmt', 'yuv420p',
+      '-b:v', `${r.bitrateKbps}k`,
+      '-maxrate', `${r.bitrateKbps}k`,
+      '-bufsize', `${Math.round(r.bitrateKbps * seg)}k`,
+      // Same GOP on every rung: a keyframe at every segment boundary, no scene cuts.
+      '-g', String(gop),
+      '-keyint_min', String(gop),
+      '-sc_threshold', '0',
+      '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
+      '-threads', String(config.threads),
+      ...cmafOutputOptions(partUs, config.output.httpTimeoutMs, 'video'),
+    ],
+  };
+}
+
 /** Builds the FFmpeg plan for a config, an input SDP and the tracks' targets. Pure. */
 export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: PlanOptions): FfmpegPlan {
   const mode = resolveMode(config, input);
-  const seg = config.segmentDurationMs / 1000;
-  const gop = Math.round((config.segmentDurationMs * config.fps) / 1000);
   const partUs = config.partDurationMs * 1000;
   const httpTimeoutMs = config.output.httpTimeoutMs;
   const inputOptions = rtpInputOptions(config);
@@ -112,31 +143,7 @@ export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: Pla
     const split = rungs.length > 1 ? `split=${rungs.length}${labels.map((l) => `[${l}]`).join('')}` : 'null[s0]';
     const scalers = rungs.map((r, i) => `[s${i}]scale=-2:min(${r.height}\\,ih)[v${i}]`);
     complexFilter = [`[0:v:0]fps=${config.fps},${split}`, ...scalers].join(';');
-    rungs.forEach((r, i) => {
-      const trackId = `video-${r.name}`;
-      outputs.push({
-        track: { trackId, kind: 'video', codec: 'h264', passthrough: false, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
-        target: options.targetFor(trackId),
-        options: [
-          '-map', `[v${i}]`,
-          '-c:v', 'libx264',
-          '-preset', config.x264Preset,
-          '-tune', 'zerolatency',
-          '-profile:v', 'high',
-          '-pix_fmt', 'yuv420p',
-          '-b:v', `${r.bitrateKbps}k`,
-          '-maxrate', `${r.bitrateKbps}k`,
-          '-bufsize', `${Math.round(r.bitrateKbps * seg)}k`,
-          // Same GOP on every rung: a keyframe at every segment boundary, no scene cuts.
-          '-g', String(gop),
-          '-keyint_min', String(gop),
-          '-sc_threshold', '0',
-          '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
-          '-threads', String(config.threads),
-          ...cmafOutputOptions(partUs, httpTimeoutMs, 'video'),
-        ],
-      });
-    });
+    rungs.forEach((r, i) => outputs.push(x264RungOutput(config, r, i, options)));
   }
   if (input.audio) {
     const fragUs = audioFragmentDurationUs(config.partDurationMs);

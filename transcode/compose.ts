@@ -1,5 +1,5 @@
 import { InputError } from '../common/index.ts';
-import { audioFragmentDurationUs, cmafOutputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+import { audioFragmentDurationUs, cmafOutputOptions, x264RungOutput, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 import { ladderRungs, type TranscodeConfig } from './config.ts';
 
 /** A cell of the output frame, as fractions (0–1) of the canvas. */
@@ -81,9 +81,6 @@ export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: 
   const canvas = canvasSize(config);
   const { width: W, height: H } = canvas;
   const fps = config.fps;
-  const seg = config.segmentDurationMs / 1000;
-  const gop = Math.round((config.segmentDurationMs * fps) / 1000);
-  const partUs = config.partDurationMs * 1000;
   const httpTimeoutMs = config.output.httpTimeoutMs;
   const extraInputs: { source: string; options: string[] }[] = [];
   let next = hasSdp ? 1 : 0;
@@ -120,30 +117,7 @@ export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: 
   graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
   rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}[v${i}]`));
 
-  const outputs: PlannedOutput[] = rungs.map((r, i) => {
-    const trackId = `video-${r.name}`;
-    return {
-      track: { trackId, kind: 'video', codec: 'h264', passthrough: false, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
-      target: options.targetFor(trackId),
-      options: [
-        '-map', `[v${i}]`,
-        '-c:v', 'libx264',
-        '-preset', config.x264Preset,
-        '-tune', 'zerolatency',
-        '-profile:v', 'high',
-        '-pix_fmt', 'yuv420p',
-        '-b:v', `${r.bitrateKbps}k`,
-        '-maxrate', `${r.bitrateKbps}k`,
-        '-bufsize', `${Math.round(r.bitrateKbps * seg)}k`,
-        '-g', String(gop),
-        '-keyint_min', String(gop),
-        '-sc_threshold', '0',
-        '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
-        '-threads', String(config.threads),
-        ...cmafOutputOptions(partUs, httpTimeoutMs, 'video'),
-      ],
-    };
-  });
+  const outputs: PlannedOutput[] = rungs.map((r, i) => x264RungOutput(config, r, i, options));
   const fragUs = audioFragmentDurationUs(config.partDurationMs);
   outputs.push({
     track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },

@@ -6,7 +6,7 @@
  *
  * Simulated LL-HLS viewers against ONE origin process while a broadcast runs
  * through the real pipeline: an FFmpeg test source sends VP8 + Opus as RTP
- * (as the SFU would), our supervised transcoder (FFmpeg) encodes the ladder
+ * (as the SFU would: a clip encoded at start-up, looped without re-encoding), our supervised transcoder (FFmpeg) encodes the ladder
  * and pushes CMAF over HTTP ingest into the packager of the origin process
  * (bench/origin-server.ts, `ingest` feed, filesystem store), which serves the
  * viewers. The viewers (bench/lib/viewers.ts) run in `--generators` forked
@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { UdpPortPool, silentLogger } from '../common/index.ts';
 import { originServerOptions } from '../packager/index.ts';
 import { createTranscoder, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
-import { makeSdp, startRtpSource, type RtpSource } from '../test/transcode/rtpSource.ts';
+import { encodeClip, makeSdp, startRtpSource, type RtpSource } from '../test/transcode/rtpSource.ts';
 import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
 import { Histogram } from './lib/histogram.ts';
 import { startOriginProcess, type PartLanding } from './lib/originProcess.ts';
@@ -116,9 +116,14 @@ let summary: ReturnType<ProcSampler['summary']> | undefined;
 let originInside: { cpu: number; rss: number; heap: number } | undefined;
 let progress = transcoder.lastProgress;
 try {
+  // The host's VP8 + Opus is encoded once up front and looped without re-encoding, as the SFU
+  // forwards it: encoding it live took a third of a core on this 2-core box, which the origin
+  // under test and the viewers then lacked.
+  const clip = path.join(tmp, 'host.mkv');
+  await encodeClip({ codec: 'VP8', width: 640, height: 360 }, clip, 10);
   // FFmpeg listens first, then the source sends (its first packets would be lost otherwise).
   const started = transcoder.start();
-  source = startRtpSource({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp, width: 640, height: 360 });
+  source = startRtpSource({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp, clip });
   await started;
   await firstPart;
   sampler.track('origin', [origin.pid]);

@@ -30,8 +30,10 @@ b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'p
 const app = express();
 app.disable('x-powered-by');
 app.use(createOriginRouter(packager, store, { logger }));
+// No server.maxConnections: with it set, Node 20 accepts one connection per event-loop turn
+// (measured here: about 5 a second while the loop was busy), so a crowd joining queues in the
+// kernel until SYNs are dropped. The product's listeners do not set it either.
 const server = http.createServer(opts.server, app);
-server.maxConnections = 20_000;
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
 
 let ingest: http.Server | undefined;

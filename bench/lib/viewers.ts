@@ -12,6 +12,8 @@
  *    the playlist has CAN-SKIP-UNTIL), and as each reload answers, the next one
  *    goes out at once while the new part(s) are fetched one at a time (hls.js
  *    loads playlists and fragments concurrently);
+ *  - a loader that has fallen so far behind that the playlist no longer lists
+ *    a segment's parts loads that whole segment instead (as hls.js does);
  *  - hint viewers also request the PRELOAD-HINT part as soon as it is named
  *    (the origin holds it until it lands) and do not fetch it again;
  *  - the video loader switches rendition now and then (ABR): the new
@@ -268,7 +270,26 @@ class Viewer {
     /** The newest part fetched or requested (hinted), as [msn, index]. */
     let have: [number, number] = [-1, -1];
     let fragments: Promise<unknown> = Promise.resolve();
+    /** The oldest segment whose parts the newest playlist still lists; older parts may be gone. */
+    let partsFrom = -1;
+    /** Whole segments fetched in place of parts no longer listed (per rendition). */
+    let segmentsFetched = new Set<number>();
+    /**
+     * A part, or, when the loader has fallen so far behind that the playlist no longer lists the
+     * segment's parts, the whole segment once (hls.js loads the segment when its parts are gone).
+     */
+    const fetchPart = async (kind: 'part' | 'hint', t: string, msn: number, i: number) => {
+      if (t === track && msn < partsFrom) {
+        this.#behind = true;
+        if (segmentsFetched.has(msn)) return;
+        segmentsFetched.add(msn);
+        await this.#req('segment', `${t}/seg-${msn}.m4s`);
+        return;
+      }
+      await this.#req(kind, `${t}/part-${msn}.${i}.m4s`);
+    };
     const fetchParts = (pl: Playlist) => {
+      if (pl.parts.length > 0) partsFrom = pl.parts[0]![0];
       const fresh = pl.parts.filter((p) => after(p, have));
       if (fresh.length === 0) return;
       // More than a segment's worth of new parts: this loader has fallen behind the live edge.
@@ -276,7 +297,7 @@ class Viewer {
       have = fresh.at(-1)!;
       const t = track;
       fragments = fragments.then(async () => {
-        for (const [msn, i] of fresh) await this.#req('part', `${t}/part-${msn}.${i}.m4s`);
+        for (const [msn, i] of fresh) await fetchPart('part', t, msn, i);
       });
     };
     const tuneIn = async (): Promise<Playlist | undefined> => {
@@ -293,6 +314,7 @@ class Viewer {
         if (pl.lastSegment !== undefined) await this.#req('segment', `${t}/seg-${pl.lastSegment}.m4s`);
       });
       have = pl.lastSegment !== undefined ? [pl.lastSegment, 1e9] : [-1, -1];
+      segmentsFetched = new Set();
       fetchParts({ ...pl, parts: pl.parts.filter((p) => curMsn === undefined || p[0] >= curMsn) });
       return pl;
     };
@@ -308,7 +330,7 @@ class Viewer {
       if (this.#hint && after(hint, have)) {
         have = hint;
         const t = track;
-        fragments = fragments.then(() => this.#req('hint', `${t}/part-${hint[0]}.${hint[1]}.m4s`));
+        fragments = fragments.then(() => fetchPart('hint', t, hint[0], hint[1]));
       }
       const r = await this.#req('blocking', `${track}/index.m3u8?_HLS_msn=${hint[0]}&_HLS_part=${hint[1]}&_HLS_skip=YES`, true);
       if (!r) {

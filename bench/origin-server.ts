@@ -30,9 +30,10 @@ b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'p
 const app = express();
 app.disable('x-powered-by');
 app.use(createOriginRouter(packager, store, { logger }));
-// No server.maxConnections: with it set, Node 20 accepts one connection per event-loop turn
-// (measured here: about 5 a second while the loop was busy), so a crowd joining queues in the
-// kernel until SYNs are dropped. The product's listeners do not set it either.
+// Listened as the product listens (no maxConnections). Note: libuv >= 1.45 accepts one connection
+// per event-loop turn (libuv#3696); with the origin's loop saturated, turns took ~100 ms and it
+// accepted ~5-10 connections a second (strace), so a crowd joining at once waits in the kernel's
+// accept queue (somaxconn 4096 here) and, once that is full, in SYN retries.
 const server = http.createServer(opts.server, app);
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
 

@@ -249,6 +249,15 @@ if (summary) {
     out(`  ${name.padEnd(13)} CPU mean ${pad(pc(p.cpuMean), 6)}, busiest second ${pad(pc(p.cpuMax), 6)}; RSS mean ${mib(p.rssMeanBytes)}, max ${mib(p.rssMaxBytes)}`);
   }
   if (originInside) out(`  origin heap at the end ${mib(originInside.heap)}`);
+  // What one origin core serves at this request mix: answered requests sent inside the window,
+  // over the origin's CPU there. Meaningful while the origin is below one core (not saturated).
+  const answered = REQUEST_KINDS.reduce((a, k) => a + hist[k].count, 0) / SECONDS;
+  const originCpu = summary.procs.origin?.cpuMean ?? NaN;
+  const perViewer = answered / Math.max(1, sum((r) => r.viewersStarted));
+  out(
+    `  origin throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${(answered / originCpu).toFixed(0)} req/s per core; ` +
+      `${perViewer.toFixed(1)} req/s per viewer → ~${(answered / originCpu / perViewer).toFixed(0)} viewers per origin core${originCpu > 0.75 ? ' (origin near saturation: a lower bound)' : ''}`,
+  );
   out(`  machine: ${pc(summary.machineCpuMean)} of all cores busy (every process, other sessions included); 1-min load average up to ${summary.loadAvg1Max.toFixed(1)}`);
 }
 out(

@@ -41,7 +41,8 @@ export interface OriginProcess {
 
 export async function startOriginProcess(opts: OriginServerOptions): Promise<OriginProcess> {
   const child = fork(path.join(import.meta.dirname, '..', 'origin-server.ts'), [JSON.stringify(opts)], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_ORIGIN_CPU_PROF=<dir>: a V8 CPU profile of the origin, to see where its time goes.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_ORIGIN_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ORIGIN_CPU_PROF}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const partListeners: ((p: PartLanding) => void)[] = [];

@@ -253,10 +253,15 @@ if (summary) {
   // over the origin's CPU there. Meaningful while the origin is below one core (not saturated).
   const answered = REQUEST_KINDS.reduce((a, k) => a + hist[k].count, 0) / SECONDS;
   const originCpu = summary.procs.origin?.cpuMean ?? NaN;
-  const perViewer = answered / Math.max(1, sum((r) => r.viewersStarted));
+  // A viewer keeping up with the live edge asks, per part and per loader (video, audio), one
+  // blocking reload and one part (or hint): what it would ask if nothing held it back.
+  const loaders = tracks.some((t) => t.startsWith('audio')) ? 2 : 1;
+  const demand = (loaders * 2 * 1000) / config.partDurationMs;
+  const perCore = answered / originCpu;
   out(
-    `  origin throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${(answered / originCpu).toFixed(0)} req/s per core; ` +
-      `${perViewer.toFixed(1)} req/s per viewer → ~${(answered / originCpu / perViewer).toFixed(0)} viewers per origin core${originCpu > 0.75 ? ' (origin near saturation: a lower bound)' : ''}`,
+    `  origin throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${perCore.toFixed(0)} req/s per core${originCpu > 0.75 ? ' (near saturation)' : ''}; ` +
+      `viewers got ${(answered / Math.max(1, sum((r) => r.viewersStarted))).toFixed(1)} req/s each of the ${demand.toFixed(0)} a viewer at the live edge asks → ` +
+      `one origin core serves ~${(perCore / demand).toFixed(0)} such viewers; ${VIEWERS} need ~${((VIEWERS * demand) / perCore).toFixed(1)} cores`,
   );
   out(`  machine: ${pc(summary.machineCpuMean)} of all cores busy (every process, other sessions included); 1-min load average up to ${summary.loadAvg1Max.toFixed(1)}`);
 }

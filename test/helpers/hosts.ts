@@ -151,7 +151,13 @@ export async function waitLayout(expected: [readonly [number, number], Colour][]
     seen = await colours(expected.map(([p]) => p));
     if (seen.length && expected.every(([, c], i) => seen[i] === c)) return Date.now() - start;
     if (Date.now() - start > timeoutMs) {
-      throw new Error(`viewer shows ${JSON.stringify(seen)}, expected ${JSON.stringify(expected.map(([, c]) => c))}; program ${JSON.stringify((await status()).program)}`);
+      // The whole broadcast status (transcoder state, session, restarts) and the player's, so a
+      // failure says whether FFmpeg never came up with the new program or the viewer stalled.
+      const { program, ...rest } = (await status()) as Status & Record<string, unknown>;
+      throw new Error(
+        `viewer shows ${JSON.stringify(seen)}, expected ${JSON.stringify(expected.map(([, c]) => c))}; program ${JSON.stringify(program)}; ` +
+          `broadcast ${JSON.stringify(rest)}; player ${JSON.stringify(await playback())}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 400));
   }

@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type Router } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { InputError, type Logger } from '../common/index.ts';
+import { bearerMatches } from '../packager/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
 import { RemoteStageFeed, remoteStageSchema } from './remoteFeed.ts';
 import { RpcChannel } from './rpcChannel.ts';
@@ -12,12 +12,6 @@ import type { StageFeedSource } from './stageFeed.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
 const layoutSchema = z.enum(['grid', 'speaker']);
-
-/** Constant-time check of `Authorization: Bearer <token>` (hashes first so lengths don't leak). */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = createHash('sha256').update(header?.replace(/^Bearer /i, '') ?? '').digest();
-  return timingSafeEqual(given, createHash('sha256').update(token).digest());
-}
 
 export interface InternalApiOptions {
   nodeId: string;

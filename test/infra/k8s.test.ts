@@ -164,3 +164,19 @@ test('the edge routes /b/<node>/live and /watch to that node by DNS name and nev
   const re = new RegExp(m[1]!.replace(/\\/g, '\\'));
   assert.ok(re.test('broadcast-7') && !re.test('sfu-0'));
 });
+
+test('both roles are scraped for their own /metrics, with the metrics token from the Secret', () => {
+  const docs = load();
+  const secret = find(docs, 'Secret', 'stagecast-secrets').stringData!;
+  assert.ok('metrics-token' in secret, 'the example Secret names the metrics token');
+  for (const d of [find(docs, 'Deployment', 'sfu'), find(docs, 'StatefulSet', 'broadcast')]) {
+    const annotations = d.spec.template.metadata.annotations ?? {};
+    const port = container(d).ports.find((p: { name: string }) => p.name === 'http').containerPort;
+    assert.deepEqual(
+      [annotations['prometheus.io/scrape'], annotations['prometheus.io/path'], annotations['prometheus.io/port']],
+      ['true', '/metrics', String(port)],
+      `${d.metadata.name}: scrape annotations on the pod template`,
+    );
+    assert.deepEqual(envOf(d).get('STAGECAST_METRICS_TOKEN')?.valueFrom?.secretKeyRef, { name: 'stagecast-secrets', key: 'metrics-token', optional: true });
+  }
+});

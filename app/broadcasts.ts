@@ -64,6 +64,11 @@ export class Broadcasts implements BroadcastControl {
     return this.#live.get(stageId);
   }
 
+  /** Stage ids with a broadcast in memory (live, starting or stopping, or ended within its grace). */
+  get ids(): string[] {
+    return [...this.#live.keys()];
+  }
+
   async goLive(stageId: string): Promise<LiveBroadcast> {
     const stage = this.#deps.sfu.getStage(stageId);
     if (!stage) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);

@@ -1,15 +1,21 @@
-import type { NextFunction, Request, Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sfu } from '../ingest/index.ts';
-import type { Broadcast, Packager } from '../packager/index.ts';
+import { bearerMatches, type Broadcast, type Packager } from '../packager/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
+/**
+ * What one process has to report. Role `all` has every part; role `sfu` only
+ * the SFU; role `broadcast` the broadcasts, packager and viewers. Each family of
+ * series is registered only where its source runs, so a scrape never shows a
+ * zero for something the process does not do.
+ */
 export interface MetricsSources {
-  sfu: Sfu;
-  packager: Packager;
-  broadcasts: Broadcasts;
-  viewers: ViewerEstimator;
+  sfu?: Sfu;
+  packager?: Packager;
+  broadcasts?: Broadcasts;
+  viewers?: ViewerEstimator;
 }
 
 /** What an origin request asked for; a bounded label (never the URL itself). */
@@ -41,18 +47,20 @@ export class AppMetrics {
   readonly registry = new Registry();
   /** Broadcast ids (and their track ids) that have label values in the event-fed series. */
   readonly #labelled = new Map<string, Set<string>>();
-  readonly #parts: Counter<'broadcast' | 'track'>;
-  readonly #segments: Counter<'broadcast' | 'track'>;
-  readonly #partLag: Histogram<'broadcast'>;
-  readonly #originRequests: Counter<'route' | 'status'>;
-  readonly #originDuration: Histogram<'route'>;
+  /** Origin series, where this process serves an origin. */
+  #origin: { requests: Counter<'route' | 'status'>; duration: Histogram<'route'> } | undefined;
 
   constructor(src: MetricsSources) {
-    const registers = [this.registry];
     // Standard names (process_*, nodejs_*) so stock dashboards work.
     collectDefaultMetrics({ register: this.registry });
-    const { sfu, packager, broadcasts, viewers } = src;
+    if (src.sfu) this.#sfuSeries(src.sfu);
+    if (src.broadcasts) this.#broadcastSeries(src.broadcasts);
+    if (src.packager) this.#packagerSeries(src.packager, src.viewers);
+  }
 
+  /** Stages, hosts, producers and workers: what the SFU carries. */
+  #sfuSeries(sfu: Sfu): void {
+    const registers = [this.registry];
     new Gauge({
       name: 'stagecast_mediasoup_workers',
       help: 'mediasoup workers alive',
@@ -92,12 +100,16 @@ export class AppMetrics {
         }
       },
     });
+  }
 
+  /** RTP in and FFmpeg, read from the running broadcasts' status at scrape time. */
+  #broadcastSeries(broadcasts: Broadcasts): void {
+    const registers = [this.registry];
     // One status read per broadcast per scrape, shared by the gauges below.
     type Status = NonNullable<Awaited<ReturnType<Broadcasts['status']>>>;
     let statuses: Promise<Status[]> | undefined;
     const readStatuses = (): Promise<Status[]> => {
-      statuses ??= Promise.all(sfu.stages.map((s) => broadcasts.status(s.id))).then((all) => {
+      statuses ??= Promise.all(broadcasts.ids.map((id) => broadcasts.status(id))).then((all) => {
         queueMicrotask(() => (statuses = undefined));
         return all.filter((s): s is Status => s !== undefined && (s.state === 'live' || s.state === 'starting' || s.state === 'stopping'));
       });
@@ -138,10 +150,14 @@ export class AppMetrics {
     transcoderGauge('stagecast_ffmpeg_fps', 'FFmpeg output frames per second from its progress lines', (t) => t.fps);
     // A gauge, not a counter: it is the broadcast's own count, read from its status, and leaves with it.
     transcoderGauge('stagecast_ffmpeg_restarts', 'FFmpeg restarts of the running broadcast so far', (t) => t.restarts);
+  }
 
-    this.#parts = new Counter({ name: 'stagecast_parts_total', help: 'LL-HLS parts (CMAF fragments) produced, per broadcast and track', labelNames: ['broadcast', 'track'] as const, registers });
-    this.#segments = new Counter({ name: 'stagecast_segments_total', help: 'Segments completed, per broadcast and track', labelNames: ['broadcast', 'track'] as const, registers });
-    this.#partLag = new Histogram({
+  /** Parts, segments, uploads, origin requests, waiters and viewers: what the packager and its origin do. */
+  #packagerSeries(packager: Packager, viewers: ViewerEstimator | undefined): void {
+    const registers = [this.registry];
+    const parts = new Counter({ name: 'stagecast_parts_total', help: 'LL-HLS parts (CMAF fragments) produced, per broadcast and track', labelNames: ['broadcast', 'track'] as const, registers });
+    const segments = new Counter({ name: 'stagecast_segments_total', help: 'Segments completed, per broadcast and track', labelNames: ['broadcast', 'track'] as const, registers });
+    const partLag = new Histogram({
       name: 'stagecast_part_availability_lag_seconds',
       help:
         'When a part became available at the origin, minus the wall-clock time of its end on the session clock ' +
@@ -156,11 +172,11 @@ export class AppMetrics {
       this.#labelled.set(b.id, tracks);
       b.on('part', (trackId, seg, part) => {
         tracks.add(trackId);
-        this.#parts.inc({ broadcast: b.id, track: trackId });
+        parts.inc({ broadcast: b.id, track: trackId });
         const endMs = seg.programDateTime + ((part.start + part.duration - seg.start) * 1000) / seg.timescale;
-        this.#partLag.observe({ broadcast: b.id }, (Date.now() - endMs) / 1000);
+        partLag.observe({ broadcast: b.id }, (Date.now() - endMs) / 1000);
       });
-      b.on('segment', (trackId) => this.#segments.inc({ broadcast: b.id, track: trackId }));
+      b.on('segment', (trackId) => segments.inc({ broadcast: b.id, track: trackId }));
     };
     for (const b of packager.broadcasts) onBroadcast(b);
     packager.on('newBroadcast', onBroadcast);
@@ -197,14 +213,15 @@ export class AppMetrics {
     publisher?.on('queueFull', () => uploadsDropped.inc());
     publisher?.on('uploaded', (_key, kind) => uploaded.inc({ kind }));
 
-    this.#originRequests = new Counter({ name: 'stagecast_origin_requests_total', help: 'Origin requests answered, by route kind and status', labelNames: ['route', 'status'] as const, registers });
-    this.#originDuration = new Histogram({
+    const requests = new Counter({ name: 'stagecast_origin_requests_total', help: 'Origin requests answered, by route kind and status', labelNames: ['route', 'status'] as const, registers });
+    const duration = new Histogram({
       name: 'stagecast_origin_response_seconds',
       help: 'Origin response time (to the last byte), by route kind; blocking reloads apart since they wait on purpose',
       labelNames: ['route'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8],
       registers,
     });
+    this.#origin = { requests, duration };
 
     const labelled = this.#labelled;
     const prune = () => {
@@ -213,10 +230,10 @@ export class AppMetrics {
         if (packager.getBroadcast(id)) continue;
         labelled.delete(id);
         for (const track of tracks) {
-          this.#parts.remove({ broadcast: id, track });
-          this.#segments.remove({ broadcast: id, track });
+          parts.remove({ broadcast: id, track });
+          segments.remove({ broadcast: id, track });
         }
-        this.#partLag.remove({ broadcast: id });
+        partLag.remove({ broadcast: id });
       }
     };
     new Gauge({
@@ -230,16 +247,18 @@ export class AppMetrics {
         for (const b of packager.broadcasts) this.set({ broadcast: b.id }, b.tracks.reduce((n, t) => n + t.waiting, 0));
       },
     });
-    new Gauge({
-      name: 'stagecast_viewers_estimated',
-      help: 'Distinct clients (address + user agent) polling manifests in the last 10 s, per broadcast; behind a CDN this counts CDN nodes',
-      labelNames: ['broadcast'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const b of packager.broadcasts) this.set({ broadcast: b.id }, viewers.count(b.id));
-      },
-    });
+    if (viewers) {
+      new Gauge({
+        name: 'stagecast_viewers_estimated',
+        help: 'Distinct clients (address + user agent) polling manifests in the last 10 s, per broadcast; behind a CDN this counts CDN nodes',
+        labelNames: ['broadcast'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const b of packager.broadcasts) this.set({ broadcast: b.id }, viewers.count(b.id));
+        },
+      });
+    }
     new Gauge({
       name: 'stagecast_broadcasts',
       help: 'Broadcasts in the packager, by whether they have ended',
@@ -255,16 +274,17 @@ export class AppMetrics {
 
   /** Express middleware for the origin: counts each `/live` request by route kind and status when it ends. */
   readonly originMiddleware = (req: Request, res: Response, next: NextFunction): void => {
-    if (!req.path.startsWith('/live/')) return next();
+    const origin = this.#origin;
+    if (!origin || !req.path.startsWith('/live/')) return next();
     const route = originRouteKind(req.path, req.query as Record<string, unknown>);
-    const end = this.#originDuration.startTimer({ route });
+    const end = origin.duration.startTimer({ route });
     let done = false;
     const record = () => {
       if (done) return;
       done = true;
       // A client that went away before the answer is counted as 499 (nginx's convention).
       const status = res.writableFinished ? String(res.statusCode) : '499';
-      this.#originRequests.inc({ route, status });
+      origin.requests.inc({ route, status });
       end();
     };
     res.once('finish', record);
@@ -276,4 +296,21 @@ export class AppMetrics {
   async text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * `GET /metrics` for `metrics`: the Prometheus text, never cached; with a token
+ * configured, only for `Authorization: Bearer <token>` (401 otherwise).
+ */
+export function metricsRouter(metrics: AppMetrics, token: string | undefined): Router {
+  const router = Router();
+  router.get('/metrics', async (req, res) => {
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics token required');
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.type(metrics.registry.contentType).send(await metrics.text());
+  });
+  return router;
 }

@@ -5,13 +5,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter } from '../ingest/index.ts';
+import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipIngest } from '../ingest/index.ts';
 import { createOriginRouter, createPackager, originServerOptions, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { InternalApi } from './internalApi.ts';
+import { AppMetrics, metricsRouter } from './metrics.ts';
 import { rankNodes } from './placement.ts';
 import { RemoteBroadcasts } from './remoteBroadcasts.ts';
 import type { StageFeed } from './stageFeed.ts';
@@ -129,6 +130,12 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
     app.get('/readyz', (_req, res) => {
       res.status(sfu.workers.size > 0 ? 200 : 503).json({ ready: sfu.workers.size > 0, role: 'sfu' });
     });
+    // WHIP ingest (OBS and other encoders) belongs to the SFU, as in role all.
+    const whip = createWhipIngest(sfu, config.ingest.whip, log);
+    closers.push(() => whip.sessions.close());
+    app.use('/whip', whip.router);
+    const metrics = new AppMetrics({ sfu });
+    if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
     const signalling = new SignallingServer(sfu, log, '/host/ws');
     closers.push(() => signalling.close());
     const { server, url: listening } = await listen(app, config, closers);
@@ -170,16 +177,21 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     closers.push(() => broadcasts.stopAll());
     const internal: InternalApi = new InternalApi({ nodeId, token: config.internalToken!, broadcasts, viewers, logger: log });
     closers.push(() => internal.close());
+    const metrics = new AppMetrics({ broadcasts, packager, viewers });
 
     const playerAssets = await buildPlayerPages();
     const media = express.Router();
     media.use('/watch', createPlayerRouter(playerAssets));
-    media.use(viewers.middleware);
     // Signed viewer URLs are verified where the media is served: on the broadcast node.
+    // They are unwrapped first, so the metrics and the viewer count see /live/<broadcast>/.
     if (config.viewerAuth.secret) media.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
+    media.use(metrics.originMiddleware);
+    media.use(viewers.middleware);
     media.use(createOriginRouter(packager, store, { logger: log }));
     const app = baseApp();
     app.use('/internal', internal.router);
+    // Scraped at the node itself; the CDN routes only /b/<node>/ (media and pages) here.
+    if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
     app.use(nodePathPrefix(nodeId), media);
     app.use(media);
     app.get('/healthz', (_req, res) => {

@@ -3,11 +3,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, WhipSessions, buildHostPage, createHostPageRouter, createWhipRouter, type RtpTargetHook } from '../ingest/index.ts';
+import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipIngest, type RtpTargetHook, type WhipSessions } from '../ingest/index.ts';
 import {
   FsObjectStore,
   S3ObjectStore,
-  bearerMatches,
   createOriginRouter,
   createPackager,
   originServerOptions,
@@ -22,7 +21,7 @@ import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { Recordings } from './recordings.ts';
 import { Health } from './health.ts';
-import { AppMetrics } from './metrics.ts';
+import { AppMetrics, metricsRouter } from './metrics.ts';
 import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
 import { ViewerEstimator } from './viewers.ts';
 
@@ -147,29 +146,12 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const viewerBase = () => config.cdnBaseUrl?.replace(/\/$/, '') ?? publicUrl();
     app.use('/host', createHostPageRouter(hostAssets));
     // WHIP ingest belongs to the SFU: it needs nothing but the Sfu and its config.
-    const whip = new WhipSessions(
-      sfu,
-      {
-        limits: { maxBytes: config.ingest.whip.maxOfferBytes, maxMediaSections: config.ingest.whip.maxMediaSections, maxLineLength: 2048 },
-        connectTimeoutMs: config.ingest.whip.connectTimeoutMs,
-      },
-      logger,
-    );
+    const { sessions: whip, router: whipRouter } = createWhipIngest(sfu, config.ingest.whip, logger);
     closers.push(() => whip.close());
-    app.use('/whip', createWhipRouter(whip, { ...config.ingest.whip, logger }));
+    app.use('/whip', whipRouter);
     app.use('/watch', createPlayerRouter(playerAssets));
     app.use(health.router());
-    if (config.metrics.enabled) {
-      const token = config.metrics.token;
-      app.get('/metrics', async (req, res) => {
-        if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
-          res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics token required');
-          return;
-        }
-        res.setHeader('Cache-Control', 'no-store');
-        res.type(metrics.registry.contentType).send(await metrics.text());
-      });
-    }
+    if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
     // Signed viewer URLs are checked and unwrapped before anything else sees /live.
     if (config.viewerAuth.secret) app.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
     app.use(metrics.originMiddleware);

@@ -14,6 +14,7 @@ export type { AudioLevel, MediaKind, ProducerInfo, StageCloseReason, StageEvents
 export {
   WhipSessions,
   WhipSession,
+  createWhipIngest,
   createWhipRouter,
   translateOffer,
   buildAnswer,

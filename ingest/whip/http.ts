@@ -1,7 +1,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { InputError, InvalidStateError, type Logger } from '../../common/index.ts';
+import type { IngestConfig } from '../config.ts';
 import { TokenBucket } from '../rateLimiter.ts';
-import type { WhipSessions } from './sessions.ts';
+import type { Sfu } from '../sfu.ts';
+import { WhipSessions } from './sessions.ts';
 
 export interface WhipRouterOptions {
   /** Largest body read (413 beyond). */
@@ -167,4 +169,14 @@ function classify(err: unknown): { status: number; code: string; message: string
   if (e?.type === 'entity.too.large') return { status: 413, code: 'offer-too-large', message: 'the offer is too large' };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'invalid-request', message: e.message ?? 'bad request' };
   return { status: 500, code: 'internal', message: 'internal error' };
+}
+
+/** WHIP ingest as configured (`ingest.whip`): the sessions on `sfu`, and the router that serves them (mount at /whip). */
+export function createWhipIngest(sfu: Sfu, config: IngestConfig['whip'], logger: Logger): { sessions: WhipSessions; router: Router } {
+  const sessions = new WhipSessions(
+    sfu,
+    { limits: { maxBytes: config.maxOfferBytes, maxMediaSections: config.maxMediaSections, maxLineLength: 2048 }, connectTimeoutMs: config.connectTimeoutMs },
+    logger,
+  );
+  return { sessions, router: createWhipRouter(sessions, { ...config, logger }) };
 }

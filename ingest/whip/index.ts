@@ -2,4 +2,4 @@ export { translateOffer, defaultOfferLimits, type WhipOffer, type WhipOfferLimit
 export { buildAnswer, type WhipTransportDescription } from './answer.ts';
 export { h264Profile, type H264Profile } from './h264.ts';
 export { WhipSessions, WhipSession, type WhipSessionEndReason, type WhipSessionsEvents, type WhipSessionsOptions } from './sessions.ts';
-export { createWhipRouter, type WhipRouterOptions } from './http.ts';
+export { createWhipIngest, createWhipRouter, type WhipRouterOptions } from './http.ts';

@@ -9,6 +9,7 @@ import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { scrapeMetrics } from '../helpers/metrics.ts';
 
 const transcode: AppConfigInput['transcode'] = {
   ladder: [{ name: '180p', height: 180, bitrateKbps: 250 }],
@@ -28,14 +29,7 @@ after(async () => {
 });
 
 async function metrics(): Promise<Map<string, number>> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
+  return (await scrapeMetrics(`${app.url}/metrics`)).metrics;
 }
 
 test('a live broadcast shows its host, producers, RTP bitrate in, FFmpeg speed/fps and parts', async () => {

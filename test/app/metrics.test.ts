@@ -5,23 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningApp } from '../../app/server.ts';
 import { TEST_ADMIN_TOKEN, api, startTestApp } from '../helpers/app.ts';
+import { scrapeMetrics } from '../helpers/metrics.ts';
 import { pushInProcess, until, type FfmpegRun } from '../packager/helpers.ts';
 
-/** Parses the Prometheus text format into `name{labels}` → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
 async function scrape(app: RunningApp, headers: Record<string, string> = {}): Promise<{ status: number; metrics: Map<string, number>; text: string }> {
-  const res = await fetch(`${app.url}/metrics`, { headers });
-  const text = await res.text();
-  return { status: res.status, metrics: parseMetrics(text), text };
+  return scrapeMetrics(`${app.url}/metrics`, headers);
 }
 
 describe('metrics of a running broadcast', () => {

@@ -7,18 +7,22 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { rankNodes } from '../../app/placement.ts';
-import { isUdpPortBound } from '../../common/index.ts';
+import { bundleForBrowser, isUdpPortBound } from '../../common/index.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { scrapeMetrics } from '../helpers/metrics.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
 const INTERNAL = 'multi-process-internal-token-0123';
 const HOST_SECRET = 'multi-process-host-secret-0123456';
+const METRICS = 'multi-process-metrics-token-0123';
 const rtpRange = process.env.STAGECAST_TEST_RTP_PORTS ?? '45000-45999';
 
 type Status = {
@@ -55,7 +59,7 @@ describe('roles on separate processes behind a caching proxy', () => {
     nodeUrl = `http://127.0.0.1:${nodePort}`;
     // A configured node nobody listens on: placement must skip it.
     goneUrl = `http://127.0.0.1:${gonePort}`;
-    const common = { STAGECAST_HTTP_HOST: '127.0.0.1', STAGECAST_ADMIN_TOKEN: ADMIN, STAGECAST_INTERNAL_TOKEN: INTERNAL, STAGECAST_INITIAL_STAGE: '', STAGECAST_LOG_LEVEL: 'info' };
+    const common = { STAGECAST_HTTP_HOST: '127.0.0.1', STAGECAST_ADMIN_TOKEN: ADMIN, STAGECAST_INTERNAL_TOKEN: INTERNAL, STAGECAST_INITIAL_STAGE: '', STAGECAST_LOG_LEVEL: 'info', STAGECAST_METRICS_TOKEN: METRICS };
     node = spawnStagecast(
       'broadcast',
       {
@@ -179,11 +183,13 @@ describe('roles on separate processes behind a caching proxy', () => {
         );
       // A hint may name a part that never comes: when the segment ends first, the next
       // part is part 0 of the next segment (the spec allows this; all five then get 404).
-      // Then the burst is repeated on the next hint, at most three times.
+      // Then the burst is repeated on the hint of the blocking reload's answer (fresh: a plain
+      // reload through the cache may be the same second-old playlist with the same dead hint),
+      // at most three times.
       let blockingUri = '';
       let partUri = '';
+      let playlist = await (await fetch(`${base}/index.m3u8`)).text();
       for (let attempt = 1; ; attempt++) {
-        const playlist = await (await fetch(`${base}/index.m3u8`)).text();
         const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
         assert.ok(hint, `the live playlist has a preload hint:\n${playlist}`);
         const [msn, part] = [Number(hint[1]), Number(hint[2])];
@@ -199,9 +205,11 @@ describe('roles on separate processes behind a caching proxy', () => {
           const after = bodies.find((b) => b.startsWith('#EXTM3U')) ?? '';
           assert.ok(!after.includes(`part-${msn}.${part}.m4s`), `part-${msn}.${part} answered 404 but the playlist lists it:\n${after}`);
           assert.match(after, new RegExp(`seg-${msn}\\.m4s`), `segment ${msn} ended before the hinted part`);
+          playlist = after;
           continue;
         }
         assert.deepEqual(partStatuses, [200, 200, 200, 200, 200], answers.join('\n'));
+        t.diagnostic(`hinted-part burst on part-${msn}.${part} (attempt ${attempt})`);
         break;
       }
 
@@ -269,6 +277,30 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.ok(status.broadcast!.input.every((i) => i.bitrate > 0), `the node reports the SFU's RTP bitrates: ${JSON.stringify(status.broadcast?.input)}`);
       assert.ok(status.broadcast!.viewers >= 1, 'the node counts the CDN pulling playlists as a viewer');
 
+      // Each role serves its own /metrics (behind the metrics token): the SFU what it carries,
+      // the broadcast node its FFmpeg, packager and origin; the CDN path never reaches them.
+      const scrape = async (url: string) => {
+        assert.equal((await fetch(`${url}/metrics`)).status, 401, `${url}/metrics needs the token`);
+        const got = await scrapeMetrics(`${url}/metrics`, { authorization: `Bearer ${METRICS}` });
+        assert.equal(got.status, 200);
+        return got.metrics;
+      };
+      const sm = await scrape(sfuUrl);
+      assert.equal(sm.get('stagecast_mediasoup_workers'), 1);
+      assert.equal(sm.get(`stagecast_hosts{stage="${stageId}"}`), 1);
+      assert.equal(sm.get(`stagecast_producers{stage="${stageId}",kind="video"}`), 1);
+      assert.equal(sm.get(`stagecast_producers{stage="${stageId}",kind="audio"}`), 1);
+      assert.ok(sm.has('process_resident_memory_bytes'));
+      assert.ok(![...sm.keys()].some((k) => k.startsWith('stagecast_parts_total') || k.startsWith('stagecast_origin_')), 'the sfu shows no packager or origin series');
+      const nm = await scrape(nodeUrl);
+      assert.ok((nm.get(`stagecast_parts_total{broadcast="${stageId}",track="video-360p"}`) ?? 0) > 0, 'parts counted on the node');
+      assert.ok((nm.get(`stagecast_rtp_in_bitrate_bps{stage="${stageId}",kind="video"}`) ?? 0) > 0, 'RTP in from the SFU');
+      assert.ok((nm.get(`stagecast_ffmpeg_speed{broadcast="${stageId}"}`) ?? 0) > 0, 'FFmpeg speed');
+      assert.ok((nm.get('stagecast_origin_requests_total{route="part",status="200"}') ?? 0) > 0, 'the CDN pulled parts from the origin');
+      assert.ok((nm.get(`stagecast_viewers_estimated{broadcast="${stageId}"}`) ?? 0) >= 1);
+      assert.ok(!nm.has('stagecast_stages') && !nm.has('stagecast_mediasoup_workers'), 'the node shows no SFU series');
+      assert.equal((await fetch(`${cdn.url}/b/node-a/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).status, 404);
+
       // Stop through the SFU: the node ends the broadcast (ENDLIST), served through the CDN.
       const stopped = await api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
       assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
@@ -280,6 +312,48 @@ describe('roles on separate processes behind a caching proxy', () => {
     } finally {
       await host.close();
       await viewer.close();
+    }
+  });
+
+  test('OBS-style WHIP publishing goes to the sfu role: 201 with a Location there, the session is a host with both tracks, DELETE ends it', async () => {
+    const js = (await bundleForBrowser({ client: new URL('./whip/clientPage.ts', import.meta.url).pathname })).get('client')!;
+    // The publishing page on its own origin, as a browser-based encoder would be.
+    const pageServer = http.createServer((req, res) => {
+      if (req.url === '/client.js') res.writeHead(200, { 'content-type': 'application/javascript' }).end(js);
+      else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/client.js"></script>');
+    });
+    await new Promise<void>((resolve) => pageServer.listen(0, 'localhost', resolve));
+    const publisher = await browser.newPage();
+    try {
+      const stageId = 'mp-whip';
+      const created = await api<{ hostToken: string }>('POST', '/stages', { id: stageId, hostName: 'OBS-like' });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const endpoint = `${sfuUrl}/whip/${stageId}`;
+      // A bad token is refused before anything is set up.
+      const refused = await fetch(endpoint, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+      assert.equal(refused.status, 401);
+      await publisher.goto(`http://localhost:${(pageServer.address() as AddressInfo).port}/`);
+      await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
+      const resource = await publisher.evaluate(
+        ([e, t]) => (window as unknown as { whip: { start(e: string, t: string): Promise<string> } }).whip.start(e!, t!),
+        [endpoint, created.body.hostToken],
+      );
+      assert.match(resource, new RegExp(`^${endpoint}/[0-9a-f-]{36}$`));
+      await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
+      const stage = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      assert.deepEqual(stage.producers.map((p) => p.kind).sort(), ['audio', 'video']);
+      await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
+      // The client's DELETE resolves once answered; the producers close with the session.
+      let left = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      for (const deadline = Date.now() + 5_000; left.producers.length && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        left = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      }
+      assert.equal(left.producers.length, 0, 'DELETE closed the session and its producers');
+      assert.equal((await fetch(resource, { method: 'DELETE', headers: { authorization: `Bearer ${created.body.hostToken}` } })).status, 404, 'the session is gone');
+      assert.equal((await api('DELETE', `/stages/${stageId}`)).status, 204);
+    } finally {
+      await publisher.close();
+      await new Promise((r) => pageServer.close(r));
     }
   });
 

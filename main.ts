@@ -52,7 +52,7 @@ const raw: AppConfigInput = {
     address: env.STAGECAST_RTP_ADDRESS || undefined,
     ports:
       env.STAGECAST_RTP_MIN_PORT || env.STAGECAST_RTP_MAX_PORT
-        ? { min: num(env.STAGECAST_RTP_MIN_PORT) ?? 45000, max: num(env.STAGECAST_RTP_MAX_PORT) ?? 45999 }
+        ? { min: num(env.STAGECAST_RTP_MIN_PORT) ?? 24000, max: num(env.STAGECAST_RTP_MAX_PORT) ?? 24999 }
         : undefined,
   },
   transcode: {

@@ -116,9 +116,14 @@ export const appConfigSchema = z.object({
   endedGraceMs: z.number().int().min(0).default(15_000),
   /** Base URL of the CDN in front of the origin; viewer links use it when set. */
   cdnBaseUrl: z.url().optional(),
-  /** Address FFmpeg receives RTP on, and the UDP ports it may use (pairs: RTP, RTP + 1). */
+  /**
+   * Address FFmpeg receives RTP on, and the UDP ports it may use (pairs: RTP, RTP + 1).
+   * The default range lies below Linux's ephemeral range (32768-60999): a port is checked
+   * free when allocated but FFmpeg binds it later, and in between any process's
+   * ephemeral socket could take a port inside that range.
+   */
   rtp: z
-    .object({ address: z.string().min(1).default('127.0.0.1'), ports: portRange.default({ min: 45000, max: 45999 }) })
+    .object({ address: z.string().min(1).default('127.0.0.1'), ports: portRange.default({ min: 24000, max: 24999 }) })
     .prefault({}),
   /** Prometheus metrics at GET /metrics. */
   metrics: z

@@ -262,7 +262,7 @@ async function main(): Promise<void> {
             config: parseTranscodeConfig(transcode),
             ffmpegPath: '/usr/bin/ffmpeg',
             ...(videoProducer?.source ? { sourceHeight: videoProducer.source.height } : {}),
-            ports: { min: 46000, max: 46999 },
+            ports: { min: 26000, max: 26999 },
           });
           baselineArgv = baseline.argv;
           url = baseline.pageUrl;

@@ -23,7 +23,7 @@ const ADMIN = 'multi-process-admin-token-0123';
 const INTERNAL = 'multi-process-internal-token-0123';
 const HOST_SECRET = 'multi-process-host-secret-0123456';
 const METRICS = 'multi-process-metrics-token-0123';
-const rtpRange = process.env.STAGECAST_TEST_RTP_PORTS ?? '45000-45999';
+const rtpRange = process.env.STAGECAST_TEST_RTP_PORTS ?? '25000-25999';
 
 type Status = {
   id: string;

@@ -18,8 +18,8 @@ import { launchChromium } from '../helpers/browser.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN = 'shutdown-admin-token-0123456789';
 const ports = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
-const RTP_MIN = ports ? Number(ports[1]) : 45000;
-const RTP_MAX = Math.min(ports ? Number(ports[2]) : 45999, RTP_MIN + 99);
+const RTP_MIN = ports ? Number(ports[1]) : 25000;
+const RTP_MAX = Math.min(ports ? Number(ports[2]) : 25999, RTP_MIN + 99);
 
 let dataDir: string;
 let browser: Browser;

@@ -18,7 +18,7 @@ export async function startTestApp(overrides: Partial<AppConfigInput> = {}, hook
     adminToken: TEST_ADMIN_TOKEN,
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
     initialStage: '',
-    // Parallel test runs on one machine (worktrees) pick disjoint ranges: STAGECAST_TEST_RTP_PORTS=46000-46999.
+    // Parallel test runs on one machine (worktrees) pick disjoint ranges: STAGECAST_TEST_RTP_PORTS=26000-26999.
     ...(testRtpPorts() ? { rtp: { address: '127.0.0.1', ports: testRtpPorts() } } : {}),
     ...overrides,
     store: overrides.store ?? { kind: 'fs', dir },

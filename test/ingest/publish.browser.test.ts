@@ -10,7 +10,7 @@ import { decodeFromSdp } from '../helpers/ffmpegDecode.ts';
 
 let app: RunningApp;
 let browser: Browser;
-const portPool = new UdpPortPool({ host: '127.0.0.1', min: 46000, max: 46099 });
+const portPool = new UdpPortPool({ host: '127.0.0.1', min: 26000, max: 26099 });
 
 before(async () => {
   app = await startTestApp();

@@ -9,7 +9,7 @@ import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, 
 import { CmafReceiver } from './cmafReceiver.ts';
 import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
 
-const pool = new UdpPortPool({ host: '127.0.0.1', min: 46000, max: 46999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', min: 26000, max: 26999 });
 const light: TranscodeConfigInput = { x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }] };
 
 async function withPorts<T>(fn: (v: PortPair, a: PortPair) => Promise<T>): Promise<T> {

@@ -9,7 +9,7 @@ import { createTranscoder, parseTranscodeConfig, streamCmafSink, type ProgramInp
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
 import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
 
-const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '46000', '46999'];
+const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '26000', '26999'];
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
 // Starts on a loaded shared machine may be slow: a generous start timeout (not what is tested).
 const config = parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }], fps: 15, supervision: { startTimeoutMs: 25_000 } });

@@ -6,7 +6,7 @@ import { isAlive } from './rtpSource.ts';
 import { FrameDecoder, PAYLOAD_TYPE, startColourSender, switchOutputSdp, type Codec, type ColourSender } from './switchMedia.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
-const pool = new UdpPortPool({ host: '127.0.0.1', min: range ? Number(range[1]) : 46500, max: range ? Number(range[2]) : 46999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', min: range ? Number(range[1]) : 26500, max: range ? Number(range[2]) : 26999 });
 
 /** Frames of each colour to see before the next switch (1 s at 30 fps). */
 const FRAMES_PER_SHOT = 30;

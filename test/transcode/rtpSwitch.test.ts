@@ -7,7 +7,7 @@ import { RtpSwitch, type RtpSwitchSourceAddress } from '../../transcode/index.ts
 import { VP8_PT, header, rtcpSenderReport, vp8Packet } from './rtpPackets.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
-const pool = new UdpPortPool({ host: '127.0.0.1', min: range ? Number(range[1]) : 46500, max: range ? Number(range[2]) : 46999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', min: range ? Number(range[1]) : 26500, max: range ? Number(range[2]) : 26999 });
 
 /** Stands in for FFmpeg: collects what the switch sends. */
 class Receiver {

@@ -6,12 +6,13 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
 import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipIngest } from '../ingest/index.ts';
-import { createOriginRouter, createPackager, originServerOptions, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
+import { createPackager, originServerOptions, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { InternalApi } from './internalApi.ts';
+import { createLiveRouter } from './liveRouter.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { rankNodes } from './placement.ts';
 import { RemoteBroadcasts } from './remoteBroadcasts.ts';
@@ -183,11 +184,7 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     const media = express.Router();
     media.use('/watch', createPlayerRouter(playerAssets));
     // Signed viewer URLs are verified where the media is served: on the broadcast node.
-    // They are unwrapped first, so the metrics and the viewer count see /live/<broadcast>/.
-    if (config.viewerAuth.secret) media.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
-    media.use(metrics.originMiddleware);
-    media.use(viewers.middleware);
-    media.use(createOriginRouter(packager, store, { logger: log }));
+    media.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, logger: log }));
     const app = baseApp();
     app.use('/internal', internal.router);
     // Scraped at the node itself; the CDN routes only /b/<node>/ (media and pages) here.

@@ -7,10 +7,8 @@ import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipI
 import {
   FsObjectStore,
   S3ObjectStore,
-  createOriginRouter,
   createPackager,
   originServerOptions,
-  viewerAuthMiddleware,
   type ObjectStore,
   type Packager,
 } from '../packager/index.ts';
@@ -21,6 +19,7 @@ import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { Recordings } from './recordings.ts';
 import { Health } from './health.ts';
+import { createLiveRouter } from './liveRouter.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
 import { ViewerEstimator } from './viewers.ts';
@@ -152,11 +151,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     app.use('/watch', createPlayerRouter(playerAssets));
     app.use(health.router());
     if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
-    // Signed viewer URLs are checked and unwrapped before anything else sees /live.
-    if (config.viewerAuth.secret) app.use(viewerAuthMiddleware({ secret: config.viewerAuth.secret, required: config.viewerAuth.required }));
-    app.use(metrics.originMiddleware);
-    app.use(viewers.middleware);
-    app.use(createOriginRouter(packager, store, { logger }));
+    app.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, logger }));
     app.use(
       '/api',
       createControlApi({

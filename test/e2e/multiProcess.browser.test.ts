@@ -7,17 +7,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { rankNodes } from '../../app/placement.ts';
-import { bundleForBrowser, isUdpPortBound } from '../../common/index.ts';
+import { isUdpPortBound } from '../../common/index.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { scrapeMetrics } from '../helpers/metrics.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+import { serveWhipClientPage } from './whip/servePage.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
 const INTERNAL = 'multi-process-internal-token-0123';
@@ -316,13 +315,7 @@ describe('roles on separate processes behind a caching proxy', () => {
   });
 
   test('OBS-style WHIP publishing goes to the sfu role: 201 with a Location there, the session is a host with both tracks, DELETE ends it', async () => {
-    const js = (await bundleForBrowser({ client: new URL('./whip/clientPage.ts', import.meta.url).pathname })).get('client')!;
-    // The publishing page on its own origin, as a browser-based encoder would be.
-    const pageServer = http.createServer((req, res) => {
-      if (req.url === '/client.js') res.writeHead(200, { 'content-type': 'application/javascript' }).end(js);
-      else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/client.js"></script>');
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, 'localhost', resolve));
+    const page = await serveWhipClientPage();
     const publisher = await browser.newPage();
     try {
       const stageId = 'mp-whip';
@@ -332,7 +325,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       // A bad token is refused before anything is set up.
       const refused = await fetch(endpoint, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
       assert.equal(refused.status, 401);
-      await publisher.goto(`http://localhost:${(pageServer.address() as AddressInfo).port}/`);
+      await publisher.goto(`${page.origin}/`);
       await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
       const resource = await publisher.evaluate(
         ([e, t]) => (window as unknown as { whip: { start(e: string, t: string): Promise<string> } }).whip.start(e!, t!),
@@ -353,7 +346,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.equal((await api('DELETE', `/stages/${stageId}`)).status, 204);
     } finally {
       await publisher.close();
-      await new Promise((r) => pageServer.close(r));
+      await page.close();
     }
   });
 

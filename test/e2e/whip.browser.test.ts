@@ -5,14 +5,12 @@
 // client's DELETE ends the session, the host leaves and the broadcast ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { bundleForBrowser } from '../../common/index.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { serveWhipClientPage, type WhipClientPage } from './whip/servePage.ts';
 
 const transcode: AppConfigInput['transcode'] = {
   ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
@@ -23,25 +21,18 @@ const transcode: AppConfigInput['transcode'] = {
 
 let app: RunningApp;
 let browser: Browser;
-let pageServer: http.Server;
-let pageOrigin: string;
+let page: WhipClientPage;
 
 before(async () => {
   app = await startTestApp({ transcode, endedGraceMs: 2000 });
   browser = await launchChromium();
-  const js = (await bundleForBrowser({ client: new URL('./whip/clientPage.ts', import.meta.url).pathname })).get('client')!;
   // The publishing page lives on its own origin: the WHIP requests are cross-origin.
-  pageServer = http.createServer((req, res) => {
-    if (req.url === '/client.js') res.writeHead(200, { 'content-type': 'application/javascript' }).end(js);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/client.js"></script>');
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, 'localhost', resolve));
-  pageOrigin = `http://localhost:${(pageServer.address() as AddressInfo).port}`;
+  page = await serveWhipClientPage();
 });
 after(async () => {
   await browser?.close();
   await app?.close();
-  await new Promise((r) => pageServer?.close(r));
+  await page?.close();
 });
 
 type Sample = { currentTime: number; frames: number; height: number; state: string };
@@ -65,7 +56,7 @@ for (const video of ['video/VP8', 'video/H264'] as const) {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     try {
-      await publisher.goto(`${pageOrigin}/`);
+      await publisher.goto(`${page.origin}/`);
       await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
       const connected = new Promise<void>((resolve) => app.whip.once('sessioncreate', () => resolve()));
       const resource = await publisher.evaluate(

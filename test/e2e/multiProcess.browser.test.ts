@@ -14,6 +14,7 @@ import { rankNodes } from '../../app/placement.ts';
 import { isUdpPortBound } from '../../common/index.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { scrapeMetrics } from '../helpers/metrics.ts';
+import { until } from '../helpers/hosts.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
 import { serveWhipClientPage } from './whip/servePage.ts';
@@ -337,11 +338,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.deepEqual(stage.producers.map((p) => p.kind).sort(), ['audio', 'video']);
       await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
       // The client's DELETE resolves once answered; the producers close with the session.
-      let left = (await api<Status>('GET', `/stages/${stageId}`)).body;
-      for (const deadline = Date.now() + 5_000; left.producers.length && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-        left = (await api<Status>('GET', `/stages/${stageId}`)).body;
-      }
-      assert.equal(left.producers.length, 0, 'DELETE closed the session and its producers');
+      await until(async () => (await api<Status>('GET', `/stages/${stageId}`)).body.producers.length === 0, 5_000, 'DELETE to close the session and its producers');
       assert.equal((await fetch(resource, { method: 'DELETE', headers: { authorization: `Bearer ${created.body.hostToken}` } })).status, 404, 'the session is gone');
       assert.equal((await api('DELETE', `/stages/${stageId}`)).status, 204);
     } finally {

@@ -39,6 +39,13 @@ export async function openViewer(): Promise<Page> {
     const v = document.getElementById('video')!;
     v.addEventListener('waiting', () => w.stalls++);
     v.addEventListener('error', () => w.errors++);
+    // hls.js's own errors (fatal or not), for the failure message of a stuck viewer.
+    const d = window as unknown as { hlsErrors: string[]; stagecast: { hls?: { on(e: string, f: (e: string, data: { details: string; fatal: boolean }) => void): void } } };
+    d.hlsErrors = [];
+    d.stagecast.hls?.on('hlsError', (_e, data) => {
+      d.hlsErrors.push(`${(v as HTMLVideoElement).currentTime.toFixed(2)}: ${data.details}${data.fatal ? ' (fatal)' : ''}`);
+      if (d.hlsErrors.length > 30) d.hlsErrors.shift();
+    });
   });
   return viewer;
 }
@@ -156,7 +163,8 @@ export async function waitLayout(expected: [readonly [number, number], Colour][]
       const { program, ...rest } = (await status()) as Status & Record<string, unknown>;
       throw new Error(
         `viewer shows ${JSON.stringify(seen)}, expected ${JSON.stringify(expected.map(([, c]) => c))}; program ${JSON.stringify(program)}; ` +
-          `broadcast ${JSON.stringify(rest)}; player ${JSON.stringify(await playback())}`,
+          `broadcast ${JSON.stringify(rest)}; player ${JSON.stringify(await playback())}; buffer ${JSON.stringify(await bufferState())}; ` +
+          `video playlist tail:\n${tail(await playlist())}\naudio playlist tail:\n${tail(await playlist('audio'))}`,
       );
     }
     await new Promise((r) => setTimeout(r, 400));
@@ -185,8 +193,54 @@ export async function keptPlaying(t0: number, seconds: number): Promise<void> {
   assert.notEqual(p.state, 'ended');
 }
 
-export async function playlist(): Promise<string> {
-  return (await fetch(`${app.url}/live/${STAGE}/video-360p/index.m3u8`)).text();
+export async function playlist(rendition = 'video-360p'): Promise<string> {
+  return (await fetch(`${app.url}/live/${STAGE}/${rendition}/index.m3u8`)).text();
+}
+
+/** The playlist's header (sequence numbers) and its last lines, without the part and hint lines. */
+function tail(text: string): string {
+  const lines = text.split('\n').filter((l) => l && !l.startsWith('#EXT-X-PART:') && !l.startsWith('#EXT-X-PRELOAD-HINT'));
+  return [...lines.filter((l) => /SEQUENCE/.test(l)), ...lines.slice(-16)].join('\n');
+}
+
+/** What the viewer has buffered and what hls.js reported, for the failure message of a stuck viewer. */
+async function bufferState(): Promise<unknown> {
+  return viewer.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    const ranges = Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i).toFixed(3), v.buffered.end(i).toFixed(3)]);
+    type Ctl = { state?: string; fragCurrent?: { sn: number | string; cc: number; type: string } | null };
+    type H = {
+      latency: number;
+      liveSyncPosition: number | null;
+      // hls.js internals, read only to explain a failure: each source buffer's ranges and each loader's state.
+      bufferController?: { tracks: Record<string, { buffer?: SourceBuffer }> };
+      streamController?: Ctl;
+      audioStreamController?: Ctl;
+    };
+    const w = window as unknown as { hlsErrors?: string[]; stagecast: { hls?: H } };
+    const h = w.stagecast.hls;
+    const perBuffer = Object.fromEntries(
+      Object.entries(h?.bufferController?.tracks ?? {}).map(([type, t]) => {
+        const b = t.buffer?.buffered;
+        return [type, b ? Array.from({ length: b.length }, (_, i) => [b.start(i).toFixed(3), b.end(i).toFixed(3)]) : null];
+      }),
+    );
+    // No named helper functions in here: the test's TypeScript build would wrap them in a `__name` call the page lacks.
+    const [main, audio] = [h?.streamController, h?.audioStreamController].map(
+      (c) => c && { state: c.state, frag: c.fragCurrent && { sn: c.fragCurrent.sn, cc: c.fragCurrent.cc } },
+    );
+    return {
+      currentTime: v.currentTime,
+      readyState: v.readyState,
+      ranges,
+      perBuffer,
+      main,
+      audio,
+      latency: h?.latency,
+      liveSyncPosition: h?.liveSyncPosition,
+      hlsErrors: w.hlsErrors ?? [],
+    };
+  });
 }
 
 /** Mean level (dB) of the newest audio segment of the HLS audio rendition in a frequency band, decoded by FFmpeg. */

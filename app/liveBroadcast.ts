@@ -208,9 +208,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
         program: this.#programInput(spec, feed.sdp),
-        sink: streamCmafSink((trackId) => {
+        sink: streamCmafSink((trackId, session) => {
           if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
-          return this.#broadcast.openTrack(trackId);
+          return this.#broadcast.openTrack(trackId, session);
         }),
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg
         // listens, which is the moment to let the media flow (of the current output:

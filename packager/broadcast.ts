@@ -3,6 +3,7 @@ import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger 
 import { CmafReader } from './cmaf.ts';
 import type { PackagerConfig } from './config.ts';
 import { Segmenter, type SegmenterOptions, type SessionAnchor } from './segmenter.ts';
+import { SourceSession, type SessionEvent } from './sourceSession.ts';
 import type { InitSegment, Part, Segment } from './types.ts';
 import type { Publisher } from './store.ts';
 import {
@@ -26,6 +27,8 @@ export interface TrackEvents {
   init: [init: InitSegment];
   /** The source session failed (bad input); the track stops until a new session opens. */
   failed: [error: Error];
+  /** A held source session has media and may be switched in (see `activate`). */
+  ready: [session: SourceSession];
 }
 
 interface Waiter {
@@ -56,7 +59,9 @@ export class Track extends TypedEmitter<TrackEvents> {
   #bytes = 0;
   #seconds = 0;
   #waiters = new Set<Waiter>();
-  #sessionWritable: Writable | undefined;
+  /** Open source sessions, oldest first: at most one active, newer ones held. */
+  readonly #sessions: SourceSession[] = [];
+  #seq = 0;
   #stopped = false;
   readonly #config: PackagerConfig;
   readonly #logger: Logger;
@@ -80,7 +85,11 @@ export class Track extends TypedEmitter<TrackEvents> {
     this.segmenter.on('part', (seg, part) => {
       if (part.index === 0) {
         this.segments.push(seg);
-        if (!this.sessionStarts.has(seg.session)) this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime });
+        if (!this.sessionStarts.has(seg.session)) {
+          this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime });
+          // Where each track's session starts, in its media time and in the playlist: what a player aligns at a discontinuity.
+          this.#logger.info({ session: seg.session, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a source session');
+        }
         this.#trim();
       }
       this.emit('part', seg, part);
@@ -167,42 +176,41 @@ export class Track extends TypedEmitter<TrackEvents> {
     return this.#waiters.size;
   }
 
-  /** A new source session: returns the Writable the CMAF bytes go into. */
-  openSession(): Writable {
+  /**
+   * A new source session: returns the Writable the CMAF bytes go into. It is
+   * held until it has a fragment and is switched in (see `activate`); `source`
+   * names the source's session so the broadcast can switch its tracks together.
+   */
+  openSession(source?: number): Writable {
     if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
-    const previous = this.#sessionWritable;
-    if (previous && !previous.destroyed && !previous.writableFinished) {
-      // Not an error for whoever writes into it: the stream just closes (no 'error' event to crash on).
-      this.#logger.warn('previous source session superseded by a new one');
-      previous.destroy();
-    }
-    this.failure = undefined;
+    const session = new SourceSession(source, this.#seq++);
+    this.#sessions.push(session);
     const reader = new CmafReader({ maxBoxBytes: this.#config.maxBoxBytes });
     let failed = false;
     const fail = (err: unknown): Error => {
       const error = err instanceof Error ? err : new Error(String(err));
       if (!failed) {
         failed = true;
-        this.failure = error;
-        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code }, 'track failed: bad CMAF input');
-        this.segmenter.flush();
-        this.emit('failed', error);
+        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code, source }, 'track failed: bad CMAF input');
+        // A bad new session is dropped and the one it would have replaced goes on; the track
+        // fails only when nothing else feeds it. The write's error tells the writer either way.
+        const active = this.#sessions.find((x) => x.state === 'active');
+        if (session.state !== 'active') this.#drop(session, false);
+        if (!active || active === session) {
+          this.failure = error;
+          this.segmenter.flush();
+          this.emit('failed', error);
+        }
       }
       return error;
     };
     const writable: Writable = new Writable({
       highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _enc, cb) => {
-        if (this.#sessionWritable !== writable) return cb(new InvalidStateError('superseded'));
+        if (session.state === 'superseded') return cb(new InvalidStateError('superseded'));
         try {
           for (const ev of reader.push(chunk)) {
-            if (ev.type === 'init') this.segmenter.onInit(ev.info, ev.bytes);
-            else {
-              if (ev.info.firstSampleDuration > 0 && ev.info.keyframe !== undefined && this.kind === 'video') {
-                this.frameRate = this.init!.info.timescale / ev.info.firstSampleDuration;
-              }
-              this.segmenter.onFragment(ev.info, ev.bytes, Date.now());
-            }
+            this.#onEvent(session, ev.type === 'init' ? { type: 'init', info: ev.info, bytes: ev.bytes } : { type: 'fragment', info: ev.info, bytes: ev.bytes, now: Date.now() });
           }
           cb();
         } catch (err) {
@@ -212,23 +220,84 @@ export class Track extends TypedEmitter<TrackEvents> {
       final: (cb) => {
         try {
           reader.end();
-          if (this.#sessionWritable === writable) this.segmenter.flush();
+          session.ended = true;
+          this.#onEnded(session);
           cb();
         } catch (err) {
           cb(fail(err));
         }
       },
     });
-    this.#sessionWritable = writable;
+    session.writable = writable;
     return writable;
+  }
+
+  /** The pending session of `source` that has media, if there is one. */
+  readySession(source: number): SourceSession | undefined {
+    return this.#sessions.find((s) => s.source === source && s.ready);
+  }
+
+  /**
+   * Switches a held session in: every older session (the active one included)
+   * is superseded and the held media goes to the segmenter, a discontinuity.
+   */
+  activate(session: SourceSession): void {
+    if (session.state !== 'pending' || this.#stopped) return;
+    for (const s of [...this.#sessions]) {
+      if (s.seq >= session.seq) continue;
+      if (s.state === 'active') this.#logger.info({ source: s.source, next: session.source }, 'source session superseded by a newer one');
+      this.#drop(s);
+    }
+    session.state = 'active';
+    this.failure = undefined;
+    for (const ev of session.take()) this.#apply(ev);
+    if (session.ended) this.segmenter.flush();
+  }
+
+  #onEvent(session: SourceSession, ev: SessionEvent): void {
+    if (session.state === 'active') return this.#apply(ev);
+    if (session.state === 'superseded') return;
+    session.hold(ev);
+    if (ev.type === 'fragment') this.emit('ready', session);
+  }
+
+  #apply(ev: SessionEvent): void {
+    if (ev.type === 'init') {
+      this.segmenter.onInit(ev.info, ev.bytes);
+      return;
+    }
+    if (ev.info.firstSampleDuration > 0 && ev.info.keyframe !== undefined && this.kind === 'video') {
+      this.frameRate = this.init!.info.timescale / ev.info.firstSampleDuration;
+    }
+    this.segmenter.onFragment(ev.info, ev.bytes, ev.now);
+  }
+
+  #onEnded(session: SourceSession): void {
+    if (session.state === 'active') {
+      this.segmenter.flush();
+    } else if (session.state === 'pending') {
+      // Ended before it was switched in: its media (if any, and nothing newer came) still goes out.
+      const newest = this.#sessions.at(-1) === session;
+      if (session.ready && newest) this.activate(session);
+      else this.#drop(session);
+    }
+  }
+
+  /** Forgets a session; a writer still pushing into it sees its stream close (no 'error' to crash on). */
+  #drop(session: SourceSession, close = true): void {
+    session.state = 'superseded';
+    session.take();
+    const i = this.#sessions.indexOf(session);
+    if (i >= 0) this.#sessions.splice(i, 1);
+    const w = session.writable;
+    if (close && w && !w.destroyed && !w.writableFinished) w.destroy();
   }
 
   /** Stops the track: completes the segment in progress and releases every waiter. */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    const w = this.#sessionWritable;
-    if (w && !w.destroyed && !w.writableFinished) w.destroy();
+    for (const session of [...this.#sessions]) this.#drop(session);
     this.segmenter.flush();
     for (const w of [...this.#waiters]) w.resolve(this.has(w.msn, w.part));
   }
@@ -331,7 +400,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * segment, then fragments) into the returned Writable. A new session for the
    * same trackId (e.g. after an FFmpeg restart) is a discontinuity.
    */
-  openTrack(trackId: string): Writable {
+  openTrack(trackId: string, source?: number): Writable {
     if (this.#ended) throw new InvalidStateError(`openTrack() after end() [broadcast:${this.id}]`);
     if (!ID_PATTERN.test(trackId)) throw new TypeError(`invalid track id ${JSON.stringify(trackId)}`);
     let track = this.#tracks.get(trackId);
@@ -373,9 +442,39 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         this.#bump();
         this.emit('trackFailed', trackId, err);
       });
+      t.on('ready', (session) => this.#switchIn(t, session));
     }
-    this.#logger.info({ rendition: trackId }, 'openTrack() [new source session]');
-    return track.openSession();
+    this.#logger.info({ rendition: trackId, source }, 'openTrack() [new source session]');
+    return track.openSession(source);
+  }
+
+  /**
+   * A source session with media switches in on every track of the broadcast at
+   * once, when each has that session's media: the tracks then change sessions at
+   * the same point, so they count the same discontinuities (a player pairs audio
+   * with video by that count) and share the session's PROGRAM-DATE-TIME anchor.
+   * Until then the previous session keeps feeding them. A track that waits more
+   * than two segment durations for the others switches alone: a source that
+   * lost a track must not hold the rest back for good. A session without a
+   * source number (an HTTP push) switches in on its own.
+   */
+  #switchIn(track: Track, session: SourceSession): void {
+    const source = session.source;
+    if (source === undefined) return track.activate(session);
+    const ids = new Set([...this.#expected, ...this.#tracks.keys()]);
+    const group = [...ids].map((id) => {
+      const t = this.#tracks.get(id);
+      const s = t?.readySession(source);
+      return t && s ? ([t, s] as const) : undefined;
+    });
+    if (group.every((g) => g !== undefined)) {
+      for (const [t, s] of group) t.activate(s);
+      return;
+    }
+    if (session.heldMs > 2 * this.#config.segmentTargetMs) {
+      this.#logger.warn({ rendition: track.id, source, waitingFor: [...ids].filter((_, i) => !group[i]) }, 'source session switched in alone: other tracks have no media from it');
+      track.activate(session);
+    }
   }
 
   /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */

@@ -57,7 +57,7 @@ export class BoxFramer extends Transform {
 /**
  * Lets FFmpeg push to an in-process sink: a loopback HTTP endpoint that accepts
  * FFmpeg's chunked PUT per track and session and pipes whole boxes into
- * `sink.openTrack(trackId)`. One code path for FFmpeg (HTTP), either way.
+ * `sink.openTrack(trackId, session)`. One code path for FFmpeg (HTTP), either way.
  */
 export class StreamSinkBridge {
   readonly #server: http.Server;
@@ -106,7 +106,7 @@ export class StreamSinkBridge {
     const logger = this.#logger;
     let target: Writable;
     try {
-      target = this.#sink.openTrack(trackId);
+      target = this.#sink.openTrack(trackId, session);
     } catch (err) {
       logger.error({ err, trackId }, 'openTrack() failed');
       res.writeHead(500).end();

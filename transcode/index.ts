@@ -51,7 +51,7 @@ export function httpCmafSink(ingestBaseUrl: string): HttpCmafSink {
   return { kind: 'http', urlFor: (trackId) => `${prefix}/${encodeURIComponent(trackId)}` };
 }
 
-/** An in-process packager: `openTrack(trackId)` per track and session (e.g. `broadcast.openTrack`). */
+/** An in-process packager: `openTrack(trackId, session)` per track and session (e.g. `broadcast.openTrack`). */
 export function streamCmafSink(openTrack: StreamCmafSink['openTrack']): StreamCmafSink {
   return { kind: 'stream', openTrack };
 }

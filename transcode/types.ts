@@ -27,11 +27,12 @@ export interface HttpCmafSink {
  * ... or a packager in the same process: `openTrack` is called once per track
  * and FFmpeg session; the stream receives whole top-level boxes (init segment,
  * then moof+mdat fragments) and is ended when the session ends. A new call for
- * the same track id is a new session (a discontinuity).
+ * the same track id is a new session (a discontinuity); `session` is the FFmpeg
+ * session number, the same for every track of one run.
  */
 export interface StreamCmafSink {
   readonly kind: 'stream';
-  openTrack(trackId: string): Writable;
+  openTrack(trackId: string, session: number): Writable;
 }
 
 export type CmafSink = HttpCmafSink | StreamCmafSink;

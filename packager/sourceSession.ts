@@ -1,0 +1,57 @@
+import type { Writable } from 'node:stream';
+import type { FragmentInfo, InitInfo } from './cmaf.ts';
+
+/** What a source session's CMAF byte stream yields, with the arrival time of each fragment. */
+export type SessionEvent =
+  | { readonly type: 'init'; readonly info: InitInfo; readonly bytes: Buffer }
+  | { readonly type: 'fragment'; readonly info: FragmentInfo; readonly bytes: Buffer; readonly now: number };
+
+/**
+ * One source session of a track: one FFmpeg run's output for it. A new session
+ * does not cut the one before it when it opens (FFmpeg opens its outputs well
+ * before it has media), only when it is switched in; until then its media is held
+ * here and the previous session keeps the track fed, so a restart shows viewers a
+ * discontinuity and no gap.
+ */
+export class SourceSession {
+  /** The source's own session number (the transcoder's), shared by the tracks of one FFmpeg run. */
+  readonly source: number | undefined;
+  /** Opening order within the track. */
+  readonly seq: number;
+  state: 'pending' | 'active' | 'superseded' = 'pending';
+  /** The byte stream ended (FFmpeg closed its push). */
+  ended = false;
+  writable: Writable | undefined;
+  #held: SessionEvent[] = [];
+  #heldTicks = 0;
+  #timescale = 0;
+
+  constructor(source: number | undefined, seq: number) {
+    this.source = source;
+    this.seq = seq;
+  }
+
+  hold(event: SessionEvent): void {
+    this.#held.push(event);
+    if (event.type === 'init') this.#timescale = event.info.timescale;
+    else this.#heldTicks += event.info.duration;
+  }
+
+  /** Whether a fragment is held: the session has media and can be switched in. */
+  get ready(): boolean {
+    return this.state === 'pending' && this.#heldTicks > 0;
+  }
+
+  /** Media time held, ms. */
+  get heldMs(): number {
+    return this.#timescale > 0 ? (this.#heldTicks * 1000) / this.#timescale : 0;
+  }
+
+  /** Hands over the held events, oldest first, and holds nothing more. */
+  take(): SessionEvent[] {
+    const held = this.#held;
+    this.#held = [];
+    this.#heldTicks = 0;
+    return held;
+  }
+}

@@ -471,8 +471,11 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       for (const [t, s] of group) t.activate(s);
       return;
     }
-    if (session.heldMs > 2 * this.#config.segmentTargetMs) {
-      this.#logger.warn({ rendition: track.id, source, waitingFor: [...ids].filter((_, i) => !group[i]) }, 'source session switched in alone: other tracks have no media from it');
+    if (session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {
+      this.#logger.warn(
+        { rendition: track.id, source, heldMs: session.heldMs, waitingFor: [...ids].filter((_, i) => !group[i]) },
+        'source session switched in alone: other tracks have no media from it',
+      );
       track.activate(session);
     }
   }

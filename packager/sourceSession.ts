@@ -25,6 +25,8 @@ export class SourceSession {
   #held: SessionEvent[] = [];
   #heldTicks = 0;
   #timescale = 0;
+  /** Arrival of the first held fragment (ms since the epoch). */
+  #readySince: number | undefined;
 
   constructor(source: number | undefined, seq: number) {
     this.source = source;
@@ -33,8 +35,12 @@ export class SourceSession {
 
   hold(event: SessionEvent): void {
     this.#held.push(event);
-    if (event.type === 'init') this.#timescale = event.info.timescale;
-    else this.#heldTicks += event.info.duration;
+    if (event.type === 'init') {
+      this.#timescale = event.info.timescale;
+    } else {
+      this.#heldTicks += event.info.duration;
+      this.#readySince ??= event.now;
+    }
   }
 
   /** Whether a fragment is held: the session has media and can be switched in. */
@@ -45,6 +51,14 @@ export class SourceSession {
   /** Media time held, ms. */
   get heldMs(): number {
     return this.#timescale > 0 ? (this.#heldTicks * 1000) / this.#timescale : 0;
+  }
+
+  /**
+   * How long it has been ready, by the clock: FFmpeg bursts the audio it buffered
+   * while starting, so the media time held says little about the wait.
+   */
+  readyForMs(now: number): number {
+    return this.#readySince === undefined ? 0 : now - this.#readySince;
   }
 
   /** Hands over the held events, oldest first, and holds nothing more. */

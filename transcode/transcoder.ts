@@ -55,6 +55,10 @@ interface Run {
   lastOutTimeMs: number;
   lastAdvanceAt: number;
   running: boolean;
+  /** Tracks whose first fragment reached the in-process sink; `flowing` resolves when all have. */
+  readonly fragmentTracks: Set<string>;
+  readonly flowing: Promise<void>;
+  onFlowing: () => void;
 }
 
 /** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
@@ -194,7 +198,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
       if (sink.kind === 'stream') {
         this.#bridge = await StreamSinkBridge.start(sink, this.#log, (info) => {
-          if (this.#run?.session === info.session) this.#run.lastAdvanceAt = Date.now();
+          const run = this.#run;
+          if (run?.session === info.session) {
+            run.lastAdvanceAt = Date.now();
+            if (info.type === 'moof' && !run.fragmentTracks.has(info.trackId)) {
+              run.fragmentTracks.add(info.trackId);
+              if (run.fragmentTracks.size >= this.#tracks.length) run.onFlowing();
+            }
+          }
           this.emit('box', info);
         });
       }
@@ -275,15 +286,37 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     // ignores SIGTERM, and its unflushed tail is not worth waiting for.
     const previous = this.#run;
     const stopPrevious = () => previous && this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
-    try {
-      await this.#launch();
-      await stopPrevious();
-    } catch (err) {
-      await stopPrevious();
-      if (this.#closed) return;
-      this.#scheduleRestart(`restart after reconfigure failed: ${errorMessage(err)}`);
-      throw err;
+    for (;;) {
+      try {
+        await this.#launch();
+        await this.#untilFlowing(this.#run!);
+        break;
+      } catch (err) {
+        if (!this.#closed && this.#preempted) {
+          // A newer program stopped this start (see above): start that one, the previous still on air.
+          this.#preempted = false;
+          continue;
+        }
+        await stopPrevious();
+        if (this.#closed) return;
+        this.#scheduleRestart(`restart after reconfigure failed: ${errorMessage(err)}`);
+        throw err;
+      }
     }
+    await stopPrevious();
+  }
+
+  /**
+   * Waits until the session's fragments reach the in-process packager on every
+   * track (it switches its tracks to the new session then), so the previous FFmpeg
+   * feeds viewers until that moment. Bounded by the start timeout; an HTTP sink
+   * gives no such signal, and FFmpeg's progress has to do.
+   */
+  async #untilFlowing(run: Run): Promise<void> {
+    if (!this.#bridge) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([run.flowing, run.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
+    clearTimeout(timer);
   }
 
   #plan(session: number): FfmpegPlan {
@@ -347,6 +380,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
     let resolveExit!: (info: ExitInfo) => void;
     let onRunning!: () => void;
+    let onFlowing!: () => void;
     const run: Run = {
       session,
       command,
@@ -361,6 +395,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       lastOutTimeMs: -1,
       lastAdvanceAt: Date.now(),
       running: false,
+      fragmentTracks: new Set(),
+      flowing: new Promise<void>((r) => (onFlowing = r)),
+      onFlowing: () => onFlowing(),
     };
     const sessionLog = this.#log.child({ session });
 

@@ -41,18 +41,42 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     });
     return seen;
   };
+  // Make before break: the FFmpeg before `session` exits, and its last fragment comes, only after the new
+  // session's first fragment came on every track.
+  const handover = (session: number) => {
+    const firsts = new Set<string>();
+    let flowedAt: number | undefined;
+    let previousLastAt: number | undefined;
+    let flowedBeforeExit: boolean | undefined;
+    t.on('exit', (e) => {
+      if (e.session < session) flowedBeforeExit = flowedAt !== undefined;
+    });
+    t.on('box', (b) => {
+      if (b.type !== 'moof') return;
+      if (b.session < session) previousLastAt = performance.now();
+      if (b.session === session && !firsts.has(b.trackId)) {
+        firsts.add(b.trackId);
+        if (firsts.size === t.tracks.length) flowedAt = performance.now();
+      }
+    });
+    return () => ({ flowedAt, previousLastAt, flowedBeforeExit, previousFedUntilFlow: flowedBeforeExit === true && previousLastAt !== undefined && previousLastAt >= flowedAt! });
+  };
   try {
     await t.start();
     assert.equal(t.session, 1);
-    const pid1 = t.pid;
+    const pid1 = t.pid!;
     const s2 = boxesOf(2);
+    const handover2 = handover(2);
     const rtp: ProgramInput = { sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }), compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } };
     await t.reconfigure(rtp);
     assert.equal(t.session, 2);
     assert.equal(t.state, 'running');
     assert.notEqual(t.pid, pid1);
     assert.equal(isAlive(pid1), false, 'the previous FFmpeg is gone');
-    await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s2.has(k)), 10_000);
+    // reconfigure() resolved once the new session's fragments flowed on every track, the previous FFmpeg still on air.
+    assert.ok(['video-180p:moof', 'audio:moof'].every((k) => s2.has(k)), [...s2].join(' '));
+    const h2 = handover2();
+    assert.ok(h2.previousFedUntilFlow, `the previous session fed the tracks until the new one flowed on all: ${JSON.stringify(h2)}`);
     // Back to the slate: no RTP, so no warm standby to wait on stdin.
     const s3 = boxesOf(3);
     await t.reconfigure(slate);
@@ -60,9 +84,21 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s3.has(k)), 10_000);
     // Every session opened each track anew (the packager's discontinuity).
     assert.deepEqual(opened.map((o) => o.trackId).sort(), ['audio', 'audio', 'audio', 'video-180p', 'video-180p', 'video-180p']);
+
+    // A newer program while one is starting replaces it, and the one on air stays on until the newest flows.
+    const pid3 = t.pid!;
+    const handover5 = handover(5);
+    const first = t.reconfigure(rtp);
+    assert.equal(t.state, 'starting');
+    await t.reconfigure(slate);
+    await first;
+    assert.equal(t.session, 5);
+    const h5 = handover5();
+    assert.ok(h5.previousFedUntilFlow, `session 3 fed the tracks until session 5 flowed: ${JSON.stringify(h5)}`);
+    assert.equal(isAlive(pid3), false);
     // A program whose SDP disagrees with its composition is refused, and the running session stays.
     await assert.rejects(t.reconfigure({ ...rtp, compose: { ...rtp.compose, audios: 0 } }), /bad-program|m-lines/);
-    assert.equal(t.session, 3);
+    assert.equal(t.session, 5);
   } finally {
     await t.close();
     await source.close();

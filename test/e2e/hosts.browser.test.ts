@@ -53,7 +53,7 @@ test('two hosts in a grid, a third joins, one drops and comes back: the layout f
   assert.equal(s.state, 'live');
   assert.ok(s.program!.changes >= 3, `program changes: ${s.program!.changes}`);
   const p = await playback();
-  t.diagnostic(`viewer stalls over the whole test: ${p.stalls}`);
+  t.diagnostic(`viewer stalls over the whole test: ${p.stalls}, ${p.stalledMs} ms stalled in all`);
 });
 
 test('every host gone: the slate and silence go out, a host back within the grace resumes the program; after the grace the broadcast ends', async (t) => {

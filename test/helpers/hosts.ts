@@ -33,11 +33,19 @@ export async function openViewer(): Promise<Page> {
   await viewer.goto(`${app.url}/watch/?broadcast=${STAGE}`);
   await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 60_000, polling: 200 });
   await viewer.evaluate(() => {
-    const w = window as unknown as { stalls: number; errors: number };
+    const w = window as unknown as { stalls: number; errors: number; stalledMs: number; since?: number };
     w.stalls = 0;
     w.errors = 0;
+    w.stalledMs = 0;
     const v = document.getElementById('video')!;
-    v.addEventListener('waiting', () => w.stalls++);
+    v.addEventListener('waiting', () => {
+      w.stalls++;
+      w.since ??= performance.now();
+    });
+    v.addEventListener('playing', () => {
+      if (w.since !== undefined) w.stalledMs += performance.now() - w.since;
+      w.since = undefined;
+    });
     v.addEventListener('error', () => w.errors++);
     // hls.js's own errors (fatal or not), for the failure message of a stuck viewer.
     const d = window as unknown as { hlsErrors: string[]; stagecast: { hls?: { on(e: string, f: (e: string, data: { details: string; fatal: boolean }) => void): void } } };
@@ -176,11 +184,12 @@ export async function status(): Promise<Status> {
   return (await api<{ broadcast: Status }>(app, 'GET', `/stages/${STAGE}`)).body.broadcast;
 }
 
-export async function playback(): Promise<{ currentTime: number; state: string; ended: boolean; errors: number; stalls: number }> {
+export async function playback(): Promise<{ currentTime: number; state: string; ended: boolean; errors: number; stalls: number; stalledMs: number }> {
   return viewer.evaluate(() => {
     const v = document.getElementById('video') as HTMLVideoElement;
-    const w = window as unknown as { stalls: number; errors: number };
-    return { currentTime: v.currentTime, state: document.getElementById('state')!.dataset.state ?? '', ended: v.ended, errors: w.errors, stalls: w.stalls };
+    const w = window as unknown as { stalls: number; errors: number; stalledMs: number; since?: number };
+    const ongoing = w.since === undefined ? 0 : performance.now() - w.since;
+    return { currentTime: v.currentTime, state: document.getElementById('state')!.dataset.state ?? '', ended: v.ended, errors: w.errors, stalls: w.stalls, stalledMs: Math.round(w.stalledMs + ongoing) };
   });
 }
 

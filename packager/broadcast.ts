@@ -237,6 +237,11 @@ export class Track extends TypedEmitter<TrackEvents> {
     return this.#sessions.find((s) => s.source === source && s.ready);
   }
 
+  /** The source number of the session feeding the track. */
+  get activeSource(): number | undefined {
+    return this.#sessions.find((s) => s.state === 'active')?.source;
+  }
+
   /**
    * Switches a held session in: every older session (the active one included)
    * is superseded and the held media goes to the segmenter, a discontinuity.
@@ -462,13 +467,14 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const source = session.source;
     if (source === undefined) return track.activate(session);
     const ids = new Set([...this.#expected, ...this.#tracks.keys()]);
+    // A track already on this source (it switched alone) does not hold the others back.
     const group = [...ids].map((id) => {
       const t = this.#tracks.get(id);
       const s = t?.readySession(source);
-      return t && s ? ([t, s] as const) : undefined;
+      return t && s ? ([t, s] as const) : t?.activeSource === source ? null : undefined;
     });
     if (group.every((g) => g !== undefined)) {
-      for (const [t, s] of group) t.activate(s);
+      for (const g of group) if (g) g[0].activate(g[1]);
       return;
     }
     if (session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {

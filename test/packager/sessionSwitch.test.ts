@@ -76,11 +76,11 @@ test('a new session takes over only when every track has its media; until then t
   b.end();
 });
 
-test('a track whose siblings have no media from the new session switches alone after two segment durations', async (t) => {
+test('a track whose siblings have no media from the new session switches alone after two segment durations; a late sibling then follows at once', async (t) => {
   const b = broadcast('alone');
   await feed(b.openTrack(V, 1), video, 0, 10, true);
   await feed(b.openTrack(A, 1), audio, 0, 10, true);
-  b.openTrack(V, 2); // the new run's video never comes
+  const newV = b.openTrack(V, 2); // the new run's video is late
   const newA = b.openTrack(A, 2);
   // The wait is by the clock, not by media held: FFmpeg bursts its buffered audio when it starts.
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
@@ -93,6 +93,9 @@ test('a track whose siblings have no media from the new session switches alone a
   await feed(newA, audio, 13, 14);
   assert.equal(sessionOf(b, A), 1, 'switched alone once held for more than two segment durations');
   assert.equal(sessionOf(b, V), 0);
+  // When the late video does come, it switches at its first fragment: audio is on that source already.
+  await feed(newV, video, 0, 1, true);
+  assert.equal(sessionOf(b, V), 1);
   b.end();
 });
 

@@ -28,13 +28,18 @@ export interface DecodeErrorStats {
 /**
  * Counts decode-error lines and says when to request a keyframe: at most one
  * request per `minIntervalMs` (a burst of errors from one loss is one request;
- * a keyframe takes a round trip to the publisher anyway).
+ * a keyframe takes a round trip to the publisher anyway). Damage reported in
+ * the second half of an interval, after the requested keyframe should have come
+ * (that keyframe was itself hit, or a new loss), is not dropped: a request is
+ * owed for the interval's end, since later frames may decode "cleanly" on a
+ * broken reference and report nothing more.
  */
 export class DecodeErrorWatcher {
   readonly #minIntervalMs: number;
   #lastRequestAt = -Infinity;
   #errors = 0;
   #requests = 0;
+  #owed = false;
 
   constructor(minIntervalMs: number) {
     if (!Number.isFinite(minIntervalMs) || minIntervalMs < 0) throw new TypeError(`invalid keyframe request interval ${minIntervalMs}`);
@@ -49,10 +54,29 @@ export class DecodeErrorWatcher {
   feed(line: string, nowMs: number): 'ignored' | 'counted' | 'request' {
     if (!DECODE_ERROR.test(line)) return 'ignored';
     this.#errors++;
-    if (nowMs - this.#lastRequestAt < this.#minIntervalMs) return 'counted';
+    const since = nowMs - this.#lastRequestAt;
+    if (since < this.#minIntervalMs) {
+      if (since >= this.#minIntervalMs / 2) this.#owed = true;
+      return 'counted';
+    }
     this.#lastRequestAt = nowMs;
     this.#requests++;
+    this.#owed = false;
     return 'request';
+  }
+
+  /** When the owed request is due, in ms from `nowMs`; undefined when none is owed. */
+  owedIn(nowMs: number): number | undefined {
+    return this.#owed ? Math.max(0, this.#lastRequestAt + this.#minIntervalMs - nowMs) : undefined;
+  }
+
+  /** Takes the owed request if it is due: true means request a keyframe now. */
+  settleOwed(nowMs: number): boolean {
+    if (!this.#owed || nowMs - this.#lastRequestAt < this.#minIntervalMs) return false;
+    this.#owed = false;
+    this.#lastRequestAt = nowMs;
+    this.#requests++;
+    return true;
   }
 
   get stats(): DecodeErrorStats {

@@ -114,6 +114,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #watchdog?: NodeJS.Timeout;
   #keyframeTimer?: NodeJS.Timeout;
   #restartTimer?: NodeJS.Timeout;
+  #owedKeyframeTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
   /** The starting session was stopped by reconfigure(): its failure is no failure. */
   #preempted = false;
@@ -236,6 +237,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     clearInterval(this.#watchdog);
     clearInterval(this.#keyframeTimer);
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#owedKeyframeTimer);
     const standby = this.#standby;
     this.#standby = undefined;
     await Promise.all([this.#run && this.#stopProcess(this.#run), standby && this.#stopProcess(standby)]);
@@ -368,6 +370,15 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#requestKeyFrame('decode-error');
     }
     this.emit('decodeError', { line, keyframeRequested: request, ...stats });
+    const owedIn = this.#decodeErrors.owedIn(Date.now());
+    if (owedIn !== undefined && !this.#owedKeyframeTimer) {
+      this.#owedKeyframeTimer = setTimeout(() => {
+        this.#owedKeyframeTimer = undefined;
+        if (this.#closed || !this.#decodeErrors.settleOwed(Date.now())) return;
+        this.#log.debug({ ...this.#decodeErrors.stats }, 'decode error late in the interval: requesting a keyframe');
+        this.#requestKeyFrame('decode-error');
+      }, owedIn);
+    }
   }
 
   /**

@@ -69,3 +69,25 @@ test('keyframe requests are rate-limited to one per interval; other lines are ig
   assert.deepEqual(w.stats, { decodeErrors: 6, keyframeRequests: 3 });
   assert.throws(() => new DecodeErrorWatcher(-1), TypeError);
 });
+
+test('damage late in an interval (the requested keyframe was hit too) owes a request at its end; damage early in it does not', () => {
+  const w = new DecodeErrorWatcher(500);
+  const err = '[h264 @ 0x55] [error] error while decoding MB 12 4';
+  assert.equal(w.feed(err, 0), 'request');
+  // The same loss's fallout before the keyframe can have come: nothing owed.
+  assert.equal(w.feed(err, 100), 'counted');
+  assert.equal(w.owedIn(100), undefined);
+  // After the keyframe should have come: a request is owed for the interval's end, even if no error follows.
+  assert.equal(w.feed(err, 300), 'counted');
+  assert.equal(w.owedIn(300), 200);
+  assert.equal(w.settleOwed(499), false, 'not before the interval ends');
+  assert.equal(w.settleOwed(500), true);
+  assert.equal(w.settleOwed(500), false, 'owed once');
+  assert.deepEqual(w.stats, { decodeErrors: 3, keyframeRequests: 2 });
+  // The settled request starts a new interval; an error arriving once it is over is a request as before, and clears what was owed.
+  assert.equal(w.feed(err, 800), 'counted');
+  assert.equal(w.owedIn(800), 200);
+  assert.equal(w.feed(err, 1000), 'request');
+  assert.equal(w.owedIn(1000), undefined);
+  assert.deepEqual(w.stats, { decodeErrors: 5, keyframeRequests: 3 });
+});

@@ -194,7 +194,7 @@ export class Track extends TypedEmitter<TrackEvents> {
         this.#logger.error({ err: errorMessage(error), code: (error as InputError).code, source }, 'track failed: bad CMAF input');
         // A bad new session is dropped and the one it would have replaced goes on; the track
         // fails only when nothing else feeds it. The write's error tells the writer either way.
-        const active = this.#sessions.find((x) => x.state === 'active');
+        const active = this.#active;
         if (session.state !== 'active') this.#drop(session, false);
         if (!active || active === session) {
           this.failure = error;
@@ -239,7 +239,11 @@ export class Track extends TypedEmitter<TrackEvents> {
 
   /** The source number of the session feeding the track. */
   get activeSource(): number | undefined {
-    return this.#sessions.find((s) => s.state === 'active')?.source;
+    return this.#active?.source;
+  }
+
+  get #active(): SourceSession | undefined {
+    return this.#sessions.find((s) => s.state === 'active');
   }
 
   /**

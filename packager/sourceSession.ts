@@ -23,8 +23,6 @@ export class SourceSession {
   ended = false;
   writable: Writable | undefined;
   #held: SessionEvent[] = [];
-  #heldTicks = 0;
-  #timescale = 0;
   /** Arrival of the first held fragment (ms since the epoch). */
   #readySince: number | undefined;
 
@@ -35,22 +33,23 @@ export class SourceSession {
 
   hold(event: SessionEvent): void {
     this.#held.push(event);
-    if (event.type === 'init') {
-      this.#timescale = event.info.timescale;
-    } else {
-      this.#heldTicks += event.info.duration;
-      this.#readySince ??= event.now;
-    }
+    if (event.type === 'fragment') this.#readySince ??= event.now;
   }
 
   /** Whether a fragment is held: the session has media and can be switched in. */
   get ready(): boolean {
-    return this.state === 'pending' && this.#heldTicks > 0;
+    return this.state === 'pending' && this.#readySince !== undefined;
   }
 
-  /** Media time held, ms. */
+  /** Media time held, ms (for logs). */
   get heldMs(): number {
-    return this.#timescale > 0 ? (this.#heldTicks * 1000) / this.#timescale : 0;
+    let ms = 0;
+    let timescale = 0;
+    for (const ev of this.#held) {
+      if (ev.type === 'init') timescale = ev.info.timescale;
+      else if (timescale > 0) ms += (ev.info.duration * 1000) / timescale;
+    }
+    return ms;
   }
 
   /**
@@ -65,7 +64,6 @@ export class SourceSession {
   take(): SessionEvent[] {
     const held = this.#held;
     this.#held = [];
-    this.#heldTicks = 0;
     return held;
   }
 }

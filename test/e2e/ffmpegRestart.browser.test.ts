@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { stallStats, watchStalls } from '../helpers/stalls.ts';
 
 let app: RunningApp;
 let browser: Browser;
@@ -38,27 +39,10 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
     assert.equal(live.status, 201, JSON.stringify(live.body));
     await viewer.goto(`${app.url}/watch/?broadcast=restart`);
     await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
-    await viewer.evaluate(() => {
-      // Stalls after the kill, and how long each lasted ('waiting' until 'playing'). A wait
-      // shorter than 50 ms (a frame and a half at 30 fps: no frame is late) is no stall a
-      // viewer sees; hls.js may flick through one at the discontinuity. Counted apart.
-      const w = window as unknown as { stalls: number; blips: number; stalledMs: number; since?: number };
-      const v = document.getElementById('video')!;
-      w.stalls = 0;
-      w.blips = 0;
-      w.stalledMs = 0;
-      v.addEventListener('waiting', () => {
-        w.since ??= performance.now();
-      });
-      v.addEventListener('playing', () => {
-        if (w.since === undefined) return;
-        const ms = performance.now() - w.since;
-        w.stalledMs += ms;
-        if (ms >= 50) w.stalls++;
-        else w.blips++;
-        w.since = undefined;
-      });
-    });
+    // Stalls after the kill, and how long each lasted ('waiting' until 'playing'). A wait
+    // shorter than 50 ms (a frame and a half at 30 fps: no frame is late) is no stall a
+    // viewer sees; hls.js may flick through one at the discontinuity. Counted apart.
+    await watchStalls(viewer);
 
     const before = await api<{ broadcast: { transcoder: { pid: number; session: number } } }>(app, 'GET', '/stages/restart');
     const { pid, session } = before.body.broadcast.transcoder;
@@ -89,16 +73,8 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
     // The viewer plays on through the discontinuity, with at most one short stall.
     const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
     await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime > t + 6, t0, { timeout: 20_000, polling: 200 });
-    const { state, stalls, blips, stalledMs } = await viewer.evaluate(() => {
-      const w = window as unknown as { stalls: number; blips: number; stalledMs: number; since?: number };
-      const ongoing = w.since !== undefined ? performance.now() - w.since : 0;
-      return {
-        state: document.getElementById('state')!.dataset.state,
-        stalls: w.stalls + (ongoing >= 50 ? 1 : 0),
-        blips: w.blips,
-        stalledMs: w.stalledMs + ongoing,
-      };
-    });
+    const state = await viewer.evaluate(() => document.getElementById('state')!.dataset.state);
+    const { stalls, blips, stalledMs } = await stallStats(viewer, 50);
     t.diagnostic(`after the kill: ${stalls} stall(s) and ${blips} wait(s) under 50 ms, ${stalledMs.toFixed(0)} ms stalled in all`);
     assert.equal(state, 'playing');
     assert.ok(stalls <= 1, `stalls after the kill: ${stalls}`);

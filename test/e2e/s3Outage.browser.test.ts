@@ -11,6 +11,7 @@ import { S3ObjectStore } from '../../packager/index.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
+import { stallStats, watchStalls } from '../helpers/stalls.ts';
 import { namedBy } from '../packager/s3store.ts';
 
 const OUTAGE_MS = 30_000;
@@ -131,20 +132,7 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
     await watcher.poll();
     watcher.start();
-    await viewer.evaluate(() => {
-      const w = window as unknown as { stalls: number; stalledMs: number; since?: number };
-      const v = document.getElementById('video') as HTMLVideoElement;
-      w.stalls = 0;
-      w.stalledMs = 0;
-      v.addEventListener('waiting', () => {
-        w.stalls++;
-        w.since = performance.now();
-      });
-      v.addEventListener('playing', () => {
-        if (w.since !== undefined) w.stalledMs += performance.now() - w.since;
-        w.since = undefined;
-      });
-    });
+    await watchStalls(viewer);
 
     // The store goes away. Everything below runs against the origin's memory.
     let maxQueued = 0;
@@ -174,10 +162,8 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     const msnAfter = watcher.msn.get('video-360p') ?? -1;
     await s3.start(); // same port, same directory
     const upAt = Date.now();
-    const stalls = await viewer.evaluate(() => {
-      const w = window as unknown as { stalls: number; stalledMs: number; since?: number };
-      return { count: w.stalls, ms: w.stalledMs + (w.since !== undefined ? performance.now() - w.since : 0) };
-    });
+    const { events, stalledMs } = await stallStats(viewer);
+    const stalls = { count: events, ms: stalledMs };
     t.diagnostic(
       `outage ${upAt - downAt} ms: viewer ${playBefore.currentTime.toFixed(1)} → ${playAfter.currentTime.toFixed(1)} s (${playAfter.state}), ` +
         `stalls ${stalls.count} (${stalls.ms.toFixed(0)} ms), playlist msn ${msnBefore} → ${msnAfter}, ` +

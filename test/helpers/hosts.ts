@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { api, startTestApp } from './app.ts';
 import { launchChromium } from './browser.ts';
+import { stallStats, watchStalls } from './stalls.ts';
 
 export const STAGE = 'hosts';
 // Long enough for the checks between the last host leaving and one returning on a loaded machine.
@@ -33,19 +34,9 @@ export async function openViewer(): Promise<Page> {
   await viewer.goto(`${app.url}/watch/?broadcast=${STAGE}`);
   await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 60_000, polling: 200 });
   await viewer.evaluate(() => {
-    const w = window as unknown as { stalls: number; errors: number; stalledMs: number; since?: number };
-    w.stalls = 0;
+    const w = window as unknown as { errors: number };
     w.errors = 0;
-    w.stalledMs = 0;
     const v = document.getElementById('video')!;
-    v.addEventListener('waiting', () => {
-      w.stalls++;
-      w.since ??= performance.now();
-    });
-    v.addEventListener('playing', () => {
-      if (w.since !== undefined) w.stalledMs += performance.now() - w.since;
-      w.since = undefined;
-    });
     v.addEventListener('error', () => w.errors++);
     // hls.js's own errors (fatal or not), for the failure message of a stuck viewer.
     const d = window as unknown as { hlsErrors: string[]; stagecast: { hls?: { on(e: string, f: (e: string, data: { details: string; fatal: boolean }) => void): void } } };
@@ -55,6 +46,7 @@ export async function openViewer(): Promise<Page> {
       if (d.hlsErrors.length > 30) d.hlsErrors.shift();
     });
   });
+  await watchStalls(viewer);
   return viewer;
 }
 
@@ -184,13 +176,15 @@ export async function status(): Promise<Status> {
   return (await api<{ broadcast: Status }>(app, 'GET', `/stages/${STAGE}`)).body.broadcast;
 }
 
+/** The player's state; `stalls` counts 'waiting' events, `stalledMs` the time spent waiting in all. */
 export async function playback(): Promise<{ currentTime: number; state: string; ended: boolean; errors: number; stalls: number; stalledMs: number }> {
-  return viewer.evaluate(() => {
+  const p = await viewer.evaluate(() => {
     const v = document.getElementById('video') as HTMLVideoElement;
-    const w = window as unknown as { stalls: number; errors: number; stalledMs: number; since?: number };
-    const ongoing = w.since === undefined ? 0 : performance.now() - w.since;
-    return { currentTime: v.currentTime, state: document.getElementById('state')!.dataset.state ?? '', ended: v.ended, errors: w.errors, stalls: w.stalls, stalledMs: Math.round(w.stalledMs + ongoing) };
+    const w = window as unknown as { errors: number };
+    return { currentTime: v.currentTime, state: document.getElementById('state')!.dataset.state ?? '', ended: v.ended, errors: w.errors };
   });
+  const { events, stalledMs } = await stallStats(viewer);
+  return { ...p, stalls: events, stalledMs: Math.round(stalledMs) };
 }
 
 /** Playback went on through a change: media time advanced by `seconds` since `t0`, nothing ended, no error. */

@@ -30,7 +30,7 @@ if worker_ok "$worker_bin"; then
 fi
 
 apt_pkgs=(build-essential pkg-config python3-venv ninja-build libuv1-dev libsrtp2-dev
-  libusrsctp-dev libabsl-dev flatbuffers-compiler libflatbuffers-dev dpkg-dev)
+  libabsl-dev flatbuffers-compiler libflatbuffers-dev dpkg-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -102,9 +102,12 @@ for stand_in in "$here"/subprojects/*/; do
   cp -r "$stand_in" "$wdir/subprojects/$dir"
 done
 
+# Options that only some worker versions declare (liburing left mediasoup in 3.2x).
+opts=()
+grep -q "'ms_disable_liburing'" "$wdir/meson_options.txt" && opts+=(-Dms_disable_liburing=true)
 log "configuring the worker"
 (cd "$wdir" && PATH="$venv/bin:$PATH" meson setup build --wrap-mode=nodownload \
-  --buildtype release -Db_ndebug=true -Dms_disable_liburing=true \
+  --buildtype release -Db_ndebug=true "${opts[@]}" \
   -Dopenssl:ossl_root="$ossl_root" >&2)
 log "compiling the worker (about 10 minutes on 2 cores)"
 (cd "$wdir" && PATH="$venv/bin:$PATH" meson compile -C build flatbuffers-generator >&2 \

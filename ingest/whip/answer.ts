@@ -13,12 +13,16 @@ export interface WhipTransportDescription {
  * them: nothing trickles), our DTLS fingerprint with `a=setup:passive` (the
  * client is the DTLS client), every accepted section `recvonly` with the codec,
  * RTX, feedback and header extensions chosen for mediasoup, every other section
- * rejected with port 0. Pure: the same input always gives the same text.
+ * rejected with port 0. The accepted sections form the BUNDLE group, the
+ * offerer-tagged one first (RFC 8843 §7.3.1); each has port 9 and no
+ * `a=bundle-only`, also where the offer's had (JSEP §5.3.1: no m= section of
+ * an answer is bundle-only). Pure: the same input always gives the same text.
  */
 export function buildAnswer(offer: WhipOffer, transport: WhipTransportDescription, opts: { sessionId: string }): string {
   const accepted = offer.media.filter((m) => m.accepted);
+  const group = [...accepted.filter((m) => m.mid === offer.bundleTag), ...accepted.filter((m) => m.mid !== offer.bundleTag)];
   const lines = ['v=0', `o=- ${opts.sessionId} 1 IN IP4 0.0.0.0`, 's=-', 't=0 0', 'a=ice-lite'];
-  lines.push(`a=group:BUNDLE ${accepted.map((m) => m.mid).join(' ')}`);
+  lines.push(`a=group:BUNDLE ${group.map((m) => m.mid).join(' ')}`);
   if (offer.extmapAllowMixed) lines.push('a=extmap-allow-mixed');
   lines.push('a=msid-semantic: WMS *');
   for (const m of offer.media) lines.push(...mediaSection(m, transport));

@@ -23,10 +23,16 @@ export interface AcceptedMedia {
   kind: MediaKind;
   /** The m-line's transport protocol, echoed in the answer. */
   protocol: string;
+  /**
+   * Offered "bundle-only" (RFC 8843 §6: port 0 with `a=bundle-only`, as
+   * max-bundle clients such as GStreamer's webrtcbin send every m-line after
+   * the first): taken only inside the BUNDLE group, on its transport.
+   */
+  bundleOnly: boolean;
   rtpParameters: ms.RtpParameters;
 }
 
-/** A media section the answer rejects (port 0): not sent to us, or not audio/video. */
+/** A media section the answer rejects (port 0): disabled by the offer (port 0 without bundle-only), not sent to us, or not audio/video. */
 export interface RejectedMedia {
   accepted: false;
   mid: string | undefined;
@@ -46,6 +52,12 @@ export interface WhipOffer {
   /** The client's DTLS fingerprints (the client is the DTLS client). */
   fingerprints: ms.DtlsFingerprint[];
   extmapAllowMixed: boolean;
+  /**
+   * The mid of the offerer-tagged section (RFC 8843 §7.3.1): the first mid of
+   * the BUNDLE group that is accepted and has a port of its own. Its transport
+   * (ICE, DTLS) carries every accepted section; the answer names it first.
+   */
+  bundleTag: string;
   /** Every m= section, in offer order (the answer keeps the order). */
   media: OfferedMedia[];
 }
@@ -61,7 +73,16 @@ const unsupported = (message: string) => new InputError('unsupported-offer', mes
  * mediasoup RTP parameters for `transport.produce()`, choosing per section the
  * first codec (in the client's order of preference) the stage's router takes.
  * Pure: no I/O. Throws only InputError: 413 too large, 400 malformed, 422 not
- * usable (no supported codec, simulcast, no BUNDLE/rtcp-mux, passive DTLS).
+ * usable (no supported codec, simulcast, no BUNDLE/rtcp-mux, passive DTLS, or
+ * a track the client sends that the session could not take).
+ *
+ * A section with port 0 is disabled by the offerer and rejected, except one
+ * with `a=bundle-only` whose mid is in the BUNDLE group (RFC 8843 §6, §7.2):
+ * that one is taken like any other, within the group, on the transport of the
+ * offerer-tagged section, from which it inherits the transport attributes it
+ * may leave out (ICE credentials, fingerprint, setup, rtcp-mux, rtcp-rsize;
+ * JSEP §5.2.1). Nothing the client sends is dropped quietly: an audio or video
+ * section it sends that cannot be taken refuses the whole offer (422).
  */
 export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: WhipOfferLimits = defaultOfferLimits): WhipOffer {
   if (typeof sdp !== 'string' || sdp.length === 0) throw malformed('the body must be an SDP offer');
@@ -82,6 +103,8 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
   const bundled = new Set(bundle ? String(bundle.mids).split(' ') : []);
   const mids = new Set<string>();
   const media: OfferedMedia[] = [];
+  /** The m= section each accepted entry of `media` came from. */
+  const sectionOf = new Map<AcceptedMedia, MediaDescription>();
   const problems: string[] = [];
 
   session.media.forEach((m, index) => {
@@ -94,25 +117,31 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     const reject = (reason: string): void => {
       media.push({ accepted: false, mid, type: String(m.type), protocol: String(m.protocol), formats: String(m.payloads ?? ''), reason });
     };
-    if (m.port === 0) return reject('rejected by the offer (port 0)');
+    // Port 0 disables a section, unless it is bundle-only: then it is to be taken within the BUNDLE group (RFC 8843 §7.2).
+    const bundleOnly = m.port === 0 && m.bundleOnly !== undefined;
+    if (m.port === 0 && !bundleOnly) return reject('rejected by the offer (port 0)');
     if (m.type !== 'audio' && m.type !== 'video') return reject(`${m.type} is not taken; only audio and video are`);
     const direction = m.direction ?? session.direction ?? 'sendrecv';
     if (direction !== 'sendonly' && direction !== 'sendrecv') return reject(`${where} does not send (${direction}); a WHIP session only receives`);
     const kind: MediaKind = m.type;
     if (!rtpProtocols.has(String(m.protocol))) throw unsupported(`${where}: protocol ${m.protocol} is not WebRTC (UDP/TLS/RTP/SAVPF)`);
     if (mid === undefined) throw malformed(`${where}: a=mid is missing`);
-    if (m.rtcpMux !== 'rtcp-mux') throw unsupported(`${where}: a=rtcp-mux is required`);
+    if (bundleOnly && !bundled.has(mid)) {
+      throw unsupported(`${where}: a=bundle-only (port 0), but mid ${mid} is not in the a=group:BUNDLE; such a section can only be taken within that group (RFC 8843)`);
+    }
+    // A bundle-only section may leave out the transport attributes: it takes the offerer-tagged section's (checked below).
+    if (m.rtcpMux !== 'rtcp-mux' && !bundleOnly) throw unsupported(`${where}: a=rtcp-mux is required`);
     if (m.simulcast || m.simulcast_03 || m.rids?.length || m.ssrcGroups?.some((g) => g.semantics === 'SIM')) {
       throw unsupported(`${where}: simulcast is not supported; send a single encoding`);
     }
     if (media.some((o) => o.accepted && o.kind === kind)) throw unsupported(`${where}: a WHIP session sends at most one ${kind} track`);
     const ufrag = m.iceUfrag ?? session.iceUfrag;
     const pwd = m.icePwd ?? session.icePwd;
-    if (!ufrag || !pwd) throw malformed(`${where}: a=ice-ufrag and a=ice-pwd are required`);
+    if ((!ufrag || !pwd) && !(bundleOnly && !ufrag && !pwd)) throw malformed(`${where}: a=ice-ufrag and a=ice-pwd are required`);
     const fp = fingerprintOf(m);
-    if (!fp) throw malformed(`${where}: a=fingerprint is required (DTLS-SRTP)`);
+    if (!fp && !bundleOnly) throw malformed(`${where}: a=fingerprint is required (DTLS-SRTP)`);
     const setup = m.setup ?? session.setup;
-    if (setup !== 'actpass' && setup !== 'active') {
+    if (setup !== 'actpass' && setup !== 'active' && !(bundleOnly && setup === undefined)) {
       throw unsupported(`${where}: a=setup:${setup ?? '(missing)'}; the WHIP client must be the DTLS client (actpass or active)`);
     }
 
@@ -122,7 +151,9 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
       return;
     }
     const rtpParameters = buildRtpParameters(m, kind, mid, chosen, caps, where);
-    media.push({ accepted: true, mid, kind, protocol: String(m.protocol), rtpParameters });
+    const taken: AcceptedMedia = { accepted: true, mid, kind, protocol: String(m.protocol), bundleOnly, rtpParameters };
+    media.push(taken);
+    sectionOf.set(taken, m);
   });
 
   if (problems.length) throw unsupported(`no usable codec: ${problems.join('; ')}`);
@@ -132,8 +163,28 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     throw unsupported('every media section must be in one a=group:BUNDLE (one transport per session)');
   }
 
-  // All accepted sections share one transport: one set of ICE credentials and fingerprints.
-  const first = session.media[media.indexOf(accepted[0]!)]!;
+  // The offerer-tagged section (RFC 8843 §7.3.1): the first mid of the BUNDLE group we take that has a port of its
+  // own (a bundle-only section never is); a lone section outside any BUNDLE group is its own.
+  const bundleOrder = bundle ? String(bundle.mids).split(' ') : [];
+  const tagged =
+    bundleOrder.map((id) => accepted.find((a) => a.mid === id)).find((a) => a !== undefined && !a.bundleOnly) ??
+    accepted.find((a) => !a.bundleOnly && !bundled.has(a.mid));
+  if (!tagged) {
+    // Only bundle-only sections are left to take, and they cannot be moved out of the group (§7.3.2): refuse the offer
+    // rather than answer without the tracks the client sends.
+    const carrier = media.find((o) => o.mid !== undefined && o.mid === bundleOrder[0]);
+    const why = carrier && !carrier.accepted ? `the section that carries it (mid ${carrier.mid}) is not taken: ${carrier.reason}` : 'no section of the group has a port of its own';
+    throw unsupported(
+      `the bundle-only sections (mid ${accepted.map((a) => a.mid).join(', ')}) need the BUNDLE group's transport, and ${why}; the offer cannot be taken whole (RFC 8843 §7.3.1)`,
+    );
+  }
+
+  // All accepted sections share one transport, the tagged section's: one set of ICE credentials and fingerprints.
+  const first = sectionOf.get(tagged)!;
+  for (const a of accepted) {
+    // rtcp-rsize is a transport attribute too: a bundle-only section that leaves it out follows the tagged one.
+    if (a.bundleOnly && sectionOf.get(a)!.rtcpRsize === undefined) a.rtpParameters.rtcp = { ...a.rtpParameters.rtcp, reducedSize: first.rtcpRsize === 'rtcp-rsize' };
+  }
   const iceUfrag = String(first.iceUfrag ?? session.iceUfrag);
   const icePwd = String(first.icePwd ?? session.icePwd);
   const fp = fingerprintOf(first)!;
@@ -150,6 +201,7 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     icePwd,
     fingerprints: [{ algorithm: algorithm as ms.FingerprintAlgorithm, value: value.toUpperCase() }],
     extmapAllowMixed: session.extmapAllowMixed !== undefined || session.media.some((m) => m.extmapAllowMixed !== undefined),
+    bundleTag: tagged.mid,
     media,
   };
 }

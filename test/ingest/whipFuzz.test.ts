@@ -1,6 +1,7 @@
 // Property-based fuzzing of the WHIP offer translator: arbitrary text and
-// mutated real offers either translate or are refused with our InputError (a
-// 4xx); nothing else is ever thrown, and every run finishes quickly.
+// mutated real offers (Chromium, OBS, GStreamer's bundle-only form) either
+// translate or are refused with our InputError (a 4xx); nothing else is ever
+// thrown, and every run finishes quickly.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { InputError } from '../../common/index.ts';
 import { stageMediaCodecs } from '../../ingest/index.ts';
 import { buildAnswer, translateOffer } from '../../ingest/whip/index.ts';
 
-const offers = ['chromium-offer.sdp', 'obs-offer.sdp'].map((n) => readFileSync(new URL(`./golden/whip/${n}`, import.meta.url), 'utf8'));
+const offers = ['chromium-offer.sdp', 'obs-offer.sdp', 'gstreamer-offer.sdp'].map((n) => readFileSync(new URL(`./golden/whip/${n}`, import.meta.url), 'utf8'));
 
 let worker: ms.Worker;
 let caps: ms.RtpCapabilities;
@@ -50,7 +51,7 @@ const mutation = fc.oneof(
   fc.record({ op: fc.constant('number' as const), at: fc.nat(), n: fc.oneof(fc.integer(), fc.constantFrom(-1, 0, 128, 256, 2 ** 32, Number.MAX_SAFE_INTEGER)) }),
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), line: fc.constantFrom(
     'a=simulcast:send a;b', 'a=rid:a send', 'a=ssrc-group:SIM 1 2', 'a=setup:passive', 'a=rtcp-fb:* nack', 'a=fmtp:96 apt=96', 'a=extmap:0 urn:x', 'a=extmap:300 urn:ietf:params:rtp-hdrext:sdes:mid',
-    'a=rtpmap:96 rtx/90000', 'm=video 0 UDP/TLS/RTP/SAVPF 96', 'a=mid:0', 'a=group:BUNDLE', 'a=fingerprint:md5 00', 'a=ssrc:0 cname:x', 'a=ice-ufrag:', 'c=IN IP4 ::', 'a=direction', 'a=rtpmap:96 H264/90000/2',
+    'a=rtpmap:96 rtx/90000', 'm=video 0 UDP/TLS/RTP/SAVPF 96', 'a=bundle-only', 'a=mid:0', 'a=group:BUNDLE', 'a=fingerprint:md5 00', 'a=ssrc:0 cname:x', 'a=ice-ufrag:', 'c=IN IP4 ::', 'a=direction', 'a=rtpmap:96 H264/90000/2',
   ) }),
 );
 
@@ -79,7 +80,7 @@ test('arbitrary text is refused with an InputError, never anything else, each in
   assert.ok(slowest < 1000, `slowest run ${slowest.toFixed(1)} ms`);
 });
 
-test('mutated Chromium and OBS offers translate or are refused with an InputError, each in well under a second', () => {
+test('mutated Chromium, OBS and GStreamer offers translate or are refused with an InputError, each in well under a second', () => {
   let slowest = 0;
   let translated = 0;
   fc.assert(

@@ -1,5 +1,6 @@
 // The WHIP offer translator and answer serializer, pure: golden answers for a
-// real Chromium offer and an OBS-shaped offer, the codec choice, every refusal
+// real Chromium offer, an OBS-shaped offer and real GStreamer webrtcbin offers
+// (max-bundle: a bundle-only m-line with port 0), the codec choice, every refusal
 // with its status and reason; and the translated parameters accepted by a real
 // mediasoup router's produce().
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +22,9 @@ function assertGolden(actual: string, name: string): void {
 
 const chromium = golden('chromium-offer.sdp');
 const obs = golden('obs-offer.sdp');
+// Captured from GStreamer 1.22 webrtcbin, bundle-policy=max-bundle (test/e2e/whip/gstWhipClient.py --offer-only).
+const gstreamer = golden('gstreamer-offer.sdp');
+const gstreamerH264 = golden('gstreamer-h264-offer.sdp');
 
 /** A fixed server side, so answers are byte-for-byte comparable. */
 const transport: WhipTransportDescription = {
@@ -142,11 +146,123 @@ test('a recvonly or data section is rejected in the answer with port 0, outside 
   assert.match(answer, /\r\nm=application 0 UDP\/DTLS\/SCTP webrtc-datachannel\r\nc=IN IP4 0\.0\.0\.0\r\na=mid:2\r\na=inactive\r\n$/);
 });
 
+describe('a GStreamer webrtcbin offer (max-bundle: the video m-line is bundle-only, port 0)', () => {
+  /** The video section of an offer, as its lines. */
+  const videoSection = (sdp: string) => sdp.slice(sdp.indexOf('m=video'));
+  /** Edits only the lines of the video section. */
+  const editVideo = (sdp: string, fn: (line: string) => string | undefined) =>
+    sdp.slice(0, sdp.indexOf('m=video')) +
+    videoSection(sdp)
+      .split('\r\n')
+      .map((l) => (l === '' ? l : fn(l)))
+      .filter((l) => l !== undefined)
+      .join('\r\n');
+
+  test('the golden offer is in bundle-only form', () => {
+    assert.match(gstreamer, /\r\na=group:BUNDLE audio0 video1\r\n/);
+    assert.match(videoSection(gstreamer), /^m=video 0 UDP\/TLS\/RTP\/SAVPF 96\r\n[\s\S]*\r\na=bundle-only\r\n/);
+    assert.match(gstreamer, /\r\nm=audio 9 /);
+  });
+
+  test('takes both tracks: opus, and VP8 from the bundle-only section, on the audio section\'s transport', () => {
+    const offer = translateOffer(gstreamer, caps());
+    assert.equal(offer.bundleTag, 'audio0');
+    assert.equal(offer.iceUfrag, 'mgIsLDkhMEIsM7I20e/KqAFFfGCJe8TW');
+    const [audio, video] = offer.media as AcceptedMedia[];
+    assert.equal(audio?.accepted, true);
+    assert.equal(audio.bundleOnly, false);
+    assert.deepEqual(audio.rtpParameters.codecs.map((c) => [c.mimeType, c.payloadType, c.channels]), [['audio/opus', 111, 2]]);
+    assert.equal(video?.accepted, true);
+    assert.equal(video.bundleOnly, true);
+    assert.equal(video.mid, 'video1');
+    assert.deepEqual(
+      video.rtpParameters.codecs.map((c) => [c.mimeType, c.payloadType]),
+      [['video/VP8', 96]],
+    );
+    assert.deepEqual(video.rtpParameters.codecs[0]?.rtcpFeedback, [
+      { type: 'nack', parameter: 'pli' },
+      { type: 'ccm', parameter: 'fir' },
+      { type: 'transport-cc', parameter: '' },
+    ]);
+    assert.equal(video.rtpParameters.encodings?.length, 1);
+    assert.deepEqual(video.rtpParameters.rtcp, { cname: 'user300064905@host-ad02d86e', reducedSize: true });
+  });
+
+  test('answers byte for byte as the golden answer: video inside the BUNDLE group, port 9, no a=bundle-only', () => {
+    const answer = buildAnswer(translateOffer(gstreamer, caps()), transport, { sessionId: '4444' });
+    assertGolden(answer, 'gstreamer-answer.sdp');
+    assert.match(answer, /\r\na=group:BUNDLE audio0 video1\r\n/);
+    assert.match(answer, /\r\nm=video 9 UDP\/TLS\/RTP\/SAVPF 96\r\n/);
+    assert.doesNotMatch(answer, /bundle-only/);
+  });
+
+  test('its H.264 (constrained baseline 42c01e, packetization-mode 1) is taken', () => {
+    const video = accepted(gstreamerH264)[1]!;
+    assert.equal(video.bundleOnly, true);
+    assert.equal(video.rtpParameters.codecs[0]?.mimeType, 'video/H264');
+    assert.equal(video.rtpParameters.codecs[0]?.payloadType, 102);
+    assert.equal(video.rtpParameters.codecs[0]?.parameters?.['profile-level-id'], '42c01e');
+    assert.equal(video.rtpParameters.codecs[0]?.parameters?.['packetization-mode'], 1);
+  });
+
+  test('a bundle-only section without its own transport attributes (as JSEP writes it) takes the tagged section\'s', () => {
+    const bare = editVideo(gstreamer, (l) => (/^a=(ice-ufrag|ice-pwd|fingerprint|setup|rtcp-mux|rtcp-mux-only|rtcp-rsize)(:|$)/.test(l) ? undefined : l));
+    assert.doesNotMatch(videoSection(bare), /a=(ice-ufrag|fingerprint|setup|rtcp-mux)/);
+    const offer = translateOffer(bare, caps());
+    const video = offer.media[1] as AcceptedMedia;
+    assert.equal(video.accepted, true);
+    assert.equal(video.rtpParameters.rtcp?.reducedSize, true, 'rtcp-rsize follows the tagged section');
+    assert.equal(offer.fingerprints[0]?.value, 'C2:31:3D:C3:63:2D:B4:F5:49:9D:68:CE:62:08:43:06:AD:F8:64:DF:9D:7E:BC:FF:98:2F:93:42:F3:FB:BA:25');
+    assert.equal(buildAnswer(offer, transport, { sessionId: '4444' }), golden('gstreamer-answer.sdp'));
+  });
+
+  test('the tagged section is the BUNDLE group\'s first with a port of its own, whatever the order of the mids', () => {
+    const offer = translateOffer(gstreamer.replace('a=group:BUNDLE audio0 video1', 'a=group:BUNDLE video1 audio0'), caps());
+    assert.equal(offer.bundleTag, 'audio0');
+    assert.match(buildAnswer(offer, transport, { sessionId: '1' }), /\r\na=group:BUNDLE audio0 video1\r\n/);
+  });
+
+  test('port 0 without a=bundle-only is a disabled section: rejected with port 0, outside the BUNDLE group', () => {
+    const disabled = gstreamer.replace('a=bundle-only\r\n', '');
+    const offer = translateOffer(disabled, caps());
+    assert.equal(offer.media[1]?.accepted, false);
+    assert.match((offer.media[1] as { reason: string }).reason, /port 0/);
+    const answer = buildAnswer(offer, transport, { sessionId: '1' });
+    assert.match(answer, /\r\na=group:BUNDLE audio0\r\n/);
+    assert.match(answer, /\r\nm=video 0 UDP\/TLS\/RTP\/SAVPF 96\r\nc=IN IP4 0\.0\.0\.0\r\na=mid:video1\r\na=inactive\r\n$/);
+  });
+
+  test('a bundle-only data or recvonly section stays rejected, outside the BUNDLE group', () => {
+    const data = `${gstreamer.replace('BUNDLE audio0 video1', 'BUNDLE audio0 video1 application2')}m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=bundle-only\r\na=mid:application2\r\na=sctp-port:5000\r\n`;
+    const withData = translateOffer(data, caps());
+    assert.deepEqual(withData.media.map((m) => m.accepted), [true, true, false]);
+    assert.match(buildAnswer(withData, transport, { sessionId: '1' }), /\r\na=group:BUNDLE audio0 video1\r\n[\s\S]*\r\nm=application 0 UDP\/DTLS\/SCTP webrtc-datachannel\r\n/);
+    const recvonly = translateOffer(editVideo(gstreamer, (l) => (l === 'a=sendonly' ? 'a=recvonly' : l)), caps());
+    assert.deepEqual(recvonly.media.map((m) => m.accepted), [true, false]);
+  });
+
+  test('a bundle-only track that cannot be taken refuses the whole offer (422), never a 201 without it', () => {
+    // Its mid outside the BUNDLE group: it may only be taken within it.
+    refused(() => translateOffer(gstreamer.replace('a=group:BUNDLE audio0 video1', 'a=group:BUNDLE audio0'), caps()), 422, /bundle-only.*mid video1 is not in the a=group:BUNDLE/);
+    refused(() => translateOffer(gstreamer.replace('a=group:BUNDLE audio0 video1\r\n', ''), caps()), 422, /bundle-only.*not in the a=group:BUNDLE/);
+    // The section carrying the group's transport is not taken (here: recvonly, or disabled), so neither can the bundle-only one be.
+    const audioRecvonly = gstreamer.replace('a=sendonly\r\na=rtpmap:111', 'a=recvonly\r\na=rtpmap:111');
+    assert.notEqual(audioRecvonly, gstreamer);
+    refused(() => translateOffer(audioRecvonly, caps()), 422, /bundle-only sections \(mid video1\).*mid audio0\) is not taken: .*does not send.*cannot be taken whole/);
+    refused(() => translateOffer(gstreamer.replace('m=audio 9 ', 'm=audio 0 '), caps()), 422, /mid audio0\) is not taken: rejected by the offer \(port 0\).*cannot be taken whole/);
+    // No codec the router takes, as for any other section.
+    const vp9 = gstreamer.replace('m=video 0 UDP/TLS/RTP/SAVPF 96', 'm=video 0 UDP/TLS/RTP/SAVPF 98').replace('a=rtpmap:96 VP8/90000', 'a=rtpmap:98 VP9/90000');
+    refused(() => translateOffer(vp9, caps()), 422, /m=video #1 \(mid video1\): no supported codec among VP9\/90000/);
+    // A missing SSRC is refused there as anywhere.
+    refused(() => translateOffer(editVideo(gstreamer, (l) => (l.startsWith('a=ssrc:') ? undefined : l)), caps()), 422, /mid video1.*a=ssrc/);
+  });
+});
+
 test('the translated parameters are accepted by a real router: produce() on a WebRtcTransport', async () => {
   const t = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
   try {
     const h264First = chromium.replace(/^m=video (\d+) (\S+) 96 97 (102 103 104 107 108 109 114 115)/m, 'm=video $1 $2 $3 96 97');
-    for (const sdp of [chromium, h264First, obs]) {
+    for (const sdp of [chromium, h264First, obs, gstreamer, gstreamerH264]) {
       for (const m of accepted(sdp)) {
         const p = await t.produce({ kind: m.kind, rtpParameters: m.rtpParameters });
         assert.equal(p.kind, m.kind);

@@ -1,1 +1,2 @@
-export { buildPlayerPages, createPlayerRouter, type PlayerAssets } from './pages.ts';
+export { buildPlayerPages, createPlayerRouter, EMBED_MODULE_PATH, PLAYER_ELEMENT_PATH, type PlayerAssets } from './pages.ts';
+export { embedSnippets, type EmbedSnippets } from './embedSnippet.ts';

@@ -12,7 +12,7 @@ import {
   type ObjectStore,
   type Packager,
 } from '../packager/index.ts';
-import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
+import { buildPlayerPages, createPlayerRouter, createSiteRouter, loadDocs } from '../player/index.ts';
 import { verifyFfmpeg } from '../transcode/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
@@ -149,6 +149,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     closers.push(() => whip.close());
     app.use('/whip', whipRouter);
     app.use('/watch', createPlayerRouter(playerAssets));
+    app.use(createSiteRouter({ docs: await loadDocs(), viewerBase, stageId: config.initialStage, signedViewerUrls: config.viewerAuth.required }));
     app.use(health.router());
     if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
     app.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, logger }));

@@ -17,6 +17,7 @@ import {
   type VariantStream,
 } from './hls.ts';
 import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
+import { AvailabilityClock } from './availabilityClock.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -368,6 +369,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #cache = new Map<string, { version: number; text: string }>();
   readonly #expected: readonly string[];
   readonly #anchors = new Map<number, SessionAnchor>();
+  /** DASH availability: when each session's media really reaches us (see availabilityClock.ts). */
+  readonly #availability = new AvailabilityClock();
   #allSeen = false;
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
@@ -433,6 +436,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         });
       });
       t.on('part', (seg, part) => {
+        this.#availability.observe(seg.session, (part.start + part.duration) / seg.timescale, Date.now());
         this.#bump();
         this.emit('part', trackId, seg, part);
       });
@@ -716,8 +720,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const cfg = this.#config;
     const tracks = this.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
     if (tracks.length === 0) return undefined;
-    const starts = tracks.map((t) => t.sessionStarts.get(0)?.pdt ?? t.segments[0]!.programDateTime);
-    const ast = Math.min(...starts);
+    /**
+     * Wall clock of a session's first segment: on the availability clock (when
+     * its media really reaches us), falling back to PROGRAM-DATE-TIME.
+     */
+    const sessionWall = (session: number, anchor: { start: number; timescale: number; pdt: number }): number => {
+      const zero = this.#availability.zeroMs(session);
+      return zero !== undefined ? Math.round(zero + (anchor.start / anchor.timescale) * 1000) : anchor.pdt;
+    };
+    const firstSession = Math.min(...tracks.flatMap((t) => [...t.sessionStarts.keys()]));
+    const firstRef = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(firstSession)) ?? tracks.find((t) => t.sessionStarts.has(firstSession))!;
+    const ast = sessionWall(firstSession, firstRef.sessionStarts.get(firstSession)!);
     const sessions = new Set<number>();
     const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
     const pick = (t: Track): Segment[] => {
@@ -779,7 +792,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
           }
         }
-        return { id: `p${session}`, start: Math.max(0, (anchor.pdt - ast) / 1000), adaptationSets: sets };
+        return { id: `p${session}`, start: Math.max(0, (sessionWall(session, anchor) - ast) / 1000), adaptationSets: sets };
       })
       .filter((p) => p.adaptationSets.length > 0);
     if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
@@ -807,7 +820,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       maxSegmentDuration: maxSeg,
       minBufferTime: cfg.segmentTargetMs / 1000,
       ...(staticMpd || opts.forStore ? {} : { availabilityTimeOffset: (cfg.segmentTargetMs - cfg.partTargetMs) / 1000 }),
-      ...(staticMpd ? {} : { latency: { targetMs: cfg.dashTargetLatencyMs, minMs: Math.round(cfg.dashTargetLatencyMs / 2), maxMs: cfg.dashTargetLatencyMs * 2 } }),
+      ...(staticMpd ? {} : { latency: cfg.dashLatency }),
       periods,
     };
   }

@@ -47,8 +47,25 @@ export const packagerConfigSchema = z.object({
   maxBoxBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   /** Segments whose metadata is kept for the VOD playlist after the event (24 h of 1 s segments). */
   maxRetainedSegments: z.number().int().min(10).default(86_400),
-  /** DASH ServiceDescription target latency, ms. */
-  dashTargetLatencyMs: z.number().int().min(500).default(3_000),
+  /**
+   * DASH ServiceDescription: the latency a player should hold (Latency
+   * target/min/max, ms, as players count it: wall clock − media time on
+   * availabilityStartTime's clock) and how far it may change its playback rate
+   * to hold it. dash.js with default settings steers by exactly these (it
+   * seeks once it drifts more than max − target + 0.5 s). 1.2 s sits a second
+   * above the newest chunk (our chunks are 200 ms and the segment in progress
+   * is streamed), so a default dash.js plays about 1.6 s glass to glass.
+   */
+  dashLatency: z
+    .object({
+      targetMs: z.number().int().min(200).default(1_200),
+      minMs: z.number().int().min(0).default(800),
+      maxMs: z.number().int().min(200).default(3_000),
+      minPlaybackRate: z.number().min(0.5).max(1).default(0.9),
+      maxPlaybackRate: z.number().min(1).max(2).default(1.1),
+    })
+    .refine((l) => l.minMs <= l.targetMs && l.targetMs <= l.maxMs, { message: 'needs minMs ≤ targetMs ≤ maxMs' })
+    .default({ targetMs: 1_200, minMs: 800, maxMs: 3_000, minPlaybackRate: 0.9, maxPlaybackRate: 1.1 }),
   /**
    * Bound on media uploads (init segments, segments) waiting or in flight. A
    * media upload that does not fit is dropped and reported (`queueFull`, logged,

@@ -56,7 +56,14 @@ export interface Mpd {
   readonly minBufferTime: number;
   /** LL-DASH: the in-progress segment is available this many seconds early (chunked transfer). */
   readonly availabilityTimeOffset?: number;
-  readonly latency?: { readonly targetMs: number; readonly minMs: number; readonly maxMs: number };
+  /** ServiceDescription: latency target and bounds, ms, and the playback rates a player may use to hold it. */
+  readonly latency?: {
+    readonly targetMs: number;
+    readonly minMs: number;
+    readonly maxMs: number;
+    readonly minPlaybackRate: number;
+    readonly maxPlaybackRate: number;
+  };
   readonly periods: readonly DashPeriod[];
 }
 
@@ -132,7 +139,7 @@ export function serializeMpd(mpd: Mpd): string {
     children.push(
       el('ServiceDescription', { id: 0 }, [
         el('Latency', { referenceId: 0, target: mpd.latency.targetMs, min: mpd.latency.minMs, max: mpd.latency.maxMs }),
-        el('PlaybackRate', { min: 0.96, max: 1.04 }),
+        el('PlaybackRate', { min: mpd.latency.minPlaybackRate, max: mpd.latency.maxPlaybackRate }),
       ]),
     );
   }

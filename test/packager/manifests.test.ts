@@ -145,7 +145,7 @@ const mpd: Mpd = {
   maxSegmentDuration: 1.067,
   minBufferTime: 1,
   availabilityTimeOffset: 0.78,
-  latency: { targetMs: 3000, minMs: 1500, maxMs: 6000 },
+  latency: { targetMs: 1200, minMs: 800, maxMs: 3000, minPlaybackRate: 0.9, maxPlaybackRate: 1.1 },
   periods: [
     {
       id: 'p0',
@@ -175,8 +175,8 @@ const mpd: Mpd = {
 const GOLDEN_MPD = `<?xml version="1.0" encoding="UTF-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="dynamic" availabilityStartTime="2025-01-01T12:00:00.000Z" publishTime="2025-01-01T12:00:10.000Z" minimumUpdatePeriod="PT1S" timeShiftBufferDepth="PT12S" maxSegmentDuration="PT1.067S" minBufferTime="PT1S">
 <ServiceDescription id="0">
-<Latency referenceId="0" target="3000" min="1500" max="6000"/>
-<PlaybackRate min="0.96" max="1.04"/>
+<Latency referenceId="0" target="1200" min="800" max="3000"/>
+<PlaybackRate min="0.9" max="1.1"/>
 </ServiceDescription>
 <Period id="p0" start="PT0S">
 <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">

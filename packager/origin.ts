@@ -146,7 +146,10 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
         let seg = track.segment(obj.msn);
         if (seg?.complete && seg.bytes) return send(req, res, seg.bytes, meta.contentType, meta.cacheControl);
         const cur = track.current;
-        if (!seg && cur && !b.ended && obj.msn === cur.msn + 1) {
+        // LL-DASH: a segment is requested availabilityTimeOffset before it ends, so
+        // one not begun yet is held until its first chunk; two ahead allows for a
+        // client clock a little fast (or a segment cut short). Bounded by the timeout.
+        if (!seg && cur && !b.ended && obj.msn > cur.msn && obj.msn <= cur.msn + 2) {
           await track.waitForPart(obj.msn, 0, timeout, clientGone(req, res));
           seg = track.segment(obj.msn);
         }

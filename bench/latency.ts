@@ -1,6 +1,6 @@
 /**
  * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,baseline,hls-resync]
- *   [--catchup 1.5] [--dash-delay 1.5] [--part-ms 200] [--max-delay-ms 50]
+ *   [--catchup 1.5] [--dash-delay 0.9] [--part-ms 200] [--max-delay-ms 50]
  *   [--preset veryfast] [--ladder 720p:2500,360p:700]
  *
  * Glass-to-glass latency of the whole broadcast in one process: the host page
@@ -72,7 +72,7 @@ function numArg(name: string, d: number): number {
 const SECONDS = numArg('seconds', 60);
 const ONLY = (arg('only')?.split(',') ?? DEFAULT_MODES) as Mode[];
 const CATCHUP = numArg('catchup', 1.5);
-const DASH_DELAY = numArg('dash-delay', 1.5);
+const DASH_DELAY = numArg('dash-delay', 0.9);
 const LADDER = arg('ladder')
   ?.split(',')
   .map((r) => {

@@ -27,7 +27,7 @@ if (!url) {
   const player = dashjs.MediaPlayer().create();
   player.updateSettings({
     streaming: {
-      delay: { liveDelay: Number(params.get('delay') ?? 1.5) },
+      delay: { liveDelay: Number(params.get('delay') ?? 0.9) },
       liveCatchup: { enabled: true, maxDrift: 1, playbackRate: { min: -0.3, max: 0.3 } },
     },
   });

@@ -70,12 +70,7 @@ export async function createVethNamespace(): Promise<VethNamespace> {
   try {
     await ip(['netns', 'add', name]);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new NetnsUnavailableError('the ip command (iproute2) is not installed');
-    if (/Operation not permitted|Permission denied/i.test(e.stderr ?? '')) {
-      throw new NetnsUnavailableError(`cannot create a network namespace (needs CAP_NET_ADMIN): ${e.stderr!.trim()}`);
-    }
-    throw err;
+    throw unavailable(err);
   }
   created.set(name, { hostInterface });
   if (!exitHookInstalled) {
@@ -116,8 +111,19 @@ export async function createVethNamespace(): Promise<VethNamespace> {
     return ns;
   } catch (err) {
     await deleteNamespace(name);
-    throw err;
+    // With CAP_SYS_ADMIN but not CAP_NET_ADMIN the namespace comes, the veth pair does not.
+    throw unavailable(err);
   }
+}
+
+/** A failure for want of `ip` or of the capability becomes NetnsUnavailableError; any other stays what it is. */
+function unavailable(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { stderr?: string };
+  if (e.code === 'ENOENT') return new NetnsUnavailableError('the ip command (iproute2) is not installed');
+  if (/Operation not permitted|Permission denied/i.test(e.stderr ?? '')) {
+    return new NetnsUnavailableError(`cannot create a network namespace and veth pair (needs CAP_NET_ADMIN): ${e.stderr!.trim()}`);
+  }
+  return err;
 }
 
 /** A veth pair is up on both ends at once, but its carrier may come a moment later; there is no event to await: poll with a deadline. */

@@ -16,18 +16,27 @@ export interface GstClientEvent {
   [field: string]: unknown;
 }
 
-/** Why the GStreamer client cannot run here (no system Python with gi, or elements missing), or undefined when it can. */
+/**
+ * Why the GStreamer client cannot run here (no system Python, no gi or GStreamer
+ * typelibs, elements missing), or undefined when it can. Any other failure of
+ * the check (a broken script) throws: the tests fail rather than skip.
+ */
 export async function gstreamerUnavailable(): Promise<string | undefined> {
-  if (!existsSync(SYSTEM_PYTHON)) return `${SYSTEM_PYTHON} is not installed`;
+  const packages = 'python3-gi, gir1.2-gst-plugins-bad-1.0, gstreamer1.0-plugins-bad, gstreamer1.0-nice';
+  if (!existsSync(SYSTEM_PYTHON)) return `${SYSTEM_PYTHON} is not installed (${packages})`;
   try {
     const { stdout } = await promisify(execFile)(SYSTEM_PYTHON, [script, '--check'], { timeout: 60_000 });
     const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as GstClientEvent;
-    return last.event === 'ready' ? undefined : `the GStreamer WHIP client cannot run: ${stdout.trim()}`;
+    if (last.event !== 'ready') throw new Error(`the GStreamer client's check said ${stdout.trim()}`);
+    return undefined;
   } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    // Exit 4: elements missing (reported as an event); an ImportError: no gi (python3-gi, gir1.2-gst-plugins-bad-1.0).
-    const reason = e.stdout?.trim() || e.stderr?.trim().split('\n').at(-1) || e.message;
-    return `the GStreamer WHIP client cannot run (python3-gi, gir1.2-gst-plugins-bad-1.0, gstreamer1.0-plugins-bad, gstreamer1.0-nice): ${reason}`;
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    // Exit 4: elements missing (reported as an event).
+    if (e.code === 4) return `GStreamer elements are missing (${packages}): ${e.stdout?.trim()}`;
+    // No gi, or no typelib for Gst/GstWebRTC/GstSdp: ImportError or gi's ValueError "Namespace … not available".
+    const missing = /^(ModuleNotFoundError|ImportError|ValueError): .*(gi|Namespace .* not available).*$/m.exec(e.stderr ?? '');
+    if (missing) return `${SYSTEM_PYTHON} cannot load GStreamer through gi (${packages}): ${missing[0]}`;
+    throw err;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,baseline,hls-resync]
+ * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,baseline,shaka-dash,shaka-hls,hls-resync]
  *   [--catchup 1.5] [--dash-delay 0.9] [--part-ms 200] [--max-delay-ms 50]
  *   [--preset veryfast] [--ladder 720p:2500,360p:700]
  *
@@ -17,6 +17,8 @@
  *             its target (an experiment for a viewer change; not by default)
  *   dash      our DASH page (dash.js low-latency, ?delay=)
  *   dashjs    plain dash.js with default settings (no updateSettings), same page server
+ *   shaka-dash, shaka-hls  Shaka Player with its default configuration on the
+ *             MPD / the multivariant playlist (not by default)
  *   baseline  FFmpeg's own `hls` muxer (2 s segments) from a second RTP output of
  *             the same stage, same encoder settings, static files, hls.js defaults
  * Prints p50 / p95 / max latency, stalls (`waiting` after playback started),
@@ -40,8 +42,8 @@ import { startPlainPlayers, type PlainPlayerServer } from '../test/helpers/plain
 import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
 
-type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'baseline';
-const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'baseline'];
+type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'shaka-dash' | 'shaka-hls' | 'baseline';
+const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'shaka-dash', 'shaka-hls', 'baseline'];
 const DEFAULT_MODES: Mode[] = ['hls', 'hlsjs', 'dash', 'dashjs', 'baseline'];
 
 /**
@@ -275,6 +277,8 @@ async function main(): Promise<void> {
         else if (mode === 'dash') url = `${app.url}/watch/dash.html?broadcast=${stage.id}&delay=${DASH_DELAY}`;
         else if (mode === 'hlsjs') url = plain.pageUrl('hlsjs', `${app.url}/live/${stage.id}/master.m3u8`);
         else if (mode === 'dashjs') url = plain.pageUrl('dashjs', `${app.url}/live/${stage.id}/manifest.mpd`);
+        else if (mode === 'shaka-dash') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/manifest.mpd`);
+        else if (mode === 'shaka-hls') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/master.m3u8`);
         else {
           const videoProducer = stage.producers.find((p) => p.kind === 'video');
           baseline = await startBaseline({

@@ -366,7 +366,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #ended = false;
   #endedAt: number | undefined;
   #version = 0;
-  readonly #cache = new Map<string, { version: number; text: string }>();
+  readonly #cache = new Map<string, { version: number; text: string; tag?: string }>();
   readonly #expected: readonly string[];
   readonly #anchors = new Map<number, SessionAnchor>();
   /** DASH availability: when each session's media really reaches us (see availabilityClock.ts). */
@@ -700,14 +700,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     return { version: 9, independentSegments: true, audio: video.length > 0 ? audioRenditions : [], variants };
   }
 
-  mpdText(now: number): string | undefined {
+  /** The live MPD; `utcTimingUrl` is the origin's time URL as this client reaches it (see Mpd.utcTimingUrl). */
+  mpdText(now: number, utcTimingUrl?: string): string | undefined {
+    // One entry, tagged with the URL: clients choose the Host header, so a key per URL would grow without bound.
     const key = '|mpd';
+    const tag = `|${utcTimingUrl ?? ''}`;
     const hit = this.#cache.get(key);
-    if (hit && hit.version === this.#version) return hit.text;
+    if (hit && hit.version === this.#version && hit.tag === tag) return hit.text;
     const mpd = this.mpd(now);
     if (!mpd) return undefined;
-    const text = serializeMpd(mpd);
-    this.#cache.set(key, { version: this.#version, text });
+    const text = serializeMpd(utcTimingUrl && mpd.type === 'dynamic' ? { ...mpd, utcTimingUrl } : mpd);
+    this.#cache.set(key, { version: this.#version, text, tag });
     return text;
   }
 
@@ -744,17 +747,26 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
     /**
      * LL-DASH (DASH-IF low-latency guidelines): the live MPD also announces the
-     * segment being written, as the last S with its nominal duration, so with
-     * availabilityTimeOffset = segment − chunk duration a client requests it
-     * one chunk after it starts and receives it with chunked transfer as it
-     * grows. The next MPD corrects its duration if it ends up different.
+     * segment being written and the one after it, with their nominal durations,
+     * so with availabilityTimeOffset = segment − chunk duration a client
+     * requests each one chunk after it starts (the origin holds a request that
+     * comes a little early) and receives it with chunked transfer as it grows.
+     * Announcing the next one too matters: dash.js only requests segments its
+     * last MPD lists, so otherwise each request waited for an MPD refresh, up
+     * to minimumUpdatePeriod late. Later MPDs correct durations that differ.
      */
     const inProgress = (t: Track, session: number, segs: Segment[]): { t: number; d: number }[] => {
       const cur = t.current;
       const last = segs[segs.length - 1];
-      if (opts.forStore || this.#ended || !cur || cur.complete || cur.parts.length === 0 || cur.session !== session || !last || cur.msn !== last.msn + 1) return [];
-      const nominal = Math.round((cfg.segmentTargetMs * cur.timescale) / 1000);
-      return [{ t: cur.start, d: Math.max(nominal, cur.duration) }];
+      if (opts.forStore || this.#ended || !cur || cur.session !== session || !last) return [];
+      const nominal = Math.round((cfg.segmentTargetMs * last.timescale) / 1000);
+      const writing = !cur.complete && cur.parts.length > 0 && cur.msn === last.msn + 1;
+      if (!writing) return [{ t: last.start + last.duration, d: nominal }];
+      const d = Math.max(nominal, cur.duration);
+      return [
+        { t: cur.start, d },
+        { t: cur.start + d, d: nominal },
+      ];
     };
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
     const periods: DashPeriod[] = [...sessions]

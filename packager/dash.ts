@@ -65,6 +65,13 @@ export interface Mpd {
     readonly maxPlaybackRate: number;
   };
   readonly periods: readonly DashPeriod[];
+  /**
+   * Absolute URL answering the server's time as xs:dateTime (UTCTiming
+   * http-xsdate), listed before the `direct` value. dash.js applies a direct
+   * value at the moment it syncs, which can be seconds after the MPD was
+   * fetched, so its clock runs late by that much; a time URL it asks itself.
+   */
+  readonly utcTimingUrl?: string;
 }
 
 export function duration(seconds: number): string {
@@ -159,6 +166,7 @@ export function serializeMpd(mpd: Mpd): string {
     );
   }
   if (dynamic) {
+    if (mpd.utcTimingUrl) children.push(el('UTCTiming', { schemeIdUri: 'urn:mpeg:dash:utc:http-xsdate:2014', value: mpd.utcTimingUrl }));
     children.push(el('UTCTiming', { schemeIdUri: 'urn:mpeg:dash:utc:direct:2014', value: new Date(mpd.publishTime).toISOString() }));
   }
   return (

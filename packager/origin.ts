@@ -97,6 +97,11 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   const live = (id: string): Broadcast | undefined => (ID_PATTERN.test(id) ? packager.getBroadcast(id) : undefined);
 
+  // The clock the live MPD's UTCTiming points at (http-xsdate): never cached.
+  router.get('/live/time', (req, res) => {
+    send(req, res, new Date().toISOString(), 'text/plain; charset=utf-8', cacheControl.error);
+  });
+
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
     if (!ID_PATTERN.test(id) || (name !== names.master && name !== names.mpd)) return notFound(res);
@@ -108,7 +113,10 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
       const meta = manifestMeta(name, b.ended, false);
       return send(req, res, serializeMultivariantPlaylist(m), meta.contentType, meta.cacheControl);
     }
-    const text = b.mpdText(Date.now());
+    // Absolute: dash.js resolves a UTCTiming URL against the page, not the MPD.
+    // Behind a proxy (trust proxy) req.protocol and the host are what the client used.
+    const host = /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.host) ? req.host : 'localhost';
+    const text = b.mpdText(Date.now(), `${req.protocol}://${host}/live/time`);
     if (!text) return notFound(res, 'no media yet');
     const meta = manifestMeta(name, b.ended, false);
     send(req, res, text, meta.contentType, meta.cacheControl);

@@ -133,13 +133,18 @@ test('the MPD reads back over the same segment objects, and they are fetchable',
   const m = readMpd(r.text, `${h.base}/live/${B}/manifest.mpd`) as any;
   const video = m.playlists.find((p: any) => p.attributes.NAME === 'video-360p');
   const last = video.segments[video.segments.length - 1];
+  const writing = video.segments[video.segments.length - 2];
   assert.match(last.resolvedUri, /\/video-360p\/seg-\d+\.m4s$/);
-  // LL-DASH: the segment being written is announced (last S, nominal duration), so a client can ask for it early.
+  // LL-DASH: the segment being written and the one after it are announced (nominal
+  // durations), so a client asks for each one chunk after it starts, MPD refresh or not.
   if (!cur.complete) {
-    assert.equal(last.number, cur.msn, 'the last S is the segment in progress');
+    assert.equal(writing.number, cur.msn, 'the S before the last is the segment in progress');
+    assert.equal(last.number, cur.msn + 1, 'the last S is the next segment');
     assert.equal(last.duration, 1);
+  } else {
+    assert.equal(last.number, cur.msn + 1, 'the last S is the next segment');
   }
-  const seg = await get(last.resolvedUri);
+  const seg = await get(writing.resolvedUri);
   assert.equal(seg.status, 200);
   const init = await get(video.segments[0].map.resolvedUri);
   assert.equal(init.body.toString('latin1', 4, 8), 'ftyp');

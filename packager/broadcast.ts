@@ -623,7 +623,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       };
     });
     const firstSeg = list[0]!;
-    const next = cur.complete ? { msn: cur.msn + 1, part: 0 } : { msn: cur.msn, part: cur.parts.length };
+    const next = cur.complete || track.segmenter.nextPartStartsSegment() ? { msn: cur.msn + 1, part: 0 } : { msn: cur.msn, part: cur.parts.length };
     const live = lowLatency && !track.failure;
     return {
       version: 9,

@@ -148,6 +148,25 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
     this.emit('part', seg, part);
   }
 
+  /**
+   * Whether the next part will most likely start a new segment: what a preload
+   * hint must name (part 0 of the next segment, not an index that never comes;
+   * Shaka fetches hints and takes a 404 on audio as fatal). Video: the encoder
+   * puts a keyframe every segment target, so once the segment is within half a
+   * part of it. Audio: the same time-grid rule `onFragment` cuts by, applied to
+   * a next part as long as the last one.
+   */
+  nextPartStartsSegment(): boolean {
+    const seg = this.#current;
+    const init = this.#init;
+    const last = seg?.parts[seg.parts.length - 1];
+    if (!seg || !init || !last) return true;
+    const segTicks = (this.#opts.segmentTargetMs * init.info.timescale) / 1000;
+    if (init.info.kind === 'video') return seg.duration + last.duration / 2 >= segTicks;
+    const nextStart = seg.start + seg.duration;
+    return Math.floor((nextStart + last.duration / 2) / segTicks) !== Math.floor((seg.start + (seg.parts[0]?.duration ?? 0) / 2) / segTicks);
+  }
+
   /** The source ended (or the broadcast ends): complete the segment in progress. */
   flush(): void {
     this.#closeCurrent();

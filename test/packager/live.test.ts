@@ -11,7 +11,7 @@ const B = 'live1';
 
 before(async () => {
   h = await startHarness({});
-  run = pushInProcess(h.packager, B, 9);
+  run = pushInProcess(h.packager, B, 20);
   const b = h.packager.getBroadcast(B)!;
   await until(h.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 2), 15_000, 'three segments on every track');
 });
@@ -62,6 +62,21 @@ test('preload-hinted part is answered as soon as it is complete', async () => {
   assert.equal(r.body.toString('latin1', 4, 8), 'moof');
   assert.equal(r.headers.get('content-type'), 'video/iso.segment');
   assert.equal(r.headers.get('cache-control'), 'public, max-age=1209600, immutable');
+});
+
+test('every preload hint names a part that comes, across segment boundaries (Shaka fetches hints)', async () => {
+  for (const track of ['video-360p', 'audio']) {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const p = await get(`${h.base}/live/${B}/${track}/index.m3u8`);
+      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(p.text)![1]!;
+      const r = await get(`${h.base}/live/${B}/${track}/${hint}`);
+      assert.equal(r.status, 200, `${track}/${hint} was hinted and must come`);
+      assert.equal(r.body.toString('latin1', 4, 8), 'moof');
+      seen.add(hint);
+    }
+    assert.ok([...seen].some((u) => /\.0\.m4s$/.test(u)), `${track}: a hint named the first part of a next segment (${[...seen].join(' ')})`);
+  }
 });
 
 test('an in-progress segment is served with chunked transfer as it grows, ending with the whole segment', async () => {

@@ -372,6 +372,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** DASH availability: when each session's media really reaches us (see availabilityClock.ts). */
   readonly #availability = new AvailabilityClock();
   #allSeen = false;
+  readonly #startableTracks = new Set<string>();
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
@@ -384,10 +385,30 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
 
-  /** Whether every expected track has had media (latched: a track failing later does not hide the others). */
+  /**
+   * Whether every expected track can be started on (latched: a track failing
+   * later does not hide the others).
+   */
   #expectedReady(): boolean {
-    if (!this.#allSeen) this.#allSeen = this.#expected.every((id) => this.#tracks.get(id)?.current !== undefined);
+    if (!this.#allSeen) this.#allSeen = this.#expected.every((id) => this.#startable(this.#tracks.get(id)));
     return this.#allSeen;
+  }
+
+  /**
+   * Whether a track has enough complete media to be started on: three segment
+   * targets (HOLD-BACK), where RFC 8216bis §6.3.3 has a client start, or the
+   * broadcast has ended. A live playlist with less gives a client no start
+   * point: Shaka fails for good on one (it probes the middle segment, which is
+   * then still open and has no URI).
+   */
+  #startable(track: Track | undefined): boolean {
+    if (!track) return false;
+    if (this.#startableTracks.has(track.id)) return true;
+    let ms = 0;
+    for (const seg of track.segments) if (seg.complete) ms += (seg.duration / seg.timescale) * 1000;
+    const ok = this.#ended ? ms > 0 : ms >= 3 * this.#config.segmentTargetMs - 1;
+    if (ok) this.#startableTracks.add(track.id); // latched: the scan runs only until then
+    return ok;
   }
 
   get ended(): boolean {
@@ -579,7 +600,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
     const track = this.#tracks.get(trackId);
-    if (!track || !track.init || !track.current) return undefined;
+    if (!track || !track.init || !track.current || !this.#startable(track)) return undefined;
     const cfg = this.#config;
     const td = this.targetDuration;
     const partTarget = cfg.partTargetMs / 1000;
@@ -623,7 +644,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       };
     });
     const firstSeg = list[0]!;
-    const next = cur.complete || track.segmenter.nextPartStartsSegment() ? { msn: cur.msn + 1, part: 0 } : { msn: cur.msn, part: cur.parts.length };
+    // The preload hint names the part that will come. When the open segment is
+    // at its target the next part starts a new one, but that segment is not
+    // closed (no EXTINF) until the part arrives, and a hint into a segment
+    // after an open one breaks Shaka's parser: no hint for those ~200 ms
+    // (blocking reloads still answer). A hint that never comes would be a 404.
+    const next = cur.complete ? { msn: cur.msn + 1, part: 0 } : track.segmenter.nextPartStartsSegment() ? undefined : { msn: cur.msn, part: cur.parts.length };
     const live = lowLatency && !track.failure;
     return {
       version: 9,
@@ -646,7 +672,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
       discontinuitySequence: firstSeg.discontinuitySequence,
       segments,
-      ...(live ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
+      ...(live && next ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
       renditionReports: lowLatency
         ? this.tracks
             .filter((t) => t.id !== trackId && t.current && t.init && t.kind === track.kind)
@@ -662,11 +688,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(opts: { completeOnly?: boolean; storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+  multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
     if (!this.#expectedReady()) return undefined;
-    const ready = this.tracks.filter(
-      (t) => t.init && t.current && !t.failure && (!opts.completeOnly || t.segments.some((s) => s.complete)) && (!opts.storedOnly || t.playlistStored),
-    );
+    const ready = this.tracks.filter((t) => t.init && !t.failure && this.#startable(t) && (!opts.storedOnly || t.playlistStored));
     const audio = ready.filter((t) => t.kind === 'audio');
     const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
     if (ready.length === 0) return undefined;

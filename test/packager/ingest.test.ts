@@ -71,8 +71,8 @@ test('bad input fails only its own track with a clear error; other tracks and br
 
     const b = h.packager.getBroadcast('bad1')!;
     assert.match(String(b.track('garbage')!.failure?.message), /not a CMAF stream/);
-    await until(h.packager, 'good1', () => (h.packager.getBroadcast('good1')?.track('video-360p')?.current?.msn ?? 0) >= 2, 10_000, 'good broadcast');
-    await until(h.packager, 'bad1', () => (b.track('video-360p')?.current?.msn ?? 0) >= 2, 10_000, 'good track of the bad broadcast');
+    await until(h.packager, 'good1', () => (h.packager.getBroadcast('good1')?.track('video-360p')?.current?.msn ?? 0) >= 3, 10_000, 'good broadcast');
+    await until(h.packager, 'bad1', () => (b.track('video-360p')?.current?.msn ?? 0) >= 3, 10_000, 'good track of the bad broadcast (three complete segments: playlists are served from then on)');
     assert.equal(b.track('video-360p')!.failure, undefined);
     // The failed tracks are not offered to viewers; the good one is.
     const master = await get(`${h.base}/live/bad1/master.m3u8`);

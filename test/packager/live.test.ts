@@ -13,7 +13,7 @@ before(async () => {
   h = await startHarness({});
   run = pushInProcess(h.packager, B, 20);
   const b = h.packager.getBroadcast(B)!;
-  await until(h.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 2), 15_000, 'three segments on every track');
+  await until(h.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 15_000, 'three complete segments on every track (HOLD-BACK: playlists are served from then on)');
 });
 
 after(async () => {
@@ -67,15 +67,24 @@ test('preload-hinted part is answered as soon as it is complete', async () => {
 test('every preload hint names a part that comes, across segment boundaries (Shaka fetches hints)', async () => {
   for (const track of ['video-360p', 'audio']) {
     const seen = new Set<string>();
-    for (let i = 0; i < 8; i++) {
+    let unhinted = 0;
+    for (let i = 0; i < 10; i++) {
       const p = await get(`${h.base}/live/${B}/${track}/index.m3u8`);
-      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(p.text)![1]!;
+      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(p.text)?.[1];
+      if (!hint) {
+        // The open segment is at its target: the next part starts a segment not listed yet. Wait for it.
+        unhinted++;
+        const t = h.packager.getBroadcast(B)!.track(track)!;
+        assert.equal((await get(`${h.base}/live/${B}/${track}/index.m3u8?_HLS_msn=${t.current!.msn + 1}&_HLS_part=0`)).status, 200);
+        continue;
+      }
       const r = await get(`${h.base}/live/${B}/${track}/${hint}`);
       assert.equal(r.status, 200, `${track}/${hint} was hinted and must come`);
       assert.equal(r.body.toString('latin1', 4, 8), 'moof');
       seen.add(hint);
     }
-    assert.ok([...seen].some((u) => /\.0\.m4s$/.test(u)), `${track}: a hint named the first part of a next segment (${[...seen].join(' ')})`);
+    const msns = new Set([...seen].map((u) => /part-(\d+)\./.exec(u)![1]));
+    assert.ok(msns.size >= 2 || unhinted > 0, `${track}: the hints crossed a segment boundary (${[...seen].join(' ')})`);
   }
 });
 
@@ -122,7 +131,8 @@ test('media playlists read back: parts ≤ PART-TARGET, non-independent non-last
       });
     });
     if (id !== 'audio') assert.equal(m.segments[m.segments.length - 1].parts?.[0]?.independent ?? true, true);
-    assert.ok(m.preloadSegment.preloadHints.length === 1);
+    // One hint, or none while the open segment is at its target (see the preload hint test).
+    assert.ok((m.preloadSegment?.preloadHints?.length ?? 0) <= 1);
   }
 });
 

@@ -168,12 +168,12 @@ test('store down with a tiny queue bound: queueFull is reported and the live edg
     full.push(key);
     maxQueued = Math.max(maxQueued, queued);
   });
-  const run = pushInProcess(h.packager, 'full1', 5);
+  const run = pushInProcess(h.packager, 'full1', 8);
   try {
     const b = h.packager.getBroadcast('full1')!;
     b.on('part', () => (maxQueued = Math.max(maxQueued, pub.queued)));
     const v = () => b.track('video-360p')?.current?.msn ?? 0;
-    await until(h.packager, 'full1', () => full.length >= 3, 15_000, 'queueFull reports');
+    await until(h.packager, 'full1', () => full.length >= 3 && v() >= 3, 15_000, 'queueFull reports, and three complete segments (playlists are served from then on)');
     const at = v();
     const answered = await blockingReloadsUntil(h.base, h.packager, 'full1', () => v() >= at + 2);
     assert.ok(answered >= 5, 'the live edge advanced with the queue full');

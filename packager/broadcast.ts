@@ -49,7 +49,7 @@ export class Track extends TypedEmitter<TrackEvents> {
   /** Segment metadata, oldest first (bounded by maxRetainedSegments); bytes only for the live window. */
   readonly segments: Segment[] = [];
   /** First segment (start, PDT) of each session: anchors DASH periods. */
-  readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number }>();
+  readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
   failure: Error | undefined;
   /** Upload state of each session's init segment (with a store). */
   readonly initUpload = new Map<number, 'pending' | 'stored' | 'dropped' | 'failed'>();
@@ -87,7 +87,7 @@ export class Track extends TypedEmitter<TrackEvents> {
       if (part.index === 0) {
         this.segments.push(seg);
         if (!this.sessionStarts.has(seg.session)) {
-          this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime });
+          this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime, msn: seg.msn });
           // Where each track's session starts, in its media time and in the playlist: what a player aligns at a discontinuity.
           this.#logger.info({ session: seg.session, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a source session');
         }
@@ -770,28 +770,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     };
     const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
     /**
-     * LL-DASH (DASH-IF low-latency guidelines): the live MPD also announces the
-     * segment being written and the one after it, with their nominal durations,
-     * so with availabilityTimeOffset = segment − chunk duration a client
-     * requests each one chunk after it starts (the origin holds a request that
-     * comes a little early) and receives it with chunked transfer as it grows.
-     * Announcing the next one too matters: dash.js only requests segments its
-     * last MPD lists, so otherwise each request waited for an MPD refresh, up
-     * to minimumUpdatePeriod late. Later MPDs correct durations that differ.
+     * LL-DASH (DASH-IF low-latency guidelines): the live MPD addresses segments
+     * by number (SegmentTemplate@duration, no timeline), so a client works out
+     * from its clock when segment n exists, and with availabilityTimeOffset =
+     * segment − chunk requests it one chunk after it starts; the origin holds a
+     * request that comes a little early and streams the segment as it grows.
+     * Our segments sit on the segment-target grid (video: a keyframe every
+     * target; audio: cut on the same grid), which number addressing needs.
+     * A timeline did not fit: dash.js only requests what its last MPD lists
+     * (so each request waited for an MPD refresh), and Shaka takes the end of
+     * the last listed segment as the live edge (so announcing the segment in
+     * progress sent it ahead of the media into stalls). Stored and ended MPDs
+     * keep the exact timeline.
      */
-    const inProgress = (t: Track, session: number, segs: Segment[]): { t: number; d: number }[] => {
-      const cur = t.current;
-      const last = segs[segs.length - 1];
-      if (opts.forStore || this.#ended || !cur || cur.session !== session || !last) return [];
-      const nominal = Math.round((cfg.segmentTargetMs * last.timescale) / 1000);
-      const writing = !cur.complete && cur.parts.length > 0 && cur.msn === last.msn + 1;
-      if (!writing) return [{ t: last.start + last.duration, d: nominal }];
-      const d = Math.max(nominal, cur.duration);
-      return [
-        { t: cur.start, d },
-        { t: cur.start + d, d: nominal },
-      ];
-    };
+    const numbered = !opts.forStore && !this.#ended;
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
     const periods: DashPeriod[] = [...sessions]
       .sort((a, b) => a - b)
@@ -819,9 +811,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
                 timescale: ts,
                 initialization: `${t.id}/${names.init(session)}`,
                 media: `${t.id}/seg-$Number$.m4s`,
-                startNumber: segs[0]!.msn,
-                presentationTimeOffset: Math.round(anchorSec * ts),
-                timeline: [...segs.map((s) => ({ t: s.start, d: s.duration })), ...inProgress(t, session, segs)],
+                ...(numbered
+                  ? (() => {
+                      // Number-addressed: segment n of the session starts (n − first) segment targets after its first.
+                      const own = t.sessionStarts.get(session)!;
+                      return { startNumber: own.msn, presentationTimeOffset: own.start, duration: Math.round((cfg.segmentTargetMs * ts) / 1000), timeline: [] };
+                    })()
+                  : {
+                      startNumber: segs[0]!.msn,
+                      presentationTimeOffset: Math.round(anchorSec * ts),
+                      timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
+                    }),
               };
             });
           if (reps.length > 0) {

@@ -26,6 +26,8 @@ export interface DashRepresentation {
   readonly startNumber: number;
   readonly presentationTimeOffset: number;
   readonly timeline: readonly DashTimelineEntry[];
+  /** Number addressing (`SegmentTemplate@duration`, no timeline), representation timescale. */
+  readonly duration?: number;
 }
 
 export interface DashAdaptationSet {
@@ -130,10 +132,11 @@ function representation(r: DashRepresentation, mpd: Mpd): string {
           media: r.media,
           startNumber: r.startNumber,
           presentationTimeOffset: r.presentationTimeOffset,
+          duration: r.duration,
           availabilityTimeOffset: live ? Number(mpd.availabilityTimeOffset!.toFixed(3)) : undefined,
           availabilityTimeComplete: live ? 'false' : undefined,
         },
-        [timeline(r.timeline)],
+        r.duration !== undefined ? [] : [timeline(r.timeline)],
       ),
     ],
   );

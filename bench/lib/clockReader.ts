@@ -24,7 +24,7 @@ export interface ClockRecord {
   samples: [number, number, number, number, number][];
   firstFrameAt?: number;
   firstPlayingAt?: number;
-  /** `waiting` events after playback started, with how long each lasted (ms; -1 if still waiting). */
+  /** `waiting` events after playback started, with how long each lasted: until `playing` or the next presented frame (ms; -1 if still waiting). */
   stalls: { at: number; ms: number }[];
   rejected: number;
   /** Once a second: [epoch ms, the player's own latency s, its target latency s] when the page exposes hls.js. */
@@ -92,6 +92,10 @@ function install(): void {
         record.firstFrameAt ??= now;
         record.samples.push([now, now - painted, video.videoHeight, Math.round(ahead * 1000), video.playbackRate]);
       }
+      // A presented frame ends a stall even where the player never fires `playing`
+      // after its `waiting` (Shaka's stall recovery nudges the playhead instead).
+      const open = record.stalls.at(-1);
+      if (open && open.ms < 0 && now > open.at) open.ms = now - open.at;
       if (lastFrameAt) record.maxFrameGapMs = Math.max(record.maxFrameGapMs, now - lastFrameAt);
       lastFrameAt = now;
       video.requestVideoFrameCallback(onFrame);

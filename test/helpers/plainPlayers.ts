@@ -6,7 +6,10 @@
  *
  * Each page takes `?src=<absolute manifest URL>`, plays it muted, and exposes
  * `window.__player = { name, errors, events }` for the test or the benchmark:
- * `errors` holds every error the player reported (fatal ones flagged).
+ * `errors` holds every error the player reported (fatal ones flagged), and
+ * `sample()` what the video element shows: media time, frames decoded
+ * (`getVideoPlaybackQuality()`) and presented (`requestVideoFrameCallback`);
+ * `samplePlayback(page)` reads it from a test. Neither touches the player.
  * Plain hls.js also sets `window.stagecast.hls` so bench/lib/clockReader.ts
  * records the player's own latency and target.
  */
@@ -14,6 +17,7 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
 
 export type PlainPlayer = 'hlsjs' | 'dashjs' | 'shaka';
 
@@ -38,6 +42,20 @@ const src = new URLSearchParams(location.search).get('src');
 window.__player = { name: '${lib}', errors: [], events: [] };
 const report = (fatal, detail) => window.__player.errors.push({ at: Date.now(), fatal, detail: String(detail).slice(0, 300) });
 video.addEventListener('error', () => report(true, 'video element: ' + (video.error && video.error.message)));
+window.__player.presented = 0;
+if (video.requestVideoFrameCallback) {
+  const onFrame = () => { window.__player.presented++; video.requestVideoFrameCallback(onFrame); };
+  video.requestVideoFrameCallback(onFrame);
+}
+window.__player.sample = () => {
+  const q = video.getVideoPlaybackQuality();
+  const b = video.buffered;
+  return {
+    currentTime: video.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, presented: window.__player.presented,
+    readyState: video.readyState, paused: video.paused, ended: video.ended, width: video.videoWidth, height: video.videoHeight,
+    bufferedEnd: b.length ? b.end(b.length - 1) : 0, errors: window.__player.errors.slice(),
+  };
+};
 ${body}
 </script>
 `;
@@ -67,11 +85,36 @@ window.__player.dash = player;`,
     'shaka.js',
     `shaka.polyfill.installAll();
 const player = new shaka.Player();
-player.addEventListener('error', (e) => report(e.detail.severity === 2, 'shaka ' + e.detail.code));
+// shaka.util.Error: code (see shaka.util.Error.Code), category, and its data (for HTTP errors: URI, status, …).
+const shakaError = (e) => 'shaka ' + e.code + ' category ' + e.category + ' ' + JSON.stringify(e.data, (k, v) => (typeof v === 'string' ? v.slice(0, 120) : v));
+player.addEventListener('error', (e) => report(e.detail.severity === 2, shakaError(e.detail)));
 window.__player.shaka = player;
-player.attach(video).then(() => player.load(src)).then(() => video.play()).catch((e) => report(true, 'shaka load ' + (e.code || e.message || e)));`,
+player.attach(video).then(() => player.load(src)).then(() => video.play()).catch((e) => report(true, 'shaka load ' + (e.code ? shakaError(e) : e.message || e)));`,
   ),
 };
+
+/** What a plain player's video element shows at one moment (`window.__player.sample()`). */
+export interface PlaybackSample {
+  currentTime: number;
+  /** `getVideoPlaybackQuality().totalVideoFrames`: frames decoded so far (dropped ones included). */
+  frames: number;
+  dropped: number;
+  /** Frames presented for composition, counted by `requestVideoFrameCallback`. */
+  presented: number;
+  readyState: number;
+  paused: boolean;
+  ended: boolean;
+  width: number;
+  height: number;
+  bufferedEnd: number;
+  errors: { at: number; fatal: boolean; detail: string }[];
+}
+
+/** Reads a plain player page's `window.__player.sample()`. */
+export function samplePlayback(page: Page): Promise<PlaybackSample> {
+  // A string: the test's TypeScript build would wrap a function's inner names in a `__name` call the page lacks.
+  return page.evaluate('window.__player.sample()') as Promise<PlaybackSample>;
+}
 
 export interface PlainPlayerServer {
   /** e.g. `http://127.0.0.1:40123` */

@@ -1,0 +1,348 @@
+// Players we did not write, on their default configuration, play what we serve:
+// one live broadcast (host page → SFU → FFmpeg's light ladder → packager), then,
+// after the stop, its VOD from the store, at the same URLs. In Chromium, from a
+// page on another origin (test/helpers/plainPlayers.ts): hls.js with
+// `{ lowLatencyMode: true }` only on the multivariant playlist, dash.js with no
+// settings on the MPD, Shaka Player with its defaults on the MPD and on the
+// multivariant playlist. Outside a browser: FFmpeg reading the multivariant
+// playlist, and `gst-launch-1.0 <bin> uri=… ! fakesink` on both manifests with
+// both of GStreamer's URI bins: uridecodebin3 plugs the adaptivedemux2 elements
+// (hlsdemux2, dashdemux2), while uridecodebin (decodebin2, what playbin uses)
+// plugs only the older hlsdemux and dashdemux. A GStreamer subtest whose
+// demuxer is not installed skips and says why; the others still run.
+//
+// Each client must advance the media (media time by several seconds and
+// decoded frames with it) with no fatal error; the clients take turns, so each
+// has the machine's cores to itself next to the pipeline.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Browser, Page } from 'playwright-core';
+import type { AppConfigInput } from '../../app/config.ts';
+import type { RunningApp } from '../../app/server.ts';
+import { api, startTestApp } from '../helpers/app.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { samplePlayback, startPlainPlayers, type PlainPlayer, type PlainPlayerServer, type PlaybackSample } from '../helpers/plainPlayers.ts';
+
+const STAGE = 'players';
+/** Two small rungs keep host, SFU, FFmpeg and a player within this machine's 2 cores (as broadcast.browser.test.ts). */
+const transcode: AppConfigInput['transcode'] = {
+  ladder: [
+    { name: '360p', height: 360, bitrateKbps: 700 },
+    { name: '180p', height: 180, bitrateKbps: 250 },
+  ],
+  x264Preset: 'ultrafast',
+};
+/** Media seconds each browser player must play, live and VOD. */
+const BROWSER_SECONDS = { live: 10, vod: 8 };
+/** Media seconds (buffer timestamps) each GStreamer pipeline must decode, and the bound on getting there. */
+const GST_SECONDS = 6;
+const GST_TIMEOUT_MS = 30_000;
+/** The ladder runs at 30 fps; decoded frames must keep up with at least half of that over the watch. */
+const MIN_FPS = 15;
+/** FFmpeg decodes `-t` seconds of output: at 30 fps, 300 frames. */
+const FFMPEG_SECONDS = 10;
+const FFMPEG_MIN_FRAMES = FFMPEG_SECONDS * 20;
+
+let app: RunningApp;
+let browser: Browser;
+let plain: PlainPlayerServer;
+let host: Page | undefined;
+const children = new Set<ChildProcess>();
+
+const manifest = (name: 'master.m3u8' | 'manifest.mpd'): string => `${app.url}/live/${STAGE}/${name}`;
+
+/** A GStreamer element's absence, as a skip reason (undefined when it is there). */
+function gstMissing(element: string): string | undefined {
+  const r = spawnSync('gst-inspect-1.0', ['--exists', element], { timeout: 10_000 });
+  if (r.error) return `gst-inspect-1.0 is not available (${r.error.message})`;
+  return r.status === 0 ? undefined : `GStreamer element ${element} is not installed`;
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, fail?: (v: T) => string | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    const failure = fail?.(v);
+    if (failure) throw new Error(`${what}: ${failure}`);
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last seen ${JSON.stringify(v)}`);
+    await delay(250);
+  }
+}
+
+const fatalErrors = (s: PlaybackSample): string | undefined => {
+  const fatal = s.errors.filter((e) => e.fatal);
+  return fatal.length ? `fatal player error(s): ${fatal.map((e) => e.detail).join(' | ')}` : undefined;
+};
+
+/**
+ * Opens `player`'s page on `manifestUrl`, waits for playback to start, then for
+ * `seconds` of media time with the decoded frames that go with it. Fails at the
+ * first fatal error the player reports, with what the page saw.
+ */
+async function playInBrowser(t: TestContext, player: PlainPlayer, manifestUrl: string, seconds: number): Promise<void> {
+  const page = await browser.newPage();
+  const failed: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('response', (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url().replace(app.url, '')}`);
+  });
+  page.on('requestfailed', (r) => failed.push(`${r.failure()?.errorText ?? 'failed'} ${r.url().replace(app.url, '')}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text().slice(0, 300));
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror ${e.message.slice(0, 300)}`));
+  const context = () => `; failed requests: ${failed.slice(0, 10).join(', ') || 'none'}; console errors: ${consoleErrors.slice(0, 5).join(' | ') || 'none'}`;
+  const opened = Date.now();
+  try {
+    await page.goto(plain.pageUrl(player, manifestUrl));
+    const read = () => samplePlayback(page);
+    const first = await until(`${player} starts playing ${manifestUrl}`, read, (s) => s.currentTime > 0 && s.frames > 0, 30_000, fatalErrors).catch(
+      (err: Error) => {
+        throw new Error(err.message + context());
+      },
+    );
+    const startedAt = Date.now();
+    const last = await until(
+      `${player} plays ${seconds} s of ${manifestUrl}`,
+      read,
+      (s) => s.currentTime >= first.currentTime + seconds && s.frames >= first.frames + seconds * MIN_FPS,
+      seconds * 2500 + 10_000,
+      fatalErrors,
+    ).catch((err: Error) => {
+      throw new Error(err.message + context());
+    });
+    const summary = {
+      startupMs: startedAt - opened,
+      wallSeconds: (Date.now() - startedAt) / 1000,
+      currentTime: [first.currentTime, last.currentTime],
+      frames: [first.frames, last.frames],
+      dropped: last.dropped,
+      presented: last.presented,
+      size: `${last.width}x${last.height}`,
+      nonFatalErrors: last.errors.map((e) => e.detail).slice(0, 5),
+      failedRequests: failed.slice(0, 5),
+    };
+    t.diagnostic(JSON.stringify(summary));
+    assert.ok(last.currentTime >= first.currentTime + seconds, `media time advanced ${seconds} s: ${JSON.stringify(summary)}`);
+    assert.ok(last.frames - first.frames >= seconds * MIN_FPS, `frames were decoded along: ${JSON.stringify(summary)}`);
+    assert.ok(last.width > 0 && last.height > 0, `a picture: ${JSON.stringify(summary)}`);
+    assert.equal(fatalErrors(last), undefined);
+  } finally {
+    await page.close();
+  }
+}
+
+/** Spawns a client process, kept in `children` so `after` can end it whatever happens. */
+function run(cmd: string, args: string[]): { child: ChildProcess; out: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+    child.once('error', (err) => {
+      out += `\nspawn error: ${err.message}`;
+      children.delete(child);
+      resolve({ code: -1, signal: null });
+    });
+  });
+  return { child, out: () => out, exited };
+}
+
+/** Ends a client process: `signal`, then SIGKILL after `graceMs`. */
+async function stop(p: ReturnType<typeof run>, signal: NodeJS.Signals = 'SIGINT', graceMs = 3000): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  const timer = delay(graceMs).then(() => 'timeout' as const);
+  if ((await Promise.race([p.exited, timer])) === 'timeout') {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
+/** `ffmpeg -i <master.m3u8> -t 10 -f null -`, counting the frames it reports with `-progress`. */
+async function playInFfmpeg(t: TestContext, url: string): Promise<void> {
+  const p = run('/usr/bin/ffmpeg', ['-hide_banner', '-nostats', '-loglevel', 'warning', '-progress', 'pipe:1', '-i', url, '-t', String(FFMPEG_SECONDS), '-f', 'null', '-']);
+  const started = Date.now();
+  const timeout = delay(45_000).then(() => 'timeout' as const);
+  try {
+    const ended = await Promise.race([p.exited, timeout]);
+    const out = p.out();
+    const frames = Math.max(0, ...[...out.matchAll(/^frame=(\d+)$/gm)].map((m) => Number(m[1])));
+    const outTime = [...out.matchAll(/^out_time_us=(\d+)$/gm)].map((m) => Number(m[1]) / 1e6).at(-1) ?? 0;
+    const warnings = out
+      .split('\n')
+      .filter((l) => l && !/^[a-z_0-9]+=/.test(l))
+      .slice(-10);
+    const summary = { wallSeconds: (Date.now() - started) / 1000, frames, outTime, exit: ended, warnings };
+    t.diagnostic(JSON.stringify(summary));
+    assert.notEqual(ended, 'timeout', `FFmpeg finished ${FFMPEG_SECONDS} s of ${url} within 45 s: ${JSON.stringify(summary)}`);
+    assert.deepEqual(ended, { code: 0, signal: null }, `FFmpeg exited cleanly: ${JSON.stringify(summary)}`);
+    assert.ok(frames >= FFMPEG_MIN_FRAMES, `FFmpeg decoded at least ${FFMPEG_MIN_FRAMES} frames: ${JSON.stringify(summary)}`);
+    assert.ok(outTime >= FFMPEG_SECONDS - 1, `FFmpeg's output reached ${FFMPEG_SECONDS} s: ${JSON.stringify(summary)}`);
+  } finally {
+    await stop(p, 'SIGKILL');
+  }
+}
+
+const GST_PTS = /GstFakeSink:vsink: last-message = chain .*?pts: (\d+):(\d+):([\d.]+)/g;
+
+/**
+ * `gst-launch-1.0 <bin> uri=<url> ! fakesink` with the video pad on a verbose
+ * fakesink: every decoded frame is a `chain` line with its PTS. Runs until
+ * GST_SECONDS of frames have come out, then stops the pipeline. `demuxer` is
+ * the element the bin must have picked (its type name in the -v output).
+ */
+async function playInGstreamer(t: TestContext, bin: 'uridecodebin' | 'uridecodebin3', url: string, demuxer: string): Promise<void> {
+  const p = run('gst-launch-1.0', ['-v', bin, 'name=d', `uri=${url}`, 'd.', '!', 'video/x-raw', '!', 'fakesink', 'name=vsink', 'silent=false']);
+  const started = Date.now();
+  try {
+    const frames = () => {
+      const pts = [...p.out().matchAll(GST_PTS)].map((m) => Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]));
+      return { count: pts.length, span: pts.length ? Math.max(...pts) - Math.min(...pts) : 0 };
+    };
+    const errors = () => p.out().match(/^(ERROR|WARNING): .*$/gm) ?? [];
+    const summary = () => ({
+      wallSeconds: (Date.now() - started) / 1000,
+      frames: frames(),
+      demuxers: [...new Set(p.out().match(/Gst[A-Za-z]*Demux[0-9]?(?=:)/g) ?? [])],
+      // gst-launch keeps the pipeline PAUSED until the demuxer reports 100 % buffered (as playbin applications do).
+      lastBuffering: p.out().match(/buffering\.\.\. +\d+%/g)?.at(-1),
+      exit: p.child.exitCode ?? p.child.signalCode,
+      errors: errors().slice(0, 5),
+    });
+    const done = await until(
+      `${bin} decodes ${GST_SECONDS} s of ${url}`,
+      async () => frames(),
+      (f) => f.span >= GST_SECONDS && f.count >= GST_SECONDS * MIN_FPS,
+      GST_TIMEOUT_MS,
+      () => {
+        if (errors().some((e) => e.startsWith('ERROR'))) return `GStreamer error: ${JSON.stringify(summary())}\n${p.out().slice(-2000)}`;
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return `gst-launch exited early: ${JSON.stringify(summary())}\n${p.out().slice(-2000)}`;
+        return undefined;
+      },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; ${JSON.stringify(summary())}`);
+    });
+    const s = summary();
+    t.diagnostic(JSON.stringify(s));
+    assert.ok(s.demuxers.includes(demuxer), `${bin} used ${demuxer}: ${JSON.stringify(s)}`);
+    assert.ok(done.span >= GST_SECONDS, JSON.stringify(s));
+    assert.deepEqual(
+      errors().filter((e) => e.startsWith('ERROR')),
+      [],
+      `no GStreamer error: ${JSON.stringify(s)}`,
+    );
+  } finally {
+    await stop(p);
+  }
+}
+
+interface Client {
+  name: string;
+  skip?: string;
+  /** A known failure of the client itself in the live phase: the subtest runs and reports, as a TODO. */
+  play(t: TestContext, phase: 'live' | 'vod'): Promise<void>;
+}
+
+const browserClient = (name: string, player: PlainPlayer, file: 'master.m3u8' | 'manifest.mpd'): Client => ({
+  name,
+  play: (t, phase) => playInBrowser(t, player, manifest(file), BROWSER_SECONDS[phase]),
+});
+
+const gstClient = (bin: 'uridecodebin' | 'uridecodebin3', file: 'master.m3u8' | 'manifest.mpd', element: string, typeName: string): Client => {
+  const skip = gstMissing(element);
+  return {
+    name: `GStreamer ${bin} (${element}) on ${file}`,
+    ...(skip ? { skip } : {}),
+    play: (t) => playInGstreamer(t, bin, manifest(file), typeName),
+  };
+};
+
+const CLIENTS: Client[] = [
+  browserClient('hls.js { lowLatencyMode: true } on master.m3u8', 'hlsjs', 'master.m3u8'),
+  browserClient('dash.js with default settings on manifest.mpd', 'dashjs', 'manifest.mpd'),
+  browserClient('Shaka Player with defaults on manifest.mpd', 'shaka', 'manifest.mpd'),
+  browserClient('Shaka Player with defaults on master.m3u8', 'shaka', 'master.m3u8'),
+  { name: `FFmpeg -i master.m3u8 -t ${FFMPEG_SECONDS} -f null -`, play: (t) => playInFfmpeg(t, manifest('master.m3u8')) },
+  gstClient('uridecodebin3', 'master.m3u8', 'hlsdemux2', 'GstHLSDemux2'),
+  gstClient('uridecodebin3', 'manifest.mpd', 'dashdemux2', 'GstDashDemux2'),
+  gstClient('uridecodebin', 'master.m3u8', 'hlsdemux', 'GstHLSDemux'),
+  gstClient('uridecodebin', 'manifest.mpd', 'dashdemux', 'GstDashDemux'),
+];
+
+before(async () => {
+  app = await startTestApp({ transcode, endedGraceMs: 4000 });
+  browser = await launchChromium();
+  plain = await startPlainPlayers();
+  assert.notEqual(new URL(plain.url).origin, new URL(app.url).origin, 'the players are on another origin');
+
+  const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: STAGE });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const stage = app.sfu.getStage(STAGE)!;
+  const published = new Promise<void>((resolve) => {
+    const check = () => {
+      if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) resolve();
+    };
+    stage.on('producer', check);
+    check();
+  });
+  host = await browser.newPage();
+  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
+  await Promise.race([published, delay(20_000).then(() => Promise.reject(new Error('the host page never published audio and video')))]);
+  const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${STAGE}/live`);
+  assert.equal(live.status, 201, JSON.stringify(live.body));
+  assert.equal(live.body.broadcast.state, 'live');
+  // The packager serves the multivariant playlist once every track has media; the MPD likewise.
+  for (const name of ['master.m3u8', 'manifest.mpd'] as const) {
+    await until(`${name} is served`, async () => (await fetch(manifest(name))).status, (s) => s === 200, 30_000);
+  }
+});
+
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await host?.close().catch(() => {});
+  await browser?.close();
+  await plain?.close();
+  await app?.close();
+});
+
+describe('live: one broadcast, each client in turn', () => {
+  for (const client of CLIENTS) {
+    const options = { timeout: 90_000, ...(client.skip ? { skip: client.skip } : {}) };
+    test(client.name, options, async (t) => {
+      assert.equal(app.packager.getBroadcast(STAGE)?.ended ?? false, false, 'the broadcast is still live');
+      await client.play(t, 'live');
+    });
+  }
+});
+
+describe('VOD: the same URLs from the store after the stop', () => {
+  before(async () => {
+    const stopped = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${STAGE}/stop`);
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    assert.equal(stopped.body.broadcast.state, 'ended');
+    await host?.close();
+    host = undefined;
+    // After the grace and once the uploads drain, the broadcast leaves memory: the store serves it alone.
+    await until('the ended broadcast leaves memory', async () => app.packager.getBroadcast(STAGE) === undefined, Boolean, 30_000);
+    const playlist = await (await fetch(`${app.url}/live/${STAGE}/video-360p/index.m3u8`)).text();
+    assert.match(playlist, /#EXT-X-ENDLIST/);
+    const mpd = await (await fetch(manifest('manifest.mpd'))).text();
+    assert.match(mpd, /type="static"/);
+  });
+
+  for (const client of CLIENTS) {
+    test(client.name, { timeout: 90_000, ...(client.skip ? { skip: client.skip } : {}) }, (t) => client.play(t, 'vod'));
+  }
+});

@@ -24,8 +24,9 @@ describe('metrics of a running broadcast', () => {
     const b = app.packager.createBroadcast(B);
     b.on('part', (track) => counted.parts.set(track, (counted.parts.get(track) ?? 0) + 1));
     b.on('segment', (track) => counted.segments.set(track, (counted.segments.get(track) ?? 0) + 1));
-    run = pushInProcess(app.packager, B, 6);
-    await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 2), 20_000, 'three segments on every track');
+    run = pushInProcess(app.packager, B, 9);
+    // Three complete segments: playlists are served from then on (HOLD-BACK).
+    await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, 'three complete segments on every track');
   });
 
   after(async () => {

@@ -21,7 +21,7 @@ before(async () => {
   h = await startHarness({ blockingTimeoutMs: BLOCKING_TIMEOUT_MS });
   run = pushInProcess(h.packager, B, 120);
   const b = h.packager.getBroadcast(B)!;
-  await until(h.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 2), 20_000, 'three segments on every track');
+  await until(h.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, "three complete segments on every track (playlists are served from then on)");
 });
 after(async () => {
   await run?.stop();

@@ -106,8 +106,8 @@ test('the API, signalling, the origin and S3 uploads with known secrets: no secr
   // Media through the packager and to S3 (which then goes away, so uploads fail and
   // their errors are logged), then the origin with good, forged and missing viewer tokens.
   const b = app.packager.createBroadcast(STAGE);
-  run = pushInProcess(app.packager, STAGE, 4);
-  await until(app.packager, STAGE, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 1), 20_000, 'two segments');
+  run = pushInProcess(app.packager, STAGE, 8);
+  await until(app.packager, STAGE, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, "three complete segments (playlists are served from then on)");
   await s3.stop();
   await until(app.packager, STAGE, () => b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, 'segments while S3 is away');
   const signed = `/live/t/${viewer.body.token as string}/${STAGE}/master.m3u8`;

@@ -20,7 +20,7 @@ before(async () => {
   assert.equal((await api(app, 'POST', '/stages', { id: B })).status, 201);
   run = pushInProcess(app.packager, B, 40);
   const b = app.packager.getBroadcast(B)!;
-  await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 2), 20_000, 'three segments on every track');
+  await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, "three complete segments on every track (playlists are served from then on)");
   browser = await launchChromium();
 });
 after(async () => {

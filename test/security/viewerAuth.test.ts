@@ -53,9 +53,9 @@ describe('the origin with viewerAuth.required', () => {
     app = await startTestApp({ viewerAuth: { secret: SECRET, required: true, expiryGranularitySeconds: 60 } });
     assert.equal((await api(app, 'POST', '/stages', { id: B })).status, 201);
     assert.equal((await api(app, 'POST', '/stages', { id: 'other' })).status, 201);
-    run = pushInProcess(app.packager, B, 8);
+    run = pushInProcess(app.packager, B, 12);
     const b = app.packager.getBroadcast(B)!;
-    await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 1), 20_000, 'two segments on every track');
+    await until(app.packager, B, () => b.tracks.length === 3 && b.tracks.every((t) => (t.current?.msn ?? 0) >= 3), 20_000, "three complete segments on every track (playlists are served from then on)");
   });
   after(async () => {
     await run?.stop();

@@ -3,6 +3,7 @@
 // nothing is left allocated, and the live playlist keeps advancing afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
@@ -52,6 +53,12 @@ before(async () => {
   await published;
   const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stageId}/live`);
   assert.equal(live.status, 201, JSON.stringify(live.body));
+  // Playlists are served from HOLD-BACK on (three complete segments).
+  const deadline = Date.now() + 30_000;
+  while ((await fetch(`${app.url}/live/${stageId}/master.m3u8`)).status !== 200) {
+    assert.ok(Date.now() < deadline, 'the broadcast never served its multivariant playlist');
+    await delay(200);
+  }
 });
 after(async () => {
   await host?.close();

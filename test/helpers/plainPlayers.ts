@@ -53,7 +53,8 @@ window.__player.sample = () => {
   return {
     currentTime: video.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, presented: window.__player.presented,
     readyState: video.readyState, paused: video.paused, ended: video.ended, width: video.videoWidth, height: video.videoHeight,
-    bufferedEnd: b.length ? b.end(b.length - 1) : 0, errors: window.__player.errors.slice(),
+    bufferedEnd: b.length ? b.end(b.length - 1) : 0, ranges: Array.from({ length: Math.min(b.length, 6) }, (_, i) => [b.start(b.length - 1 - i), b.end(b.length - 1 - i)].map((x) => Number(x.toFixed(2)))).reverse(),
+    errors: window.__player.errors.slice(),
   };
 };
 ${body}
@@ -107,6 +108,8 @@ export interface PlaybackSample {
   width: number;
   height: number;
   bufferedEnd: number;
+  /** The video element's last buffered ranges (up to 6), [start, end] in seconds: holes show as several. */
+  ranges: [number, number][];
   errors: { at: number; fatal: boolean; detail: string }[];
 }
 

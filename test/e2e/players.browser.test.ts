@@ -283,6 +283,12 @@ async function playInGstreamer(t: TestContext, bin: 'uridecodebin' | 'uridecodeb
 interface Client {
   name: string;
   skip?: string;
+  /**
+   * A known bug of the client itself, upstream, that fails the live subtest: it
+   * still runs and its result is reported as TODO (never as a pass). Remove once
+   * the client ships the fix.
+   */
+  liveUpstreamBug?: string;
   play(t: TestContext, phase: 'live' | 'vod'): Promise<void>;
 }
 
@@ -304,7 +310,14 @@ const CLIENTS: Client[] = [
   browserClient('hls.js { lowLatencyMode: true } on master.m3u8', 'hlsjs', 'master.m3u8'),
   browserClient('dash.js with default settings on manifest.mpd', 'dashjs', 'manifest.mpd'),
   browserClient('Shaka Player with defaults on manifest.mpd', 'shaka', 'manifest.mpd'),
-  browserClient('Shaka Player with defaults on master.m3u8', 'shaka', 'master.m3u8'),
+  {
+    ...browserClient('Shaka Player with defaults on master.m3u8', 'shaka', 'master.m3u8'),
+    // Shaka 5.2.12 (the newest on npm) recomputes timestampOffset on every HLS append; a
+    // ~1 ms float difference makes it abort() the SourceBuffer before appending, and Chrome
+    // then drops every frame up to the next keyframe: only part 0 of each 1 s segment plays
+    // (about 4 fps). Fixed upstream by shaka-player PR #10559, not released yet.
+    liveUpstreamBug: 'shaka-player#10589: live LL-HLS keeps only the first part of each segment (fixed by PR #10559, unreleased in 5.2.12)',
+  },
   { name: `FFmpeg -i master.m3u8 -t ${FFMPEG_SECONDS} -f null -`, play: (t) => playInFfmpeg(t, manifest('master.m3u8')) },
   gstClient('uridecodebin3', 'master.m3u8', 'hlsdemux2', 'GstHLSDemux2'),
   gstClient('uridecodebin3', 'manifest.mpd', 'dashdemux2', 'GstDashDemux2'),
@@ -350,7 +363,7 @@ after(async () => {
 
 describe('live: one broadcast, each client in turn', () => {
   for (const client of CLIENTS) {
-    const options = { timeout: 90_000, ...(client.skip ? { skip: client.skip } : {}) };
+    const options = { timeout: 90_000, ...(client.skip ? { skip: client.skip } : client.liveUpstreamBug ? { todo: client.liveUpstreamBug } : {}) };
     test(client.name, options, async (t) => {
       assert.equal(app.packager.getBroadcast(STAGE)?.ended ?? false, false, 'the broadcast is still live');
       await client.play(t, 'live');

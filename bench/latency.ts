@@ -35,7 +35,7 @@ import type { Page } from 'playwright-core';
 import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
 import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
-import { api, startTestApp } from '../test/helpers/app.ts';
+import { api, startTestApp, waitForPlaylist } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { parsePackagerConfig } from '../packager/config.ts';
 import { startPlainPlayers, type PlainPlayerServer } from '../test/helpers/plainPlayers.ts';
@@ -263,11 +263,7 @@ async function main(): Promise<void> {
     await Promise.race([published, delay(20_000).then(() => Promise.reject(new Error('the host page never published')))]);
     const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
     if (live.status !== 201) throw new Error(`go live: ${live.status} ${JSON.stringify(live.body)}`);
-    // The packager serves the multivariant playlist once every track has media.
-    for (let i = 0; (await fetch(`${app.url}/live/${stage.id}/master.m3u8`)).status !== 200; i++) {
-      if (i > 100) throw new Error('the broadcast never produced a playlist');
-      await delay(200);
-    }
+    await waitForPlaylist(app, stage.id, 20_000);
 
     for (const mode of ONLY) {
       const page = await browser.newPage();

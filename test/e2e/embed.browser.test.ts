@@ -11,12 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { embedSnippets } from '../../player/index.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, startTestApp, waitForPlaylist } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 
 const STAGE = 'embed';
@@ -70,11 +69,7 @@ before(async () => {
   assert.equal(live.status, 201, JSON.stringify(live.body));
   // The plain snippet is a site's own hls.js on a live stream: it gives up on a 404
   // manifest, so it is loaded once the broadcast is live (playlists come at HOLD-BACK).
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(`${app.url}/live/${STAGE}/master.m3u8`)).status !== 200) {
-    assert.ok(Date.now() < deadline, 'the broadcast never served its multivariant playlist');
-    await delay(200);
-  }
+  await waitForPlaylist(app, STAGE);
 });
 
 after(async () => {

@@ -3,12 +3,11 @@
 // nothing is left allocated, and the live playlist keeps advancing afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, startTestApp, waitForPlaylist } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 
 const offer = (name: string) => readFileSync(new URL(`../ingest/golden/whip/${name}`, import.meta.url), 'utf8');
@@ -53,12 +52,7 @@ before(async () => {
   await published;
   const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stageId}/live`);
   assert.equal(live.status, 201, JSON.stringify(live.body));
-  // Playlists are served from HOLD-BACK on (three complete segments).
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(`${app.url}/live/${stageId}/master.m3u8`)).status !== 200) {
-    assert.ok(Date.now() < deadline, 'the broadcast never served its multivariant playlist');
-    await delay(200);
-  }
+  await waitForPlaylist(app, stageId);
 });
 after(async () => {
   await host?.close();

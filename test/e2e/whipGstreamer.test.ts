@@ -16,11 +16,11 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { UdpPortPool, isUdpPortBound } from '../../common/index.ts';
+import { UdpPortPool } from '../../common/index.ts';
 import type { WhipSession } from '../../ingest/index.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { decodeFromSdp } from '../helpers/ffmpegDecode.ts';
+import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
 import { NetnsUnavailableError, createVethNamespace, deleteAllNamespaces, liveNamespaces, type VethNamespace } from '../helpers/netns.ts';
 import { GstWhipClient, gstreamerUnavailable } from './whip/gstClient.ts';
 
@@ -82,17 +82,6 @@ const sample = (page: Page): Promise<Sample> =>
       state: document.getElementById('state')!.dataset.state ?? '',
     };
   });
-
-/** FFmpeg binds its RTP ports some time after it starts; nothing signals it, so poll with a deadline. */
-async function waitForBound(ports: number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const bound = await Promise.all(ports.map((p) => isUdpPortBound('127.0.0.1', p)));
-    if (bound.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`FFmpeg did not bind ports ${ports.join(', ')} in time`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const [video, mimeType] of [
   ['vp8', 'video/VP8'],

@@ -50,3 +50,15 @@ export async function api<T = unknown>(app: RunningApp, method: string, path: st
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
+
+/**
+ * Waits until a broadcast serves its multivariant playlist (from HOLD-BACK on:
+ * three complete segments); players that give up on a 404 are loaded after it.
+ */
+export async function waitForPlaylist(app: RunningApp, broadcastId: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${app.url}/live/${broadcastId}/master.m3u8`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`broadcast ${broadcastId} never served its multivariant playlist`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { isUdpPortBound } from '../../common/index.ts';
 
 export interface DecodedSpan {
   /** Decoded frames per output stream index. */
@@ -79,4 +80,15 @@ export function decodeFromSdp(
       if (signal === null) reject(new Error(`FFmpeg exited with ${code} before decoding enough: ${stderr}`));
     });
   });
+}
+
+/** FFmpeg binds its RTP ports some time after it starts; nothing signals it, so poll with a deadline. */
+export async function waitForBound(ports: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const bound = await Promise.all(ports.map((p) => isUdpPortBound('127.0.0.1', p)));
+    if (bound.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`FFmpeg did not bind ports ${ports.join(', ')} in time`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

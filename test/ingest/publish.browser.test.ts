@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { UdpPortPool, isUdpPortBound } from '../../common/index.ts';
+import { UdpPortPool } from '../../common/index.ts';
 import type { ProducerInfo, Stage } from '../../ingest/index.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { decodeFromSdp } from '../helpers/ffmpegDecode.ts';
+import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
 
 let app: RunningApp;
 let browser: Browser;
@@ -35,16 +35,6 @@ function bothProducers(stage: Stage): Promise<{ audio: ProducerInfo; video: Prod
     stage.on('producer', check);
     check();
   });
-}
-
-async function waitForBound(ports: number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const bound = await Promise.all(ports.map((p) => isUdpPortBound('127.0.0.1', p)));
-    if (bound.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`FFmpeg did not bind ports ${ports.join(', ')} in time`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 for (const codec of ['video/VP8', 'video/H264'] as const) {

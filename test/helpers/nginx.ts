@@ -117,6 +117,20 @@ ${locations}
     });
   }
 
+  /**
+   * The access log once `ready(lines)` holds: nginx writes a request's line
+   * after it has sent the response, so a client can hold its answer before the
+   * line is there. Nothing signals the write; poll with a deadline.
+   */
+  async logWhen(ready: (lines: CacheLogLine[]) => boolean, timeoutMs = 5_000): Promise<CacheLogLine[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = this.log();
+      if (ready(lines) || Date.now() > deadline) return lines;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Graceful stop (SIGQUIT lets workers finish), SIGKILL after 5 s. */
   async stop(): Promise<void> {
     await this.#proc.stop('SIGQUIT', 5000);

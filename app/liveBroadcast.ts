@@ -45,6 +45,8 @@ export interface BroadcastStatus {
     speed?: number;
     fps?: number;
     restarts: number;
+    /** The session copies the host's H.264 (passthrough) rather than encoding it. */
+    videoCopied: boolean;
     /** Damaged pictures FFmpeg reported (lost/reordered RTP) and the keyframe requests they led to. */
     decodeErrors: number;
     keyframeRequests: number;
@@ -286,7 +288,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
 
   /** The RTP for a program: through the switch in the speaker layout when the host videos allow, else one output. */
   async #openFeed(spec: ProgramSpec, sources: readonly { hostId: string; producerId: string }[]): Promise<ProgramFeed> {
-    if (spec.mode === 'speaker' && !spec.slate) {
+    // A copied video track cannot go through the switch: each host's H.264 has its own
+    // parameter sets (size, profile), which a copy would mix under one init segment.
+    if (spec.mode === 'speaker' && !spec.slate && !this.#singleVideoTrack(spec)) {
       const codec = this.#switchCodec(sources);
       if ('reason' in codec) this.#log.warn({ reason: codec.reason }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
       else {
@@ -436,10 +440,31 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   }
 
   #programInput(spec: ProgramSpec, sdp: string | undefined): ProgramInput {
+    const producers = new Map(this.#deps.stage.producers.map((p) => [p.id, p]));
     return {
       ...(sdp ? { sdp } : {}),
-      compose: { videos: spec.videos.map((v) => ({ cell: v.cell })), audios: spec.audios.length, slateImage: this.#deps.compose.slateImage },
+      compose: {
+        videos: spec.videos.map((v) => {
+          const source = producers.get(v.producerId)?.source;
+          return { cell: v.cell, ...(source ? { source } : {}) };
+        }),
+        audios: spec.audios.length,
+        slateImage: this.#deps.compose.slateImage,
+      },
     };
+  }
+
+  /**
+   * Whether the broadcast has one video track that may be copied (modes
+   * `passthrough`, and `auto` when its first program is one H.264 host): known
+   * from the transcoder once it exists, foreseen from the config before.
+   */
+  #singleVideoTrack(spec: ProgramSpec): boolean {
+    if (this.#transcoder) return this.#transcoder.layout.kind === 'single';
+    const { mode } = this.#deps.transcode;
+    if (mode !== 'auto') return mode === 'passthrough';
+    const video = spec.videos.length === 1 ? this.#deps.stage.producers.find((p) => p.id === spec.videos[0]!.producerId) : undefined;
+    return video?.mimeType.toLowerCase() === 'video/h264';
   }
 
   /** Something on the stage changed: check the grace period, and apply the program after the debounce. */
@@ -551,6 +576,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
               session: this.#transcoder.session,
               ...(this.#transcoder.pid !== undefined ? { pid: this.#transcoder.pid } : {}),
               restarts: this.#restarts,
+              videoCopied: this.#transcoder.copiesVideo,
               ...this.#transcoder.decodeStats,
               ...(progress?.speed !== undefined ? { speed: progress.speed } : {}),
               ...(progress?.fps !== undefined ? { fps: progress.fps } : {}),

@@ -1,8 +1,6 @@
 import { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import { InputError } from '../common/index.ts';
-import { ladderRungs, selectRungs, type Rung, type TranscodeConfig } from './config.ts';
-import type { SdpInfo } from './sdp.ts';
+import type { Rung, TranscodeConfig } from './config.ts';
 import type { TrackInfo } from './types.ts';
 
 /** AAC-LC frames are 1024 samples: 21.33 ms at 48 kHz. */
@@ -41,16 +39,6 @@ export function audioFragmentDurationUs(partDurationMs: number): number {
   return Math.round((frames * AAC_FRAME_SAMPLES * 1_000_000) / AUDIO_RATE);
 }
 
-/** Whether this config and input copy the video (passthrough) or re-encode it. */
-export function resolveMode(config: TranscodeConfig, input: SdpInfo): 'ladder' | 'passthrough' {
-  if (config.mode === 'ladder') return 'ladder';
-  const isH264 = input.video?.codec === 'H264';
-  if (config.mode === 'passthrough' && input.video && !isH264) {
-    throw new InputError('passthrough-codec', `passthrough needs H.264 video, the SDP offers ${input.video.codec}`);
-  }
-  return isH264 ? 'passthrough' : 'ladder';
-}
-
 export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: number, kind: 'video' | 'audio'): string[] {
   return [
     '-f', 'mp4',
@@ -67,8 +55,6 @@ export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: num
 export interface PlanOptions {
   /** Where each track goes (an HTTP URL FFmpeg can PUT to). */
   targetFor: (trackId: string) => string;
-  /** Source video height when known: rungs above it are dropped. */
-  sourceHeight?: number;
 }
 
 /** Options of the SDP input on stdin (RTP buffering and probing from the config). */
@@ -87,8 +73,7 @@ export function rtpInputOptions(config: TranscodeConfig): string[] {
 }
 
 /**
- * One ladder rung encoded from the filter graph's `[v<index>]`: the same x264
- * settings for a plain and a composed program (transcode/compose.ts).
+ * One ladder rung encoded from the filter graph's `[v<index>]` (transcode/compose.ts).
  */
 export function x264RungOutput(config: TranscodeConfig, r: Rung, index: number, options: PlanOptions): PlannedOutput {
   const seg = config.segmentDurationMs / 1000;
@@ -117,54 +102,6 @@ export function x264RungOutput(config: TranscodeConfig, r: Rung, index: number, 
       ...cmafOutputOptions(partUs, config.output.httpTimeoutMs, 'video'),
     ],
   };
-}
-
-/** Builds the FFmpeg plan for a config, an input SDP and the tracks' targets. Pure. */
-export function planFfmpeg(config: TranscodeConfig, input: SdpInfo, options: PlanOptions): FfmpegPlan {
-  const mode = resolveMode(config, input);
-  const partUs = config.partDurationMs * 1000;
-  const httpTimeoutMs = config.output.httpTimeoutMs;
-  const inputOptions = rtpInputOptions(config);
-  const globalOptions = ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)];
-  const outputs: PlannedOutput[] = [];
-  let complexFilter: string | undefined;
-
-  if (input.video && mode === 'passthrough') {
-    const trackId = `video-${config.passthroughName}`;
-    outputs.push({
-      track: { trackId, kind: 'video', codec: 'h264', passthrough: true, fragmentDurationUs: partUs },
-      target: options.targetFor(trackId),
-      options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
-    });
-  } else if (input.video) {
-    const rungs: Rung[] = selectRungs(ladderRungs(config), options.sourceHeight);
-    // One decode, constant frame rate, then one scaler per rung (never upscaling).
-    const labels = rungs.map((_, i) => `s${i}`);
-    const split = rungs.length > 1 ? `split=${rungs.length}${labels.map((l) => `[${l}]`).join('')}` : 'null[s0]';
-    const scalers = rungs.map((r, i) => `[s${i}]scale=-2:min(${r.height}\\,ih)[v${i}]`);
-    complexFilter = [`[0:v:0]fps=${config.fps},${split}`, ...scalers].join(';');
-    rungs.forEach((r, i) => outputs.push(x264RungOutput(config, r, i, options)));
-  }
-  if (input.audio) {
-    const fragUs = audioFragmentDurationUs(config.partDurationMs);
-    outputs.push({
-      track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },
-      target: options.targetFor('audio'),
-      options: [
-        '-map', '0:a:0',
-        // RTP jitter would give AAC frames uneven timestamps (a 201 ms "200 ms" part):
-        // resample against the timestamps so the output is sample-continuous.
-        '-af', 'aresample=async=1',
-        '-c:a', 'aac',
-        '-profile:a', 'aac_low',
-        '-b:a', `${config.audio.bitrateKbps}k`,
-        '-ar', String(AUDIO_RATE),
-        '-ac', '2',
-        ...cmafOutputOptions(fragUs, httpTimeoutMs, 'audio'),
-      ],
-    });
-  }
-  return { mode, inputOptions, globalOptions, ...(complexFilter ? { complexFilter } : {}), outputs };
 }
 
 /**

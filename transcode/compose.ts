@@ -1,6 +1,7 @@
 import { InputError } from '../common/index.ts';
 import { audioFragmentDurationUs, cmafOutputOptions, x264RungOutput, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
-import { ladderRungs, type TranscodeConfig } from './config.ts';
+import type { Rung, TranscodeConfig } from './config.ts';
+import { encodedRungs, programCopiable, type TrackLayout } from './layout.ts';
 
 /** A cell of the output frame, as fractions (0–1) of the canvas. */
 export interface ComposeCell {
@@ -18,7 +19,8 @@ export interface ComposeCell {
  * sees one broadcast across spec changes, with a discontinuity at each.
  */
 export interface ComposeSpec {
-  readonly videos: readonly { readonly cell: ComposeCell }[];
+  /** `source`: the host's picture size when known (browser hosts report it), for the no-upscale rule. */
+  readonly videos: readonly { readonly cell: ComposeCell; readonly source?: { readonly width: number; readonly height: number } }[];
   /** Audio m-lines of the SDP, all mixed. */
   readonly audios: number;
   /** Image shown when no video is in the program (PNG or JPEG path). */
@@ -32,9 +34,9 @@ export interface ProgramInput {
   readonly compose: ComposeSpec;
 }
 
-/** The composed frame's size: the top rung's height at 16:9 (even). */
-export function canvasSize(config: TranscodeConfig): { width: number; height: number } {
-  const top = ladderRungs(config)[0];
+/** The composed frame's size: the top encoded rung's height at 16:9 (even). */
+export function canvasSize(rungs: readonly Rung[]): { width: number; height: number } {
+  const top = rungs[0];
   if (!top) throw new TypeError('the ladder has no rungs');
   const height = top.height - (top.height % 2);
   return { width: Math.round((height * 16) / 9 / 2) * 2, height };
@@ -64,21 +66,28 @@ function checkSpec(spec: ComposeSpec): void {
 }
 
 /**
- * The FFmpeg plan of a composed program. Pure (golden-tested). Inputs: the SDP
- * on stdin when there is RTP, then the slate image (`-re -loop 1`) when no video,
- * then silence (`-re` lavfi anullsrc) when no audio; `-re` paces those two like
- * the live RTP beside them. Video: each input to constant frame rate, scaled to
- * fit its cell and padded, stacked (`xstack`, black where no cell is) on a
- * canvas of the top rung's size, then split into the ladder. Audio: every input
- * resampled against its timestamps and summed (`amix` with `normalize=0`, so a
- * host is as loud with others as alone).
+ * The FFmpeg plan of one session of a program, for the broadcast's track
+ * layout. Pure (golden-tested). Inputs: the SDP on stdin when there is RTP,
+ * then the slate image (`-re -loop 1`) when no video, then silence (`-re`
+ * lavfi anullsrc) when no audio; `-re` paces those two like the live RTP
+ * beside them. Video, in the `single` layout while the program is one H.264
+ * video: copied (`-c:v copy`, keyframes come from the host). Otherwise each
+ * input to constant frame rate, scaled to fit its cell and padded, stacked
+ * (`xstack`, black where no cell is) on a canvas of the top rung's size, then
+ * split into the rungs. Audio: every input resampled against its timestamps
+ * and summed (`amix` with `normalize=0`, so a host is as loud with others as
+ * alone).
  */
-export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: boolean, options: PlanOptions, inputOptions: readonly string[]): FfmpegPlan {
+export function planProgram(config: TranscodeConfig, layout: TrackLayout, program: ProgramInput, options: PlanOptions, inputOptions: readonly string[]): FfmpegPlan {
+  const spec = program.compose;
+  const hasSdp = program.sdp !== undefined;
   checkSpec(spec);
   if (hasSdp !== spec.videos.length + spec.audios > 0) {
     throw new InputError('bad-program', hasSdp ? 'an SDP was given for a program without RTP inputs' : 'the program has RTP inputs but no SDP');
   }
-  const canvas = canvasSize(config);
+  const copy = layout.kind === 'single' && programCopiable(program);
+  const rungs = encodedRungs(layout);
+  const canvas = canvasSize(rungs);
   const { width: W, height: H } = canvas;
   const fps = config.fps;
   const httpTimeoutMs = config.output.httpTimeoutMs;
@@ -88,7 +97,9 @@ export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: 
   const fit = (w: number, h: number) =>
     `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p`;
 
-  if (spec.videos.length === 0) {
+  if (copy) {
+    // Nothing in the graph: the host's H.264 goes out as it came.
+  } else if (spec.videos.length === 0) {
     const index = next++;
     extraInputs.push({ source: spec.slateImage, options: ['-re', '-loop', '1', '-framerate', String(fps)] });
     graph.push(`[${index}:v:0]fps=${fps},${fit(W, H)}[vmix]`);
@@ -109,15 +120,27 @@ export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: 
     graph.push(`[${index}:a:0]anull[aout]`);
   } else {
     // RTP jitter would give AAC frames uneven timestamps: resample against the timestamps first.
-    for (let i = 0; i < spec.audios; i++) graph.push(`[0:a:${i}]aresample=async=1:first_pts=0,aformat=sample_rates=48000:channel_layouts=stereo[a${i}]`);
+    // Copied video keeps its own timestamps, so audio keeps its own too (no first_pts=0).
+    const resample = copy ? 'aresample=async=1' : 'aresample=async=1:first_pts=0';
+    for (let i = 0; i < spec.audios; i++) graph.push(`[0:a:${i}]${resample},aformat=sample_rates=48000:channel_layouts=stereo[a${i}]`);
     graph.push(spec.audios === 1 ? '[a0]anull[aout]' : `${Array.from({ length: spec.audios }, (_, i) => `[a${i}]`).join('')}amix=inputs=${spec.audios}:normalize=0:dropout_transition=0[aout]`);
   }
-  const rungs = ladderRungs(config);
-  const labels = rungs.map((_, i) => `[s${i}]`).join('');
-  graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
-  rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}[v${i}]`));
-
-  const outputs: PlannedOutput[] = rungs.map((r, i) => x264RungOutput(config, r, i, options));
+  const outputs: PlannedOutput[] = [];
+  if (copy) {
+    const trackId = `video-${layout.rung.name}`;
+    const partUs = config.partDurationMs * 1000;
+    const source = spec.videos[0]?.source;
+    outputs.push({
+      track: { trackId, kind: 'video', codec: 'h264', passthrough: true, fragmentDurationUs: partUs, ...(source ? { height: source.height } : {}) },
+      target: options.targetFor(trackId),
+      options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
+    });
+  } else {
+    const labels = rungs.map((_, i) => `[s${i}]`).join('');
+    graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
+    rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}[v${i}]`));
+    rungs.forEach((r, i) => outputs.push(x264RungOutput(config, r, i, options)));
+  }
   const fragUs = audioFragmentDurationUs(config.partDurationMs);
   outputs.push({
     track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },
@@ -133,7 +156,7 @@ export function planProgram(config: TranscodeConfig, spec: ComposeSpec, hasSdp: 
     ],
   });
   return {
-    mode: 'ladder',
+    mode: copy ? 'passthrough' : 'ladder',
     sdpOnStdin: hasSdp,
     inputOptions: hasSdp ? inputOptions : [],
     extraInputs,

@@ -1,6 +1,6 @@
 /**
- * transcode/: FFmpeg from plain RTP (described by ingest's SDP) to a CMAF ladder
- * pushed to the packager, supervised. The only public surface of the stage.
+ * transcode/: FFmpeg from a program (the hosts' plain RTP, described by
+ * ingest's SDP, and how to compose it) to CMAF tracks for the packager, supervised. The only public surface of the stage.
  */
 import type { Logger } from '../common/index.ts';
 import type { TranscodeConfig } from './config.ts';
@@ -23,7 +23,8 @@ export {
 } from './config.ts';
 export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
-export { planFfmpeg, ffmpegArgs, audioFragmentDurationUs, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+export { chooseLayout, programCopiable, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
 export { parseProgressLine } from './progress.ts';
 export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';
@@ -56,18 +57,15 @@ export function streamCmafSink(openTrack: StreamCmafSink['openTrack']): StreamCm
   return { kind: 'stream', openTrack };
 }
 
-/** Creates (does not start) a transcoder for one broadcast. Throws InputError `bad-sdp` on a bad SDP. */
+/** Creates (does not start) a transcoder for one broadcast. Throws InputError `bad-sdp`/`bad-program` on a bad program. */
 export function createTranscoder(options: {
   config: TranscodeConfig;
-  /** One video and/or one audio track ... */
-  sdp?: string;
-  /** ... or a composed program of several hosts (see `Transcoder.reconfigure`). */
-  program?: ProgramInput;
+  /** The hosts' RTP and how to compose it, or the slate (see `Transcoder.reconfigure`). */
+  program: ProgramInput;
   sink: CmafSink;
   logger: Logger;
   keyframes?: KeyframeRequester;
   id?: string;
-  sourceHeight?: number;
 }): Transcoder {
   return new Transcoder(options);
 }

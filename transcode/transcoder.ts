@@ -2,26 +2,26 @@ import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
 import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { fluentCommand, planFfmpeg, rtpInputOptions, type FfmpegPlan } from './args.ts';
+import { fluentCommand, rtpInputOptions, type FfmpegPlan } from './args.ts';
 import { planProgram, type ProgramInput } from './compose.ts';
+import { chooseLayout, type TrackLayout } from './layout.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
 import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
-import { parseProgramSdp, parseSdp, type SdpInfo } from './sdp.ts';
+import { parseProgramSdp } from './sdp.ts';
 import type { CmafSink, ExitInfo, KeyframeRequester, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
   /** Parsed once with `parseTranscodeConfig`. */
   readonly config: TranscodeConfig;
-  /** The SDP from ingest describing the RTP this transcoder receives (one video and/or one audio) ... */
-  readonly sdp?: string;
   /**
-   * ... or a composed program (several hosts, a layout, a slate), which
-   * `reconfigure()` may replace while running. Exactly one of `sdp` and `program`.
+   * What goes on air: the RTP of the program's hosts (one or several, in a
+   * layout) or the slate; `reconfigure()` replaces it while running. The first
+   * program also decides the broadcast's tracks (`chooseLayout`).
    */
-  readonly program?: ProgramInput;
+  readonly program: ProgramInput;
   /** Where the CMAF tracks go. */
   readonly sink: CmafSink;
   /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
@@ -29,8 +29,6 @@ export interface TranscoderOptions {
   readonly logger: Logger;
   /** For logs (usually the broadcast id). */
   readonly id?: string;
-  /** Source video height when known: no rung above it. */
-  readonly sourceHeight?: number;
 }
 
 /** An error carrying the FFmpeg stderr tail that explains it. */
@@ -38,6 +36,8 @@ export type WithStderr<E extends Error> = E & { stderr?: readonly string[] };
 
 interface Run {
   readonly session: number;
+  /** This session copies the host's video. */
+  readonly copies: boolean;
   readonly command: ffmpeg.FfmpegCommand;
   /** FFmpeg's stdin: the SDP is written when the run is activated. */
   readonly sdpInput: PassThrough;
@@ -96,9 +96,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   readonly id: string;
   readonly #opts: TranscoderOptions;
   readonly #log: Logger;
-  /** The single-input SDP (when not a program). */
-  readonly #input: SdpInfo | undefined;
-  #program: ProgramInput | undefined;
+  #program: ProgramInput;
+  /** The tracks every session makes, decided from the first program. */
+  readonly #layout: TrackLayout;
   /** RTP ports FFmpeg binds for the current input (keyframes are requested once they are bound). */
   #ports: number[];
   readonly #stderr: LineRing;
@@ -126,17 +126,12 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.id = opts.id ?? 'transcode';
     this.#log = opts.logger.child({ role: 'transcode', broadcast: this.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'listener failed'));
-    if ((opts.sdp === undefined) === (opts.program === undefined)) throw new TypeError('give a transcoder either sdp or program');
-    if (opts.sdp !== undefined) {
-      this.#input = parseSdp(opts.sdp); // InputError('bad-sdp') on a bad SDP
-      this.#ports = [this.#input.video?.port, this.#input.audio?.port].filter((p): p is number => p !== undefined);
-    } else {
-      this.#ports = checkProgram(opts.program!);
-      this.#program = opts.program;
-    }
+    this.#ports = checkProgram(opts.program); // InputError('bad-sdp' | 'bad-program')
+    this.#program = opts.program;
+    this.#layout = chooseLayout(opts.config, opts.program);
     this.#stderr = new LineRing(opts.config.supervision.stderrLines);
     this.#decodeErrors = new DecodeErrorWatcher(opts.config.supervision.keyframeOnDecodeError.minIntervalMs);
-    this.#tracks = this.#plan(0).outputs.map((o) => o.track); // also rejects passthrough of a non-H.264 input
+    this.#tracks = this.#plan(0).outputs.map((o) => o.track);
   }
 
   get state(): TranscoderState {
@@ -218,9 +213,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       throw err;
     }
     this.#watchdog = setInterval(() => this.#checkStall(), Math.max(50, Math.floor(config.supervision.stallTimeoutMs / 4)));
-    if (this.#tracks.some((t) => t.passthrough)) {
-      // Passthrough keyframes come from the publisher: ask for one every segment.
-      this.#keyframeTimer = setInterval(() => this.#requestKeyFrame('segment'), config.segmentDurationMs);
+    if (this.#layout.kind === 'single') {
+      // Copied video's keyframes come from the host: ask for one every segment while a session copies.
+      this.#keyframeTimer = setInterval(() => {
+        if (this.#run?.copies) this.#requestKeyFrame('segment');
+      }, config.segmentDurationMs);
     }
   }
 
@@ -245,9 +242,19 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#bridge = undefined;
   }
 
-  /** The program being transcoded (program transcoders only). */
-  get program(): ProgramInput | undefined {
+  /** The program being transcoded. */
+  get program(): ProgramInput {
     return this.#program;
+  }
+
+  /** The broadcast's tracks: a ladder, or one video track copied while it can be. */
+  get layout(): TrackLayout {
+    return this.#layout;
+  }
+
+  /** Whether the current session copies the host's video (no video encode). */
+  get copiesVideo(): boolean {
+    return this.#run?.copies ?? false;
   }
 
   /**
@@ -259,7 +266,6 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
    * given while one is starting replaces it at once.
    */
   async reconfigure(program: ProgramInput): Promise<void> {
-    if (!this.#program) throw new InvalidStateError(`reconfigure() needs a program transcoder [id:${this.id}]`);
     if (this.#closed) throw new InvalidStateError(`reconfigure() after close() [id:${this.id}]`);
     if (!this.#startCalled) throw new InvalidStateError(`reconfigure() before start() [id:${this.id}]`);
     const ports = checkProgram(program);
@@ -322,18 +328,17 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   #plan(session: number): FfmpegPlan {
-    const { config, sink, sourceHeight } = this.#opts;
+    const { config, sink } = this.#opts;
     const targetFor = (trackId: string) => {
       if (sink.kind === 'http') return sink.urlFor(trackId);
       return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
     };
-    if (this.#program) return planProgram(config, this.#program.compose, this.#program.sdp !== undefined, { targetFor }, rtpInputOptions(config));
-    return planFfmpeg(config, this.#input!, { targetFor, ...(sourceHeight !== undefined ? { sourceHeight } : {}) });
+    return planProgram(config, this.#layout, this.#program, { targetFor }, rtpInputOptions(config));
   }
 
   /** The SDP FFmpeg reads on stdin, if its input has one. */
   #sdp(): string | undefined {
-    return this.#program ? this.#program.sdp : this.#opts.sdp;
+    return this.#program.sdp;
   }
 
   #setState(state: TranscoderState): void {
@@ -387,6 +392,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
    */
   #createRun(session: number): Run {
     const plan = this.#plan(session);
+    if (plan.mode === 'passthrough') this.#log.info({ session }, 'video copied from the host (passthrough)');
+    else if (this.#layout.kind === 'single') this.#log.info({ session }, 'passthrough: video encoded while the program is not one H.264 video');
     const sdpInput = new PassThrough();
     const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
     let resolveExit!: (info: ExitInfo) => void;
@@ -394,6 +401,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     let onFlowing!: () => void;
     const run: Run = {
       session,
+      copies: plan.mode === 'passthrough',
       command,
       sdpInput,
       activated: false,

@@ -120,8 +120,11 @@ async function startPreview(): Promise<void> {
     const mic = await navigator.mediaDevices.getUserMedia({ audio: { ...raw, ...(microphone ? { deviceId: { exact: microphone } } : {}) } });
     stream = new MediaStream([...clockStream().getVideoTracks(), ...mic.getAudioTracks()]);
   } else {
+    // ?size=1920x1080 asks the camera for another capture size than 720p (a 1080p stage).
+    const size = /^(\d{2,4})x(\d{2,4})$/.exec(params.get('size') ?? '');
+    const [width, height] = size ? [Number(size[1]), Number(size[2])] : [1280, 720];
     stream = await navigator.mediaDevices.getUserMedia({
-      video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+      video: { ...(camera ? { deviceId: { exact: camera } } : {}), width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 30 } },
       audio: { ...raw, ...(microphone ? { deviceId: { exact: microphone } } : {}) },
     });
   }

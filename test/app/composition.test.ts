@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { composeProgram, gridCells, sameAudios, sameProgram, speakerSources, type CompositionHost } from '../../app/composition.ts';
 import { SpeakerSelector, loudestOf } from '../../app/speaker.ts';
-import { canvasSize, cellPixels, parseTranscodeConfig, planProgram } from '../../transcode/index.ts';
+import { canvasSize, cellPixels, ladderRungs, parseTranscodeConfig, planProgram } from '../../transcode/index.ts';
 
 const host = (id: string, opts: { video?: boolean; audio?: boolean; videoPaused?: boolean; audioPaused?: boolean } = {}): CompositionHost => ({
   id,
@@ -26,7 +26,7 @@ test('grid cells: 1 fills the frame, 2 side by side, 3 and 4 in a 2×2, 5–9 in
 });
 
 test('grid cells never overlap and stay inside the frame, in pixels too (1–9 hosts)', () => {
-  const canvas = canvasSize(parseTranscodeConfig({ ladder: 'hd' }));
+  const canvas = canvasSize(ladderRungs(parseTranscodeConfig({ ladder: 'hd' })));
   assert.deepEqual(canvas, { width: 1280, height: 720 });
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 9 }), (n) => {
@@ -78,18 +78,20 @@ test('the spec becomes FFmpeg inputs: stacked cells, amix without normalisation,
   const config = parseTranscodeConfig({ ladder: 'sd' });
   const targetFor = (t: string) => `http://127.0.0.1:1/${t}`;
   const spec = composeProgram({ hosts: [host('a'), host('b'), host('c')], mode: 'grid' });
-  const plan = planProgram(config, { videos: spec.videos, audios: spec.audios.length, slateImage: '/slate.png' }, true, { targetFor }, ['-f', 'sdp']);
+  const layout = { kind: 'ladder', rungs: ladderRungs(config) } as const;
+  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', ...[5000, 5002, 5004].flatMap((p) => [`m=video ${p} RTP/AVP 96`, 'a=rtpmap:96 VP8/90000']), ...[5006, 5008, 5010].flatMap((p) => [`m=audio ${p} RTP/AVP 111`, 'a=rtpmap:111 opus/48000/2'])].join('\r\n') + '\r\n';
+  const plan = planProgram(config, layout, { sdp, compose: { videos: spec.videos, audios: spec.audios.length, slateImage: '/slate.png' } }, { targetFor }, ['-f', 'sdp']);
   assert.match(plan.complexFilter!, /xstack=inputs=3:layout=0_0\|320_0\|0_180:fill=black,pad=640:360/);
   assert.match(plan.complexFilter!, /\[a0\]\[a1\]\[a2\]amix=inputs=3:normalize=0/);
   assert.deepEqual(plan.extraInputs, []);
   assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['video-360p', 'audio']);
-  const slate = planProgram(config, { videos: [], audios: 0, slateImage: '/slate.png' }, false, { targetFor }, []);
+  const slate = planProgram(config, layout, { compose: { videos: [], audios: 0, slateImage: '/slate.png' } }, { targetFor }, []);
   assert.equal(slate.sdpOnStdin, false);
   assert.deepEqual(slate.extraInputs!.map((i) => i.source), ['/slate.png', 'anullsrc=r=48000:cl=stereo']);
   assert.ok(slate.extraInputs!.every((i) => i.options.includes('-re')), 'generated inputs are paced in real time');
   assert.deepEqual(slate.outputs.map((o) => o.track.trackId), plan.outputs.map((o) => o.track.trackId), 'the same tracks whatever the program');
-  assert.throws(() => planProgram(config, { videos: [], audios: 1, slateImage: '/s.png' }, false, { targetFor }, []), /no SDP/);
-  assert.throws(() => planProgram(config, { videos: [{ cell: { x: 0.8, y: 0, width: 0.5, height: 1 } }], audios: 0, slateImage: '' }, true, { targetFor }, []), /out of the frame/);
+  assert.throws(() => planProgram(config, layout, { compose: { videos: [], audios: 1, slateImage: '/s.png' } }, { targetFor }, []), /no SDP/);
+  assert.throws(() => planProgram(config, layout, { sdp, compose: { videos: [{ cell: { x: 0.8, y: 0, width: 0.5, height: 1 } }], audios: 0, slateImage: '' } }, { targetFor }, []), /out of the frame/);
 });
 
 test('speaker hysteresis: a challenger must dominate for minDominance, the speaker holds for minHold, silence changes nothing', () => {

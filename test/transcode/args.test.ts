@@ -3,39 +3,59 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   audioFragmentDurationUs,
+  chooseLayout,
   ffmpegArgs,
   ladderRungs,
   parseProgressLine,
-  parseSdp,
   parseTranscodeConfig,
-  planFfmpeg,
+  planProgram,
+  programSourceHeight,
+  rtpInputOptions,
   selectRungs,
+  type ProgramInput,
   type TranscodeConfigInput,
 } from '../../transcode/index.ts';
-import { makeSdp } from './rtpSource.ts';
+import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
+import { makeSdp, programOf } from './rtpSource.ts';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 const update = process.env.UPDATE_GOLDEN === '1';
 const targetFor = (trackId: string) => `http://127.0.0.1:8080/ingest/b1/${trackId}`;
-const vp8 = parseSdp(makeSdp({ codec: 'VP8', videoPort: 40000, audioPort: 40002 }));
-const h264 = parseSdp(makeSdp({ codec: 'H264', videoPort: 40000, audioPort: 40002 }));
+const vp8 = makeSdp({ codec: 'VP8', videoPort: 40000, audioPort: 40002 });
+const h264 = makeSdp({ codec: 'H264', videoPort: 40000, audioPort: 40002 });
+const p720 = { width: 1280, height: 720 };
 
-const cases: { name: string; config: TranscodeConfigInput; input: typeof vp8; sourceHeight?: number }[] = [
-  { name: 'ladder-hd-default', config: {}, input: vp8 },
-  { name: 'ladder-sd', config: { ladder: 'sd' }, input: vp8 },
-  { name: 'ladder-fullhd-ultrafast', config: { ladder: 'fullhd', x264Preset: 'ultrafast', threads: 2 }, input: vp8 },
-  { name: 'ladder-fullhd-source-480', config: { ladder: 'fullhd' }, input: vp8, sourceHeight: 480 },
-  { name: 'ladder-custom-2s-segments', config: { ladder: [{ name: '540p', height: 540, bitrateKbps: 1500 }], segmentDurationMs: 2000, partDurationMs: 250, fps: 25 }, input: vp8 },
-  { name: 'passthrough-h264', config: { mode: 'passthrough' }, input: h264 },
-  { name: 'auto-h264', config: { mode: 'auto' }, input: h264 },
-  { name: 'auto-vp8', config: { mode: 'auto' }, input: vp8 },
+/** Two hosts side by side (a grid of two), VP8 or H.264, both with audio. */
+function gridOf(codec: 'VP8' | 'H264', source?: { width: number; height: number }): ProgramInput {
+  const one = codec === 'VP8' ? 'a=rtpmap:96 VP8/90000' : 'a=rtpmap:96 H264/90000';
+  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', 'm=video 40000 RTP/AVP 96', one, 'm=video 40010 RTP/AVP 96', one, 'm=audio 40002 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2', 'm=audio 40012 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
+  const cell = (x: number) => ({ cell: { x, y: 0, width: 0.5, height: 1 }, ...(source ? { source } : {}) });
+  return { sdp, compose: { videos: [cell(0), cell(0.5)], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
+}
+
+/** The plan the product makes for a broadcast's first session: the layout from the first program, then the session's plan. */
+function productPlan(configInput: TranscodeConfigInput, program: ProgramInput) {
+  const config = parseTranscodeConfig(configInput);
+  return planProgram(config, chooseLayout(config, program), program, { targetFor }, rtpInputOptions(config));
+}
+
+const cases: { name: string; config: TranscodeConfigInput; program: ProgramInput }[] = [
+  { name: 'ladder-hd-default', config: {}, program: programOf(vp8, p720) },
+  { name: 'ladder-hd-source-unknown', config: {}, program: programOf(vp8) },
+  { name: 'ladder-sd', config: { ladder: 'sd' }, program: programOf(vp8, p720) },
+  { name: 'ladder-fullhd-ultrafast', config: { ladder: 'fullhd', x264Preset: 'ultrafast', threads: 2 }, program: programOf(vp8, { width: 1920, height: 1080 }) },
+  { name: 'ladder-fullhd-source-480', config: { ladder: 'fullhd' }, program: programOf(vp8, { width: 854, height: 480 }) },
+  { name: 'ladder-custom-2s-segments', config: { ladder: [{ name: '540p', height: 540, bitrateKbps: 1500 }], segmentDurationMs: 2000, partDurationMs: 250, fps: 25 }, program: programOf(vp8, p720) },
+  { name: 'passthrough-h264', config: { mode: 'passthrough' }, program: programOf(h264, p720) },
+  { name: 'passthrough-grid-encoded', config: { mode: 'passthrough' }, program: gridOf('H264', p720) },
+  { name: 'auto-h264', config: { mode: 'auto' }, program: programOf(h264, p720) },
+  { name: 'auto-vp8', config: { mode: 'auto' }, program: programOf(vp8, p720) },
 ];
 
-describe('transcode FFmpeg arguments (golden)', () => {
+describe('transcode FFmpeg arguments (golden, the plan the product makes)', () => {
   for (const c of cases) {
     test(`${c.name}: argv matches golden/${c.name}.json`, () => {
-      const plan = planFfmpeg(parseTranscodeConfig(c.config), c.input, { targetFor, ...(c.sourceHeight ? { sourceHeight: c.sourceHeight } : {}) });
-      const argv = ffmpegArgs(plan);
+      const argv = ffmpegArgs(productPlan(c.config, c.program));
       const file = new URL(`${c.name}.json`, GOLDEN_DIR);
       if (update) writeFileSync(file, JSON.stringify(argv, null, 1) + '\n');
       assert.deepEqual(argv, JSON.parse(readFileSync(file, 'utf8')));
@@ -43,7 +63,7 @@ describe('transcode FFmpeg arguments (golden)', () => {
   }
 
   test('the SDP goes in on stdin with pipe,udp,rtp whitelisted and a tuned reorder buffer', () => {
-    const argv = ffmpegArgs(planFfmpeg(parseTranscodeConfig({}), vp8, { targetFor }));
+    const argv = ffmpegArgs(productPlan({}, programOf(vp8, p720)));
     const input = argv.slice(0, argv.indexOf('-i') + 2);
     assert.deepEqual(input.slice(-4), ['-f', 'sdp', '-i', 'pipe:0']);
     const opt = (k: string) => input[input.indexOf(k) + 1];
@@ -53,7 +73,7 @@ describe('transcode FFmpeg arguments (golden)', () => {
   });
 
   test('every ladder rung has the same GOP, forced keyframes at segment boundaries, no scene cut, zerolatency', () => {
-    const plan = planFfmpeg(parseTranscodeConfig({ ladder: 'fullhd' }), vp8, { targetFor });
+    const plan = productPlan({ ladder: 'fullhd' }, programOf(vp8, { width: 1920, height: 1080 }));
     const video = plan.outputs.filter((o) => o.track.kind === 'video');
     assert.equal(video.length, 3);
     for (const o of video) {
@@ -69,24 +89,43 @@ describe('transcode FFmpeg arguments (golden)', () => {
     assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['video-1080p', 'video-720p', 'video-360p', 'audio']);
   });
 
-  test('passthrough copies the video and still transcodes Opus to AAC-LC 48 kHz', () => {
-    const plan = planFfmpeg(parseTranscodeConfig({ mode: 'passthrough' }), h264, { targetFor });
-    assert.equal(plan.mode, 'passthrough');
-    assert.equal(plan.complexFilter, undefined);
-    const [video, audio] = plan.outputs;
-    assert.deepEqual(video?.options.slice(0, 4), ['-map', '0:v:0', '-c:v', 'copy']);
-    assert.equal(video?.track.trackId, 'video-source');
-    const aopt = (k: string) => audio!.options[audio!.options.indexOf(k) + 1];
-    assert.equal(aopt('-c:a'), 'aac');
-    assert.equal(aopt('-profile:a'), 'aac_low');
-    assert.equal(aopt('-ar'), '48000');
+  test('passthrough (and auto, for one H.264 host) copies the video and still transcodes Opus to AAC-LC 48 kHz', () => {
+    for (const mode of ['passthrough', 'auto'] as const) {
+      const plan = productPlan({ mode }, programOf(h264, p720));
+      assert.equal(plan.mode, 'passthrough');
+      assert.doesNotMatch(plan.complexFilter ?? '', /\[0:v/, 'no video filter: nothing is decoded');
+      const [video, audio] = plan.outputs;
+      assert.deepEqual(video?.options.slice(0, 4), ['-map', '0:v:0', '-c:v', 'copy']);
+      assert.equal(video?.track.trackId, 'video-source');
+      assert.equal(video?.track.height, 720);
+      const aopt = (k: string) => audio!.options[audio!.options.indexOf(k) + 1];
+      assert.equal(aopt('-c:a'), 'aac');
+      assert.equal(aopt('-profile:a'), 'aac_low');
+      assert.equal(aopt('-ar'), '48000');
+    }
   });
 
-  test('an audio-only SDP gives one audio track and no filter graph', () => {
-    const sdp = 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 40002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n';
-    const plan = planFfmpeg(parseTranscodeConfig({}), parseSdp(sdp), { targetFor });
-    assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['audio']);
-    assert.equal(plan.complexFilter, undefined);
+  test('passthrough keeps one video track whatever the program: copied for one H.264 host, encoded for a grid, the slate or VP8', () => {
+    const config = parseTranscodeConfig({ mode: 'passthrough' });
+    const layout = chooseLayout(config, programOf(h264, p720));
+    const slate: ProgramInput = { compose: { videos: [], audios: 0, slateImage: DEFAULT_SLATE_IMAGE } };
+    const plans = [programOf(h264, p720), gridOf('H264', p720), slate, programOf(vp8, p720)].map((p) => planProgram(config, layout, p, { targetFor }, []));
+    assert.deepEqual(plans.map((p) => p.mode), ['passthrough', 'ladder', 'ladder', 'ladder']);
+    for (const p of plans) assert.deepEqual(p.outputs.map((o) => o.track.trackId), ['video-source', 'audio']);
+    // `auto` decides from the first program: a VP8 host gets the ladder for the whole broadcast.
+    assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), programOf(vp8, p720)).kind, 'ladder');
+    assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), gridOf('H264', p720)).kind, 'ladder');
+  });
+
+  test('no upscaling: rungs above the program source are dropped and the canvas is the top rung left', () => {
+    const plan = productPlan({ ladder: 'fullhd' }, programOf(vp8, { width: 854, height: 480 }));
+    assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['video-360p', 'audio']);
+    assert.match(plan.complexFilter!, /scale=640:360:force_original_aspect_ratio=decrease/);
+    // Two 640×360 hosts side by side are shown 1:1 on a 720p canvas: the 720p rung stays.
+    assert.equal(programSourceHeight(gridOf('VP8', { width: 640, height: 360 }).compose), 720);
+    assert.deepEqual(productPlan({}, gridOf('VP8', { width: 640, height: 360 })).outputs.map((o) => o.track.trackId), ['video-720p', 'video-360p', 'audio']);
+    // A host whose size is not known (WHIP: nothing signals it) keeps every rung.
+    assert.deepEqual(productPlan({}, programOf(vp8)).outputs.map((o) => o.track.trackId), ['video-720p', 'video-360p', 'audio']);
   });
 });
 

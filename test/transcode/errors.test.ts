@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../common/index.ts';
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, type TranscodeConfigInput } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
-import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
+import { isAlive, makeSdp, programOf, startRtpSource } from './rtpSource.ts';
 
 const pool = new UdpPortPool({ host: '127.0.0.1', min: 26000, max: 26999 });
 const light: TranscodeConfigInput = { x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }] };
@@ -40,38 +40,38 @@ function trackPids(t: Transcoder): number[] {
 }
 
 describe('transcode errors: clear, typed, nothing left running', () => {
-  test('a malformed or unsupported SDP is rejected with InputError bad-sdp before anything starts', () => {
+  test('a malformed or unsupported SDP is rejected with InputError bad-sdp (or bad-program when it does not match the composition) before anything starts', () => {
     const base = { config: parseTranscodeConfig(light), sink: httpCmafSink('http://127.0.0.1:1/ingest/b'), logger: silentLogger() };
     const cases: [string, RegExp][] = [
       ['', /empty/],
       ['hello', /v=0/],
-      ['v=0\r\nc=IN IP4 127.0.0.1\r\n', /no audio or video/],
+      ['v=0\r\nc=IN IP4 127.0.0.1\r\n', /the SDP has 0 video and 0 audio m-lines, the composition 1 and 1/],
       ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\n', /no rtpmap/],
       ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 AV1/90000\r\n', /unsupported video codec AV1/],
       ['v=0\r\nm=audio 5000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n', /no connection address/],
       ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 99999 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n', /port out of range/],
     ];
     for (const [sdp, message] of cases) {
-      assert.throws(() => createTranscoder({ ...base, sdp }), (err: Error & { code?: string }) => {
+      assert.throws(() => createTranscoder({ ...base, program: programOf(sdp) }), (err: Error & { code?: string }) => {
         assert.equal(err.name, 'InputError');
-        assert.equal(err.code, 'bad-sdp');
+        assert.equal(err.code, /composition/.test(message.source) ? 'bad-program' : 'bad-sdp');
         assert.match(err.message, message);
         return true;
       });
     }
   });
 
-  test('passthrough of a VP8 input is refused with InputError passthrough-codec', () => {
-    assert.throws(
-      () =>
-        createTranscoder({
-          config: parseTranscodeConfig({ mode: 'passthrough' }),
-          sdp: makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 }),
-          sink: httpCmafSink('http://127.0.0.1:1/ingest/b'),
-          logger: silentLogger(),
-        }),
-      { name: 'InputError', code: 'passthrough-codec' },
-    );
+  test('passthrough with a VP8 host keeps its one video track and encodes it (a copy needs H.264), rather than refusing the broadcast', () => {
+    const t = createTranscoder({
+      config: parseTranscodeConfig({ mode: 'passthrough' }),
+      program: programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })),
+      sink: httpCmafSink('http://127.0.0.1:1/ingest/b'),
+      logger: silentLogger(),
+    });
+    assert.deepEqual(t.tracks.map((x) => x.trackId), ['video-source', 'audio']);
+    assert.equal(t.plan().mode, 'ladder');
+    const argv = t.plan().outputs[0]!.options;
+    assert.equal(argv[argv.indexOf('-c:v') + 1], 'libx264');
   });
 
   test('a missing FFmpeg binary fails start() with DependencyError ffmpeg-missing and spawns nothing', async () => {
@@ -79,7 +79,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
     await receiver.listen();
     const t = createTranscoder({
       config: parseTranscodeConfig({ ...light, ffmpegPath: '/nonexistent/bin/ffmpeg' }),
-      sdp: makeSdp({ codec: 'VP8', videoPort: 46900, audioPort: 46902 }),
+      program: programOf(makeSdp({ codec: 'VP8', videoPort: 46900, audioPort: 46902 })),
       sink: httpCmafSink(receiver.baseUrl()),
       logger: silentLogger(),
     });
@@ -100,7 +100,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
     const port = await closedPort();
     const t = createTranscoder({
       config: parseTranscodeConfig(light),
-      sdp: makeSdp({ codec: 'VP8', videoPort: 46904, audioPort: 46906 }),
+      program: programOf(makeSdp({ codec: 'VP8', videoPort: 46904, audioPort: 46906 })),
       sink: httpCmafSink(`http://127.0.0.1:${port}/ingest/b1`),
       logger: silentLogger(),
     });
@@ -119,7 +119,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await withPorts(async (v, a) => {
         const t = createTranscoder({
           config: parseTranscodeConfig(light),
-          sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }),
+          program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
           sink: httpCmafSink(`http://127.0.0.1:${port}/ingest/b1`),
           logger: silentLogger(),
         });
@@ -156,7 +156,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       try {
         const t = createTranscoder({
           config: parseTranscodeConfig(light),
-          sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }),
+          program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
           sink: httpCmafSink(receiver.baseUrl()),
           logger: silentLogger(),
         });
@@ -177,7 +177,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await receiver.listen();
       const t = createTranscoder({
         config: parseTranscodeConfig({ ...light, supervision: { startTimeoutMs: 1500 } }),
-        sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }),
+        program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
         sink: httpCmafSink(receiver.baseUrl()),
         logger: silentLogger(),
       });
@@ -197,7 +197,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await receiver.listen();
       const t = createTranscoder({
         config: parseTranscodeConfig({ ...light, supervision: { restart: { maxRetries: 2, delayMs: 50, backoff: 2 } } }),
-        sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }),
+        program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
         sink: httpCmafSink(receiver.baseUrl()),
         logger: silentLogger(),
       });

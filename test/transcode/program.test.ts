@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { UdpPortPool, silentLogger } from '../../common/index.ts';
 import { createTranscoder, parseTranscodeConfig, streamCmafSink, type ProgramInput } from '../../transcode/index.ts';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
-import { isAlive, makeSdp, startRtpSource } from './rtpSource.ts';
+import { isAlive, makeSdp, programOf, startRtpSource } from './rtpSource.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '26000', '26999'];
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
@@ -108,12 +108,13 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
   assert.equal(t.pid, undefined);
 });
 
-test('reconfigure() is for program transcoders only, and a program needs consistent inputs', async () => {
+test('reconfigure() needs a started transcoder, and a program needs consistent inputs', async () => {
   const sink = streamCmafSink(() => new PassThrough());
-  const legacy = createTranscoder({ config, sdp: makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 }), sink, logger: silentLogger() });
-  await assert.rejects(legacy.reconfigure(slate), { name: 'InvalidStateError' });
+  const idle = createTranscoder({ config, program: programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), sink, logger: silentLogger() });
+  await assert.rejects(idle.reconfigure(slate), { name: 'InvalidStateError' });
   assert.throws(() => createTranscoder({ config, program: { compose: { videos: [], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } }, sink, logger: silentLogger() }), { name: 'InputError' });
-  assert.throws(() => createTranscoder({ config, sink, logger: silentLogger() }), TypeError);
+  const mismatch = { ...programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), compose: { videos: [], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
+  assert.throws(() => createTranscoder({ config, program: mismatch, sink, logger: silentLogger() }), { name: 'InputError', code: 'bad-program' });
 });
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {

@@ -1,6 +1,8 @@
 /** A test publisher: a second FFmpeg sending VP8 or H.264 + Opus as RTP per a generated SDP. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
+import type { ProgramInput } from '../../transcode/index.ts';
 
 export type VideoCodec = 'VP8' | 'H264';
 
@@ -42,6 +44,17 @@ export function makeSdp(spec: SourceSpec): string {
     'a=recvonly',
   ];
   return lines.join('\r\n') + '\r\n';
+}
+
+/**
+ * One host full frame with its audio, as LiveBroadcast composes a stage of one
+ * host: what the product gives the transcoder for an SDP like `makeSdp`'s.
+ */
+export function programOf(sdp: string, source?: { width: number; height: number }): ProgramInput {
+  return {
+    sdp,
+    compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, ...(source ? { source } : {}) }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE },
+  };
 }
 
 export interface RtpSource {

@@ -1,0 +1,143 @@
+// The transcode mode and the no-upscale rule as `npm start` ships them: the
+// real process (`node --import tsx main.ts`, configured through the documented
+// STAGECAST_* variables), a Chromium host page publishing through the SFU, the
+// control API's go-live, and the FFmpeg the broadcast runs, read from its own
+// command line in /proc (what FFmpeg was really told, not what we planned).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
+import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+
+const ADMIN = 'mode-admin-token-0123456789';
+const ports = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
+const RTP_MIN = ports ? Number(ports[1]) : 25000;
+
+let browser: Browser;
+let dir: string;
+const running: ChildHandle[] = [];
+
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-mode-'));
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  for (const p of running) await p.stop('SIGTERM', 20_000);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type BroadcastStatus = { state: string; transcoder?: { pid?: number; videoCopied: boolean; state: string } };
+
+interface Started {
+  proc: ChildHandle;
+  url: string;
+  api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+async function start(name: string, env: Record<string, string>): Promise<Started> {
+  const port = await freeTcpPort();
+  const proc = spawnStagecast(
+    name,
+    {
+      STAGECAST_HTTP_HOST: '127.0.0.1',
+      STAGECAST_HTTP_PORT: String(port),
+      STAGECAST_ADMIN_TOKEN: ADMIN,
+      STAGECAST_HOST_TOKEN_SECRET: 'mode-host-secret-0123456789',
+      STAGECAST_DATA_DIR: path.join(dir, name),
+      STAGECAST_INITIAL_STAGE: '',
+      STAGECAST_WORKERS: '1',
+      STAGECAST_X264_PRESET: 'ultrafast',
+      STAGECAST_RTP_MIN_PORT: String(RTP_MIN),
+      STAGECAST_RTP_MAX_PORT: String(RTP_MIN + 99),
+      STAGECAST_LOG_LEVEL: 'info',
+      ...env,
+    },
+    path.join(dir, `${name}.log`),
+  );
+  running.push(proc);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, proc, 90_000);
+  const api = async <T>(method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${url}/api${p}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+  return { proc, url, api };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, proc: ChildHandle, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms\n${proc.tail()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Publishes from the host page (`query` picks source and codec), goes live, and returns FFmpeg's argv and the multivariant playlist. */
+async function goLive(s: Started, stageId: string, query: string): Promise<{ argv: string[]; master: string; status: BroadcastStatus }> {
+  const created = await s.api<{ hostUrl: string }>('POST', '/stages', { id: stageId });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const host = await browser.newPage();
+  await host.goto(created.body.hostUrl.replace('/host/?', `/host/?autostart=1&${query}&`));
+  await until('both tracks published', async () => ((await s.api<{ producers: unknown[] }>('GET', `/stages/${stageId}`)).body.producers.length >= 2 ? true : undefined), s.proc);
+  const live = await s.api('POST', `/stages/${stageId}/live`);
+  assert.equal(live.status, 201, JSON.stringify(live.body));
+  const status = await until(
+    'FFmpeg running',
+    async () => {
+      const b = (await s.api<{ broadcast?: BroadcastStatus }>('GET', `/stages/${stageId}`)).body.broadcast;
+      return b?.transcoder?.pid !== undefined && b.transcoder.state === 'running' ? b : undefined;
+    },
+    s.proc,
+  );
+  const argv = readFileSync(`/proc/${status.transcoder!.pid}/cmdline`, 'utf8').split('\0');
+  const master = await until(
+    'the multivariant playlist',
+    async () => {
+      const res = await fetch(`${s.url}/live/${stageId}/master.m3u8`);
+      return res.status === 200 ? res.text() : undefined;
+    },
+    s.proc,
+  );
+  return { argv, master, status };
+}
+
+const variants = (master: string) => [...master.matchAll(/^#EXT-X-STREAM-INF:.*\n(\S+)$/gm)].map((m) => m[1]);
+
+test('STAGECAST_TRANSCODE_MODE=passthrough under npm start: FFmpeg copies the H.264 host video (no encoder), one video rendition', async () => {
+  const s = await start('passthrough', { STAGECAST_TRANSCODE_MODE: 'passthrough' });
+  const { argv, master, status } = await goLive(s, 'copy', 'codec=video/H264');
+  const at = argv.indexOf('-c:v');
+  assert.ok(at > 0, `no -c:v in ${argv.join(' ')}`);
+  assert.equal(argv[at + 1], 'copy', argv.join(' '));
+  assert.ok(!argv.includes('libx264'), `nothing is encoded: ${argv.join(' ')}`);
+  assert.equal(status.transcoder!.videoCopied, true);
+  assert.deepEqual(variants(master), ['video-source/index.m3u8'], master);
+  // The copied track plays: its media playlist lists parts of the host's H.264.
+  const media = await (await fetch(`${s.url}/live/copy/video-source/index.m3u8`)).text();
+  assert.match(media, /#EXT-X-PART:DURATION=/);
+  assert.match(master, /CODECS="avc1\.42/, 'the host page sends constrained baseline H.264, copied as it is');
+  await s.proc.stop();
+});
+
+test('STAGECAST_TRANSCODE_MODE=auto with a VP8 host of 640×360 and the default hd ladder: FFmpeg encodes, and no rung above the source (720p dropped)', async () => {
+  const s = await start('auto', { STAGECAST_TRANSCODE_MODE: 'auto' });
+  // ?source=clock paints a 640×360 canvas; the host page reports that size with its video.
+  const { argv, master, status } = await goLive(s, 'vp8', 'source=clock');
+  assert.ok(argv.includes('libx264'), argv.join(' '));
+  assert.ok(!argv.includes('copy'), argv.join(' '));
+  assert.equal(status.transcoder!.videoCopied, false);
+  assert.deepEqual(variants(master), ['video-360p/index.m3u8'], master);
+  assert.match(master, /RESOLUTION=640x360/);
+  await s.proc.stop();
+});

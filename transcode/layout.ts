@@ -1,0 +1,61 @@
+import { InputError } from '../common/index.ts';
+import { ladderRungs, selectRungs, type Rung, type TranscodeConfig } from './config.ts';
+import type { ComposeSpec, ProgramInput } from './compose.ts';
+import { parseProgramSdp } from './sdp.ts';
+
+/**
+ * The CMAF tracks of one broadcast, decided once when its transcoder is made
+ * and the same for every FFmpeg session after (the packager's tracks and the
+ * players' renditions cannot change mid-broadcast):
+ * - `ladder`: every session encodes these rungs (none above the program's
+ *   source, see `programSourceHeight`);
+ * - `single`: one video track, copied from the host while the program is one
+ *   H.264 video (no decode, no encode) and encoded as `rung` while it is not
+ *   (a grid of hosts, the slate, another codec), so the stage may change
+ *   without the broadcast breaking.
+ */
+export type TrackLayout =
+  | { readonly kind: 'ladder'; readonly rungs: readonly Rung[] }
+  | { readonly kind: 'single'; readonly rung: Rung };
+
+/**
+ * The height at which the composed frame shows every video at 1:1 or smaller:
+ * a cell of `cell.width × cell.height` (fractions of a 16:9 canvas) holding a
+ * `w × h` source fits it unscaled on a canvas of height max(9w / 16cw, h / ch).
+ * Undefined when a video's size is unknown (a WHIP host: no size is signalled)
+ * or there is no video (the slate is fitted to any canvas).
+ */
+export function programSourceHeight(spec: ComposeSpec): number | undefined {
+  if (spec.videos.length === 0) return undefined;
+  let height = 0;
+  for (const v of spec.videos) {
+    if (!v.source) return undefined;
+    height = Math.max(height, (9 * v.source.width) / (16 * v.cell.width), v.source.height / v.cell.height);
+  }
+  return Math.round(height);
+}
+
+/** Whether a program can go out with its video copied: exactly one video, H.264, filling the frame. */
+export function programCopiable(program: ProgramInput): boolean {
+  const { videos } = program.compose;
+  if (videos.length !== 1 || !program.sdp) return false;
+  const cell = videos[0]!.cell;
+  if (cell.x !== 0 || cell.y !== 0 || cell.width !== 1 || cell.height !== 1) return false;
+  return parseProgramSdp(program.sdp).videos[0]?.codec === 'H264';
+}
+
+/** The layout for a broadcast whose first program is `program` (see `TrackLayout`). Pure. */
+export function chooseLayout(config: TranscodeConfig, program: ProgramInput): TrackLayout {
+  const rungs = selectRungs(ladderRungs(config), programSourceHeight(program.compose));
+  const top = rungs[0];
+  if (!top) throw new InputError('invalid-config', 'the ladder has no rungs');
+  const single = (): TrackLayout => ({ kind: 'single', rung: { ...top, name: config.passthroughName } });
+  if (config.mode === 'passthrough') return single();
+  if (config.mode === 'auto' && programCopiable(program)) return single();
+  return { kind: 'ladder', rungs };
+}
+
+/** The rungs a session encodes when it does not copy: the ladder's, or the single track's. */
+export function encodedRungs(layout: TrackLayout): readonly Rung[] {
+  return layout.kind === 'ladder' ? layout.rungs : [layout.rung];
+}

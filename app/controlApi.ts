@@ -1,7 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { InputError, type Logger } from '../common/index.ts';
+import { InputError, bearerMatches, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
@@ -58,9 +57,7 @@ export function createControlApi(opts: ControlApiOptions): Router {
   router.use(rateLimitPerClient(opts.rateLimit));
   router.use(express.json({ limit: '16kb' }));
   router.use((req, _res, next) => {
-    const given = Buffer.from(req.get('authorization')?.replace(/^Bearer /i, '') ?? '');
-    const wanted = Buffer.from(opts.adminToken);
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+    if (!bearerMatches(req.get('authorization'), opts.adminToken)) {
       next(new InputError('unauthorized', 'admin bearer token required', 401));
       return;
     }

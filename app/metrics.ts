@@ -1,7 +1,8 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { bearerMatches } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
-import { bearerMatches, type Broadcast, type Packager } from '../packager/index.ts';
+import type { Broadcast, Packager } from '../packager/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
 import type { ViewerEstimator } from './viewers.ts';
 

@@ -3,3 +3,6 @@ export { InputError, InvalidStateError, DependencyError, errorMessage } from './
 export { TypedEmitter } from './events.ts';
 export { UdpPortPool, isUdpPortBound, type PortAllocator, type PortPair, type PortPoolOptions } from './portPool.ts';
 export { bundleForBrowser } from './browserBundle.ts';
+export { bearerMatches, bearerToken } from './bearer.ts';
+export { TokenBucket } from './tokenBucket.ts';
+export { ClientRateLimiter, type ClientRateLimiterOptions } from './clientRateLimiter.ts';

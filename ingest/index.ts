@@ -3,7 +3,6 @@ export { Stage, Host, type TransportLiveness } from './stage.ts';
 export { RtpOutput, type RtpOutputTrack, type RtpTargetHook } from './rtpOutput.ts';
 export { WorkerPool } from './workerPool.ts';
 export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
-export { TokenBucket } from './rateLimiter.ts';
 export { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
 export { buildFfmpegSdp, type FfmpegSdpInput, type RtpTrackDescription } from './sdp.ts';
 export { SignallingServer, CloseCode } from './signalling/server.ts';

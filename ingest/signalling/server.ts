@@ -2,8 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { types as ms } from 'mediasoup';
-import { InputError, InvalidStateError, type Logger } from '../../common/index.ts';
-import { TokenBucket } from '../rateLimiter.ts';
+import { ClientRateLimiter, InputError, InvalidStateError, TokenBucket, type Logger } from '../../common/index.ts';
 import type { Sfu } from '../sfu.ts';
 import type { Host, Stage } from '../stage.ts';
 import { parseRequest, requestIdOf, type ServerMessage, type SignalRequest } from './messages.ts';
@@ -36,19 +35,21 @@ export class SignallingServer {
   readonly #sessions = new Set<Session>();
   readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Connection attempts per client address (a flood of connections is refused before any WebSocket exists). */
-  readonly #connectBuckets = new Map<string, TokenBucket>();
+  readonly #connectLimiter: ClientRateLimiter;
   #server: Server | undefined;
 
   constructor(sfu: Sfu, logger: Logger, path = '/ws') {
     this.#sfu = sfu;
     this.#log = logger.child({ component: 'signalling' });
     this.#path = path;
+    const { connectRatePerSecond, connectBurst } = sfu.config.signalling;
+    this.#connectLimiter = new ClientRateLimiter({ perSecond: connectRatePerSecond, burst: connectBurst });
     // The hard cap closes the socket (1009); below it, oversized messages get an error reply.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: 4 * sfu.config.signalling.maxMessageBytes });
     this.#onUpgrade = (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== this.#path) return; // another upgrade handler's path
-      if (!this.#admit(req.socket.remoteAddress ?? 'unknown')) {
+      if (!this.#connectLimiter.take(req.socket.remoteAddress ?? 'unknown')) {
         this.#log.debug({ remote: req.socket.remoteAddress }, 'signalling connection refused: too many from this address');
         socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
@@ -70,19 +71,6 @@ export class SignallingServer {
     this.#server?.off('upgrade', this.#onUpgrade);
     for (const s of this.#sessions) s.close(1001, 'server shutting down');
     this.#wss.close();
-  }
-
-  #admit(address: string): boolean {
-    const { connectRatePerSecond, connectBurst } = this.#sfu.config.signalling;
-    const now = Date.now();
-    let bucket = this.#connectBuckets.get(address);
-    if (!bucket) {
-      // Bounded: forget every address when the map is large (they only regain a full burst).
-      if (this.#connectBuckets.size >= 10_000) this.#connectBuckets.clear();
-      bucket = new TokenBucket(connectRatePerSecond, connectBurst, now);
-      this.#connectBuckets.set(address, bucket);
-    }
-    return bucket.take(now);
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {

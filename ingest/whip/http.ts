@@ -1,7 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { InputError, InvalidStateError, type Logger } from '../../common/index.ts';
+import { ClientRateLimiter, InputError, InvalidStateError, type Logger } from '../../common/index.ts';
 import type { IngestConfig } from '../config.ts';
-import { TokenBucket } from '../rateLimiter.ts';
 import type { Sfu } from '../sfu.ts';
 import { WhipSessions } from './sessions.ts';
 
@@ -16,30 +15,6 @@ export interface WhipRouterOptions {
 
 const ENDPOINT_METHODS = 'OPTIONS, POST';
 const SESSION_METHODS = 'OPTIONS, DELETE';
-
-/** Per-client-IP token buckets, swept so a spray of addresses cannot grow it without bound. */
-class ClientRateLimiter {
-  readonly #buckets = new Map<string, { bucket: TokenBucket; last: number }>();
-  constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
-  ) {}
-
-  take(ip: string, now: number): boolean {
-    if (this.#buckets.size > 10_000) {
-      // A bucket idle this long is full again: forgetting it changes nothing.
-      const idleMs = (this.burst / this.perSecond) * 1000;
-      for (const [k, v] of this.#buckets) if (now - v.last > idleMs) this.#buckets.delete(k);
-    }
-    let entry = this.#buckets.get(ip);
-    if (!entry) {
-      entry = { bucket: new TokenBucket(this.perSecond, this.burst, now), last: now };
-      this.#buckets.set(ip, entry);
-    }
-    entry.last = now;
-    return entry.bucket.take(now);
-  }
-}
 
 /** The authorization a POST passed, kept from the check before the body to the handler after it. */
 const authOf = new WeakMap<Request, ReturnType<WhipSessions['authorize']>>();
@@ -61,7 +36,8 @@ function bearer(req: Request): string | undefined {
  */
 export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions): Router {
   const router = express.Router();
-  const limiter = new ClientRateLimiter(opts.ratePerSecond, opts.rateBurst);
+  // Per client IP (`req.ip`: honours `trust proxy`), in bounded memory.
+  const limiter = new ClientRateLimiter({ perSecond: opts.ratePerSecond, burst: opts.rateBurst });
   const readSdp = express.text({ type: () => true, limit: opts.maxOfferBytes });
 
   // CORS: browsers publish from other origins; bearer tokens, not cookies, so any origin may.
@@ -70,7 +46,7 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
       'Access-Control-Allow-Origin': '*',
       'Access-Control-Expose-Headers': 'Location, ETag, Link, Accept-Post, Allow',
     });
-    if (!limiter.take(req.ip ?? req.socket.remoteAddress ?? '', Date.now())) {
+    if (!limiter.take(req.ip ?? req.socket.remoteAddress ?? 'unknown')) {
       res.set('Retry-After', '1');
       next(new InputError('rate-limited', 'too many WHIP requests from this address; retry later', 429));
       return;

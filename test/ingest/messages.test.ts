@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputError } from '../../common/index.ts';
+import { InputError, TokenBucket } from '../../common/index.ts';
 import { parseRequest } from '../../ingest/index.ts';
-import { TokenBucket } from '../../ingest/rateLimiter.ts';
 
 const code = (fn: () => unknown) => {
   try {

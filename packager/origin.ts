@@ -1,7 +1,7 @@
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { InputError, errorMessage, type Logger } from '../common/index.ts';
+import { createHash } from 'node:crypto';
+import { InputError, bearerMatches, errorMessage, type Logger } from '../common/index.ts';
 import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from './broadcast.ts';
 import type { Packager } from './packager.ts';
 import type { ObjectStore } from './store.ts';
@@ -18,8 +18,8 @@ export interface OriginConfig {
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-  'Access-Control-Allow-Headers': 'Range, If-None-Match, If-Modified-Since',
-  'Access-Control-Expose-Headers': 'Age, Content-Length, Content-Range, Date',
+  'Access-Control-Allow-Headers': 'Range, If-Range, If-None-Match, If-Modified-Since',
+  'Access-Control-Expose-Headers': 'Age, Content-Length, Content-Range, Date, ETag',
   'Access-Control-Max-Age': '86400',
 };
 
@@ -31,32 +31,64 @@ function intParam(req: Request, name: string): number | undefined {
   return Number(v);
 }
 
+/** Strong ETags of bodies held in memory (live parts, segments, inits), so each is hashed once. */
+const etags = new WeakMap<Buffer, string>();
+
+/**
+ * A strong entity tag: a digest of the bytes, so an object has the same tag
+ * from memory, from the store and from any node (the origin's only validator:
+ * it sends no Last-Modified).
+ */
+function etagOf(buf: Buffer): string {
+  let tag = etags.get(buf);
+  if (tag === undefined) {
+    tag = `"${createHash('sha256').update(buf).digest('base64url')}"`;
+    etags.set(buf, tag);
+  }
+  return tag;
+}
+
+type RangeAnswer = { status: 200 } | { status: 206; start: number; end: number } | { status: 416 };
+
+/**
+ * How to answer a GET/HEAD of `size` bytes whose ETag is `etag` (RFC 9110 §14, §13.1.5):
+ * - no Range, a malformed one, or a unit other than bytes: 200, the whole object;
+ * - If-Range that is not our strong ETag: the Range is ignored (200). A weak tag
+ *   never matches (strong comparison), nor does a date (we send no Last-Modified);
+ * - one range, after range-parser combines overlapping and adjacent ones: 206;
+ * - several ranges: 200 with the whole object, which §14.2 allows (a server may
+ *   ignore Range); players ask for one range, so no multipart/byteranges;
+ * - none satisfiable: 416.
+ */
+function rangeAnswer(req: Request, size: number, etag: string | undefined): RangeAnswer {
+  const header = req.get('range');
+  if (header === undefined || !/^bytes=/i.test(header)) return { status: 200 };
+  const ifRange = req.get('if-range');
+  if (ifRange !== undefined && ifRange.trim() !== etag) return { status: 200 };
+  const ranges = req.range(size, { combine: true });
+  if (ranges === -1) return { status: 416 };
+  if (ranges === undefined || ranges === -2 || ranges.length !== 1) return { status: 200 };
+  return { status: 206, start: ranges[0]!.start, end: ranges[0]!.end };
+}
+
 function send(req: Request, res: Response, body: Buffer | string, contentType: string, cache: string): void {
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  // Playlists and MPDs (strings, built per request) carry no tag: hashing each blocking
+  // reload's answer would cost the origin's hottest path for a validator nobody uses.
+  const etag = typeof body === 'string' ? undefined : etagOf(buf);
   res.setHeader('Content-Type', contentType);
   res.setHeader('Cache-Control', cache);
   res.setHeader('Accept-Ranges', 'bytes');
-  const range = req.headers.range;
-  if (range) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let start = m?.[1] ? Number(m[1]) : undefined;
-    let end = m?.[2] ? Number(m[2]) : undefined;
-    if (m && start === undefined && end !== undefined) {
-      start = Math.max(0, buf.length - end);
-      end = buf.length - 1;
-    }
-    if (!m || start === undefined || start >= buf.length || (end !== undefined && end < start)) {
-      res.status(416).setHeader('Content-Range', `bytes */${buf.length}`).end();
-      return;
-    }
-    end = Math.min(end ?? buf.length - 1, buf.length - 1);
-    res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${buf.length}`);
-    res.setHeader('Content-Length', end - start + 1);
-    res.end(req.method === 'HEAD' ? undefined : buf.subarray(start, end + 1));
+  if (etag) res.setHeader('ETag', etag);
+  const answer = rangeAnswer(req, buf.length, etag);
+  if (answer.status === 416) {
+    res.status(416).setHeader('Content-Range', `bytes */${buf.length}`).end();
     return;
   }
-  res.setHeader('Content-Length', buf.length);
-  res.end(req.method === 'HEAD' ? undefined : buf);
+  const bytes = answer.status === 206 ? buf.subarray(answer.start, answer.end + 1) : buf;
+  if (answer.status === 206) res.status(206).setHeader('Content-Range', `bytes ${answer.start}-${answer.end}/${buf.length}`);
+  res.setHeader('Content-Length', bytes.length);
+  res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
 function notFound(res: Response, what = 'not found'): void {
@@ -255,14 +287,6 @@ function streamSegment(req: Request, res: Response, track: Track, seg: Segment, 
 }
 
 const INGEST_TYPES = new Set(['video/mp4', 'audio/mp4', 'video/iso.segment', 'audio/iso.segment', 'application/octet-stream', 'application/mp4']);
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** Constant-time check of `Authorization: Bearer <token>` (hashes first, so lengths never leak). */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer ([^\s]+)$/i.exec(header?.trim() ?? '');
-  return timingSafeEqual(digest(m?.[1] ?? ''), digest(token)) && m !== null;
-}
 
 /**
  * CMAF ingest (DASH-IF live media ingest pattern): a long-running chunked

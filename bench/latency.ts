@@ -276,12 +276,10 @@ async function main(): Promise<void> {
         else if (mode === 'shaka-dash') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/manifest.mpd`);
         else if (mode === 'shaka-hls') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/master.m3u8`);
         else {
-          const videoProducer = stage.producers.find((p) => p.kind === 'video');
           baseline = await startBaseline({
             stage,
             config: parseTranscodeConfig(transcode),
             ffmpegPath: '/usr/bin/ffmpeg',
-            ...(videoProducer?.source ? { sourceHeight: videoProducer.source.height } : {}),
             ports: { min: 26000, max: 26999 },
           });
           baselineArgv = baseline.argv;

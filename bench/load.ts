@@ -2,14 +2,15 @@
  * npm run bench:load [-- --viewers 2000] [--seconds 60] [--ramp 10]
  *   [--generators 2] [--hint-share 0.5] [--switch-every 30] [--mix 60,40]
  *   [--ladder 360p:700,180p:250] [--preset ultrafast]
- *   [--keep-alive-timeout-ms 75000] [--headers-timeout-ms 76000]  (default: what app/server.ts uses)
  *
- * Simulated LL-HLS viewers against ONE origin process while a broadcast runs
- * through the real pipeline: an FFmpeg test source sends VP8 + Opus as RTP
- * (as the SFU would: a clip encoded at start-up, looped without re-encoding), our supervised transcoder (FFmpeg) encodes the ladder
- * and pushes CMAF over HTTP ingest into the packager of the origin process
- * (bench/origin-server.ts, `ingest` feed, filesystem store), which serves the
- * viewers. The viewers (bench/lib/viewers.ts) run in `--generators` forked
+ * Simulated LL-HLS viewers against ONE product process (`role all`, as `npm
+ * start` runs it: bench/origin-server.ts, `app` feed, filesystem store) while
+ * a broadcast runs through the path that ships: a Chromium host page publishes
+ * its clock canvas (640×360 VP8) and fake microphone through the SFU, the
+ * control API goes live, LiveBroadcast's FFmpeg encodes the ladder into the
+ * in-process packager, and the same process's origin serves the viewers (so
+ * its CPU figure holds the SFU's control side, the broadcast and the packager
+ * too; FFmpeg, the mediasoup worker and Chromium are counted apart). The viewers (bench/lib/viewers.ts) run in `--generators` forked
  * processes, start evenly over `--ramp` seconds, then `--seconds` are
  * measured. Each viewer does what a player at the live edge does: master
  * playlist, a video rendition (by `--mix`) and the audio group, blocking
@@ -27,10 +28,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UdpPortPool, silentLogger } from '../common/index.ts';
+import type { Browser } from 'playwright-core';
 import { originServerOptions } from '../packager/index.ts';
-import { createTranscoder, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
-import { encodeClip, makeSdp, startRtpSource, type RtpSource } from '../test/transcode/rtpSource.ts';
+import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
+import { launchChromium } from '../test/helpers/browser.ts';
 import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
 import { Histogram } from './lib/histogram.ts';
 import { startOriginProcess, type PartLanding } from './lib/originProcess.ts';
@@ -61,29 +62,38 @@ const LADDER = (arg('ladder') ?? '360p:700,180p:250').split(',').map((r) => {
   return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
 });
 const MIX = (arg('mix') ?? LADDER.map((_, i) => (i === 0 ? 60 : 40 / Math.max(1, LADDER.length - 1))).join(',')).split(',').map(Number);
-const SERVER = {
-  keepAliveTimeout: numArg('keep-alive-timeout-ms', originServerOptions.keepAliveTimeout),
-  headersTimeout: numArg('headers-timeout-ms', originServerOptions.headersTimeout),
-};
+// The product's own server settings (app/server.ts): reported, not tuned here.
+const SERVER = { keepAliveTimeout: originServerOptions.keepAliveTimeout, headersTimeout: originServerOptions.headersTimeout };
 const RTP_PORTS = /^(\d+)-(\d+)$/.exec(arg('rtp-ports') ?? process.env.STAGECAST_TEST_RTP_PORTS ?? '47000-47999');
 if (!RTP_PORTS) throw new TypeError('--rtp-ports (or STAGECAST_TEST_RTP_PORTS) must look like 47000-47999');
 const BROADCAST = 'load';
 
 const now = () => performance.timeOrigin + performance.now();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
-const logger = silentLogger();
+const ADMIN = 'bench-load-admin-token-0123456789';
 // A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone has taken over 30 s; start-up is not what this measures.
-const config = parseTranscodeConfig({ ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 60_000 } });
-const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) });
-const [videoPorts, audioPorts] = [await pool.allocate(), await pool.allocate()];
-const sdp = makeSdp({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp });
-const tracks = planFfmpeg(config, parseSdp(sdp), { targetFor: (id) => id }).outputs.map((o) => o.track.trackId);
+const transcodeInput: TranscodeConfigInput = { ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 60_000 } };
+const config = parseTranscodeConfig(transcodeInput);
+/** The tracks the broadcast has, from its go-live answer. */
+let tracks: string[] = [];
 
-const origin = await startOriginProcess({ broadcast: BROADCAST, blockingTimeoutMs: 3000, server: SERVER, feed: { kind: 'ingest', tracks, storeDir: path.join(tmp, 'store') } });
-const transcoder = createTranscoder({ config, sdp, sink: httpCmafSink(`http://127.0.0.1:${origin.ingestPort}/ingest/${BROADCAST}`), logger, id: BROADCAST });
-let source: RtpSource | undefined;
+const origin = await startOriginProcess({
+  broadcast: BROADCAST,
+  blockingTimeoutMs: 3000,
+  server: SERVER,
+  feed: { kind: 'app', storeDir: path.join(tmp, 'store'), adminToken: ADMIN, rtpPorts: { min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) }, transcode: transcodeInput as Record<string, unknown> },
+});
+const base = `http://127.0.0.1:${origin.port}`;
+const control = async <T>(method: string, p: string): Promise<T> => {
+  const res = await fetch(`${base}/api${p}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
+  const body = (await res.json()) as T;
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+};
+type StageStatus = { producers: unknown[]; broadcast?: { transcoder?: { pid?: number; restarts: number; speed?: number }; renditions: { trackId: string }[] } };
+let browser: Browser | undefined;
 let restarts = 0;
-transcoder.on('restart', () => restarts++);
+let speed: number | undefined;
 const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'viewers.ts'), GENERATORS);
 // A generator that exits while a landing is on its way makes send() fail with EPIPE: nothing to act on then.
 for (const g of gens) g.on('error', (err) => console.error(`generator ${g.pid}: ${err.message}`));
@@ -98,7 +108,7 @@ const firstPart = new Promise<void>((resolve) => {
     landedAll.set(p.track, (landedAll.get(p.track) ?? 0) + 1);
     if (p.at >= window.from && p.at < window.to) landedWindow.set(p.track, (landedWindow.get(p.track) ?? 0) + 1);
     // Two segments of every track: the master playlist is served and viewers find a whole segment to start with.
-    if (tracks.every((t) => (landedAll.get(t) ?? 0) >= 10)) resolve();
+    if (tracks.length > 0 && tracks.every((t) => (landedAll.get(t) ?? 0) >= 10)) resolve();
   });
 });
 
@@ -114,22 +124,27 @@ const sampler = new ProcSampler();
 let results: RunResult[] = [];
 let summary: ReturnType<ProcSampler['summary']> | undefined;
 let originInside: { cpu: number; rss: number; heap: number } | undefined;
-let progress = transcoder.lastProgress;
 try {
-  // The host's VP8 + Opus is encoded once up front and looped without re-encoding, as the SFU
-  // forwards it: encoding it live took a third of a core on this 2-core box, which the origin
-  // under test and the viewers then lacked.
-  const clip = path.join(tmp, 'host.mkv');
-  await encodeClip({ codec: 'VP8', width: 640, height: 360 }, clip, 10);
-  // FFmpeg listens first, then the source sends (its first packets would be lost otherwise).
-  const started = transcoder.start();
-  source = startRtpSource({ codec: 'VP8', videoPort: videoPorts.rtp, audioPort: audioPorts.rtp, clip });
-  await started;
+  // The host: Chromium's host page with its clock canvas (640×360, cheap to encode) and fake microphone.
+  browser = await launchChromium();
+  const host = await browser.newPage();
+  await host.goto(`${base}/host/?stage=${BROADCAST}&autostart=1&source=clock#token=${origin.hostToken}`);
+  const deadline = Date.now() + 60_000;
+  while ((await control<StageStatus>('GET', `/stages/${BROADCAST}`)).producers.length < 2) {
+    if (Date.now() > deadline) throw new Error('the host page did not publish within 60 s');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await control('POST', `/stages/${BROADCAST}/live`);
+  if (!(await origin.watch())) throw new Error('no live broadcast after go-live');
+  const live = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast!;
+  tracks = live.renditions.map((r) => r.trackId);
   await firstPart;
-  sampler.track('origin', [origin.pid]);
+  const ffmpegPid = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast?.transcoder?.pid;
+  if (ffmpegPid === undefined) throw new Error('the broadcast has no FFmpeg');
+  sampler.track('product', [origin.pid]);
   gens.forEach((g, i) => sampler.track(`generator ${i + 1}`, [g.pid!]));
   sampler.track('generators', gens.map((g) => g.pid!));
-  sampler.track('ffmpeg', [transcoder.pid!, source.pid]);
+  sampler.track('ffmpeg', [ffmpegPid]);
   sampler.track('bench driver', [process.pid]);
   sampler.start(1000);
   const t0 = now() + 500;
@@ -166,18 +181,17 @@ try {
   await new Promise((r) => setTimeout(r, end - now()));
   summary = sampler.summary();
   originInside = await origin.stats();
-  progress = transcoder.lastProgress;
+  const after = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast?.transcoder;
+  restarts = after?.restarts ?? 0;
+  speed = after?.speed;
   results = await done;
 } finally {
   forwarding = false;
   process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   sampler.stop();
   await stopGenerators(gens);
-  await transcoder.close();
-  await source?.close();
+  await browser?.close();
   await origin.stop();
-  pool.release(videoPorts);
-  pool.release(audioPorts);
   rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -248,25 +262,25 @@ if (summary) {
   for (const [name, p] of Object.entries(summary.procs)) {
     out(`  ${name.padEnd(13)} CPU mean ${pad(pc(p.cpuMean), 6)}, busiest second ${pad(pc(p.cpuMax), 6)}; RSS mean ${mib(p.rssMeanBytes)}, max ${mib(p.rssMaxBytes)}`);
   }
-  if (originInside) out(`  origin heap at the end ${mib(originInside.heap)}`);
+  if (originInside) out(`  product heap at the end ${mib(originInside.heap)}`);
   // What one origin core serves at this request mix: answered requests sent inside the window,
   // over the origin's CPU there. Meaningful while the origin is below one core (not saturated).
   const answered = REQUEST_KINDS.reduce((a, k) => a + hist[k].count, 0) / SECONDS;
-  const originCpu = summary.procs.origin?.cpuMean ?? NaN;
+  const originCpu = summary.procs.product?.cpuMean ?? NaN;
   // A viewer keeping up with the live edge asks, per part and per loader (video, audio), one
   // blocking reload and one part (or hint): what it would ask if nothing held it back.
   const loaders = tracks.some((t) => t.startsWith('audio')) ? 2 : 1;
   const demand = (loaders * 2 * 1000) / config.partDurationMs;
   const perCore = answered / originCpu;
   out(
-    `  origin throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${perCore.toFixed(0)} req/s per core${originCpu > 0.75 ? ' (near saturation)' : ''}; ` +
+    `  product (origin) throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${perCore.toFixed(0)} req/s per core${originCpu > 0.75 ? ' (near saturation)' : ''}; ` +
       `viewers got ${(answered / Math.max(1, sum((r) => r.viewersStarted))).toFixed(1)} req/s each of the ${demand.toFixed(0)} a viewer at the live edge asks → ` +
       `one origin core serves ~${(perCore / demand).toFixed(0)} such viewers; ${VIEWERS} need ~${((VIEWERS * demand) / perCore).toFixed(1)} cores`,
   );
   out(`  machine: ${pc(summary.machineCpuMean)} of all cores busy (every process, other sessions included); 1-min load average up to ${summary.loadAvg1Max.toFixed(1)}`);
 }
 out(
-  `pipeline: parts landed in the window per track ${tracks.map((t) => `${t} ${landedWindow.get(t) ?? 0}`).join(', ')} (real time: ${Math.round((SECONDS * 1000) / config.partDurationMs)}); transcoder restarts ${restarts}, speed ${progress?.speed ?? '–'}`,
+  `pipeline: parts landed in the window per track ${tracks.map((t) => `${t} ${landedWindow.get(t) ?? 0}`).join(', ')} (real time: ${Math.round((SECONDS * 1000) / config.partDurationMs)}); transcoder restarts ${restarts}, speed ${speed ?? '–'}`,
 );
 const table = lines.join('\n');
 console.log(table);
@@ -297,7 +311,7 @@ writeFileSync(
       loadSeries: sampler.load,
       originInside,
       partsLandedInWindow: Object.fromEntries(landedWindow),
-      transcoder: { restarts, progress },
+      transcoder: { restarts, speed },
       table,
     },
     null,

@@ -1,14 +1,15 @@
 /**
  * The origin under benchmark, in its own process so its CPU and memory are
- * measured apart from the load generators and the encoder. Options come as
- * JSON in argv[2] (bench/lib/originProcess.ts builds them). Two feeds:
+ * measured apart from the load generators and the host. Options come as JSON
+ * in argv[2] (bench/lib/originProcess.ts builds them). Two feeds:
  *  - `file`: pre-encoded CMAF fragments written into one track, one every
  *    200 ms (bench:origin); complete segments are also written to `segDir`
  *    for nginx to serve;
- *  - `ingest`: the broadcast is created with its expected tracks and fed by a
- *    real FFmpeg over the packager's HTTP ingest, on a second, private
- *    listener (bench:load), as a broadcast node is; the store is a filesystem
- *    store as in `npm start`.
+ *  - `app`: the product as `npm start` runs it (bench:load): SFU, control
+ *    API, LiveBroadcast with its FFmpeg, the packager and origin in this one
+ *    process, a filesystem store; one stage is created, the bench's host page
+ *    publishes to it and the bench goes live through the control API, then
+ *    sends `watch` so the broadcast's part landings are reported.
  * Every part landing is reported over IPC (track, msn, part, wall-clock ms).
  */
 import fs from 'node:fs/promises';
@@ -16,66 +17,97 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { appConfigSchema } from '../app/config.ts';
+import { startApp } from '../app/server.ts';
 import { silentLogger } from '../common/index.ts';
-import { CmafReader, FsObjectStore, createIngestRouter, createOriginRouter, createPackager } from '../packager/index.ts';
+import { CmafReader, createOriginRouter, createPackager, type Broadcast } from '../packager/index.ts';
 import type { OriginServerOptions } from './lib/originProcess.ts';
 
 const opts = JSON.parse(process.argv[2]!) as OriginServerOptions;
 const logger = silentLogger();
-const store = opts.feed.kind === 'ingest' ? new FsObjectStore(opts.feed.storeDir) : undefined;
-const packager = createPackager({ blockingTimeoutMs: opts.blockingTimeoutMs }, { logger, ...(store ? { store } : {}) });
-const b = packager.createBroadcast(opts.broadcast, opts.feed.kind === 'ingest' ? { expectedTracks: opts.feed.tracks } : {});
-b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
+const reportParts = (b: Broadcast) =>
+  b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
 
-const app = express();
-app.disable('x-powered-by');
-app.use(createOriginRouter(packager, store, { logger }));
-// Listened as the product listens (no maxConnections). Note: libuv >= 1.45 accepts one connection
-// per event-loop turn (libuv#3696); with the origin's loop saturated, turns took ~100 ms and it
-// accepted ~5-10 connections a second (strace), so a crowd joining at once waits in the kernel's
-// accept queue (somaxconn 4096 here) and, once that is full, in SYN retries.
-const server = http.createServer(opts.server, app);
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
+/** The product in this process: resolves with its HTTP port and a way to stop it. */
+async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: 'app' }>): Promise<{ port: number; hostToken: string; watch: () => boolean; stop: () => Promise<void> }> {
+  const product = await startApp(
+    appConfigSchema.parse({
+      http: { host: '127.0.0.1', port: 0 },
+      adminToken: feed.adminToken,
+      initialStage: '',
+      store: { kind: 'fs', dir: feed.storeDir },
+      rtp: { address: '127.0.0.1', ports: feed.rtpPorts },
+      ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'bench-host-token-secret-0123456789' },
+      packager: { blockingTimeoutMs: opts.blockingTimeoutMs },
+      transcode: feed.transcode,
+    }),
+    logger,
+  );
+  await product.sfu.createStage(opts.broadcast);
+  return {
+    port: Number(new URL(product.url).port),
+    hostToken: product.sfu.issueHostToken(opts.broadcast),
+    watch: () => {
+      const b = product.packager.getBroadcast(opts.broadcast);
+      if (b) reportParts(b);
+      return b !== undefined;
+    },
+    stop: () => product.close(),
+  };
+}
 
-let ingest: http.Server | undefined;
-let timer: NodeJS.Timeout | undefined;
-if (opts.feed.kind === 'ingest') {
-  const ingestApp = express();
-  ingestApp.use(createIngestRouter(packager, { logger }));
-  ingest = http.createServer(ingestApp);
-  await new Promise<void>((r) => ingest!.listen(0, '127.0.0.1', r));
-} else {
-  const { file, segDir } = opts.feed;
-  const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(await fs.readFile(file));
+/** The packager's origin alone, fed fragments from a file at the part rate. */
+async function startFileOrigin(feed: Extract<OriginServerOptions['feed'], { kind: 'file' }>): Promise<{ port: number; stop: () => Promise<void> }> {
+  const packager = createPackager({ blockingTimeoutMs: opts.blockingTimeoutMs }, { logger });
+  const b = packager.createBroadcast(opts.broadcast, {});
+  reportParts(b);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOriginRouter(packager, undefined, { logger }));
+  // Listened as the product listens (no maxConnections). Note: libuv >= 1.45 accepts one connection
+  // per event-loop turn (libuv#3696); with the origin's loop saturated, turns took ~100 ms and it
+  // accepted ~5-10 connections a second (strace), so a crowd joining at once waits in the kernel's
+  // accept queue (somaxconn 4096 here) and, once that is full, in SYN retries.
+  const server = http.createServer(opts.server, app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
+  const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(await fs.readFile(feed.file));
   const sink = b.openTrack('video');
   b.on('segment', (_t, seg) => {
-    if (seg.bytes) void fs.writeFile(path.join(segDir, `seg-${seg.msn}.m4s`), seg.bytes);
+    if (seg.bytes) void fs.writeFile(path.join(feed.segDir, `seg-${seg.msn}.m4s`), seg.bytes);
   });
   sink.write(events[0]!.bytes); // init
   let i = 1;
-  timer = setInterval(() => {
+  const timer = setInterval(() => {
     const ev = events[i++];
     if (!ev) return clearInterval(timer);
     sink.write(ev.bytes);
   }, 200);
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: async () => {
+      clearInterval(timer);
+      server.closeAllConnections();
+      server.close();
+      await packager.close();
+    },
+  };
 }
 
+const running: { port: number; stop: () => Promise<void>; hostToken?: string; watch?: () => boolean } =
+  opts.feed.kind === 'app' ? await startProduct(opts.feed) : await startFileOrigin(opts.feed);
 let cpu = process.cpuUsage();
 let wall = performance.now();
 process.on('message', (m: { type: string }) => {
-  if (m.type === 'mark') {
+  if (m.type === 'watch') {
+    process.send!({ type: 'watching', ok: running.watch?.() ?? false });
+  } else if (m.type === 'mark') {
     cpu = process.cpuUsage();
     wall = performance.now();
   } else if (m.type === 'stats') {
     const c = process.cpuUsage(cpu);
     process.send!({ type: 'stats', cpu: (c.user + c.system) / 1000 / (performance.now() - wall), rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
   } else if (m.type === 'stop') {
-    clearInterval(timer);
-    server.closeAllConnections();
-    server.close();
-    ingest?.closeAllConnections();
-    ingest?.close();
-    void packager.close().then(() => process.exit(0));
+    void running.stop().then(() => process.exit(0));
   }
 });
-process.send!({ type: 'ready', port: (server.address() as AddressInfo).port, ingestPort: ingest ? (ingest.address() as AddressInfo).port : undefined });
+process.send!({ type: 'ready', port: running.port, ...(running.hostToken ? { hostToken: running.hostToken } : {}) });

@@ -1,23 +1,35 @@
 /**
  * npm run bench:transcode [-- --seconds 10] [--only <scenario substring>]
  *
- * For each preset ladder and for passthrough: CPU-seconds per media-second and
- * speed (media-s per wall-s; the input is live RTP, so 1.00 means it keeps up)
- * of our supervised transcoder, next to a plain `ffmpeg` run with the identical
- * argv (same SDP, same encoder settings, same HTTP push) in the same benchmark.
- * Ratio = ours / plain, i.e. the wrapper's overhead (FFmpeg's CPU plus this Node
- * process's CPU for ours). The RTP source is a pre-encoded clip sent with
- * `-c copy` (next to no CPU), the CMAF receiver a separate process that discards.
+ * The transcode cost of the path that ships, per scenario: the app in this
+ * process (as `npm start` runs it: SFU, LiveBroadcast, the in-process
+ * packager), a Chromium host page publishing its fake camera at the
+ * scenario's size and codec through the SFU, and the control API's go-live.
+ * For each preset ladder and for passthrough it prints CPU-seconds per
+ * media-second and speed (media-s per wall-s; the input is live, so 1.00 keeps
+ * up) of
+ *   ours:  the broadcast's FFmpeg plus this process's CPU (packager, bridge,
+ *          app; not the mediasoup worker nor Chromium, which a plain FFmpeg
+ *          needs as much), media-seconds counted from the parts of the top
+ *          rendition that landed in the packager;
+ *   plain: a plain `ffmpeg` with ours' exact argv (read from its /proc
+ *          cmdline), its outputs pointed at a discard receiver in another
+ *          process, fed by a second RTP output of the same stage while the
+ *          same host keeps publishing; media-seconds from its `time=`.
+ * Ratio = ours / plain: what the wrapper costs on top of FFmpeg.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { UdpPortPool, silentLogger } from '../common/index.ts';
-import { createTranscoder, ffmpegArgs, httpCmafSink, parseSdp, parseTranscodeConfig, planFfmpeg, type TranscodeConfigInput } from '../transcode/index.ts';
-import { makeSdp, type VideoCodec } from '../test/transcode/rtpSource.ts';
+import type { Browser, Page } from 'playwright-core';
+import type { AppConfigInput } from '../app/config.ts';
+import type { RunningApp } from '../app/server.ts';
+import { UdpPortPool, isUdpPortBound } from '../common/index.ts';
+import type { RtpOutput } from '../ingest/index.ts';
+import { api, startTestApp } from '../test/helpers/app.ts';
+import { launchChromium } from '../test/helpers/browser.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
 
 const FFMPEG = '/usr/bin/ffmpeg';
@@ -29,57 +41,18 @@ const WARMUP_S = 3;
 
 interface Scenario {
   name: string;
-  codec: VideoCodec;
-  height: 720 | 1080;
-  config: TranscodeConfigInput;
+  /** Host page query: the codec it sends and the camera size it captures. */
+  host: string;
+  transcode: NonNullable<AppConfigInput['transcode']>;
 }
 
 const scenarios: Scenario[] = [
-  { name: 'hd 720p+360p veryfast (default)', codec: 'VP8', height: 720, config: {} },
-  { name: 'sd 360p veryfast', codec: 'VP8', height: 720, config: { ladder: 'sd' } },
-  { name: 'fullhd 1080p+720p+360p veryfast', codec: 'VP8', height: 1080, config: { ladder: 'fullhd' } },
-  { name: 'fullhd 1080p+720p+360p ultrafast', codec: 'VP8', height: 1080, config: { ladder: 'fullhd', x264Preset: 'ultrafast' } },
-  { name: 'passthrough H.264 720p (+AAC)', codec: 'H264', height: 720, config: { mode: 'passthrough' } },
+  { name: 'hd 720p+360p veryfast (default), VP8 720p host', host: 'size=1280x720', transcode: {} },
+  { name: 'sd 360p veryfast, VP8 720p host', host: 'size=1280x720', transcode: { ladder: 'sd' } },
+  { name: 'fullhd 1080p+720p+360p veryfast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd' } },
+  { name: 'fullhd 1080p+720p+360p ultrafast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd', x264Preset: 'ultrafast' } },
+  { name: 'passthrough, H.264 720p host (+AAC)', host: 'size=1280x720&codec=video/H264', transcode: { mode: 'passthrough' } },
 ];
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
-}
-
-/** A 6 s clip with a 1 s GOP, as a publisher would send it. */
-async function makeClip(dir: string, codec: VideoCodec, height: number): Promise<string> {
-  const file = join(dir, `clip-${codec}-${height}.mkv`);
-  const width = (height * 16) / 9;
-  const video =
-    codec === 'VP8'
-      ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', height > 720 ? '3M' : '1.5M', '-g', '30']
-      : ['-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-b:v', '1.5M', '-g', '30', '-bf', '0'];
-  await run(FFMPEG, [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30:duration=6`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=6',
-    ...video, '-c:a', 'libopus', '-b:a', '64k', '-ac', '2', file,
-  ]);
-  return file;
-}
-
-/** Sends the clip in a loop, in real time, as RTP (stream copy). */
-function sendRtp(clip: string, codec: VideoCodec, videoPort: number, audioPort: number): ChildProcess {
-  const pt = codec === 'VP8' ? '96' : '102';
-  return spawn(FFMPEG, [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-re', '-stream_loop', '-1', '-i', clip,
-    '-map', '0:v', '-c:v', 'copy', ...(codec === 'H264' ? ['-bsf:v', 'h264_mp4toannexb'] : []),
-    '-payload_type', pt, '-ssrc', '1111', '-f', 'rtp', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
-    '-map', '0:a', '-c:a', 'copy', '-payload_type', '111', '-ssrc', '2222', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
-  ], { stdio: ['ignore', 'ignore', 'ignore'] });
-}
 
 /** A CMAF receiver in its own process that reads and discards, so its CPU is not counted as ours. */
 async function startDiscardReceiver(): Promise<{ child: ChildProcess; port: number }> {
@@ -118,36 +91,54 @@ function result(a: Sample, b: Sample): Result {
   return { cpuPerMediaS: (b.cpu - a.cpu) / (b.media - a.media), speed: (b.media - a.media) / (b.wall - a.wall) };
 }
 
-/** Our transcoder: FFmpeg's CPU (+ standby) plus this process's CPU over the window. */
-async function measureOurs(s: Scenario, sdp: string, base: string): Promise<Result> {
-  const config = parseTranscodeConfig({ ...s.config, supervision: { startTimeoutMs: 20_000 } });
-  const t = createTranscoder({ config, sdp, sink: httpCmafSink(base), logger: silentLogger(), sourceHeight: s.height, id: 'bench' });
-  const pids: number[] = [];
-  t.on('spawn', ({ pid }) => pids.push(pid));
-  let mediaS = 0;
-  t.on('progress', (p) => (mediaS = (p.outTimeMs ?? 0) / 1000));
-  await t.start();
-  try {
-    await delay(WARMUP_S * 1000);
-    const sample = (): Sample => ({
-      cpu: pids.reduce((sum, pid) => sum + procCpuSeconds(pid), 0) + selfCpuSeconds(),
-      media: mediaS,
-      wall: performance.now() / 1000,
-    });
-    const a = sample();
-    await delay(WINDOW_S * 1000);
-    return result(a, sample());
-  } finally {
-    await t.close();
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await delay(200);
   }
 }
 
-/** Plain FFmpeg with the identical argv, the SDP on stdin, nothing around it but a spawn. */
-async function measurePlain(s: Scenario, sdp: string, base: string): Promise<Result> {
-  const config = parseTranscodeConfig(s.config);
-  const argv = ffmpegArgs(planFfmpeg(config, parseSdp(sdp), { targetFor: (id) => `${base}/${id}`, sourceHeight: s.height }));
-  const child = spawn(FFMPEG, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
-  child.stdin!.end(sdp);
+type StageStatus = { producers: unknown[]; broadcast?: { state: string; transcoder?: { pid?: number; state: string; videoCopied: boolean }; renditions: { trackId: string; kind: string }[] } };
+
+/** Ours: the product's broadcast. Returns the result and FFmpeg's argv for the plain run. */
+async function measureOurs(app: RunningApp, stageId: string): Promise<{ result: Result; argv: string[]; copied: boolean; renditions: string[] }> {
+  const live = await api(app, 'POST', `/stages/${stageId}/live`);
+  if (live.status !== 201) throw new Error(`go-live failed: ${JSON.stringify(live.body)}`);
+  const status = await until('running FFmpeg', async () => {
+    const b = (await api<StageStatus>(app, 'GET', `/stages/${stageId}`)).body.broadcast;
+    return b?.transcoder?.pid !== undefined && b.transcoder.state === 'running' ? b : undefined;
+  });
+  const pid = status.transcoder!.pid!;
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1);
+  const top = status.renditions.find((r) => r.kind === 'video')!.trackId;
+  let mediaS = 0;
+  app.packager.getBroadcast(stageId)!.on('part', (track, seg, part) => {
+    if (track === top) mediaS += part.duration / seg.timescale;
+  });
+  await delay(WARMUP_S * 1000);
+  const sample = (): Sample => ({ cpu: procCpuSeconds(pid) + selfCpuSeconds(), media: mediaS, wall: performance.now() / 1000 });
+  const a = sample();
+  await delay(WINDOW_S * 1000);
+  const b = sample();
+  const renditions = status.renditions.map((r) => r.trackId);
+  const after = (await api<StageStatus>(app, 'GET', `/stages/${stageId}`)).body.broadcast;
+  if (after?.transcoder?.pid !== pid) throw new Error('FFmpeg restarted during the window: the figure would mix sessions');
+  await api(app, 'POST', `/stages/${stageId}/stop`);
+  return { result: result(a, b), argv, copied: status.transcoder!.videoCopied, renditions };
+}
+
+/** Plain FFmpeg with ours' argv (outputs to the discard receiver), on a second RTP output of the stage. */
+async function measurePlain(app: RunningApp, stageId: string, argv: string[], receiverPort: number, pool: UdpPortPool): Promise<Result> {
+  const stage = app.sfu.getStage(stageId)!;
+  // Video m-line first, then audio: the order ours' argv maps (`0:v:0`, `0:a:0`).
+  const producerIds = [...stage.producers.filter((p) => p.kind === 'video'), ...stage.producers.filter((p) => p.kind === 'audio')].map((p) => p.id);
+  const output: RtpOutput = await stage.createRtpOutput({ producerIds, remoteIp: '127.0.0.1', portPool: pool });
+  const plainArgv = argv.map((a) => a.replace(/^http:\/\/127\.0\.0\.1:\d+\/.*\/([^/]+)$/, `http://127.0.0.1:${receiverPort}/plain/$1`));
+  const child = spawn(FFMPEG, plainArgv, { stdio: ['pipe', 'ignore', 'pipe'] });
+  child.stdin!.end(output.sdp);
   let mediaS = 0;
   let tail = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -156,11 +147,9 @@ async function measurePlain(s: Scenario, sdp: string, base: string): Promise<Res
     if (all) mediaS = Number(all[1]) * 3600 + Number(all[2]) * 60 + Number(all[3]);
   });
   try {
-    const deadline = Date.now() + 20_000;
-    while (mediaS === 0) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`plain ffmpeg did not start: ${tail}`);
-      await delay(50);
-    }
+    for (const t of output.tracks) await until(`plain FFmpeg bound to ${t.ports.rtp}`, async () => ((await isUdpPortBound('127.0.0.1', t.ports.rtp)) || child.exitCode !== null ? true : undefined), 20_000);
+    await output.resume();
+    await until('plain FFmpeg output', () => (mediaS > 0 ? true : child.exitCode !== null ? Promise.reject(new Error(`plain ffmpeg exited: ${tail}`)) : undefined), 30_000);
     await delay(WARMUP_S * 1000);
     const sample = (): Sample => ({ cpu: procCpuSeconds(child.pid!), media: mediaS, wall: performance.now() / 1000 });
     const a = sample();
@@ -168,59 +157,59 @@ async function measurePlain(s: Scenario, sdp: string, base: string): Promise<Res
     return result(a, sample());
   } finally {
     await stop(child);
+    output.close();
+  }
+}
+
+async function runScenario(browser: Browser, s: Scenario, receiverPort: number, pool: UdpPortPool): Promise<string[]> {
+  const app = await startTestApp({ transcode: { ...s.transcode, supervision: { startTimeoutMs: 30_000 } } });
+  let host: Page | undefined;
+  try {
+    const stageId = 'bench';
+    const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: stageId });
+    host = await browser.newPage();
+    await host.goto(created.body.hostUrl.replace('/host/?', `/host/?autostart=1&${s.host}&`));
+    await until('two producers', () => ((app.sfu.getStage(stageId)?.producers.length ?? 0) >= 2 ? true : undefined));
+    const ours = await measureOurs(app, stageId);
+    const plain = await measurePlain(app, stageId, ours.argv, receiverPort, pool);
+    return [
+      s.name,
+      `${ours.copied ? 'copy' : 'x264'} ${ours.renditions.filter((r) => r !== 'audio').join('+')}`,
+      ours.result.cpuPerMediaS.toFixed(2),
+      ours.result.speed.toFixed(2),
+      plain.cpuPerMediaS.toFixed(2),
+      plain.speed.toFixed(2),
+      (ours.result.cpuPerMediaS / plain.cpuPerMediaS).toFixed(3),
+    ];
+  } finally {
+    await host?.close();
+    await app.close();
   }
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'stagecast-bench-transcode-'));
-  const pool = new UdpPortPool({ host: '127.0.0.1', min: 48000, max: 48999 });
   const receiver = await startDiscardReceiver();
-  const base = `http://127.0.0.1:${receiver.port}/ingest/bench`;
+  const pool = new UdpPortPool({ host: '127.0.0.1', min: 48000, max: 48999 });
+  const browser = await launchChromium();
   const rows: string[][] = [];
   try {
-    console.log(`bench:transcode — ${cpus().length} cores, ${WINDOW_S} s window after ${WARMUP_S} s warm-up, FFmpeg ${FFMPEG}`);
-    const clips = new Map<string, string>();
+    console.log(`bench:transcode — ${cpus().length} cores, ${WINDOW_S} s window after ${WARMUP_S} s warm-up, FFmpeg ${FFMPEG}, hosts: Chromium's fake camera`);
     for (const s of scenarios.filter((x) => !ONLY || x.name.includes(ONLY))) {
-      const key = `${s.codec}-${s.height}`;
-      if (!clips.has(key)) clips.set(key, await makeClip(dir, s.codec, s.height));
-      const clip = clips.get(key)!;
-      const measured: Partial<Record<'ours' | 'plain', Result>> = {};
-      for (const which of (process.argv.includes('--plain-first') ? ['plain', 'ours'] : ['ours', 'plain']) as ('ours' | 'plain')[]) {
-        const v = await pool.allocate();
-        const a = await pool.allocate();
-        const sdp = makeSdp({ codec: s.codec, videoPort: v.rtp, audioPort: a.rtp });
-        const sender = sendRtp(clip, s.codec, v.rtp, a.rtp);
-        try {
-          measured[which] = which === 'ours' ? await measureOurs(s, sdp, base) : await measurePlain(s, sdp, base);
-        } finally {
-          await stop(sender);
-          pool.release(v);
-          pool.release(a);
-        }
-      }
-      const { ours, plain } = measured as Record<'ours' | 'plain', Result>;
-      const row = [
-        s.name,
-        ours.cpuPerMediaS.toFixed(2),
-        ours.speed.toFixed(2),
-        plain.cpuPerMediaS.toFixed(2),
-        plain.speed.toFixed(2),
-        (ours.cpuPerMediaS / plain.cpuPerMediaS).toFixed(3),
-      ];
+      const row = await runScenario(browser, s, receiver.port, pool);
       rows.push(row);
       console.log(`  done: ${row.join(' | ')}`);
     }
   } finally {
+    await browser.close();
     await stop(receiver.child);
-    rmSync(dir, { recursive: true, force: true });
   }
-  const header = ['scenario (source)', 'ours CPU-s/media-s', 'ours speed', 'plain CPU-s/media-s', 'plain speed', 'ratio ours/plain'];
+  const header = ['scenario', 'video out', 'ours CPU-s/media-s', 'ours speed', 'plain CPU-s/media-s', 'plain speed', 'ratio ours/plain'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   console.log('\n' + line(header));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
-  console.log('\nspeed: media-s per wall-s of a live (real-time) RTP input; below 1.00 the ladder falls behind.');
+  console.log('\nspeed: media-s per wall-s of a live input; below 1.00 the ladder falls behind. Chromium encodes the host on the same cores.');
 }
 
 await main();

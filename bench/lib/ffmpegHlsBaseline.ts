@@ -19,7 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import express from 'express';
 import { isUdpPortBound, UdpPortPool } from '../../common/index.ts';
 import type { RtpOutput, Stage } from '../../ingest/index.ts';
-import { parseSdp, planFfmpeg, type TranscodeConfig } from '../../transcode/index.ts';
+import { chooseLayout, planProgram, rtpInputOptions, type ProgramInput, type TranscodeConfig } from '../../transcode/index.ts';
 
 export interface Baseline {
   /** The page playing the baseline with hls.js defaults. */
@@ -39,9 +39,13 @@ function codecOptions(options: readonly string[]): string[] {
   return options.slice(0, end < 0 ? options.length : end).filter((_, i, a) => a[i] !== '-map' && a[i - 1] !== '-map');
 }
 
-/** FFmpeg argv for the baseline: our input options and top-rung/audio encoder settings, `hls` muxer output. */
-export function baselineArgs(config: TranscodeConfig, sdp: string, sourceHeight: number | undefined, dir: string): string[] {
-  const plan = planFfmpeg(config, parseSdp(sdp), { targetFor: () => 'unused', ...(sourceHeight ? { sourceHeight } : {}) });
+/**
+ * FFmpeg argv for the baseline: our input options and top-rung/audio encoder
+ * settings as the product plans them for this one host, `hls` muxer output.
+ */
+export function baselineArgs(config: TranscodeConfig, sdp: string, source: { width: number; height: number } | undefined, audios: number, dir: string): string[] {
+  const program: ProgramInput = { sdp, compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, ...(source ? { source } : {}) }], audios, slateImage: '' } };
+  const plan = planProgram(config, chooseLayout(config, program), program, { targetFor: () => 'unused' }, rtpInputOptions(config));
   const video = plan.outputs.find((o) => o.track.kind === 'video');
   const audio = plan.outputs.find((o) => o.track.kind === 'audio');
   if (!video || plan.mode !== 'ladder') throw new Error('the baseline needs a re-encoded video rung');
@@ -50,7 +54,7 @@ export function baselineArgs(config: TranscodeConfig, sdp: string, sourceHeight:
     ...plan.inputOptions, '-i', 'pipe:0',
     '-map', '0:v:0', '-vf', `fps=${config.fps},scale=-2:min(${video.track.height}\\,ih)`,
     ...codecOptions(video.options),
-    ...(audio ? ['-map', '0:a:0', ...codecOptions(audio.options)] : []),
+    ...(audio ? ['-map', '0:a:0', '-af', 'aresample=async=1', ...codecOptions(audio.options)] : []),
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments',
     '-hls_segment_filename', join(dir, 'seg%05d.ts'),
     join(dir, 'index.m3u8'),
@@ -61,7 +65,6 @@ export async function startBaseline(opts: {
   stage: Stage;
   config: TranscodeConfig;
   ffmpegPath: string;
-  sourceHeight?: number;
   ports: { min: number; max: number };
 }): Promise<Baseline> {
   const dir = mkdtempSync(join(tmpdir(), 'stagecast-baseline-'));
@@ -90,7 +93,7 @@ export async function startBaseline(opts: {
   try {
     const portPool = new UdpPortPool({ host: '127.0.0.1', ...opts.ports });
     output = await opts.stage.createRtpOutput({ producerIds: [video.id, ...(audio ? [audio.id] : [])], remoteIp: '127.0.0.1', portPool });
-    const argv = baselineArgs(opts.config, output.sdp, opts.sourceHeight, dir);
+    const argv = baselineArgs(opts.config, output.sdp, video.source, audio ? 1 : 0, dir);
     child = spawn(opts.ffmpegPath, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     child.stdin!.end(output.sdp);

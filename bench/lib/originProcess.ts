@@ -13,7 +13,10 @@ export interface OriginServerOptions {
   blockingTimeoutMs: number;
   /** http.createServer options of the origin listener (keep-alive and header timeouts). */
   server: http.ServerOptions;
-  feed: { kind: 'file'; file: string; segDir: string } | { kind: 'ingest'; tracks: string[]; storeDir: string };
+  feed:
+    | { kind: 'file'; file: string; segDir: string }
+    /** The whole product (bench:load); `transcode` is the app config's `transcode` section. */
+    | { kind: 'app'; storeDir: string; adminToken: string; rtpPorts: { min: number; max: number }; transcode: Record<string, unknown> };
 }
 
 export interface PartLanding {
@@ -29,8 +32,10 @@ export interface OriginProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly port: number;
-  /** Port of the private CMAF ingest listener (`ingest` feed only). */
-  readonly ingestPort: number | undefined;
+  /** A host token for the stage (`app` feed only). */
+  readonly hostToken: string | undefined;
+  /** Starts the part reports of the live broadcast (`app` feed, after go-live); false if it is not there. */
+  watch(): Promise<boolean>;
   onPart(fn: (p: PartLanding) => void): void;
   /** Restarts the origin's own CPU counter. */
   mark(): void;
@@ -49,8 +54,8 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
   child.on('message', (m: { type: string }) => {
     if (m.type === 'part') for (const fn of partListeners) fn(m as PartLanding);
   });
-  const ready = await new Promise<{ port: number; ingestPort?: number }>((resolve, reject) => {
-    const onMessage = (m: { type: string; port: number; ingestPort?: number }) => {
+  const ready = await new Promise<{ port: number; hostToken?: string }>((resolve, reject) => {
+    const onMessage = (m: { type: string; port: number; hostToken?: string }) => {
       if (m.type !== 'ready') return;
       child.off('message', onMessage).off('exit', onExit);
       resolve(m);
@@ -62,7 +67,18 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
     child,
     pid: child.pid!,
     port: ready.port,
-    ingestPort: ready.ingestPort,
+    hostToken: ready.hostToken,
+    watch: () =>
+      new Promise((resolve) => {
+        const on = (m: { type: string; ok: boolean }) => {
+          if (m.type === 'watching') {
+            child.off('message', on);
+            resolve(m.ok);
+          }
+        };
+        child.on('message', on);
+        child.send({ type: 'watch' });
+      }),
     onPart: (fn) => void partListeners.push(fn),
     mark: () => void child.send({ type: 'mark' }),
     stats: () =>

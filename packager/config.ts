@@ -1,15 +1,33 @@
 import { z } from 'zod';
 
-/** Retry policy as plain data (the shape of hls.js `RetryConfig`). */
+/**
+ * Retry policy as plain data (the shape of hls.js `RetryConfig`). Only
+ * transient failures are retried (see storeErrors.ts); a refusal is reported
+ * at once.
+ */
 export const retryPolicySchema = z.object({
-  /** Retries after the first attempt; 0 disables retrying. 10 with the defaults below spans ~31 s of store outage. */
-  maxRetries: z.number().int().min(0).default(10),
-  /** Delay before the first retry. */
+  /**
+   * Retries after the first attempt; 0 disables retrying. 16 with the defaults
+   * below ride out a store outage of at least 30.6 s (up to 61.2 s: equal
+   * jitter draws each delay between half and all of its nominal 0.2, 0.4 … 5 s),
+   * the ~31 s the policy covered before jitter.
+   */
+  maxRetries: z.number().int().min(0).default(16),
+  /** Nominal delay before the first retry. */
   delayMs: z.number().int().min(0).default(200),
   /** Upper bound of one delay. */
   maxDelayMs: z.number().int().min(0).default(5_000),
-  /** Multiplier applied to the delay after each failed attempt. */
+  /** Multiplier applied to the nominal delay after each failed attempt. */
   backoffFactor: z.number().min(1).default(2),
+  /**
+   * How each delay is drawn from its nominal value d (AWS Architecture Blog,
+   * "Exponential Backoff And Jitter"): `equal` uniform in [d/2, d], `full` in
+   * [0, d], `none` exactly d. Without jitter every track retries at the same
+   * instants after an outage and the recovering store gets them all at once.
+   * `equal` is the default because the retry budget is bounded: it keeps at
+   * least half the nominal span, so maxRetries still covers a known outage.
+   */
+  jitter: z.enum(['equal', 'full', 'none']).default('equal'),
 });
 export type RetryPolicy = z.infer<typeof retryPolicySchema>;
 
@@ -83,7 +101,7 @@ export const packagerConfigSchema = z.object({
   closeDrainTimeoutMs: z.number().int().min(0).default(30_000),
   /** Uploads in flight at once. */
   uploadConcurrency: z.number().int().min(1).max(64).default(4),
-  /** Retry policy for object-store uploads (5xx and network errors). */
+  /** Retry policy for object-store uploads (transient errors only: 5xx, throttling, timeouts, network). */
   uploadRetry: retryPolicySchema.default(retryPolicySchema.parse({})),
   /**
    * Create a broadcast on the first HTTP ingest request for an unknown id.

@@ -1,8 +1,11 @@
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client, PutObjectCommand, GetObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { DependencyError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
 import type { RetryPolicy } from './config.ts';
+import { describeStoreError, isTransientStoreError, storeFailure } from './storeErrors.ts';
 
 export interface ObjectMeta {
   readonly contentType: string;
@@ -18,7 +21,8 @@ export interface StoredObject extends ObjectMeta {
  * `<broadcastId>/<name>` or `<broadcastId>/<trackId>/<name>`.
  */
 export interface ObjectStore {
-  put(key: string, body: Buffer, meta: ObjectMeta): Promise<void>;
+  /** `signal` aborts the upload (the publisher closing); a store may ignore it, the publisher stops waiting either way. */
+  put(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal): Promise<void>;
   /** undefined when the object does not exist. */
   get(key: string): Promise<StoredObject | undefined>;
 }
@@ -120,10 +124,11 @@ export class S3ObjectStore implements ObjectStore {
     this.#prefix = opts.prefix ? opts.prefix.replace(/\/?$/, '/') : '';
   }
 
-  async put(key: string, body: Buffer, meta: ObjectMeta): Promise<void> {
+  async put(key: string, body: Buffer, meta: ObjectMeta, signal?: AbortSignal): Promise<void> {
     assertSafeKey(key);
     await this.#client.send(
       new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body, ContentType: meta.contentType, CacheControl: meta.cacheControl }),
+      signal ? { abortSignal: signal } : {},
     );
   }
 
@@ -145,17 +150,31 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/** Whether an upload error is worth retrying: network errors and 5xx (and 429). */
-export function isRetryable(err: unknown): boolean {
-  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  if (status !== undefined) return status >= 500 || status === 429;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code !== undefined ? ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EBUSY', 'EMFILE'].includes(code) : true;
+/**
+ * Delay before retry number `attempt` (1-based): the nominal backoff
+ * (delayMs · backoffFactor^(attempt−1), at most maxDelayMs), spread by the
+ * policy's jitter over `random()` ∈ [0, 1) so that tracks failing together do
+ * not retry together.
+ */
+export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  // delayMs 0 stays 0 (not 0 · ∞ = NaN once the factor overflows).
+  const nominal = policy.delayMs === 0 ? 0 : Math.min(policy.maxDelayMs, policy.delayMs * policy.backoffFactor ** (attempt - 1));
+  if (policy.jitter === 'none') return nominal;
+  const r = Math.min(1, Math.max(0, random() || 0)); // a bad source never leaves the bounds
+  return Math.round(policy.jitter === 'full' ? r * nominal : nominal / 2 + r * (nominal / 2));
 }
 
-/** Delay before retry number `attempt` (1-based). */
-export function retryDelay(policy: RetryPolicy, attempt: number): number {
-  return Math.min(policy.maxDelayMs, policy.delayMs * policy.backoffFactor ** (attempt - 1));
+/** Settles like `p`, or rejects with the signal's reason once it aborts (a store may ignore the signal; we stop waiting anyway). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {}); // its late failure is no longer anyone's business
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export interface PublisherEvents {
@@ -165,12 +184,17 @@ export interface PublisherEvents {
    * manifests written to the store mark the segment as a gap.
    */
   queueFull: [key: string, queued: number, queuedBytes: number];
-  /** An upload failed for good after its retries. */
+  /**
+   * An upload failed for good, reported once per object with a DependencyError
+   * whose code says why: `store-rejected` (the store refused, not retried),
+   * `store-unavailable` (transient errors until the retries ran out),
+   * `store-closed` (given up by close()). A TypeError for an unsafe key.
+   */
   uploadFailed: [key: string, error: unknown];
   uploaded: [key: string, kind: 'media' | 'manifest'];
-  /** A failed attempt that will be retried after `delayMs`. */
+  /** A failed attempt that will be retried after `delayMs` (jittered). */
   retry: [key: string, attempt: number, delayMs: number, error: unknown];
-  /** Nothing queued and nothing in flight. */
+  /** Nothing queued and nothing in flight (also once close() has given up the rest). */
   drained: [];
 }
 
@@ -197,6 +221,9 @@ interface ManifestJob {
   onUploaded: (() => void) | undefined;
 }
 
+/** How one upload with its retries ended; `abandoned` = close() stopped it, with the last store error if an attempt had failed. */
+type RunResult = { outcome: 'stored' | 'failed' } | { outcome: 'abandoned'; lastError: unknown };
+
 export interface PublisherOptions {
   retry: RetryPolicy;
   /** Bound on media uploads waiting or in flight. */
@@ -205,9 +232,13 @@ export interface PublisherOptions {
   maxQueuedBytes?: number;
   concurrency: number;
   logger: Logger;
+  /** The jitter's random source, uniform in [0, 1); Math.random unless a test injects one. */
+  random?: () => number;
 }
 
 const MAX_DROPPED_KEYS = 1000;
+/** Keys named in close()'s summary line (the count is always whole). */
+const MAX_LOGGED_KEYS = 100;
 
 /**
  * Uploads to an ObjectStore in publishing order, without ever blocking the
@@ -223,8 +254,10 @@ const MAX_DROPPED_KEYS = 1000;
  *   rendered when its upload starts, from the state of the media uploads then
  *   (Broadcast names only media already stored); one given as bytes waits for
  *   every media upload queued before it.
- * Failed uploads are retried with backoff (RetryPolicy) on 5xx and network
- * errors, then reported (`uploadFailed`, `onSettled('failed')`).
+ * Transient failures (isTransientStoreError) are retried with jittered backoff
+ * (RetryPolicy); a refusal is not. Either way a failure is reported once
+ * (`uploadFailed`, logged with the key, `onSettled('failed')`). close() drains
+ * for a bound, then gives up the rest and reports each object it gave up.
  */
 export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #store: ObjectStore;
@@ -233,6 +266,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #maxBytes: number;
   readonly #concurrency: number;
   readonly #logger: Logger;
+  readonly #random: () => number;
   #media: MediaJob[] = [];
   #manifests = new Map<string, ManifestJob>();
   #unsettled = new Set<number>();
@@ -243,7 +277,13 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   #peak = 0;
   #droppedCount = 0;
   #droppedKeys: string[] = [];
-  #delayTimers = new Set<NodeJS.Timeout>();
+  /** Aborted by close(): ends retry waits and in-flight puts, so every run settles. */
+  readonly #abort = new AbortController();
+  /** Runs in flight, so close() can wait for their reports. */
+  readonly #running = new Set<Promise<void>>();
+  /** Keys given up by close(), for its summary line. */
+  #givenUp: string[] = [];
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   constructor(store: ObjectStore, opts: PublisherOptions) {
@@ -254,6 +294,9 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     this.#maxBytes = opts.maxQueuedBytes ?? Number.MAX_SAFE_INTEGER;
     this.#concurrency = opts.concurrency;
     this.#logger = opts.logger;
+    this.#random = opts.random ?? Math.random;
+    // Each run in flight listens on it (its put or its retry wait): up to `concurrency` + 1, not a leak.
+    setMaxListeners(0, this.#abort.signal);
     this.onListenerError((event, err) => this.#logger.error({ err, event }, 'publisher listener threw'));
   }
 
@@ -296,7 +339,14 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   }
 
   enqueueMedia(key: string, body: Buffer, meta: ObjectMeta, onSettled?: (outcome: UploadOutcome) => void): boolean {
-    if (this.#closed) return false;
+    if (this.#closed) {
+      // Media after close() is lost: say so, and let its owner know.
+      const err = storeFailure('store-closed', key, undefined);
+      this.#logger.warn({ broadcast: broadcastOf(key), key, code: 'store-closed' }, 'media upload after close() refused');
+      this.emit('uploadFailed', key, err);
+      onSettled?.('failed');
+      return false;
+    }
     if (this.#unsettled.size + 1 > this.#max || this.#queuedBytes + body.length > this.#maxBytes) {
       this.#droppedCount++;
       this.#droppedKeys.push(key);
@@ -315,9 +365,17 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     return true;
   }
 
-  /** Queues a manifest, replacing a pending upload of the same key. */
+  /**
+   * Queues a manifest, replacing a pending upload of the same key. After
+   * close() it is refused quietly (debug): such a manifest is a re-render
+   * prompted by the media close() gave up, which close() reports; the store
+   * keeps its previous version.
+   */
   enqueueManifest(key: string, source: ManifestSource, meta: ObjectMeta, onUploaded?: () => void): boolean {
-    if (this.#closed) return false;
+    if (this.#closed) {
+      this.#logger.debug({ broadcast: broadcastOf(key), key }, 'manifest upload after close() refused');
+      return false;
+    }
     this.#manifests.delete(key);
     this.#manifests.set(key, { key, source, meta, after: typeof source === 'function' ? 0 : this.#seq, onUploaded });
     this.#pump();
@@ -328,16 +386,67 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     return this.#media.length === 0 && this.#manifests.size === 0 && this.inFlight === 0;
   }
 
-  /** Resolves when everything queued so far (and anything it led to) has been uploaded or has failed. */
+  /** Resolves when everything queued so far (and anything it led to) has been uploaded or has failed, or close() gave it up. */
   async drain(): Promise<void> {
     if (this.idle || this.#closed) return;
     await this.waitFor('drained');
   }
 
-  close(): void {
+  /**
+   * Waits up to `drainTimeoutMs` for the uploads queued (and those they lead
+   * to, which are still accepted meanwhile), then gives up the rest: retry
+   * waits and puts in flight are aborted, and every object not stored is
+   * reported (`uploadFailed` with a `store-closed` DependencyError,
+   * `onSettled('failed')`, one summary log line with the count and the keys).
+   * Resolves once all of that is done, so within the bound however the store
+   * behaves. Safe twice (the first call's bound holds).
+   */
+  close(drainTimeoutMs = 0): Promise<void> {
+    this.#closing ??= this.#close(drainTimeoutMs);
+    return this.#closing;
+  }
+
+  async #close(drainTimeoutMs: number): Promise<void> {
+    if (drainTimeoutMs > 0 && !this.idle) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new AbortController();
+      await Promise.race([
+        this.waitFor('drained', { signal: bound.signal }).catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      bound.abort();
+    }
     this.#closed = true;
-    for (const t of this.#delayTimers) clearTimeout(t);
-    this.#delayTimers.clear();
+    // Waiting work first, so the in-flight runs' reports below are the last to settle.
+    for (const job of this.#media.splice(0)) {
+      this.#unsettled.delete(job.seq);
+      this.#queuedBytes -= job.body.length;
+      this.#giveUp(job.key, undefined, job.onSettled);
+    }
+    for (const job of this.#manifests.values()) this.#giveUp(job.key, undefined);
+    this.#manifests.clear();
+    this.#abort.abort(new DependencyError('store-closed', 'publisher closed'));
+    await Promise.all(this.#running);
+    if (this.#givenUp.length > 0) {
+      this.#logger.error(
+        { count: this.#givenUp.length, keys: this.#givenUp.slice(0, MAX_LOGGED_KEYS), drainTimeoutMs },
+        'close(): uploads given up, not in the store',
+      );
+    }
+    this.#givenUp = [];
+    this.emit('drained');
+  }
+
+  /** Reports an object close() gave up; `lastError` is the store's last answer, if an attempt had failed. */
+  #giveUp(key: string, lastError: unknown, onSettled?: (outcome: UploadOutcome) => void): void {
+    this.#givenUp.push(key);
+    this.emit('uploadFailed', key, storeFailure('store-closed', key, lastError));
+    try {
+      onSettled?.('failed');
+    } catch (err) {
+      this.#logger.error({ err, key }, 'upload settle callback threw');
+    }
   }
 
   #oldestUnsettled(): number {
@@ -346,22 +455,34 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     return min;
   }
 
+  /** Starts `run` and keeps it in #running until its report is done. */
+  #track(run: Promise<void>): void {
+    const p = run
+      .catch((err: unknown) => this.#logger.error({ err }, 'upload settle callback threw'))
+      .finally(() => this.#running.delete(p));
+    this.#running.add(p);
+  }
+
   #pump(): void {
     if (this.#closed) return;
     while (this.#mediaInFlight < this.#concurrency && this.#media.length > 0) {
       const job = this.#media.shift()!;
       this.#mediaInFlight++;
-      void this.#run(job.key, job.body, job.meta).then((ok) => {
-        this.#mediaInFlight--;
-        this.#unsettled.delete(job.seq);
-        this.#queuedBytes -= job.body.length;
-        if (ok) this.emit('uploaded', job.key, 'media');
-        try {
-          job.onSettled?.(ok ? 'stored' : 'failed');
-        } finally {
-          this.#settle();
-        }
-      });
+      this.#track(
+        this.#run(job.key, job.body, job.meta).then((r) => {
+          this.#mediaInFlight--;
+          this.#unsettled.delete(job.seq);
+          this.#queuedBytes -= job.body.length;
+          if (r.outcome === 'abandoned') return this.#giveUp(job.key, r.lastError, job.onSettled);
+          const ok = r.outcome === 'stored';
+          if (ok) this.emit('uploaded', job.key, 'media');
+          try {
+            job.onSettled?.(ok ? 'stored' : 'failed');
+          } finally {
+            this.#settle();
+          }
+        }),
+      );
     }
     if (!this.#manifestInFlight) {
       const oldest = this.#oldestUnsettled();
@@ -371,15 +492,19 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
         const body = typeof job.source === 'function' ? job.source() : job.source;
         if (body) {
           this.#manifestInFlight = true;
-          void this.#run(job.key, body, job.meta).then((ok) => {
-            this.#manifestInFlight = false;
-            if (ok) this.emit('uploaded', job.key, 'manifest');
-            try {
-              if (ok) job.onUploaded?.();
-            } finally {
-              this.#settle();
-            }
-          });
+          this.#track(
+            this.#run(job.key, body, job.meta).then((r) => {
+              this.#manifestInFlight = false;
+              if (r.outcome === 'abandoned') return this.#giveUp(job.key, r.lastError);
+              const ok = r.outcome === 'stored';
+              if (ok) this.emit('uploaded', job.key, 'manifest');
+              try {
+                if (ok) job.onUploaded?.();
+              } finally {
+                this.#settle();
+              }
+            }),
+          );
         } else {
           queueMicrotask(() => this.#settle());
         }
@@ -388,32 +513,41 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   }
 
   #settle(): void {
+    // Once closed, close() itself says `drained`, after its last report.
+    if (this.#closed) return;
     this.#pump();
     if (this.idle) this.emit('drained');
   }
 
-  /** One upload with its retries; true when stored. */
-  async #run(key: string, body: Buffer, meta: ObjectMeta): Promise<boolean> {
+  /** One upload with its retries, transient errors only; a failure is logged and reported here, an abort left to close(). */
+  async #run(key: string, body: Buffer, meta: ObjectMeta): Promise<RunResult> {
+    const signal = this.#abort.signal;
+    let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#store.put(key, body, meta);
-        return true;
+        await untilAborted(this.#store.put(key, body, meta, signal), signal);
+        return { outcome: 'stored' };
       } catch (err) {
-        if (this.#closed || attempt >= this.#policy.maxRetries || !isRetryable(err)) {
-          this.#logger.error({ broadcast: broadcastOf(key), key, err: errorMessage(err), attempts: attempt + 1 }, 'upload failed');
-          this.emit('uploadFailed', key, err);
-          return false;
+        if (signal.aborted) return { outcome: 'abandoned', lastError };
+        lastError = err;
+        const transient = isTransientStoreError(err);
+        if (!transient || attempt >= this.#policy.maxRetries) {
+          const failure = storeFailure(transient ? 'store-unavailable' : 'store-rejected', key, err);
+          this.#logger.error(
+            { broadcast: broadcastOf(key), key, code: failure instanceof DependencyError ? failure.code : failure.name, err: describeStoreError(err), attempts: attempt + 1 },
+            transient ? 'upload failed, retries exhausted' : 'upload refused, not retried',
+          );
+          this.emit('uploadFailed', key, failure);
+          return { outcome: 'failed' };
         }
-        const delay = retryDelay(this.#policy, attempt + 1);
-        this.#logger.warn({ broadcast: broadcastOf(key), key, err: errorMessage(err), attempt: attempt + 1, delay }, 'upload failed, retrying');
+        const delay = retryDelay(this.#policy, attempt + 1, this.#random);
+        this.#logger.warn({ broadcast: broadcastOf(key), key, err: describeStoreError(err), attempt: attempt + 1, delay }, 'upload failed, retrying');
         this.emit('retry', key, attempt + 1, delay, err);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(() => {
-            this.#delayTimers.delete(t);
-            resolve();
-          }, delay);
-          this.#delayTimers.add(t);
-        });
+        try {
+          await sleep(delay, undefined, { signal });
+        } catch {
+          return { outcome: 'abandoned', lastError };
+        }
       }
     }
   }

@@ -109,7 +109,8 @@ test('5xx answers are retried with the policy backoff; a 4xx is not; retries giv
   const proxy = new FaultProxy(() => s3.port);
   await proxy.start();
   const store = s3store(proxy.endpoint);
-  const policy = { maxRetries: 4, delayMs: 50, maxDelayMs: 300, backoffFactor: 2 };
+  // No jitter here: this test pins the backoff's shape (jitter: publisher.test.ts).
+  const policy = { maxRetries: 4, delayMs: 50, maxDelayMs: 300, backoffFactor: 2, jitter: 'none' as const };
   const pub = new Publisher(store, { retry: policy, maxQueued: 10, concurrency: 2, logger: silentLogger() });
   try {
     const attempts = new Map<string, number>();

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ingestConfigSchema } from '../ingest/index.ts';
 import { packagerConfigSchema } from '../packager/index.ts';
-import { transcodeConfigSchema } from '../transcode/index.ts';
+import { audioFragmentDurationUs, transcodeConfigSchema, type TranscodeConfig } from '../transcode/index.ts';
 
 const portRange = z
   .object({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
@@ -79,6 +79,74 @@ export const composeConfigSchema = z
   .prefault({});
 export type ComposeConfig = z.infer<typeof composeConfigSchema>;
 
+/**
+ * The packager section as the app takes it: its segment and part targets may be
+ * left unset, and then follow the transcoder's timing (see `stageTiming`).
+ */
+const appPackagerSchema = packagerConfigSchema.extend({
+  /** Unset: `transcode.segmentDurationMs` (the encoder's keyframe interval). Set: must equal it. */
+  segmentTargetMs: packagerConfigSchema.shape.segmentTargetMs.unwrap().optional(),
+  /** Unset: derived from `transcode.partDurationMs` and `fps` (see `derivedPartTargetMs`). Set: every part must fit it. */
+  partTargetMs: packagerConfigSchema.shape.partTargetMs.unwrap().optional(),
+});
+
+type TimingInput = Pick<TranscodeConfig, 'segmentDurationMs' | 'partDurationMs' | 'fps'>;
+
+/**
+ * The longest part FFmpeg makes, ms: it closes a fragment at the first frame
+ * that reaches `-frag_duration`, so a video part is that many whole frames
+ * rounded up (250 ms at 30 fps: 8 frames, 266.7 ms); audio parts are whole AAC
+ * frames that fit the part (transcode's `audioFragmentDurationUs`). Copied video
+ * (passthrough) has the publisher's frame rate: not known here.
+ */
+function longestPartMs(t: TimingInput): { video: number; any: number } {
+  const video = (Math.ceil((t.partDurationMs * t.fps) / 1000) * 1000) / t.fps;
+  return { video, any: Math.max(video, audioFragmentDurationUs(t.partDurationMs) / 1000) };
+}
+
+/** The part target when none is set: 10 % above the part duration (220 for 200), never below the longest part. */
+export function derivedPartTargetMs(t: TimingInput): number {
+  return Math.max(Math.round(1.1 * t.partDurationMs), Math.ceil(longestPartMs(t).any));
+}
+
+const fmt = (ms: number) => String(Number(ms.toFixed(1)));
+
+/**
+ * One timing for the whole pipeline. The encoder forces a keyframe every
+ * `transcode.segmentDurationMs` and the packager cuts segments on its
+ * `segmentTargetMs` grid (audio on the same grid), so the two must be one
+ * value; LL-HLS wants every part ≤ PART-TARGET and every non-independent,
+ * non-last part ≥ 85 % of it (§4.4.4.9). Errors name both keys.
+ */
+function stageTiming(c: { transcode: TimingInput; packager: { segmentTargetMs?: number; partTargetMs?: number } }, ctx: z.RefinementCtx): void {
+  const t = c.transcode;
+  const seg = c.packager.segmentTargetMs;
+  if (seg !== undefined && seg !== t.segmentDurationMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['packager', 'segmentTargetMs'],
+      message: `packager.segmentTargetMs (${seg}) must equal transcode.segmentDurationMs (${t.segmentDurationMs}), the encoder's keyframe interval; leave packager.segmentTargetMs unset to follow it`,
+    });
+  }
+  const part = c.packager.partTargetMs;
+  if (part === undefined) return;
+  const longest = longestPartMs(t);
+  const made = `transcode.partDurationMs (${t.partDurationMs}) at transcode.fps (${t.fps})`;
+  if (longest.any > part) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['packager', 'partTargetMs'],
+      message: `packager.partTargetMs (${part}) is below the longest part FFmpeg makes, ${fmt(longest.any)} ms from ${made}; leave packager.partTargetMs unset to derive it`,
+    });
+  } else if (longest.video < 0.85 * part) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['packager', 'partTargetMs'],
+      message: `packager.partTargetMs (${part}): video parts of ${fmt(longest.video)} ms from ${made} are under 85 % of it; leave packager.partTargetMs unset to derive it`,
+    });
+  }
+}
+
 /** The whole process's configuration: one section per stage, validated once at start-up. */
 export const appConfigSchema = z.object({
   /**
@@ -108,7 +176,7 @@ export const appConfigSchema = z.object({
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters'),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   ingest: ingestConfigSchema,
-  packager: packagerConfigSchema.prefault({}),
+  packager: appPackagerSchema.prefault({}),
   transcode: transcodeConfigSchema.prefault({}),
   compose: composeConfigSchema,
   store: storeSchema.default({ kind: 'fs', dir: 'data/store' }),
@@ -168,7 +236,16 @@ export const appConfigSchema = z.object({
   .refine((c) => c.role !== 'sfu' || c.broadcastNodes.length > 0, {
     message: 'role sfu needs at least one broadcast node (STAGECAST_BROADCAST_NODES=id=http://host:port,…)',
     path: ['broadcastNodes'],
-  });
+  })
+  .superRefine(stageTiming)
+  .transform((c) => ({
+    ...c,
+    packager: {
+      ...c.packager,
+      segmentTargetMs: c.packager.segmentTargetMs ?? c.transcode.segmentDurationMs,
+      partTargetMs: c.packager.partTargetMs ?? derivedPartTargetMs(c.transcode),
+    },
+  }));
 
 export type AppConfig = z.infer<typeof appConfigSchema>;
 export type AppConfigInput = z.input<typeof appConfigSchema>;

@@ -57,6 +57,8 @@ export class Track extends TypedEmitter<TrackEvents> {
   playlistStored = false;
   /** Peak and average bitrate over complete segments, bit/s. */
   peakBitrate = 0;
+  /** Longest complete segment so far, rounded to whole seconds: the TARGETDURATION high-water mark. */
+  #longestSegment = 0;
   #bytes = 0;
   #seconds = 0;
   #waiters = new Set<Waiter>();
@@ -98,6 +100,7 @@ export class Track extends TypedEmitter<TrackEvents> {
     });
     this.segmenter.on('segment', (seg) => {
       const secs = seg.duration / seg.timescale;
+      this.#longestSegment = Math.max(this.#longestSegment, Math.round(secs));
       if (secs > 0) {
         this.peakBitrate = Math.max(this.peakBitrate, (seg.byteLength * 8) / secs);
         this.#bytes += seg.byteLength;
@@ -124,6 +127,18 @@ export class Track extends TypedEmitter<TrackEvents> {
 
   get bandwidth(): number {
     return Math.max(this.peakBitrate, this.averageBitrate);
+  }
+
+  /**
+   * TARGETDURATION of the live playlist (RFC 8216bis §4.4.3.1): every EXTINF,
+   * rounded, must be ≤ it, and it must not change. Segments can outgrow the
+   * target (a publisher's GOP in passthrough; the segmenter cuts at 3×), so it
+   * is the longest segment the track has completed in its whole life (every
+   * complete segment is listed), never below the configured target: a
+   * high-water mark that only grows, and only when a segment forces it.
+   */
+  get targetDuration(): number {
+    return Math.max(configuredTargetDuration(this.#config), this.#longestSegment);
   }
 
   /** The newest segment (possibly in progress). */
@@ -322,7 +337,9 @@ export class Track extends TypedEmitter<TrackEvents> {
     const cur = this.current;
     if (!cur) return;
     const ts = cur.timescale;
-    const windowTicks = ((this.#config.liveWindowMs + 2 * this.#config.segmentTargetMs) * ts) / 1000;
+    // The playlist window (at least 3 target durations) plus slack for the segment in progress.
+    const td = this.targetDuration * 1000;
+    const windowTicks = ((Math.max(this.#config.liveWindowMs, 3 * td) + 2 * Math.max(this.#config.segmentTargetMs, td)) * ts) / 1000;
     for (let i = this.segments.length - 2; i >= 0; i--) {
       const s = this.segments[i]!;
       if (s.bytes === undefined && s.parts.length === 0) break;
@@ -373,6 +390,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #availability = new AvailabilityClock();
   #allSeen = false;
   readonly #startableTracks = new Set<string>();
+  /** `track|session` pairs whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
+  readonly #offGrid = new Set<string>();
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
@@ -399,14 +418,18 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * targets (HOLD-BACK), where RFC 8216bis §6.3.3 has a client start, or the
    * broadcast has ended. A live playlist with less gives a client no start
    * point: Shaka fails for good on one (it probes the middle segment, which is
-   * then still open and has no URI).
+   * then still open and has no URI). Once a segment has raised TARGETDURATION
+   * (a long GOP), HOLD-BACK is three of those: waiting for that much also means
+   * a steady long GOP is in TARGETDURATION before the playlist is first served.
    */
   #startable(track: Track | undefined): boolean {
     if (!track) return false;
     if (this.#startableTracks.has(track.id)) return true;
     let ms = 0;
     for (const seg of track.segments) if (seg.complete) ms += (seg.duration / seg.timescale) * 1000;
-    const ok = this.#ended ? ms > 0 : ms >= 3 * this.#config.segmentTargetMs - 1;
+    const td = track.targetDuration;
+    const needMs = td > configuredTargetDuration(this.#config) ? 3000 * td : 3 * this.#config.segmentTargetMs;
+    const ok = this.#ended ? ms > 0 : ms >= needMs - 1;
     if (ok) this.#startableTracks.add(track.id); // latched: the scan runs only until then
     return ok;
   }
@@ -575,8 +598,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     );
   }
 
+  /** The largest TARGETDURATION of the broadcast's live media playlists (each track keeps its own, see Track.targetDuration). */
   get targetDuration(): number {
-    return Math.max(1, Math.round(this.#config.segmentTargetMs / 1000));
+    return Math.max(configuredTargetDuration(this.#config), ...this.tracks.map((t) => t.targetDuration));
   }
 
   /** Text of a media playlist, cached per broadcast version. */
@@ -602,11 +626,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const track = this.#tracks.get(trackId);
     if (!track || !track.init || !track.current || !this.#startable(track)) return undefined;
     const cfg = this.#config;
-    const td = this.targetDuration;
+    const liveTd = track.targetDuration;
     const partTarget = cfg.partTargetMs / 1000;
     const lowLatency = !opts.forStore && !this.#ended;
     const cur = track.current;
-    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
+    // §6.2.2: a live playlist lasts at least three target durations.
+    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs, 3000 * liveTd);
     let first = 0;
     if (!this.#ended) {
       // Window measured over the last `windowMs` of media, counting across sessions.
@@ -620,6 +645,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     let list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
     if (opts.forStore) list = storedPrefix(track, list);
     if (list.length === 0) return undefined;
+    // Live (memory and store copies alike): the track's high-water mark, so it never
+    // shrinks between reloads. Ended (VOD): the longest of the segments it lists.
+    const td = this.#ended ? list.reduce((m, s) => Math.max(m, Math.round(s.duration / s.timescale)), 1) : liveTd;
     // Parts are listed on segments ending within partListTargetDurations of the live
     // edge, measured by summing durations (timestamps may jump at a discontinuity).
     const partHorizon = cfg.partListTargetDurations * td;
@@ -782,6 +810,10 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
      * the last listed segment as the live edge (so announcing the segment in
      * progress sent it ahead of the media into stalls). Stored and ended MPDs
      * keep the exact timeline.
+     * Keyframes that are not ours (a publisher's long GOP in passthrough)
+     * make segments longer than the target: numbers then no longer follow
+     * time, so a client would ask for the wrong segment. Such a track's
+     * session falls back to the timeline (with the costs above) for good.
      */
     const numbered = !opts.forStore && !this.#ended;
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
@@ -801,6 +833,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             .map(({ t, segs }) => {
               const info = t.init!.info;
               const ts = info.timescale;
+              const targetTicks = Math.round((cfg.segmentTargetMs * ts) / 1000);
+              const gridKey = `${t.id}|${session}`;
+              if (numbered && !this.#offGrid.has(gridKey) && offGrid(segs, targetTicks)) {
+                this.#offGrid.add(gridKey);
+                this.#logger.warn({ rendition: t.id, session }, 'segments off the segment-target grid: the live MPD lists a SegmentTimeline for this track');
+              }
               return {
                 id: t.id,
                 bandwidth: Math.max(1, Math.round(t.bandwidth)),
@@ -811,11 +849,11 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
                 timescale: ts,
                 initialization: `${t.id}/${names.init(session)}`,
                 media: `${t.id}/seg-$Number$.m4s`,
-                ...(numbered
+                ...(numbered && !this.#offGrid.has(gridKey)
                   ? (() => {
                       // Number-addressed: segment n of the session starts (n − first) segment targets after its first.
                       const own = t.sessionStarts.get(session)!;
-                      return { startNumber: own.msn, presentationTimeOffset: own.start, duration: Math.round((cfg.segmentTargetMs * ts) / 1000), timeline: [] };
+                      return { startNumber: own.msn, presentationTimeOffset: own.start, duration: targetTicks, timeline: [] };
                     })()
                   : {
                       startNumber: segs[0]!.msn,
@@ -832,7 +870,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       })
       .filter((p) => p.adaptationSets.length > 0);
     if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
-    const maxSeg = Math.max(...[...picked.values()].flat().map((s) => s.duration / s.timescale));
+    // A loop, not Math.max(...all): a day of segments over several tracks overflows the call stack.
+    let maxSeg = 0;
+    for (const segs of picked.values()) for (const s of segs) maxSeg = Math.max(maxSeg, s.duration / s.timescale);
     const staticMpd = this.#ended;
     let total = 0;
     if (staticMpd) {
@@ -874,6 +914,25 @@ function storedPrefix(track: Track, list: Segment[]): Segment[] {
     out.push(s);
   }
   return out;
+}
+
+/** TARGETDURATION the configured segment target gives (at least 1): the floor of every live playlist's. */
+function configuredTargetDuration(config: PackagerConfig): number {
+  return Math.max(1, Math.round(config.segmentTargetMs / 1000));
+}
+
+/**
+ * Whether a session's segments have left the segment-target grid that number
+ * addressing assumes: the end of the newest drifted more than half a target from
+ * where whole targets after the first listed one put it. A constant offset (an
+ * audio track cut on the absolute grid, a short first segment) is not drift.
+ */
+function offGrid(segs: readonly Segment[], targetTicks: number): boolean {
+  const first = segs[0];
+  const last = segs[segs.length - 1];
+  if (!first || !last || last === first) return false;
+  const expected = first.start + first.duration + (last.msn - first.msn) * targetTicks;
+  return Math.abs(last.start + last.duration - expected) > targetTicks / 2;
 }
 
 export function mediaMeta(name: string, kind: 'video' | 'audio' | undefined) {

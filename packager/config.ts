@@ -39,15 +39,19 @@ export type RetryPolicy = z.infer<typeof retryPolicySchema>;
 export const packagerConfigSchema = z.object({
   /**
    * EXT-X-PART-INF PART-TARGET, ms. 220: video parts are 200 ms (6 frames at
-   * 30 fps) and AAC parts cut at 200 ms come out 213.3 ms (10 × 1024 samples at
-   * 48 kHz), so every part is ≤ 220, and non-independent non-last video parts
-   * (200 ms) are ≥ 85 % of 220 (187 ms). Audio parts are all independent.
+   * 30 fps) and audio parts are the whole AAC frames that fit (192 ms), so every
+   * part is ≤ 220 and non-independent non-last video parts (200 ms) are ≥ 85 %
+   * of it (187 ms). In the app it is derived from the transcoder's part
+   * duration and frame rate when unset (app/config.ts).
    */
   partTargetMs: z.number().int().min(50).max(5_000).default(220),
   /**
-   * Nominal segment duration, ms (the encoder's keyframe interval). 1 s keeps
-   * TARGETDURATION at 1, so HOLD-BACK (3 s) and joins stay short; the cost is
-   * one keyframe per second. Video segments are cut on keyframes; audio
+   * Nominal segment duration, ms (the encoder's keyframe interval; in the app it
+   * follows transcode.segmentDurationMs, and a different value is refused).
+   * 1 s keeps TARGETDURATION at 1 while segments keep to it (a longer segment,
+   * a publisher's long GOP in passthrough, raises it: it is the longest
+   * segment's rounded duration), so HOLD-BACK (3 s) and joins stay short; the
+   * cost is one keyframe per second. Video segments are cut on keyframes; audio
    * segments are cut on the same time grid so they line up with video.
    */
   segmentTargetMs: z.number().int().min(200).max(30_000).default(1_000),

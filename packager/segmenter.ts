@@ -106,6 +106,8 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
     const segTicks = (this.#opts.segmentTargetMs * ts) / 1000;
     let seg = this.#current;
     if (seg) {
+      // Keyframes that are not ours (passthrough) may come later than the target: a segment
+      // runs to the next one, capped at 3 targets. Playlists follow (Track.targetDuration).
       const tooLong = seg.duration >= 3 * segTicks;
       const cut =
         init.info.kind === 'video'
@@ -154,7 +156,8 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
    * Shaka fetches hints and takes a 404 on audio as fatal). Video: the encoder
    * puts a keyframe every segment target, so once the segment is within half a
    * part of it. Audio: the same time-grid rule `onFragment` cuts by, applied to
-   * a next part as long as the last one.
+   * a next part as long as the last one. A GOP longer than the target (not ours)
+   * only costs the hints until its keyframe: a wrong hint would be a 404.
    */
   nextPartStartsSegment(): boolean {
     const seg = this.#current;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { samplePlayback, startPlainPlayers, type PlainPlayer, type PlainPlayerServer } from '../helpers/plainPlayers.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
 
 const ADMIN = 'mode-admin-token-0123456789';
@@ -17,15 +18,18 @@ const ports = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
 const RTP_MIN = ports ? Number(ports[1]) : 25000;
 
 let browser: Browser;
+let players: PlainPlayerServer;
 let dir: string;
 const running: ChildHandle[] = [];
 
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-mode-'));
   browser = await launchChromium();
+  players = await startPlainPlayers();
 });
 after(async () => {
   await browser?.close();
+  await players?.close();
   for (const p of running) await p.stop('SIGTERM', 20_000);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -127,6 +131,27 @@ test('STAGECAST_TRANSCODE_MODE=passthrough under npm start: FFmpeg copies the H.
   const media = await (await fetch(`${s.url}/live/copy/video-source/index.m3u8`)).text();
   assert.match(media, /#EXT-X-PART:DURATION=/);
   assert.match(master, /CODECS="avc1\.42/, 'the host page sends constrained baseline H.264, copied as it is');
+  // Other people's players on their defaults play the copied track: 5 s of decoded pictures each.
+  for (const [player, manifest] of [['hlsjs', 'master.m3u8'], ['dashjs', 'manifest.mpd']] as [PlainPlayer, string][]) {
+    const page = await browser.newPage();
+    try {
+      await page.goto(players.pageUrl(player, `${s.url}/live/copy/${manifest}`));
+      await page.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
+      // Steady playback, after the players' own start-up (dash.js seeks to its live delay first).
+      await new Promise((r) => setTimeout(r, 3000));
+      const a = await samplePlayback(page);
+      await new Promise((r) => setTimeout(r, 5000));
+      const b = await samplePlayback(page);
+      assert.ok(b.currentTime - a.currentTime > 3.5, `${player} played ${b.currentTime - a.currentTime} s in 5 s`);
+      // Chromium sends 20–30 fps while its bandwidth estimate ramps up; a copy passes that on.
+      assert.ok(b.frames - a.frames > 60, `${player} decoded ${b.frames - a.frames} frames in 5 s`);
+      // The size Chromium sends (it scales its 720p down while its bandwidth estimate ramps up), copied as it is.
+      assert.ok(b.height > 0 && b.height <= 720, `${player} shows ${b.width}×${b.height}`);
+      assert.deepEqual(b.errors.filter((e) => e.fatal), [], `${player} fatal errors`);
+    } finally {
+      await page.close();
+    }
+  }
   await s.proc.stop();
 });
 

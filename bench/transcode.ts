@@ -28,6 +28,7 @@ import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
 import { UdpPortPool, isUdpPortBound } from '../common/index.ts';
 import type { RtpOutput } from '../ingest/index.ts';
+import { parseTranscodeConfig } from '../transcode/index.ts';
 import { api, startTestApp } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
@@ -131,7 +132,7 @@ async function measureOurs(app: RunningApp, stageId: string): Promise<{ result: 
 }
 
 /** Plain FFmpeg with ours' argv (outputs to the discard receiver), on a second RTP output of the stage. */
-async function measurePlain(app: RunningApp, stageId: string, argv: string[], receiverPort: number, pool: UdpPortPool): Promise<Result> {
+async function measurePlain(app: RunningApp, stageId: string, argv: string[], fps: number | undefined, receiverPort: number, pool: UdpPortPool): Promise<Result> {
   const stage = app.sfu.getStage(stageId)!;
   // Video m-line first, then audio: the order ours' argv maps (`0:v:0`, `0:a:0`).
   const producerIds = [...stage.producers.filter((p) => p.kind === 'video'), ...stage.producers.filter((p) => p.kind === 'audio')].map((p) => p.id);
@@ -139,17 +140,35 @@ async function measurePlain(app: RunningApp, stageId: string, argv: string[], re
   const plainArgv = argv.map((a) => a.replace(/^http:\/\/127\.0\.0\.1:\d+\/.*\/([^/]+)$/, `http://127.0.0.1:${receiverPort}/plain/$1`));
   const child = spawn(FFMPEG, plainArgv, { stdio: ['pipe', 'ignore', 'pipe'] });
   child.stdin!.end(output.sdp);
+  // Media-seconds of encoded video: FFmpeg's `frame=` (frames of the first video output, at
+  // the ladder's constant rate) over the frame rate. Its `time=` also advances on audio
+  // alone while the video waits for a keyframe, which would count an idle encoder as a
+  // cheap one. A copy keeps the host's variable frame rate: there `time=` it is.
   let mediaS = 0;
   let tail = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     tail = (tail + d).slice(-4000);
-    const all = [...tail.matchAll(/time=(\d+):(\d+):([\d.]+)/g)].at(-1);
-    if (all) mediaS = Number(all[1]) * 3600 + Number(all[2]) * 60 + Number(all[3]);
+    if (fps === undefined) {
+      const t = [...tail.matchAll(/time=(\d+):(\d+):([\d.]+)/g)].at(-1);
+      if (t) mediaS = Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]);
+    } else {
+      const f = [...tail.matchAll(/frame=\s*(\d+)/g)].at(-1);
+      if (f) mediaS = Number(f[1]) / fps;
+    }
   });
   try {
     for (const t of output.tracks) await until(`plain FFmpeg bound to ${t.ports.rtp}`, async () => ((await isUdpPortBound('127.0.0.1', t.ports.rtp)) || child.exitCode !== null ? true : undefined), 20_000);
     await output.resume();
-    await until('plain FFmpeg output', () => (mediaS > 0 ? true : child.exitCode !== null ? Promise.reject(new Error(`plain ffmpeg exited: ${tail}`)) : undefined), 30_000);
+    await until(
+      'plain FFmpeg video output',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`plain ffmpeg exited: ${tail}`);
+        if (mediaS > 0) return true;
+        await output.requestKeyFrame();
+        return undefined;
+      },
+      30_000,
+    );
     await delay(WARMUP_S * 1000);
     const sample = (): Sample => ({ cpu: procCpuSeconds(child.pid!), media: mediaS, wall: performance.now() / 1000 });
     const a = sample();
@@ -171,7 +190,7 @@ async function runScenario(browser: Browser, s: Scenario, receiverPort: number, 
     await host.goto(created.body.hostUrl.replace('/host/?', `/host/?autostart=1&${s.host}&`));
     await until('two producers', () => ((app.sfu.getStage(stageId)?.producers.length ?? 0) >= 2 ? true : undefined));
     const ours = await measureOurs(app, stageId);
-    const plain = await measurePlain(app, stageId, ours.argv, receiverPort, pool);
+    const plain = await measurePlain(app, stageId, ours.argv, ours.copied ? undefined : parseTranscodeConfig(s.transcode).fps, receiverPort, pool);
     return [
       s.name,
       `${ours.copied ? 'copy' : 'x264'} ${ours.renditions.filter((r) => r !== 'audio').join('+')}`,

@@ -104,7 +104,7 @@ if (config.initialStage && app.sfu) {
   } else if (config.viewerAuth.required) {
     lines.push(`  viewer links are signed; get one: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/viewer-tokens`);
   } else {
-    lines.push(`  watch (viewer page):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?broadcast=${stage.id}`);
+    lines.push(`  watch (viewer page, the same link for every broadcast of the stage):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?stage=${stage.id}`);
   }
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);

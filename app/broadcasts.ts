@@ -1,4 +1,4 @@
-import { InputError, type Logger, type UdpPortPool } from '../common/index.ts';
+import { InputError, broadcastIdFor, type Logger, type UdpPortPool } from '../common/index.ts';
 import type { RtpTargetHook } from '../ingest/index.ts';
 import type { Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
@@ -42,9 +42,12 @@ export interface BroadcastControl {
 }
 
 /**
- * The broadcasts of all stages (one per stage; its id is the stage id, so a
- * viewer link is known before the event). An ended broadcast is a VOD: once its
- * uploads are drained it leaves memory and the origin serves it from the store.
+ * The broadcasts of all stages. Every go-live is a new broadcast with its own id
+ * (`<stage>-<UTC start>`) and its own objects, so a stage goes live as often as
+ * it likes and every earlier broadcast stays a recording; the stage id is the
+ * stable link (app/stageLinks.ts). Kept here: each stage's latest broadcast. An
+ * ended broadcast is a VOD: once its uploads are drained it leaves memory and
+ * the origin serves it from the store.
  */
 export class Broadcasts implements BroadcastControl {
   readonly #deps: BroadcastsDeps;
@@ -60,6 +63,7 @@ export class Broadcasts implements BroadcastControl {
     this.#log = deps.logger.child({ component: 'broadcasts' });
   }
 
+  /** The stage's latest broadcast in memory (live, starting, stopping, or ended within its grace). */
   get(stageId: string): LiveBroadcast | undefined {
     return this.#live.get(stageId);
   }
@@ -73,24 +77,30 @@ export class Broadcasts implements BroadcastControl {
     const stage = this.#deps.sfu.getStage(stageId);
     if (!stage) throw new InputError('unknown-stage', `no stage ${stageId}`, 404);
     const existing = this.#live.get(stageId);
-    if (existing && existing.state !== 'failed') {
-      throw new InputError('already-live', `stage ${stageId} ${existing.state === 'ended' ? 'has ended; create a new stage' : 'is already live'}`, 409);
+    if (existing && (existing.state === 'starting' || existing.state === 'live' || existing.state === 'stopping')) {
+      throw new InputError('already-live', `stage ${stageId} is already ${existing.state === 'stopping' ? 'stopping its broadcast' : 'live'}`, 409);
     }
-    if (this.#deps.recordings?.get(stageId)) {
-      // Going live again would overwrite the recording's objects (init-0, seg-0, …) in the store.
-      throw new InputError('recorded', `stage ${stageId} already has a recording in the store; create a stage with a new id`, 409);
-    }
-    if (existing) this.#deps.packager.removeBroadcast(stageId); // a failed start leaves nothing worth keeping
+    if (existing?.state === 'failed') this.#deps.packager.removeBroadcast(existing.id); // a failed start leaves nothing worth keeping
     const layout = this.#layouts.get(stageId);
-    const b = new LiveBroadcast({ ...this.#deps, stage, ...(layout ? { layout } : {}) });
+    const b = new LiveBroadcast({ ...this.#deps, id: this.#newId(stageId), stage, ...(layout ? { layout } : {}) });
     this.#live.set(stageId, b);
     b.on('state', (state) => {
       if (state !== 'ended') return;
       this.#record(b);
-      void this.#retire(stageId);
+      void this.#retire(b);
     });
     await b.start();
     return b;
+  }
+
+  /** A broadcast id no object in memory or in the store has: never an earlier broadcast's. */
+  #newId(stageId: string): string {
+    const now = new Date();
+    const taken = (id: string) => this.#deps.packager.getBroadcast(id) !== undefined || this.#deps.recordings?.get(id) !== undefined;
+    for (let n = 1; ; n++) {
+      const id = broadcastIdFor(stageId, now, n);
+      if (!taken(id)) return id;
+    }
   }
 
   /** The layout of a stage's program: applied live when it broadcasts, kept for its next start otherwise. */
@@ -139,6 +149,7 @@ export class Broadcasts implements BroadcastControl {
         if (!s.startedAt) return; // never went live: nothing was recorded
         recordings.add({
           id: s.id,
+          stageId: s.stageId,
           startedAt: s.startedAt,
           endedAt: s.endedAt ?? new Date().toISOString(),
           renditions: s.renditions.map((r) => ({ trackId: r.trackId, kind: r.kind, ...(r.height !== undefined ? { height: r.height } : {}) })),
@@ -156,14 +167,14 @@ export class Broadcasts implements BroadcastControl {
    * client whose next reload got it would see the sequence go backwards (which
    * the spec forbids; hls.js then misplaces the last segments).
    */
-  async #retire(stageId: string): Promise<void> {
+  async #retire(b: LiveBroadcast): Promise<void> {
     try {
       await new Promise((resolve) => setTimeout(resolve, this.#deps.endedGraceMs).unref());
       await this.#deps.packager.publisher?.drain();
-      if (this.#deps.packager.publisher) this.#deps.packager.removeBroadcast(stageId);
-      this.#log.info({ broadcast: stageId }, 'broadcast retired to the store');
+      if (this.#deps.packager.publisher) this.#deps.packager.removeBroadcast(b.id);
+      this.#log.info({ stage: b.stageId, broadcast: b.id }, 'broadcast retired to the store');
     } catch (err) {
-      this.#log.error({ err, broadcast: stageId }, 'draining uploads of an ended broadcast failed');
+      this.#log.error({ err, stage: b.stageId, broadcast: b.id }, 'draining uploads of an ended broadcast failed');
     }
   }
 }

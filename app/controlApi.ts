@@ -4,7 +4,8 @@ import { InputError, bearerMatches, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
-import type { Recordings } from './recordings.ts';
+import { stageOf, type Recording, type Recordings } from './recordings.ts';
+import { broadcastLinks, stageLinks } from './stageLinks.ts';
 import { rateLimitPerClient } from './rateLimit.ts';
 import type { ViewerEstimator } from './viewers.ts';
 
@@ -64,14 +65,18 @@ export function createControlApi(opts: ControlApiOptions): Router {
     next();
   });
 
-  const links = (id: string) => {
-    const base = opts.viewerBase(id);
-    return {
-      viewerUrl: `${base}/watch/?broadcast=${id}`,
-      dashViewerUrl: `${base}/watch/dash.html?broadcast=${id}`,
-      hlsUrl: `${base}/live/${id}/master.m3u8`,
-      dashUrl: `${base}/live/${id}/manifest.mpd`,
-    };
+  /** The stage's stable links (they follow its current broadcast, then its latest recording). */
+  const links = (stageId: string) => stageLinks(opts.viewerBase(stageId), stageId);
+  const recordingEntry = (r: Recording) => ({ ...r, stageId: stageOf(r), ...broadcastLinks(opts.viewerBase(stageOf(r)), r.id) });
+  /** The stage's broadcasts, newest first: the one in memory (live, or ended and not yet in the index), then its recordings. */
+  const stageBroadcasts = async (stageId: string) => {
+    const recorded = (opts.recordings?.ofStage(stageId) ?? []).map(recordingEntry).reverse();
+    const current = await broadcasts.status(stageId);
+    const inMemory =
+      current && !recorded.some((r) => r.id === current.id)
+        ? [{ id: current.id, stageId, state: current.state, ...(current.startedAt ? { startedAt: current.startedAt } : {}), ...(current.endedAt ? { endedAt: current.endedAt } : {}), ...broadcastLinks(opts.viewerBase(stageId), current.id) }]
+        : [];
+    return [...inMemory, ...recorded.map((r) => ({ ...r, state: 'recorded' as const }))];
   };
   const describe = (id: string) => {
     const stage = sfu.getStage(id);
@@ -99,9 +104,9 @@ export function createControlApi(opts: ControlApiOptions): Router {
       speaking: h.id === speaker,
     }));
   };
-  const broadcastStatus = async (id: string) => {
-    const status = await broadcasts.status(id);
-    return status ? { ...status, viewers: opts.viewers.count(id) } : null;
+  const broadcastStatus = async (stageId: string) => {
+    const status = await broadcasts.status(stageId);
+    return status ? { ...status, viewers: opts.viewers.count(status.id), links: broadcastLinks(opts.viewerBase(stageId), status.id) } : null;
   };
   const hostUrl = (stageId: string, token: string) =>
     `${opts.publicUrl()}/host/?stage=${encodeURIComponent(stageId)}#token=${encodeURIComponent(token)}`;
@@ -118,7 +123,13 @@ export function createControlApi(opts: ControlApiOptions): Router {
   });
   router.get('/stages/:id', async (req, res) => {
     const stage = describe(req.params.id);
-    res.json({ ...stage, hostList: hostList(req.params.id), layout: broadcasts.layoutOf(req.params.id), broadcast: await broadcastStatus(req.params.id) });
+    res.json({
+      ...stage,
+      hostList: hostList(req.params.id),
+      layout: broadcasts.layoutOf(req.params.id),
+      broadcast: await broadcastStatus(req.params.id),
+      broadcasts: await stageBroadcasts(req.params.id),
+    });
   });
   router.put('/stages/:id/layout', async (req, res) => {
     const body = layoutBody.safeParse(req.body ?? {});
@@ -137,8 +148,12 @@ export function createControlApi(opts: ControlApiOptions): Router {
     hostOf(req.params.id, req.params.hostId).remove('removed by the stage owner');
     res.status(204).end();
   });
+  /** Every recording (oldest first), and the same grouped by stage with each stage's stable links. */
   router.get('/recordings', (_req, res) => {
-    res.json({ recordings: (opts.recordings?.list() ?? []).map((r) => ({ ...r, ...links(r.id) })) });
+    const all = (opts.recordings?.list() ?? []).map(recordingEntry);
+    const byStage = new Map<string, typeof all>();
+    for (const r of all) byStage.set(r.stageId, [...(byStage.get(r.stageId) ?? []), r]);
+    res.json({ recordings: all, stages: [...byStage].map(([stageId, recordings]) => ({ stageId, ...links(stageId), recordings })) });
   });
   router.post('/stages/:id/live', async (req, res) => {
     describe(req.params.id);

@@ -17,6 +17,8 @@ export interface LiveBroadcastEvents {
 }
 
 export interface LiveBroadcastDeps {
+  /** This go-live's broadcast id (`broadcastIdFor`): its media's name, never reused. */
+  id: string;
   /** The stage's producers and RTP: the in-process Stage (role `all`) or a remote feed (role `broadcast`). */
   stage: StageFeed;
   packager: Packager;
@@ -31,7 +33,10 @@ export interface LiveBroadcastDeps {
 }
 
 export interface BroadcastStatus {
+  /** The broadcast (names its media: `/live/<id>/…`). */
   id: string;
+  /** The stage it is a broadcast of (names the room). */
+  stageId: string;
   state: BroadcastState;
   error?: string;
   startedAt?: string;
@@ -113,6 +118,7 @@ interface ProgramFeed {
  */
 export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   readonly id: string;
+  readonly stageId: string;
   readonly #deps: LiveBroadcastDeps;
   readonly #log: Logger;
   #state: BroadcastState = 'starting';
@@ -159,9 +165,10 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
 
   constructor(deps: LiveBroadcastDeps & { layout?: LayoutMode }) {
     super();
-    this.id = deps.stage.id;
+    this.id = deps.id;
+    this.stageId = deps.stage.id;
     this.#deps = deps;
-    this.#log = deps.logger.child({ stage: deps.stage.id, broadcast: deps.stage.id });
+    this.#log = deps.logger.child({ stage: deps.stage.id, broadcast: deps.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'broadcast listener threw'));
     this.#mode = deps.layout ?? deps.compose.layout;
     this.#speakers = new SpeakerSelector(deps.compose.speaker);
@@ -192,7 +199,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async start(): Promise<void> {
     const { stage, packager } = this.#deps;
     if (stage.producers.length === 0) throw new InputError('no-publisher', `no host is publishing on stage ${stage.id}`, 409);
-    if (packager.getBroadcast(this.id)) throw new InputError('broadcast-exists', `stage ${stage.id} already has a broadcast`, 409);
+    if (packager.getBroadcast(this.id)) throw new InputError('broadcast-exists', `broadcast ${this.id} exists already`, 409);
     stage.on('producer', this.#onStageChange);
     stage.on('producerclose', this.#onStageChange);
     stage.on('producerpause', this.#onStageChange);
@@ -218,7 +225,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         // listens, which is the moment to let the media flow (of the current output:
         // a program change brings a new one).
         keyframes: { requestKeyFrame: () => this.#resumeProgram() },
-        logger: this.#deps.logger.child({ stage: this.id }), // the transcoder adds role and broadcast
+        logger: this.#deps.logger.child({ stage: this.stageId }), // the transcoder adds role and broadcast
         id: this.id,
       });
       // The packager serves no multivariant playlist or MPD until every track has media.
@@ -557,6 +564,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     const bandwidth = new Map(this.#broadcast?.tracks.map((t) => [t.id, t.bandwidth]) ?? []);
     return {
       id: this.id,
+      stageId: this.stageId,
       state: this.#state,
       ...(this.#error ? { error: this.#error } : {}),
       ...(this.#startedAt ? { startedAt: this.#startedAt.toISOString() } : {}),

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { Logger } from '../common/index.ts';
-import { createOriginRouter, viewerAuthMiddleware, type ObjectStore, type Packager } from '../packager/index.ts';
+import { createOriginRouter, viewerAuthMiddleware, type AliasTarget, type ObjectStore, type Packager } from '../packager/index.ts';
 import type { AppConfig } from './config.ts';
 import type { AppMetrics } from './metrics.ts';
 import type { ViewerEstimator } from './viewers.ts';
@@ -11,6 +11,8 @@ export interface LiveRouterDeps {
   viewerAuth: AppConfig['viewerAuth'];
   metrics: AppMetrics;
   viewers: ViewerEstimator;
+  /** Stable stage links (app/stageLinks.ts `stageAliasResolver`). */
+  resolveAlias?: (name: string) => AliasTarget | undefined;
   logger: Logger;
 }
 
@@ -25,6 +27,6 @@ export function createLiveRouter(deps: LiveRouterDeps): Router {
   if (secret) router.use(viewerAuthMiddleware({ secret, required }));
   router.use(deps.metrics.originMiddleware);
   router.use(deps.viewers.middleware);
-  router.use(createOriginRouter(deps.packager, deps.store, { logger: deps.logger }));
+  router.use(createOriginRouter(deps.packager, deps.store, { logger: deps.logger, ...(deps.resolveAlias ? { resolveAlias: deps.resolveAlias } : {}) }));
   return router;
 }

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { errorMessage, type Logger } from '../common/index.ts';
+import { BROADCAST_ID_PATTERN, errorMessage, type Logger } from '../common/index.ts';
 import type { ObjectStore, Publisher } from '../packager/index.ts';
 
 /** A finished broadcast whose VOD lives in the store. */
 export interface Recording {
   id: string;
+  /** The stage it was a broadcast of (absent in entries from before broadcasts had their own ids: the id is the stage's). */
+  stageId?: string | undefined;
   startedAt?: string | undefined;
   endedAt: string;
   renditions: { trackId: string; kind: string; height?: number | undefined }[];
@@ -14,7 +16,8 @@ const recordingsSchema = z.object({
   version: z.literal(1),
   recordings: z.array(
     z.object({
-      id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+      id: z.string().regex(BROADCAST_ID_PATTERN),
+      stageId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
       startedAt: z.string().optional(),
       endedAt: z.string(),
       renditions: z.array(z.object({ trackId: z.string(), kind: z.string(), height: z.number().optional() })),
@@ -80,6 +83,16 @@ export class Recordings {
     return this.#byId.get(id);
   }
 
+  /** The stage's recordings, oldest first. */
+  ofStage(stageId: string): Recording[] {
+    return this.list().filter((r) => stageOf(r) === stageId);
+  }
+
+  /** The stage's most recent recording (the one its stable link offers between broadcasts). */
+  latestOf(stageId: string): Recording | undefined {
+    return this.ofStage(stageId).at(-1);
+  }
+
   add(recording: Recording): void {
     this.#byId.set(recording.id, recording);
     this.#log.info({ broadcast: recording.id }, 'recording added');
@@ -97,4 +110,9 @@ export class Recordings {
       cacheControl: 'no-cache',
     });
   }
+}
+
+/** The stage of a recording (an entry from before per-broadcast ids is named after its stage). */
+export function stageOf(r: Recording): string {
+  return r.stageId ?? r.id;
 }

@@ -134,7 +134,7 @@ export class RemoteBroadcasts implements BroadcastControl {
     try {
       placement.last = await channel.request<Status>('start', { stage: { id: stage.id, producers: stage.producers }, layout: this.layoutOf(stageId) }, this.#deps.startTimeoutMs ?? 90_000);
     } catch (err) {
-      placement.last = { id: stageId, state: 'failed', error: errorMessage(err), renditions: [], input: [] };
+      placement.last = { id: stageId, stageId, state: 'failed', error: errorMessage(err), renditions: [], input: [] };
       channel.close(1000, 'start failed');
       throw err;
     }

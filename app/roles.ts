@@ -13,6 +13,7 @@ import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { InternalApi } from './internalApi.ts';
 import { createLiveRouter } from './liveRouter.ts';
+import { stageAliasResolver } from './stageLinks.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { rankNodes } from './placement.ts';
 import { RemoteBroadcasts } from './remoteBroadcasts.ts';
@@ -184,7 +185,7 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     const media = express.Router();
     media.use('/watch', createPlayerRouter(playerAssets));
     // Signed viewer URLs are verified where the media is served: on the broadcast node.
-    media.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, logger: log }));
+    media.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, resolveAlias: stageAliasResolver({ broadcasts, packager }), logger: log }));
     const app = baseApp();
     app.use('/internal', internal.router);
     // Scraped at the node itself; the CDN routes only /b/<node>/ (media and pages) here.

@@ -20,6 +20,7 @@ import { createControlApi } from './controlApi.ts';
 import { Recordings } from './recordings.ts';
 import { Health } from './health.ts';
 import { createLiveRouter } from './liveRouter.ts';
+import { stageAliasResolver } from './stageLinks.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
 import { ViewerEstimator } from './viewers.ts';
@@ -152,7 +153,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     app.use(createSiteRouter({ docs: await loadDocs(), viewerBase, stageId: config.initialStage, signedViewerUrls: config.viewerAuth.required }));
     app.use(health.router());
     if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
-    app.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, logger }));
+    app.use(createLiveRouter({ packager, store, viewerAuth: config.viewerAuth, metrics, viewers, resolveAlias: stageAliasResolver({ broadcasts, packager, recordings }), logger }));
     app.use(
       '/api',
       createControlApi({

@@ -12,7 +12,7 @@ export class ViewerEstimator {
 
   /** Express middleware for `/live/:broadcast/...` requests. */
   readonly middleware = (req: Request, _res: Response, next: NextFunction): void => {
-    const m = /^\/live\/([A-Za-z0-9_-]{1,64})\/.*\.(m3u8|mpd)$/.exec(req.path);
+    const m = /^\/live\/([A-Za-z0-9_-]{1,96})\/.*\.(m3u8|mpd)$/.exec(req.path);
     if (m) {
       const client = `${req.ip ?? ''}|${req.get('user-agent') ?? ''}`;
       let clients = this.#seen.get(m[1]!);

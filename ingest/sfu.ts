@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InputError, InvalidStateError, TypedEmitter, type Logger } from '../common/index.ts';
+import { InputError, InvalidStateError, TypedEmitter, looksLikeBroadcastId, type Logger } from '../common/index.ts';
 import { stageMediaCodecs } from './codecs.ts';
 import { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
 import { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
@@ -56,6 +56,8 @@ export class Sfu extends TypedEmitter<SfuEvents> {
   async createStage(id: string = randomUUID()): Promise<Stage> {
     if (this.#closed) throw new InvalidStateError('SFU is closed');
     if (!stageIdPattern.test(id)) throw new InputError('invalid-stage-id', 'stage id must be 1-64 of [A-Za-z0-9_-]');
+    // A stage's broadcasts are `<stage>-<UTC start>`: a stage named like one would make links ambiguous.
+    if (looksLikeBroadcastId(id)) throw new InputError('invalid-stage-id', 'a stage id may not end in -YYYYMMDDTHHMMSSZ (the form of broadcast ids)');
     if (this.#stages.has(id)) throw new InputError('stage-exists', `stage ${id} already exists`, 409);
     const { worker, release } = this.#pool.acquire();
     let router;

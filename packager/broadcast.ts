@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
+import { BROADCAST_ID_PATTERN, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
 import { CmafReader } from './cmaf.ts';
 import type { PackagerConfig } from './config.ts';
 import { Segmenter, type SegmenterOptions, type SessionAnchor } from './segmenter.ts';
@@ -20,7 +20,8 @@ import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from 
 import { AvailabilityClock } from './availabilityClock.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
 
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Broadcast and track ids (URL path segments and store key prefixes). */
+export const ID_PATTERN = BROADCAST_ID_PATTERN;
 
 export interface TrackEvents {
   part: [segment: Segment, part: Part];

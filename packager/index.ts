@@ -1,7 +1,7 @@
 /** packager/: CMAF segmenter, LL-HLS + DASH manifests, origin, object store. The only public surface. */
 export { Packager, createPackager, type PackagerDeps, type PackagerEvents } from './packager.ts';
 export { Broadcast, Track, type BroadcastEvents, type BroadcastOptions, type TrackEvents } from './broadcast.ts';
-export { createOriginRouter, createIngestRouter, type OriginConfig } from './origin.ts';
+export { createOriginRouter, createIngestRouter, type OriginConfig, type AliasTarget } from './origin.ts';
 export { originServerOptions } from './httpServer.ts';
 export { packagerConfigSchema, parsePackagerConfig, retryPolicySchema, type PackagerConfig, type PackagerConfigInput, type RetryPolicy } from './config.ts';
 export { FsObjectStore, S3ObjectStore, Publisher, type ObjectStore, type ObjectMeta, type StoredObject, type S3StoreOptions } from './store.ts';

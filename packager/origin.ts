@@ -9,10 +9,19 @@ import type { Segment } from './types.ts';
 import { cacheControl, names, parseTrackObjectName } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
 
+/** Where a stable name (a stage's) points now: its live broadcast, else its latest recording. */
+export type AliasTarget = { broadcastId: string; live: boolean };
+
 export interface OriginConfig {
   logger: Logger;
   /** Longest wait of a blocking request; defaults to the packager's blockingTimeoutMs. */
   blockingTimeoutMs?: number;
+  /**
+   * Resolves a name that may be a stable alias (a stage id) for
+   * `master.m3u8` and `manifest.mpd`: undefined serves the name as a broadcast
+   * id. The app decides precedence (app/stageLinks.ts).
+   */
+  resolveAlias?: (name: string) => AliasTarget | undefined;
 }
 
 const CORS_HEADERS = {
@@ -137,6 +146,16 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
     if (!ID_PATTERN.test(id) || (name !== names.master && name !== names.mpd)) return notFound(res);
+    const alias = config.resolveAlias?.(id);
+    if (alias && alias.broadcastId !== id) {
+      // A relative Location keeps whatever prefix the client used (a CDN path, a signed
+      // /live/t/<token>/ base: a stage's token covers its broadcasts). The redirect changes
+      // when the stage goes live again, so caches keep it a second while live; a
+      // recording's stays longer.
+      const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+      res.set('Cache-Control', alias.live ? 'public, max-age=1' : 'public, max-age=10');
+      return void res.redirect(302, `../${encodeURIComponent(alias.broadcastId)}/${name}${query}`);
+    }
     const b = live(id);
     if (!b) return fromStore(req, res, `${id}/${name}`);
     if (name === names.master) {

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { InputError } from '../common/index.ts';
+import { InputError, stageOfBroadcast } from '../common/index.ts';
 import { ID_PATTERN } from './broadcast.ts';
 import { cacheControl } from './naming.ts';
 
@@ -29,7 +29,7 @@ export interface ViewerTokenClaims {
   exp: number;
 }
 
-const TOKEN_PATTERN = /^([A-Za-z0-9_-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+const TOKEN_PATTERN = /^([A-Za-z0-9_-]{1,96})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 const signature = (broadcastId: string, exp: number, secret: string): Buffer =>
   createHmac('sha256', secret).update(`stagecast-viewer/v1/${broadcastId}/${exp}`).digest();
@@ -54,7 +54,10 @@ export function verifyViewerToken(token: string, secret: string, expect: { broad
   const wanted = signature(broadcastId, exp, secret);
   if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw new InputError('token-invalid', 'viewer token signature is invalid', 403);
   if (exp <= expect.nowSeconds) throw new InputError('token-expired', 'viewer token has expired', 403);
-  if (broadcastId !== expect.broadcastId) throw new InputError('token-wrong-broadcast', 'viewer token is for another broadcast', 403);
+  // A token for a stage covers the stage's stable link and every broadcast of that stage.
+  if (broadcastId !== expect.broadcastId && broadcastId !== stageOfBroadcast(expect.broadcastId)) {
+    throw new InputError('token-wrong-broadcast', 'viewer token is for another broadcast', 403);
+  }
   return { broadcastId, exp };
 }
 

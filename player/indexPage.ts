@@ -55,11 +55,11 @@ export function renderIndexPage(o: IndexPageOptions): string {
 
 <h2>Watch</h2>
 ${o.signedViewerUrls ? '<p>This server serves signed viewer URLs only: get one from <code>POST /api/stages/&lt;id&gt;/viewer-tokens</code>.</p>\n' : ''}<ul>
-  <li><a href="/watch/?broadcast=${id}">Viewer page (HLS, hls.js)</a> for <code>${e(stage)}</code></li>
-  <li><a href="/watch/dash.html?broadcast=${id}">DASH check page (dash.js)</a> for <code>${e(stage)}</code></li>
+  <li><a href="/watch/?stage=${id}">Viewer page (HLS, hls.js)</a> for <code>${e(stage)}</code>: its current broadcast, else its latest recording</li>
+  <li><a href="/watch/dash.html?stage=${id}">DASH check page (dash.js)</a> for <code>${e(stage)}</code></li>
 </ul>
 <form action="/watch/" method="get">
-  <label>Another broadcast: <input name="broadcast" pattern="[A-Za-z0-9_-]{1,64}" required placeholder="stage id"></label>
+  <label>Another stage: <input name="stage" pattern="[A-Za-z0-9_-]{1,64}" required placeholder="stage id"></label>
   <button>Watch (HLS)</button> <button formaction="/watch/dash.html">Watch (DASH)</button>
 </form>
 

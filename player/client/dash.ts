@@ -1,5 +1,6 @@
 // The DASH check page: plays the MPD with dash.js in low-latency mode.
-// The MPD comes from ?src= or ?broadcast=<id> (../live/<id>/manifest.mpd).
+// The MPD comes from ?src=, ?stage=<id> (the stage's stable link: its current
+// broadcast, else its latest recording) or ?broadcast=<id> (../live/<id>/manifest.mpd).
 import * as dashjs from 'dashjs';
 
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
@@ -9,8 +10,8 @@ const video = $('video') as HTMLVideoElement;
 function mpdUrl(): string | undefined {
   const src = params.get('src');
   if (src) return new URL(src, location.href).href;
-  const broadcast = params.get('broadcast');
-  if (broadcast && /^[A-Za-z0-9_-]{1,64}$/.test(broadcast)) return new URL(`../live/${broadcast}/manifest.mpd`, location.href).href;
+  const id = params.get('stage') ?? params.get('broadcast');
+  if (id && /^[A-Za-z0-9_-]{1,96}$/.test(id)) return new URL(`../live/${id}/manifest.mpd`, location.href).href;
   return undefined;
 }
 
@@ -22,7 +23,7 @@ function setState(state: string): void {
 const url = mpdUrl();
 if (!url) {
   setState('failed');
-  $('error').textContent = 'This page needs ?broadcast=<id> or ?src=<MPD URL>.';
+  $('error').textContent = 'This page needs ?stage=<id>, ?broadcast=<id> or ?src=<MPD URL>.';
 } else {
   const player = dashjs.MediaPlayer().create();
   player.updateSettings({

@@ -1,6 +1,8 @@
 // The viewer page: LL-HLS through hls.js. Runs in the browser; bundled by esbuild.
-// The stream URL comes from ?src= (absolute or relative) or ?broadcast=<id>
-// (then ../live/<id>/master.m3u8 relative to this page, so a CDN path works too).
+// The stream URL comes from ?src= (absolute or relative), ?stage=<id> (the
+// stage's stable link: its current broadcast, else its latest recording; "not
+// live yet" until then) or ?broadcast=<id> (one broadcast), both as
+// ../live/<id>/master.m3u8 relative to this page, so a CDN path works too.
 // Playback itself (settings, latency controller, recovery) is livePlayback.ts,
 // shared with the <stagecast-player> element; this file draws the page around it.
 import Hls, { type HlsConfig } from 'hls.js';
@@ -14,8 +16,8 @@ const overlay = $<HTMLElement>('overlay');
 function streamUrl(): string | undefined {
   const src = params.get('src');
   if (src) return new URL(src, location.href).href;
-  const broadcast = params.get('broadcast');
-  if (broadcast && /^[A-Za-z0-9_-]{1,64}$/.test(broadcast)) return new URL(`../live/${broadcast}/master.m3u8`, location.href).href;
+  const id = params.get('stage') ?? params.get('broadcast');
+  if (id && /^[A-Za-z0-9_-]{1,96}$/.test(id)) return new URL(`../live/${id}/master.m3u8`, location.href).href;
   return undefined;
 }
 

@@ -51,7 +51,8 @@ test('a live broadcast shows its host, producers, RTP bitrate in, FFmpeg speed/f
     assert.equal(live.status, 201, JSON.stringify(live.body));
 
     // Wait (by parts produced, not by time) until FFmpeg has run for a few seconds of media.
-    const b = app.packager.getBroadcast(stageId)!;
+    const broadcastId = app.broadcasts.get(stageId)!.id; // the media's name; the stage names the room
+    const b = app.packager.getBroadcast(broadcastId)!;
     let parts = 0;
     await new Promise<void>((resolve) => {
       b.on('part', () => {
@@ -66,17 +67,17 @@ test('a live broadcast shows its host, producers, RTP bitrate in, FFmpeg speed/f
     const audioIn = m.get(`stagecast_rtp_in_bitrate_bps{stage="${stageId}",kind="audio"}`) ?? 0;
     assert.ok(videoIn > 10_000, `video RTP in: ${videoIn} bit/s`);
     assert.ok(audioIn > 1_000, `audio RTP in: ${audioIn} bit/s`);
-    const speed = m.get(`stagecast_ffmpeg_speed{broadcast="${stageId}"}`) ?? 0;
-    const fps = m.get(`stagecast_ffmpeg_fps{broadcast="${stageId}"}`) ?? 0;
+    const speed = m.get(`stagecast_ffmpeg_speed{broadcast="${broadcastId}"}`) ?? 0;
+    const fps = m.get(`stagecast_ffmpeg_fps{broadcast="${broadcastId}"}`) ?? 0;
     assert.ok(speed > 0.3, `FFmpeg speed ${speed}`);
     assert.ok(fps > 1, `FFmpeg fps ${fps}`);
-    assert.equal(m.get(`stagecast_ffmpeg_restarts{broadcast="${stageId}"}`), 0);
-    const partsTotal = [...m].filter(([k]) => k.startsWith(`stagecast_parts_total{broadcast="${stageId}"`)).reduce((n, [, v]) => n + v, 0);
+    assert.equal(m.get(`stagecast_ffmpeg_restarts{broadcast="${broadcastId}"}`), 0);
+    const partsTotal = [...m].filter(([k]) => k.startsWith(`stagecast_parts_total{broadcast="${broadcastId}"`)).reduce((n, [, v]) => n + v, 0);
     assert.ok(partsTotal >= 40, `parts counted: ${partsTotal}`);
 
     assert.equal((await api(app, 'POST', `/stages/${stageId}/stop`)).status, 200);
     const after = await metrics();
-    assert.equal(after.get(`stagecast_ffmpeg_speed{broadcast="${stageId}"}`), undefined, 'an ended broadcast leaves the FFmpeg gauges');
+    assert.equal(after.get(`stagecast_ffmpeg_speed{broadcast="${broadcastId}"}`), undefined, 'an ended broadcast leaves the FFmpeg gauges');
   } finally {
     await host.close();
   }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import type { AppConfigInput } from '../../app/config.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
 
@@ -87,7 +87,7 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
           if (r.status() >= 400 && !r.url().endsWith('master.m3u8')) failed.push(`${r.status()} ${r.url().replace(app.url, '')}`);
         });
         // The viewer page is open before the broadcast starts: it says so, then plays.
-        await viewer.goto(`${app.url}/watch/?broadcast=${stageId}`);
+        await viewer.goto(`${app.url}/watch/?stage=${stageId}`);
         await waitState(viewer, 'not-live', 10_000);
 
         const live = await api<{ viewerUrl: string; hlsUrl: string; broadcast: { state: string; renditions: { trackId: string; height?: number }[] } }>(
@@ -136,9 +136,10 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
         assert.ok(status.body.broadcast.viewers >= 1, 'the viewer is counted');
         assert.ok(status.body.broadcast.input.every((i) => i.bitrate > 0), 'input bitrates are reported');
 
+        const bid = broadcastIdOf(app, stageId);
         const stopped = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stageId}/stop`);
         assert.equal(stopped.body.broadcast.state, 'ended');
-        const playlist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();
+        const playlist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
         assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
         await waitState(viewer, 'ended', 30_000).catch((err: Error) => {
           throw new Error(`${err.message}; failed requests: ${failed.join(', ') || 'none'}`);
@@ -146,13 +147,13 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
 
         // After the grace and once the uploads drain, the broadcast leaves memory: the VOD now comes from the store.
         const deadline = Date.now() + 20_000;
-        while (app.packager.getBroadcast(stageId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        assert.equal(app.packager.getBroadcast(stageId), undefined, 'the ended broadcast left memory');
-        const vodPlaylist = await (await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8`)).text();
+        while (app.packager.getBroadcast(bid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(app.packager.getBroadcast(bid), undefined, 'the ended broadcast left memory');
+        const vodPlaylist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
         assert.match(vodPlaylist, /#EXT-X-ENDLIST/);
         const vod = await browser.newPage();
         try {
-          await vod.goto(`${app.url}/watch/?broadcast=${stageId}`);
+          await vod.goto(`${app.url}/watch/?broadcast=${bid}`);
           await waitState(vod, 'vod', 20_000);
           await vod.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 2, undefined, { timeout: 20_000, polling: 200 });
         } finally {

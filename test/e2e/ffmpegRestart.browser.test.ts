@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { stallStats, watchStalls } from '../helpers/stalls.ts';
 
@@ -37,7 +37,7 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
     await published;
     const live = await api(app, 'POST', '/stages/restart/live');
     assert.equal(live.status, 201, JSON.stringify(live.body));
-    await viewer.goto(`${app.url}/watch/?broadcast=restart`);
+    await viewer.goto(`${app.url}/watch/?stage=restart`);
     await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
     // Stalls after the kill, and how long each lasted ('waiting' until 'playing'). A wait
     // shorter than 50 ms (a frame and a half at 30 fps: no frame is late) is no stall a
@@ -46,7 +46,8 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
 
     const before = await api<{ broadcast: { transcoder: { pid: number; session: number } } }>(app, 'GET', '/stages/restart');
     const { pid, session } = before.body.broadcast.transcoder;
-    const broadcast = app.packager.getBroadcast('restart')!;
+    const bid = broadcastIdOf(app, 'restart');
+    const broadcast = app.packager.getBroadcast(bid)!;
     const resumed = new Promise<number>((resolve) => {
       const onPart = (trackId: string, segment: { session: number }) => {
         if (trackId === 'video-360p' && segment.session > 0) {
@@ -66,7 +67,7 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
     assert.equal(after.body.broadcast.state, 'live');
     assert.notEqual(after.body.broadcast.transcoder.pid, pid);
     assert.ok(after.body.broadcast.transcoder.session > session);
-    const playlist = await (await fetch(`${app.url}/live/restart/video-360p/index.m3u8`)).text();
+    const playlist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
     assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
     assert.match(playlist, /#EXT-X-MAP:URI="init-1\.mp4"/);
 
@@ -86,10 +87,10 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
     assert.equal((await api(app, 'POST', '/stages/restart/stop')).status, 200);
     assert.ok(broadcast.ended);
     await app.packager.publisher!.drain();
-    const stored = (await app.store.get('restart/video-360p/index.m3u8'))!.body.toString('utf8');
+    const stored = (await app.store.get(`${bid}/video-360p/index.m3u8`))!.body.toString('utf8');
     assert.match(stored, /#EXT-X-DISCONTINUITY\n/);
     assert.match(stored, /#EXT-X-ENDLIST\n$/);
-    for (const seg of stored.match(/^seg-\d+\.m4s$/gm) ?? []) assert.ok(await app.store.get(`restart/video-360p/${seg}`), `${seg} stored`);
+    for (const seg of stored.match(/^seg-\d+\.m4s$/gm) ?? []) assert.ok(await app.store.get(`${bid}/video-360p/${seg}`), `${seg} stored`);
   } finally {
     await host.close();
     await viewer.close();

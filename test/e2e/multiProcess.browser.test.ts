@@ -29,7 +29,7 @@ type Status = {
   id: string;
   producers: { kind: string }[];
   placement?: { nodeId: string; connected: boolean };
-  broadcast: { state: string; renditions: { trackId: string }[]; input: { bitrate: number }[]; viewers: number } | null;
+  broadcast: { id: string; state: string; renditions: { trackId: string }[]; input: { bitrate: number }[]; viewers: number } | null;
 };
 
 describe('roles on separate processes behind a caching proxy', () => {
@@ -151,9 +151,11 @@ describe('roles on separate processes behind a caching proxy', () => {
         live.body.broadcast?.renditions.map((r) => r.trackId).sort(),
         ['audio', 'video-360p'],
       );
-      // The viewer links name the owning node's path on the CDN.
-      assert.equal(live.body.viewerUrl, `${cdn.url}/b/node-a/watch/?broadcast=${stageId}`);
+      // The viewer links name the owning node's path on the CDN: the stage's stable links, then the broadcast's own media.
+      assert.equal(live.body.viewerUrl, `${cdn.url}/b/node-a/watch/?stage=${stageId}`);
       assert.equal(live.body.hlsUrl, `${cdn.url}/b/node-a/live/${stageId}/master.m3u8`);
+      const bid = live.body.broadcast!.id;
+      assert.match(bid, new RegExp(`^${stageId}-\\d{8}T\\d{6}Z`));
       const placed = (await api<Status>('GET', `/stages/${stageId}`)).body;
       assert.deepEqual(placed.placement && { nodeId: placed.placement.nodeId, connected: placed.placement.connected }, { nodeId: 'node-a', connected: true });
 
@@ -168,7 +170,7 @@ describe('roles on separate processes behind a caching proxy', () => {
 
       // A second CDN client asking for the very next blocking reload and the preload-hinted part,
       // five times at once each: nginx must pull each once from the origin and answer the rest from cache.
-      const base = `${cdn.url}/b/node-a/live/${stageId}/video-360p`;
+      const base = `${cdn.url}/b/node-a/live/${bid}/video-360p`;
       const answers: string[] = [];
       const bodies: string[] = [];
       const burst = async (uri: string) =>
@@ -193,8 +195,8 @@ describe('roles on separate processes behind a caching proxy', () => {
         const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
         assert.ok(hint, `the live playlist has a preload hint:\n${playlist}`);
         const [msn, part] = [Number(hint[1]), Number(hint[2])];
-        blockingUri = `/b/node-a/live/${stageId}/video-360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`;
-        partUri = `/b/node-a/live/${stageId}/video-360p/part-${msn}.${part}.m4s`;
+        blockingUri = `/b/node-a/live/${bid}/video-360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`;
+        partUri = `/b/node-a/live/${bid}/video-360p/part-${msn}.${part}.m4s`;
         answers.length = 0;
         bodies.length = 0;
         const [blockingStatuses, partStatuses] = await Promise.all([burst(blockingUri), burst(partUri)]);
@@ -223,12 +225,12 @@ describe('roles on separate processes behind a caching proxy', () => {
       ];
       for (const uri of repeatUris) assert.equal((await fetch(`${cdn.url}${uri}`)).status, 200, uri);
       // Short-lived playlists: two fetches in a row, the second from the cache.
-      for (const uri of [`/b/node-a/live/${stageId}/master.m3u8`, `/b/node-a/live/${stageId}/audio/index.m3u8`]) {
+      for (const uri of [`/b/node-a/live/${bid}/master.m3u8`, `/b/node-a/live/${bid}/audio/index.m3u8`]) {
         await fetch(`${cdn.url}${uri}`).then((r) => r.arrayBuffer());
         await fetch(`${cdn.url}${uri}`).then((r) => r.arrayBuffer());
       }
       // A bad directive is answered, and never cached.
-      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${cdn.url}/b/node-a/live/${stageId}/video-360p/index.m3u8?_HLS_part=1`)).status, 400);
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${cdn.url}/b/node-a/live/${bid}/video-360p/index.m3u8?_HLS_part=1`)).status, 400);
 
       // The second bad request is the last one sent: once its line is in, every earlier one is.
       const log = await cdn.logWhen((ls) => ls.filter((l) => l.uri.endsWith('index.m3u8?_HLS_part=1')).length >= 2);
@@ -266,7 +268,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.ok(repeatUris.some((u) => u.includes('/init-')) && repeatUris.some((u) => u.includes('/part-')), `init segments and parts were repeated: ${repeatUris.join(' ')}`);
       // The multivariant playlist (max-age=2) and a playlist without directives (max-age=1): the back-to-back repeat is a HIT.
       for (const name of ['master.m3u8', 'audio/index.m3u8']) {
-        const same = lines((l) => l.uri === `/b/node-a/live/${stageId}/${name}`);
+        const same = lines((l) => l.uri === `/b/node-a/live/${bid}/${name}`);
         assert.equal(same.at(-1)?.cache, 'HIT', `${name} repeat came from the cache:\n${describeLines(same.slice(-4))}`);
       }
       // Errors say no-store: each bad request went to the origin.
@@ -294,11 +296,11 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.ok(sm.has('process_resident_memory_bytes'));
       assert.ok(![...sm.keys()].some((k) => k.startsWith('stagecast_parts_total') || k.startsWith('stagecast_origin_')), 'the sfu shows no packager or origin series');
       const nm = await scrape(nodeUrl);
-      assert.ok((nm.get(`stagecast_parts_total{broadcast="${stageId}",track="video-360p"}`) ?? 0) > 0, 'parts counted on the node');
+      assert.ok((nm.get(`stagecast_parts_total{broadcast="${bid}",track="video-360p"}`) ?? 0) > 0, 'parts counted on the node');
       assert.ok((nm.get(`stagecast_rtp_in_bitrate_bps{stage="${stageId}",kind="video"}`) ?? 0) > 0, 'RTP in from the SFU');
-      assert.ok((nm.get(`stagecast_ffmpeg_speed{broadcast="${stageId}"}`) ?? 0) > 0, 'FFmpeg speed');
+      assert.ok((nm.get(`stagecast_ffmpeg_speed{broadcast="${bid}"}`) ?? 0) > 0, 'FFmpeg speed');
       assert.ok((nm.get('stagecast_origin_requests_total{route="part",status="200"}') ?? 0) > 0, 'the CDN pulled parts from the origin');
-      assert.ok((nm.get(`stagecast_viewers_estimated{broadcast="${stageId}"}`) ?? 0) >= 1);
+      assert.ok((nm.get(`stagecast_viewers_estimated{broadcast="${bid}"}`) ?? 0) >= 1);
       assert.ok(!nm.has('stagecast_stages') && !nm.has('stagecast_mediasoup_workers'), 'the node shows no SFU series');
       assert.equal((await fetch(`${cdn.url}/b/node-a/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).status, 404);
 
@@ -306,7 +308,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       const stopped = await api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
       assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
       assert.equal(stopped.body.broadcast?.state, 'ended');
-      const ended = await (await fetch(`${nodeUrl}/b/node-a/live/${stageId}/video-360p/index.m3u8`)).text();
+      const ended = await (await fetch(`${nodeUrl}/b/node-a/live/${bid}/video-360p/index.m3u8`)).text();
       assert.match(ended, /#EXT-X-ENDLIST\s*$/);
       const placement = (await api<Status>('GET', `/stages/${stageId}`)).body.placement;
       assert.equal(placement?.connected, false, 'the broadcast channel is closed after the stop');

@@ -24,7 +24,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { samplePlayback, startPlainPlayers, type PlainPlayer, type PlainPlayerServer, type PlaybackSample } from '../helpers/plainPlayers.ts';
 
@@ -365,7 +365,7 @@ describe('live: one broadcast, each client in turn', () => {
   for (const client of CLIENTS) {
     const options = { timeout: 90_000, ...(client.skip ? { skip: client.skip } : client.liveUpstreamBug ? { todo: client.liveUpstreamBug } : {}) };
     test(client.name, options, async (t) => {
-      assert.equal(app.packager.getBroadcast(STAGE)?.ended ?? false, false, 'the broadcast is still live');
+      assert.equal(app.packager.getBroadcast(broadcastIdOf(app, STAGE))?.ended ?? false, false, 'the broadcast is still live');
       await client.play(t, 'live');
     });
   }
@@ -379,8 +379,9 @@ describe('VOD: the same URLs from the store after the stop', () => {
     await host?.close();
     host = undefined;
     // After the grace and once the uploads drain, the broadcast leaves memory: the store serves it alone.
-    await until('the ended broadcast leaves memory', async () => app.packager.getBroadcast(STAGE) === undefined, Boolean, 30_000);
-    const playlist = await (await fetch(`${app.url}/live/${STAGE}/video-360p/index.m3u8`)).text();
+    const bid = broadcastIdOf(app, STAGE);
+    await until('the ended broadcast leaves memory', async () => app.packager.getBroadcast(bid) === undefined, Boolean, 30_000);
+    const playlist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
     assert.match(playlist, /#EXT-X-ENDLIST/);
     const mpd = await (await fetch(manifest('manifest.mpd'))).text();
     assert.match(mpd, /type="static"/);

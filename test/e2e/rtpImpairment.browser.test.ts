@@ -12,7 +12,7 @@ import * as esbuild from 'esbuild';
 import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import type { ClockRecord } from '../../bench/lib/clockReader.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { impairRtpPair, type ImpairmentOptions, type UdpImpairment } from '../helpers/udpImpairment.ts';
 
@@ -109,7 +109,7 @@ test('5 % loss, reordering and 50 ms jitter toward FFmpeg: hls.js plays on for 2
         });
         const status = await api<Status>(app, 'GET', '/stages/impaired');
         const lists = await Promise.all(
-          ['master.m3u8', 'video-360p/index.m3u8', 'audio/index.m3u8'].map(async (n) => `${n}:\n${(await (await fetch(`${app.url}/live/impaired/${n}`)).text()).slice(0, 1500)}`),
+          ['master.m3u8', 'video-360p/index.m3u8', 'audio/index.m3u8'].map(async (n) => `${n}:\n${(await (await fetch(`${app.url}/live/${broadcastIdOf(app, 'impaired')}/${n}`)).text()).slice(0, 1500)}`),
         );
         throw new Error(
           `${err.message}: no clean frame; viewer ${JSON.stringify(seen)}, transcoder ${JSON.stringify(status.body.broadcast.transcoder)}\n` +

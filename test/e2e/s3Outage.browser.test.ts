@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { S3ObjectStore } from '../../packager/index.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
 import { stallStats, watchStalls } from '../helpers/stalls.ts';
@@ -18,6 +18,8 @@ const OUTAGE_MS = 30_000;
 const QUEUE_MAX = 200;
 const QUEUE_MAX_BYTES = 48 * 1024 * 1024;
 const ID = 's3out';
+/** The broadcast's id (its media's name), known once it goes live. */
+let BID = '';
 const TRACKS = ['video-360p', 'video-180p', 'audio'];
 
 let app: RunningApp;
@@ -75,11 +77,11 @@ class ManifestWatcher {
   }
 
   async poll(): Promise<void> {
-    const master = await fetch(`${this.base}/live/${ID}/master.m3u8`);
+    const master = await fetch(`${this.base}/live/${BID}/master.m3u8`);
     if (master.status !== 200) throw new Error(`master.m3u8 ${master.status}`);
     await master.text();
     for (const track of TRACKS) {
-      const res = await fetch(`${this.base}/live/${ID}/${track}/index.m3u8`);
+      const res = await fetch(`${this.base}/live/${BID}/${track}/index.m3u8`);
       if (res.status !== 200) throw new Error(`${track}/index.m3u8 ${res.status}`);
       const text = await res.text();
       let last = -1;
@@ -87,10 +89,10 @@ class ManifestWatcher {
       let n = mediaSeq;
       for (const line of text.split('\n')) {
         const map = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line);
-        if (map) this.named.add(`${ID}/${track}/${map[1]}`);
+        if (map) this.named.add(`${BID}/${track}/${map[1]}`);
         const part = /^#EXT-X-PART:.*URI="([^"]+)"/.exec(line);
         if (part) {
-          const key = `${ID}/${track}/${part[1]}`;
+          const key = `${BID}/${track}/${part[1]}`;
           this.named.add(key);
           if (!this.parts.has(key)) {
             const r = await fetch(`${this.base}/live/${key}`);
@@ -99,15 +101,15 @@ class ManifestWatcher {
           }
         }
         if (line && !line.startsWith('#')) {
-          this.named.add(`${ID}/${track}/${line}`);
+          this.named.add(`${BID}/${track}/${line}`);
           last = n++;
         }
       }
       this.msn.set(track, last);
     }
-    const mpd = await fetch(`${this.base}/live/${ID}/manifest.mpd`);
+    const mpd = await fetch(`${this.base}/live/${BID}/manifest.mpd`);
     if (mpd.status !== 200) throw new Error(`manifest.mpd ${mpd.status}`);
-    for (const key of namedBy(`${ID}/manifest.mpd`, await mpd.text())) this.named.add(key);
+    for (const key of namedBy(`${BID}/manifest.mpd`, await mpd.text())) this.named.add(key);
   }
 }
 
@@ -128,7 +130,8 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
     await published;
     assert.equal((await api(app, 'POST', `/stages/${ID}/live`)).status, 201);
-    await viewer.goto(`${app.url}/watch/?broadcast=${ID}`);
+    BID = broadcastIdOf(app, ID);
+    await viewer.goto(`${app.url}/watch/?stage=${ID}`);
     await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
     await watcher.poll();
     watcher.start();
@@ -195,14 +198,14 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     assert.deepEqual(watcher.errors, [], 'every manifest and part request to the origin succeeded');
     assert.equal((await api(app, 'POST', `/stages/${ID}/stop`)).status, 200);
     const deadline = Date.now() + 30_000;
-    while (app.packager.getBroadcast(ID) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(app.packager.getBroadcast(ID), undefined, 'the ended broadcast was drained and retired');
+    while (app.packager.getBroadcast(BID) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(app.packager.getBroadcast(BID), undefined, 'the ended broadcast was drained and retired');
     assert.equal(pub.queued, 0);
     assert.equal(pub.dropped.count, 0, `dropped: ${pub.dropped.keys.join(', ')}`);
 
     // Everything any manifest named — live versions seen by the watcher and the final stored ones — is in the bucket.
     const named = new Set(watcher.named);
-    for (const key of [`${ID}/master.m3u8`, `${ID}/manifest.mpd`, ...TRACKS.map((tr) => `${ID}/${tr}/index.m3u8`)]) {
+    for (const key of [`${BID}/master.m3u8`, `${BID}/manifest.mpd`, ...TRACKS.map((tr) => `${BID}/${tr}/index.m3u8`)]) {
       const obj = await bucket.get(key);
       assert.ok(obj, `${key} stored`);
       const text = obj.body.toString('utf8');
@@ -239,7 +242,7 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
     // media sequence number the live playlist went through while the store was away.
     for (const track of TRACKS) {
       const numbers = new Set([...named].flatMap((k) => {
-        const m = new RegExp(`^${ID}/${track}/seg-(\\d+)\\.m4s$`).exec(k);
+        const m = new RegExp(`^${BID}/${track}/seg-(\\d+)\\.m4s$`).exec(k);
         return m ? [Number(m[1])] : [];
       }));
       const holes: number[] = [];

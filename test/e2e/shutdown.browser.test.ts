@@ -159,10 +159,11 @@ test('SIGTERM mid-broadcast: exit 0, ENDLIST and a static MPD in the store, no F
   const host = await browser.newPage();
   await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
   await until('the host to publish', 30_000, async () => (await api<{ producers: unknown[] }>(first.url, 'GET', '/stages/show1')).body.producers.length >= 2);
-  const live = await api<{ broadcast: { state: string } }>(first.url, 'POST', '/stages/show1/live');
+  const live = await api<{ broadcast: { id: string; state: string } }>(first.url, 'POST', '/stages/show1/live');
   assert.equal(live.status, 201, JSON.stringify(live.body));
+  const bid = live.body.broadcast.id;
   await until('5 segments in the live playlist', 30_000, async () => {
-    const r = await fetch(`${first.url}/live/show1/video-360p/index.m3u8`);
+    const r = await fetch(`${first.url}/live/${bid}/video-360p/index.m3u8`);
     return r.status === 200 && ((await r.text()).match(/^seg-\d+\.m4s$/gm)?.length ?? 0) >= 5;
   });
   // The process's children before the signal: FFmpeg (running + warm standby) and the mediasoup worker.
@@ -195,33 +196,29 @@ test('SIGTERM mid-broadcast: exit 0, ENDLIST and a static MPD in the store, no F
   // 3. The store holds the ended broadcast.
   const store = path.join(dataDir, 'store');
   for (const track of ['video-360p', 'audio']) {
-    const text = readFileSync(path.join(store, 'show1', track, 'index.m3u8'), 'utf8');
+    const text = readFileSync(path.join(store, bid, track, 'index.m3u8'), 'utf8');
     assert.match(text, /#EXT-X-ENDLIST\n$/, `${track} playlist ended`);
     assert.match(text, /#EXT-X-PLAYLIST-TYPE:VOD|#EXT-X-ENDLIST/);
     const segs = text.match(/^seg-\d+\.m4s$/gm) ?? [];
     assert.ok(segs.length >= 5, `${track}: ${segs.length} segments`);
-    for (const s of segs) assert.ok(existsSync(path.join(store, 'show1', track, s)), `${track}/${s} stored`);
+    for (const s of segs) assert.ok(existsSync(path.join(store, bid, track, s)), `${track}/${s} stored`);
   }
-  assert.match(readFileSync(path.join(store, 'show1', 'manifest.mpd'), 'utf8'), /type="static"/);
-  const index = JSON.parse(readFileSync(path.join(store, '_stagecast', 'recordings.json'), 'utf8')) as { recordings: { id: string }[] };
-  assert.deepEqual(index.recordings.map((r) => r.id), ['show1']);
+  assert.match(readFileSync(path.join(store, bid, 'manifest.mpd'), 'utf8'), /type="static"/);
+  const index = JSON.parse(readFileSync(path.join(store, '_stagecast', 'recordings.json'), 'utf8')) as { recordings: { id: string; stageId: string }[] };
+  assert.deepEqual(index.recordings.map((r) => [r.id, r.stageId]), [[bid, 'show1']]);
 
   // 4. Restarted on the same store: the recording is listed and plays as a VOD.
   const second = await startProcess();
   try {
     const list = await api<{ recordings: { id: string; viewerUrl: string; endedAt: string }[] }>(second.url, 'GET', '/recordings');
     assert.equal(list.status, 200);
-    assert.deepEqual(list.body.recordings.map((r) => r.id), ['show1']);
-    assert.ok(list.body.recordings[0]!.viewerUrl.endsWith('/watch/?broadcast=show1'));
-    // Going live again under that id would overwrite the recording: refused.
-    assert.equal((await api(second.url, 'POST', '/stages', { id: 'show1' })).status, 201);
-    const again = await api<{ error: { code: string } }>(second.url, 'POST', '/stages/show1/live');
-    assert.equal(again.status, 409);
-    assert.equal(again.body.error.code, 'recorded');
+    assert.deepEqual(list.body.recordings.map((r) => r.id), [bid]);
+    assert.ok(list.body.recordings[0]!.viewerUrl.endsWith(`/watch/?broadcast=${bid}`));
 
+    // The stage's stable link offers its latest recording: the one made before the restart.
     const vod = await browser.newPage();
     try {
-      await vod.goto(`${second.url}/watch/?broadcast=show1`);
+      await vod.goto(`${second.url}/watch/?stage=show1`);
       await vod.waitForFunction(() => document.getElementById('state')?.dataset.state === 'vod', undefined, { timeout: 20_000, polling: 200 });
       await vod.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 2, undefined, { timeout: 20_000, polling: 200 });
       const duration = await vod.evaluate(() => (document.getElementById('video') as HTMLVideoElement).duration);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { serveWhipClientPage, type WhipClientPage } from './whip/servePage.ts';
 
@@ -97,7 +97,7 @@ for (const video of ['video/VP8', 'video/H264'] as const) {
       assert.equal(app.whip.sessions.length, 0);
       // Its publisher gone, the broadcast ends (ENDLIST), as with a browser host.
       await broadcastEnded;
-      const playlist = await (await fetch(`${app.url}/live/${stage.id}/video-360p/index.m3u8`)).text();
+      const playlist = await (await fetch(`${app.url}/live/${broadcastIdOf(app, stage.id)}/video-360p/index.m3u8`)).text();
       assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
       assert.deepEqual(consoleErrors, [], 'the WHIP client reported no error');
     } finally {

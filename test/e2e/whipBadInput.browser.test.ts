@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp, waitForPlaylist } from '../helpers/app.ts';
+import { api, broadcastIdOf, startTestApp, waitForPlaylist } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 
 const offer = (name: string) => readFileSync(new URL(`../ingest/golden/whip/${name}`, import.meta.url), 'utf8');
@@ -62,7 +62,7 @@ after(async () => {
 
 /** The next media sequence number of the live 360p playlist. */
 async function nextMsn(query = ''): Promise<number> {
-  const res = await fetch(`${app.url}/live/${stageId}/video-360p/index.m3u8${query}`);
+  const res = await fetch(`${app.url}/live/${broadcastIdOf(app, stageId)}/video-360p/index.m3u8${query}`);
   assert.equal(res.status, 200);
   const text = await res.text();
   assert.doesNotMatch(text, /#EXT-X-ENDLIST/);

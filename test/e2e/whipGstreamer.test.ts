@@ -192,7 +192,7 @@ for (const [video, mimeType] of [
       assert.equal(stage.producers.length, 0);
       assert.equal(app.whip.sessions.length, 0);
       await broadcastEnded;
-      const playlist = await (await fetch(`${app.url}/live/${id}/video-360p/index.m3u8`)).text();
+      const playlist = await (await fetch(`${app.url}/live/${broadcast.id}/video-360p/index.m3u8`)).text();
       assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
       assert.deepEqual(
         client.events.filter((e) => e.event === 'error'),

@@ -62,3 +62,10 @@ export async function waitForPlaylist(app: RunningApp, broadcastId: string, time
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** The id of a stage's current (or latest) broadcast in this process: each go-live has its own. */
+export function broadcastIdOf(app: RunningApp, stageId: string): string {
+  const b = app.broadcasts.get(stageId);
+  if (!b) throw new Error(`stage ${stageId} has no broadcast in this process`);
+  return b.id;
+}

@@ -196,8 +196,11 @@ export async function keptPlaying(t0: number, seconds: number): Promise<void> {
   assert.notEqual(p.state, 'ended');
 }
 
+/** The stage's current broadcast id (each go-live has its own). */
+export const broadcastId = (): string => app.broadcasts.get(STAGE)!.id;
+
 export async function playlist(rendition = 'video-360p'): Promise<string> {
-  return (await fetch(`${app.url}/live/${STAGE}/${rendition}/index.m3u8`)).text();
+  return (await fetch(`${app.url}/live/${broadcastId()}/${rendition}/index.m3u8`)).text();
 }
 
 /** The playlist's header (sequence numbers) and its last lines, without the part and hint lines. */
@@ -248,7 +251,7 @@ async function bufferState(): Promise<unknown> {
 
 /** Mean level (dB) of the newest audio segment of the HLS audio rendition in a frequency band, decoded by FFmpeg. */
 export async function audioBandLevel(hz: number): Promise<number> {
-  const base = `${app.url}/live/${STAGE}/audio/`;
+  const base = `${app.url}/live/${broadcastId()}/audio/`;
   const text = await (await fetch(`${base}index.m3u8`)).text();
   const maps = [...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].map((m) => m[1]!);
   const segs = [...text.matchAll(/^(seg-\d+\.m4s)$/gm)].map((m) => m[1]!);

@@ -89,7 +89,18 @@ export class Broadcasts implements BroadcastControl {
       this.#record(b);
       void this.#retire(b);
     });
-    await b.start();
+    try {
+      await b.start();
+    } catch (err) {
+      // A go-live that never went live (nobody publishing, FFmpeg missing…) leaves the stage as it was:
+      // its stable link keeps pointing at its previous broadcast, and nothing of this one stays.
+      if (this.#live.get(stageId) === b) {
+        if (existing && existing.state !== 'failed') this.#live.set(stageId, existing);
+        else this.#live.delete(stageId);
+      }
+      if (this.#deps.packager.getBroadcast(b.id)) this.#deps.packager.removeBroadcast(b.id);
+      throw err;
+    }
     return b;
   }
 

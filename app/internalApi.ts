@@ -105,7 +105,7 @@ export class InternalApi implements StageFeedSource {
     });
     const status = async (id: string) => {
       const s = await this.#opts.broadcasts.status(id);
-      return s ? { ...s, viewers: this.#opts.viewers.count(id) } : null;
+      return s ? { ...s, viewers: this.#opts.viewers.count(s.id) } : null; // viewers watch the broadcast's media
     };
     const own = (params: unknown): string => {
       const id = (params as { stageId?: unknown } | null)?.stageId;

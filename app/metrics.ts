@@ -127,7 +127,7 @@ export class AppMetrics {
         for (const st of all) {
           for (const kind of ['audio', 'video']) {
             const tracks = st.input.filter((i) => i.kind === kind);
-            if (tracks.length) this.set({ stage: st.id, kind }, tracks.reduce((sum, i) => sum + i.bitrate, 0));
+            if (tracks.length) this.set({ stage: st.stageId, kind }, tracks.reduce((sum, i) => sum + i.bitrate, 0));
           }
         }
       },

@@ -61,9 +61,10 @@ export class RemoteBroadcasts implements BroadcastControl {
     return p && { nodeId: p.node.id, nodeUrl: p.node.url, connected: !p.channel.closed };
   }
 
-  /** The last viewer count the node reported for the stage (distinct clients polling playlists; behind a CDN its nodes). */
-  viewers(stageId: string): number {
-    return this.#placements.get(stageId)?.last?.viewers ?? 0;
+  /** The last viewer count a node reported for a broadcast (distinct clients polling playlists; behind a CDN its nodes). */
+  viewers(broadcastId: string): number {
+    for (const p of this.#placements.values()) if (p.last?.id === broadcastId) return p.last.viewers ?? 0;
+    return 0;
   }
 
   /** Nodes in placement order for a stage, each with whether it answered its readiness check. */

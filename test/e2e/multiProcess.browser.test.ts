@@ -192,7 +192,14 @@ describe('roles on separate processes behind a caching proxy', () => {
       let partUri = '';
       let playlist = await (await fetch(`${base}/index.m3u8`)).text();
       for (let attempt = 1; ; attempt++) {
-        const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
+        let hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
+        if (!hint) {
+          // No hint while the open segment is at its target (its next part starts the next
+          // segment, whose number is not known yet): the playlist with that part has one.
+          const open = Math.max(...[...playlist.matchAll(/URI="part-(\d+)\.\d+\.m4s"/g)].map((m) => Number(m[1])));
+          playlist = await (await fetch(`${base}/index.m3u8?_HLS_msn=${open + 1}&_HLS_part=0`)).text();
+          hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(playlist);
+        }
         assert.ok(hint, `the live playlist has a preload hint:\n${playlist}`);
         const [msn, part] = [Number(hint[1]), Number(hint[2])];
         blockingUri = `/b/node-a/live/${bid}/video-360p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`;

@@ -34,7 +34,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type BroadcastStatus = { state: string; transcoder?: { pid?: number; videoCopied: boolean; state: string } };
+type BroadcastStatus = { id: string; state: string; transcoder?: { pid?: number; videoCopied: boolean; state: string } };
 
 interface Started {
   proc: ChildHandle;
@@ -128,7 +128,7 @@ test('STAGECAST_TRANSCODE_MODE=passthrough under npm start: FFmpeg copies the H.
   assert.equal(status.transcoder!.videoCopied, true);
   assert.deepEqual(variants(master), ['video-source/index.m3u8'], master);
   // The copied track plays: its media playlist lists parts of the host's H.264.
-  const media = await (await fetch(`${s.url}/live/copy/video-source/index.m3u8`)).text();
+  const media = await (await fetch(`${s.url}/live/${status.id}/video-source/index.m3u8`)).text();
   assert.match(media, /#EXT-X-PART:DURATION=/);
   assert.match(master, /CODECS="avc1\.42/, 'the host page sends constrained baseline H.264, copied as it is');
   // Other people's players on their defaults play the copied track: 5 s of decoded pictures each.

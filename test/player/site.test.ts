@@ -29,7 +29,7 @@ describe('the index page', () => {
   test('links the host page, both viewer pages, the embeddable modules and the docs, and every link resolves', async () => {
     const html = await (await get('/')).text();
     const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
-    for (const expected of ['/host/?stage=main', '/watch/?broadcast=main', '/watch/dash.html?broadcast=main', '/watch/stagecast.js', '/watch/stagecast-player.js', '/docs/README.md', '/docs/embedding.md']) {
+    for (const expected of ['/host/?stage=main', '/watch/?stage=main', '/watch/dash.html?stage=main', '/watch/stagecast.js', '/watch/stagecast-player.js', '/docs/README.md', '/docs/embedding.md']) {
       assert.ok(hrefs.includes(expected), `the index links ${expected}: ${hrefs.join(' ')}`);
     }
     // README sections are linked by anchor: each must exist on the page it points at.

@@ -1,25 +1,28 @@
 import type { AliasTarget, Packager } from '../packager/index.ts';
 import type { Recordings } from './recordings.ts';
 
-/** A stage's stable links: shareable before the event, they follow its current broadcast. */
-export function stageLinks(base: string, stageId: string): { viewerUrl: string; dashViewerUrl: string; hlsUrl: string; dashUrl: string } {
+export interface ViewerLinks {
+  viewerUrl: string;
+  dashViewerUrl: string;
+  hlsUrl: string;
+  dashUrl: string;
+}
+
+/** The viewer pages and manifests of `id`, a stage (`?stage=`) or one broadcast (`?broadcast=`): the same paths, one query name. */
+function linksOf(base: string, kind: 'stage' | 'broadcast', id: string): ViewerLinks {
   return {
-    viewerUrl: `${base}/watch/?stage=${stageId}`,
-    dashViewerUrl: `${base}/watch/dash.html?stage=${stageId}`,
-    hlsUrl: `${base}/live/${stageId}/master.m3u8`,
-    dashUrl: `${base}/live/${stageId}/manifest.mpd`,
+    viewerUrl: `${base}/watch/?${kind}=${id}`,
+    dashViewerUrl: `${base}/watch/dash.html?${kind}=${id}`,
+    hlsUrl: `${base}/live/${id}/master.m3u8`,
+    dashUrl: `${base}/live/${id}/manifest.mpd`,
   };
 }
 
+/** A stage's stable links: shareable before the event, they follow its current broadcast. */
+export const stageLinks = (base: string, stageId: string): ViewerLinks => linksOf(base, 'stage', stageId);
+
 /** One broadcast's own links (its recording's, once it has ended). */
-export function broadcastLinks(base: string, broadcastId: string): { viewerUrl: string; dashViewerUrl: string; hlsUrl: string; dashUrl: string } {
-  return {
-    viewerUrl: `${base}/watch/?broadcast=${broadcastId}`,
-    dashViewerUrl: `${base}/watch/dash.html?broadcast=${broadcastId}`,
-    hlsUrl: `${base}/live/${broadcastId}/master.m3u8`,
-    dashUrl: `${base}/live/${broadcastId}/manifest.mpd`,
-  };
-}
+export const broadcastLinks = (base: string, broadcastId: string): ViewerLinks => linksOf(base, 'broadcast', broadcastId);
 
 /** What the alias needs of the broadcasts in this process: each stage's latest one. */
 export interface StageBroadcastSource {

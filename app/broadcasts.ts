@@ -80,7 +80,6 @@ export class Broadcasts implements BroadcastControl {
     if (existing && (existing.state === 'starting' || existing.state === 'live' || existing.state === 'stopping')) {
       throw new InputError('already-live', `stage ${stageId} is already ${existing.state === 'stopping' ? 'stopping its broadcast' : 'live'}`, 409);
     }
-    if (existing?.state === 'failed') this.#deps.packager.removeBroadcast(existing.id); // a failed start leaves nothing worth keeping
     const layout = this.#layouts.get(stageId);
     const b = new LiveBroadcast({ ...this.#deps, id: this.#newId(stageId), stage, ...(layout ? { layout } : {}) });
     this.#live.set(stageId, b);
@@ -95,7 +94,7 @@ export class Broadcasts implements BroadcastControl {
       // A go-live that never went live (nobody publishing, FFmpeg missing…) leaves the stage as it was:
       // its stable link keeps pointing at its previous broadcast, and nothing of this one stays.
       if (this.#live.get(stageId) === b) {
-        if (existing && existing.state !== 'failed') this.#live.set(stageId, existing);
+        if (existing) this.#live.set(stageId, existing);
         else this.#live.delete(stageId);
       }
       if (this.#deps.packager.getBroadcast(b.id)) this.#deps.packager.removeBroadcast(b.id);

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { InputError, bearerMatches, type Logger } from '../common/index.ts';
+import { InputError, STAGE_ID_PATTERN, bearerMatches, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
 import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
@@ -11,7 +11,7 @@ import type { ViewerEstimator } from './viewers.ts';
 
 const createStageBody = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    id: z.string().regex(STAGE_ID_PATTERN).optional(),
     hostName: z.string().max(128).optional(),
     role: z.enum(['host', 'host-audio']).optional(),
   })

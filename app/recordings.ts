@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BROADCAST_ID_PATTERN, errorMessage, type Logger } from '../common/index.ts';
+import { BROADCAST_ID_PATTERN, STAGE_ID_PATTERN, errorMessage, type Logger } from '../common/index.ts';
 import type { ObjectStore, Publisher } from '../packager/index.ts';
 
 /** A finished broadcast whose VOD lives in the store. */
@@ -17,7 +17,7 @@ const recordingsSchema = z.object({
   recordings: z.array(
     z.object({
       id: z.string().regex(BROADCAST_ID_PATTERN),
-      stageId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+      stageId: z.string().regex(STAGE_ID_PATTERN).optional(),
       startedAt: z.string().optional(),
       endedAt: z.string(),
       renditions: z.array(z.object({ trackId: z.string(), kind: z.string(), height: z.number().optional() })),

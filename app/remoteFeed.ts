@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
+import { STAGE_ID_PATTERN, TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
 import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
 import type { StageFeed, StageFeedHost, StageRtpOutput } from './stageFeed.ts';
@@ -14,7 +14,7 @@ const producerSchema = z.object({
 });
 /** What an SFU says about a stage when it asks for a broadcast. */
 export const remoteStageSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  id: z.string().regex(STAGE_ID_PATTERN),
   producers: z.array(producerSchema).max(64),
 });
 export type RemoteStage = z.infer<typeof remoteStageSchema>;

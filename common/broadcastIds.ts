@@ -7,6 +7,8 @@
  * 64-character stage id and the stamp fit.
  */
 export const BROADCAST_ID_PATTERN = /^[A-Za-z0-9_-]{1,96}$/;
+/** Stage ids: what a stage is named in URLs, the store and the control API. */
+export const STAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const STAMP_SUFFIX = /-(\d{8}T\d{6}Z)(?:-(\d{1,4}))?$/;
 
 /** The id of a broadcast of `stageId` started at `at`; `n` > 1 tells apart broadcasts started in the same second. */

@@ -6,4 +6,4 @@ export { bundleForBrowser } from './browserBundle.ts';
 export { bearerMatches, bearerToken } from './bearer.ts';
 export { TokenBucket } from './tokenBucket.ts';
 export { ClientRateLimiter, type ClientRateLimiterOptions } from './clientRateLimiter.ts';
-export { BROADCAST_ID_PATTERN, broadcastIdFor, stageOfBroadcast, looksLikeBroadcastId } from './broadcastIds.ts';
+export { BROADCAST_ID_PATTERN, STAGE_ID_PATTERN, broadcastIdFor, stageOfBroadcast, looksLikeBroadcastId } from './broadcastIds.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InputError, InvalidStateError, TypedEmitter, looksLikeBroadcastId, type Logger } from '../common/index.ts';
+import { InputError, InvalidStateError, STAGE_ID_PATTERN, TypedEmitter, looksLikeBroadcastId, type Logger } from '../common/index.ts';
 import { stageMediaCodecs } from './codecs.ts';
 import { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
 import { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
@@ -10,8 +10,6 @@ export interface SfuEvents {
   stagecreate: [stage: Stage];
   stageclose: [stage: Stage];
 }
-
-const stageIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * The ingest stage: a pool of mediasoup workers and the stages running on them.
@@ -55,7 +53,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
   /** Creates a stage (one Router on the least loaded worker). */
   async createStage(id: string = randomUUID()): Promise<Stage> {
     if (this.#closed) throw new InvalidStateError('SFU is closed');
-    if (!stageIdPattern.test(id)) throw new InputError('invalid-stage-id', 'stage id must be 1-64 of [A-Za-z0-9_-]');
+    if (!STAGE_ID_PATTERN.test(id)) throw new InputError('invalid-stage-id', 'stage id must be 1-64 of [A-Za-z0-9_-]');
     // A stage's broadcasts are `<stage>-<UTC start>`: a stage named like one would make links ambiguous.
     if (looksLikeBroadcastId(id)) throw new InputError('invalid-stage-id', 'a stage id may not end in -YYYYMMDDTHHMMSSZ (the form of broadcast ids)');
     if (this.#stages.has(id)) throw new InputError('stage-exists', `stage ${id} already exists`, 409);

@@ -17,15 +17,21 @@ resource "aws_cloudfront_origin_access_control" "media" {
   signing_protocol                  = "sigv4"
 }
 
+# The origin's Cache-Control decides every TTL (packager/naming.ts), as in the
+# nginx files operators get (infra/nginx): min_ttl 0 and a max_ttl above the
+# longest max-age the origin sends, so CloudFront neither keeps an answer
+# longer nor shorter than it says; default_ttl applies only to an answer
+# without one. test/infra/cdnConfig.test.ts compares the two.
+
 # LL-HLS media playlists: a blocking reload (_HLS_msn, _HLS_part, _HLS_skip)
 # names one version of the playlist, so those are the key; the origin says
-# max-age=1 without directives and 6 with them (packager/naming.ts).
+# max-age=1 without directives, 6 with them, 3600 once the broadcast ended.
 resource "aws_cloudfront_cache_policy" "ll_playlist" {
   name        = "stagecast-ll-playlist"
-  comment     = "LL-HLS media playlists: ~1 s, keyed by the delivery directives"
+  comment     = "LL-HLS media playlists: as the origin says, keyed by the delivery directives"
   min_ttl     = 0
   default_ttl = 1
-  max_ttl     = 6
+  max_ttl     = 3600
   parameters_in_cache_key_and_forwarded_to_origin {
     enable_accept_encoding_gzip   = true
     enable_accept_encoding_brotli = true
@@ -44,13 +50,15 @@ resource "aws_cloudfront_cache_policy" "ll_playlist" {
   }
 }
 
-# Multivariant playlist and the DASH MPD: short-lived (origin: max-age=2 / 1).
+# Multivariant playlist, the DASH MPD and a stage's stable link (a redirect):
+# short-lived while live (origin: max-age=2 / 1 / 1), 10 s for a stable link
+# between broadcasts, an hour once ended.
 resource "aws_cloudfront_cache_policy" "manifest" {
   name        = "stagecast-manifest"
-  comment     = "Multivariant playlist and MPD: a couple of seconds"
+  comment     = "Multivariant playlist, MPD, stable link: as the origin says"
   min_ttl     = 0
   default_ttl = 2
-  max_ttl     = 2
+  max_ttl     = 3600
   parameters_in_cache_key_and_forwarded_to_origin {
     enable_accept_encoding_gzip   = true
     enable_accept_encoding_brotli = true

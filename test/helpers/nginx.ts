@@ -13,14 +13,29 @@ export interface CacheLogLine {
   cacheControl: string;
 }
 
+/** The operators' nginx files (docs/scaling.md): what every run here includes. */
+export const INFRA_NGINX = path.resolve(import.meta.dirname, '../../infra/nginx');
+
+export interface NginxOptions {
+  /** Forward `/b/<id>/x` as `/x` (an origin that serves no `/b/<id>/` prefix, role `all`). */
+  stripPrefix?: boolean;
+  workers?: number;
+  workerConnections?: number;
+  upstreamKeepalive?: number;
+  backlog?: number;
+  /** Off, or buffered (a benchmark's hundreds of thousands of lines). */
+  accessLog?: false | 'buffered';
+}
+
 const LOG_FORMAT = `'$msec "$request_method" "$request_uri" $status $upstream_cache_status "$upstream_http_cache_control" $request_time'`;
 
 /**
  * nginx (Debian's package) as a caching reverse proxy standing in for a CDN's
- * origin pulls: one location per broadcast node, `/b/<nodeId>/` → that node,
- * caching what the origin's Cache-Control allows, the query in the key (so
- * each `_HLS_msn`/`_HLS_part`/`_HLS_skip` blocking reload is its own object)
- * and `proxy_cache_lock` so identical concurrent requests make one origin pull.
+ * origin pulls, configured with the files operators get (infra/nginx): one
+ * location per broadcast node, `/b/<nodeId>/` → that node, caching what the
+ * origin's Cache-Control allows, the delivery directives in the key (so each
+ * `_HLS_msn`/`_HLS_part`/`_HLS_skip` blocking reload is its own object) and
+ * `proxy_cache_lock` so identical concurrent requests make one origin pull.
  * Runs in the foreground on a free loopback port with its config, cache and
  * logs in `dir`.
  */
@@ -43,47 +58,46 @@ export class NginxCdn {
     return path.join(this.dir, 'access.log');
   }
 
-  static config(dir: string, port: number, nodes: { id: string; url: string }[]): string {
-    const upstreams = nodes.map((n) => `  upstream node_${n.id.replace(/-/g, '_')} { server ${new URL(n.url).host}; keepalive 16; }`).join('\n');
+  /**
+   * The whole nginx.conf: the operators' files from infra/nginx (the cache key's
+   * map and each location's caching rules, included as they are) with this
+   * run's paths, port and upstreams around them.
+   */
+  static config(dir: string, port: number, nodes: { id: string; url: string }[], opts: NginxOptions = {}): string {
+    const upstream = (id: string) => `node_${id.replace(/-/g, '_')}`;
+    const upstreams = nodes.map((n) => `  upstream ${upstream(n.id)} { server ${new URL(n.url).host}; keepalive ${opts.upstreamKeepalive ?? 16}; }`).join('\n');
     const locations = nodes
       .map(
         (n) => `    location /b/${n.id}/ {
-      proxy_pass http://node_${n.id.replace(/-/g, '_')};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_cache live;
-      # The query is part of the key: a blocking reload names one version of the playlist.
-      proxy_cache_key $scheme$proxy_host$request_uri;
-      # Identical concurrent requests wait for the first one's answer (one origin pull).
-      # The lock must outlast the origin's longest blocking wait, or waiters go to the origin.
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 15s;
-      proxy_cache_lock_age 15s;
-      proxy_read_timeout 30s;
-      add_header X-Cache-Status $upstream_cache_status always;
+      proxy_pass http://${upstream(n.id)}${opts.stripPrefix ? '/' : ''};
+      include ${path.join(INFRA_NGINX, 'cdn-location.conf')};
     }`,
       )
       .join('\n');
     // As root nginx would switch its workers to nobody, who cannot write the temp dir.
     const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-    return `${user}worker_processes 1;
+    const workers = opts.workers ?? 1;
+    const connections = opts.workerConnections ?? 1024;
+    return `${user}worker_processes ${workers};
+worker_rlimit_nofile ${connections * 2 + 64};
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections ${connections}; }
 http {
   log_format cdn ${LOG_FORMAT};
-  access_log ${dir}/access.log cdn;
+  access_log ${opts.accessLog === false ? 'off' : `${dir}/access.log cdn${opts.accessLog === 'buffered' ? ' buffer=256k flush=1s' : ''}`};
+  keepalive_requests 100000;
   client_body_temp_path ${dir}/tmp/client;
   proxy_temp_path ${dir}/tmp/proxy;
   fastcgi_temp_path ${dir}/tmp/fastcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=live:10m max_size=256m inactive=10m use_temp_path=off;
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=stagecast_live:10m max_size=512m inactive=10m use_temp_path=off;
+  include ${path.join(INFRA_NGINX, 'cdn-http.conf')};
 ${upstreams}
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${opts.backlog ? ` backlog=${opts.backlog}` : ''};
 ${locations}
     location = /nginx-ready { access_log off; return 200 "ok"; }
     location / { return 404; }
@@ -92,11 +106,11 @@ ${locations}
 `;
   }
 
-  static async start(dir: string, nodes: { id: string; url: string }[]): Promise<NginxCdn> {
+  static async start(dir: string, nodes: { id: string; url: string }[], opts: NginxOptions = {}): Promise<NginxCdn> {
     mkdirSync(path.join(dir, 'tmp'), { recursive: true });
     const port = await freeTcpPort();
     const conf = path.join(dir, 'nginx.conf');
-    writeFileSync(conf, NginxCdn.config(dir, port, nodes));
+    writeFileSync(conf, NginxCdn.config(dir, port, nodes, opts));
     const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = new ChildHandle('nginx', child, path.join(dir, 'nginx.out'));
     const cdn = new NginxCdn(dir, port, proc);

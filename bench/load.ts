@@ -24,19 +24,18 @@
  * the origin's CPU (% of one core) and RSS, the generators' and FFmpeg's CPU,
  * the machine's CPU use and load, and whether the pipeline kept real time.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
 import { originServerOptions } from '../packager/index.ts';
 import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
-import { launchChromium } from '../test/helpers/browser.ts';
 import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
-import { Histogram } from './lib/histogram.ts';
-import { startOriginProcess, type PartLanding } from './lib/originProcess.ts';
+import { startLiveProduct } from './lib/liveProduct.ts';
+import type { PartLanding } from './lib/originProcess.ts';
 import { ProcSampler } from './lib/procStats.ts';
-import { REQUEST_KINDS, type RequestKind, type RunJob, type RunResult } from './lib/viewerJob.ts';
+import { REQUEST_KINDS, type RunJob, type RunResult } from './lib/viewerJob.ts';
+import { kindTable, mergeResults, pad } from './lib/viewerResults.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,50 +65,33 @@ const MIX = (arg('mix') ?? LADDER.map((_, i) => (i === 0 ? 60 : 40 / Math.max(1,
 const SERVER = { keepAliveTimeout: originServerOptions.keepAliveTimeout, headersTimeout: originServerOptions.headersTimeout };
 const RTP_PORTS = /^(\d+)-(\d+)$/.exec(arg('rtp-ports') ?? process.env.STAGECAST_TEST_RTP_PORTS ?? '47000-47999');
 if (!RTP_PORTS) throw new TypeError('--rtp-ports (or STAGECAST_TEST_RTP_PORTS) must look like 47000-47999');
-const BROADCAST = 'load';
+const STAGE = 'load';
 
 const now = () => performance.timeOrigin + performance.now();
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
-const ADMIN = 'bench-load-admin-token-0123456789';
 // A longer start timeout than the default 10 s: on a shared, saturated box FFmpeg's start-up alone has taken over 30 s; start-up is not what this measures.
 const transcodeInput: TranscodeConfigInput = { ladder: LADDER, x264Preset: PRESET, supervision: { startTimeoutMs: 60_000 } };
 const config = parseTranscodeConfig(transcodeInput);
-/** The tracks the broadcast has, from its go-live answer. */
-let tracks: string[] = [];
 
-const origin = await startOriginProcess({
-  broadcast: BROADCAST,
+const product = await startLiveProduct({
+  stage: STAGE,
   blockingTimeoutMs: 3000,
   server: SERVER,
-  feed: { kind: 'app', storeDir: path.join(tmp, 'store'), adminToken: ADMIN, rtpPorts: { min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) }, transcode: transcodeInput as Record<string, unknown> },
+  rtpPorts: { min: Number(RTP_PORTS[1]), max: Number(RTP_PORTS[2]) },
+  transcode: transcodeInput as Record<string, unknown>,
 });
-const base = `http://127.0.0.1:${origin.port}`;
-const control = async <T>(method: string, p: string): Promise<T> => {
-  const res = await fetch(`${base}/api${p}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
-  const body = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-};
-type StageStatus = { producers: unknown[]; broadcast?: { transcoder?: { pid?: number; restarts: number; speed?: number }; renditions: { trackId: string }[] } };
-let browser: Browser | undefined;
+const { origin, tracks } = product;
 let restarts = 0;
 let speed: number | undefined;
 const gens = await forkGenerators(path.join(import.meta.dirname, 'lib', 'viewers.ts'), GENERATORS);
 // A generator that exits while a landing is on its way makes send() fail with EPIPE: nothing to act on then.
 for (const g of gens) g.on('error', (err) => console.error(`generator ${g.pid}: ${err.message}`));
 let forwarding = true;
-/** Parts landed per track: all, and inside the measured window. */
-const landedAll = new Map<string, number>();
+/** Parts landed per track inside the measured window. */
 const landedWindow = new Map<string, number>();
 let window: { from: number; to: number } = { from: Infinity, to: Infinity };
-const firstPart = new Promise<void>((resolve) => {
-  origin.onPart((p: PartLanding) => {
-    if (forwarding) for (const g of gens) if (g.connected) g.send(p);
-    landedAll.set(p.track, (landedAll.get(p.track) ?? 0) + 1);
-    if (p.at >= window.from && p.at < window.to) landedWindow.set(p.track, (landedWindow.get(p.track) ?? 0) + 1);
-    // Two segments of every track: the master playlist is served and viewers find a whole segment to start with.
-    if (tracks.length > 0 && tracks.every((t) => (landedAll.get(t) ?? 0) >= 10)) resolve();
-  });
+product.onPart((p: PartLanding) => {
+  if (forwarding) for (const g of gens) if (g.connected) g.send(p);
+  if (p.at >= window.from && p.at < window.to) landedWindow.set(p.track, (landedWindow.get(p.track) ?? 0) + 1);
 });
 
 // Ctrl-C still stops every child process and frees the ports (the finally below).
@@ -125,22 +107,7 @@ let results: RunResult[] = [];
 let summary: ReturnType<ProcSampler['summary']> | undefined;
 let originInside: { cpu: number; rss: number; heap: number } | undefined;
 try {
-  // The host: Chromium's host page with its clock canvas (640×360, cheap to encode) and fake microphone.
-  browser = await launchChromium();
-  const host = await browser.newPage();
-  await host.goto(`${base}/host/?stage=${BROADCAST}&autostart=1&source=clock#token=${origin.hostToken}`);
-  const deadline = Date.now() + 60_000;
-  while ((await control<StageStatus>('GET', `/stages/${BROADCAST}`)).producers.length < 2) {
-    if (Date.now() > deadline) throw new Error('the host page did not publish within 60 s');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  await control('POST', `/stages/${BROADCAST}/live`);
-  if (!(await origin.watch())) throw new Error('no live broadcast after go-live');
-  const live = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast!;
-  tracks = live.renditions.map((r) => r.trackId);
-  await firstPart;
-  const ffmpegPid = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast?.transcoder?.pid;
-  if (ffmpegPid === undefined) throw new Error('the broadcast has no FFmpeg');
+  const ffmpegPid = product.ffmpegPid;
   sampler.track('product', [origin.pid]);
   gens.forEach((g, i) => sampler.track(`generator ${i + 1}`, [g.pid!]));
   sampler.track('generators', gens.map((g) => g.pid!));
@@ -159,7 +126,8 @@ try {
       const job: RunJob = {
         type: 'run',
         port: origin.port,
-        broadcast: BROADCAST,
+        prefix: '',
+        broadcast: product.broadcastId,
         viewers: share(VIEWERS, GENERATORS, i),
         firstIndex,
         totalViewers: VIEWERS,
@@ -181,18 +149,14 @@ try {
   await new Promise((r) => setTimeout(r, end - now()));
   summary = sampler.summary();
   originInside = await origin.stats();
-  const after = (await control<StageStatus>('GET', `/stages/${BROADCAST}`)).broadcast?.transcoder;
-  restarts = after?.restarts ?? 0;
-  speed = after?.speed;
+  ({ restarts, speed } = await product.transcoder());
   results = await done;
 } finally {
   forwarding = false;
   process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   sampler.stop();
   await stopGenerators(gens);
-  await browser?.close();
-  await origin.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  await product.stop();
 }
 
 if (interruptedBy) {
@@ -201,59 +165,16 @@ if (interruptedBy) {
 }
 
 // ---- Report ----
-const hist = Object.fromEntries(REQUEST_KINDS.map((k) => [k, new Histogram()])) as Record<RequestKind, Histogram>;
-const requests = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
-const immediate = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
-const bytes = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
-const errors = new Map<string, { count: number; example: string; firstS: number; lastS: number }>();
-for (const r of results) {
-  for (const k of REQUEST_KINDS) {
-    hist[k].merge(r.kinds[k].hist);
-    requests[k] += r.kinds[k].requests;
-    immediate[k] += r.kinds[k].immediate;
-    bytes[k] += r.kinds[k].bytes;
-  }
-  for (const [kind, e] of Object.entries(r.errors)) {
-    const prev = errors.get(kind);
-    errors.set(kind, { count: (prev?.count ?? 0) + e.count, example: prev?.example ?? e.example, firstS: Math.min(prev?.firstS ?? Infinity, e.firstS), lastS: Math.max(prev?.lastS ?? 0, e.lastS) });
-  }
-}
-const sum = (f: (r: RunResult) => number) => results.reduce((a, r) => a + f(r), 0);
-const totalRequests = REQUEST_KINDS.reduce((a, k) => a + requests[k], 0);
-const totalErrors = [...errors.values()].reduce((a, e) => a + e.count, 0);
-const errorsOf = (k: RequestKind) => [...errors].filter(([kind]) => kind.startsWith(`${k}:`)).reduce((a, [, e]) => a + e.count, 0);
-const ms = (v: number) => (Number.isNaN(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(0));
-const pad = (s: string | number, n: number) => String(s).padStart(n);
-const NOTE: Record<RequestKind, string> = {
-  master: 'response time',
-  playlist: 'response time (tune-in, switch)',
-  blocking: 'from part availability',
-  init: 'response time',
-  segment: 'response time',
-  part: 'response time',
-  hint: 'from part availability',
-};
+const merged = mergeResults(results);
+const { hist, requests, immediate, bytes, errors, totalRequests, totalErrors, unmatched, hintMisses } = merged;
+const errorsOf = merged.errorsOf;
 const lines: string[] = [];
 const out = (s = '') => lines.push(s);
 out(`bench:load — ${VIEWERS} viewers (${Math.round(VIEWERS * HINT_SHARE)} fetching preload hints), ${GENERATORS} generator processes, ${RAMP_S} s ramp then ${SECONDS} s measured`);
 out(`  ladder ${LADDER.map((r) => `${r.name}@${r.bitrateKbps}k`).join(' + ')} + AAC, x264 ${PRESET}; video mix ${MIX.join('/')}; rendition switch every ~${SWITCH_EVERY_S} s per viewer`);
-out(`  origin keepAliveTimeout ${SERVER.keepAliveTimeout} ms, headersTimeout ${SERVER.headersTimeout} ms; ${sum((r) => r.sockets)} client connections opened`);
+out(`  origin keepAliveTimeout ${SERVER.keepAliveTimeout} ms, headersTimeout ${SERVER.headersTimeout} ms; ${merged.sockets} client connections opened`);
 out();
-out(`${'kind'.padEnd(9)}${pad('requests', 10)}${pad('errors', 8)}${pad('measured', 10)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('max ms', 9)}  latency`);
-for (const k of REQUEST_KINDS) {
-  const h = hist[k];
-  const extra = k === 'blocking' || k === 'hint' ? `; ${immediate[k]} asked for a part already there` : '';
-  out(`${k.padEnd(9)}${pad(requests[k], 10)}${pad(errorsOf(k), 8)}${pad(h.count, 10)}${pad(ms(h.percentile(50)), 9)}${pad(ms(h.percentile(95)), 9)}${pad(ms(h.percentile(99)), 9)}${pad(ms(h.count ? h.max : NaN), 9)}  ${NOTE[k]}${extra}`);
-}
-out(`${'total'.padEnd(9)}${pad(totalRequests, 10)}${pad(totalErrors, 8)}   (${(totalRequests / (RAMP_S + SECONDS)).toFixed(0)} req/s over ramp + window, ${((REQUEST_KINDS.reduce((a, k) => a + bytes[k], 0) * 8) / 1e6 / (RAMP_S + SECONDS)).toFixed(0)} Mbit/s)`);
-out();
-out(totalErrors === 0 ? 'errors: none' : `errors (${totalErrors}):`);
-for (const [kind, e] of [...errors].sort((a, b) => b[1].count - a[1].count)) out(`  ${pad(e.count, 7)}  ${kind} (${e.firstS}–${e.lastS} s after start)   e.g. ${e.example}`);
-const unmatched = sum((r) => r.unmatched);
-if (unmatched) out(`  (${unmatched} blocking/hint responses whose part landing never reached the generator: not in the latency figures)`);
-const hintMisses = sum((r) => r.hintMisses);
-if (hintMisses) out(`hinted parts never produced (404: the segment ended before the hinted part; allowed, not an error): ${hintMisses}`);
-out(`viewers started ${sum((r) => r.viewersStarted)}; fell more than a segment behind the live edge at least once: ${sum((r) => r.fellBehind)}`);
+for (const l of kindTable(merged, RAMP_S + SECONDS)) out(l);
 out();
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const pc = (f: number) => `${(f * 100).toFixed(0)} %`;
@@ -274,7 +195,7 @@ if (summary) {
   const perCore = answered / originCpu;
   out(
     `  product (origin) throughput: ${answered.toFixed(0)} answered req/s at ${pc(originCpu)} of a core → ~${perCore.toFixed(0)} req/s per core${originCpu > 0.75 ? ' (near saturation)' : ''}; ` +
-      `viewers got ${(answered / Math.max(1, sum((r) => r.viewersStarted))).toFixed(1)} req/s each of the ${demand.toFixed(0)} a viewer at the live edge asks → ` +
+      `viewers got ${(answered / Math.max(1, merged.viewersStarted)).toFixed(1)} req/s each of the ${demand.toFixed(0)} a viewer at the live edge asks → ` +
       `one origin core serves ~${(perCore / demand).toFixed(0)} such viewers; ${VIEWERS} need ~${((VIEWERS * demand) / perCore).toFixed(1)} cores`,
   );
   out(`  machine: ${pc(summary.machineCpuMean)} of all cores busy (every process, other sessions included); 1-min load average up to ${summary.loadAvg1Max.toFixed(1)}`);

@@ -9,7 +9,8 @@
  *    API, LiveBroadcast with its FFmpeg, the packager and origin in this one
  *    process, a filesystem store; one stage is created, the bench's host page
  *    publishes to it and the bench goes live through the control API, then
- *    sends `watch` so the broadcast's part landings are reported.
+ *    sends `watch` with the broadcast id that go-live answered, so that
+ *    broadcast's part landings are reported.
  * Every part landing is reported over IPC (track, msn, part, wall-clock ms).
  */
 import fs from 'node:fs/promises';
@@ -29,7 +30,7 @@ const reportParts = (b: Broadcast) =>
   b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
 
 /** The product in this process: resolves with its HTTP port and a way to stop it. */
-async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: 'app' }>): Promise<{ port: number; hostToken: string; watch: () => boolean; stop: () => Promise<void> }> {
+async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: 'app' }>): Promise<{ port: number; hostToken: string; watch: (broadcastId: string) => boolean; stop: () => Promise<void> }> {
   const product = await startApp(
     appConfigSchema.parse({
       http: { host: '127.0.0.1', port: 0 },
@@ -47,8 +48,8 @@ async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: '
   return {
     port: Number(new URL(product.url).port),
     hostToken: product.sfu.issueHostToken(opts.broadcast),
-    watch: () => {
-      const b = product.packager.getBroadcast(opts.broadcast);
+    watch: (broadcastId) => {
+      const b = product.packager.getBroadcast(broadcastId);
       if (b) reportParts(b);
       return b !== undefined;
     },
@@ -93,13 +94,13 @@ async function startFileOrigin(feed: Extract<OriginServerOptions['feed'], { kind
   };
 }
 
-const running: { port: number; stop: () => Promise<void>; hostToken?: string; watch?: () => boolean } =
+const running: { port: number; stop: () => Promise<void>; hostToken?: string; watch?: (broadcastId: string) => boolean } =
   opts.feed.kind === 'app' ? await startProduct(opts.feed) : await startFileOrigin(opts.feed);
 let cpu = process.cpuUsage();
 let wall = performance.now();
-process.on('message', (m: { type: string }) => {
+process.on('message', (m: { type: string; broadcast?: string }) => {
   if (m.type === 'watch') {
-    process.send!({ type: 'watching', ok: running.watch?.() ?? false });
+    process.send!({ type: 'watching', ok: running.watch?.(m.broadcast ?? opts.broadcast) ?? false });
   } else if (m.type === 'mark') {
     cpu = process.cpuUsage();
     wall = performance.now();

@@ -34,8 +34,8 @@ export interface OriginProcess {
   readonly port: number;
   /** A host token for the stage (`app` feed only). */
   readonly hostToken: string | undefined;
-  /** Starts the part reports of the live broadcast (`app` feed, after go-live); false if it is not there. */
-  watch(): Promise<boolean>;
+  /** Starts the part reports of a live broadcast (`app` feed, after go-live); false if it is not there. */
+  watch(broadcastId: string): Promise<boolean>;
   onPart(fn: (p: PartLanding) => void): void;
   /** Restarts the origin's own CPU counter. */
   mark(): void;
@@ -68,7 +68,7 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
     pid: child.pid!,
     port: ready.port,
     hostToken: ready.hostToken,
-    watch: () =>
+    watch: (broadcastId) =>
       new Promise((resolve) => {
         const on = (m: { type: string; ok: boolean }) => {
           if (m.type === 'watching') {
@@ -77,7 +77,7 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
           }
         };
         child.on('message', on);
-        child.send({ type: 'watch' });
+        child.send({ type: 'watch', broadcast: broadcastId });
       }),
     onPart: (fn) => void partListeners.push(fn),
     mark: () => void child.send({ type: 'mark' }),

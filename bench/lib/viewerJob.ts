@@ -7,6 +7,8 @@ export const REQUEST_KINDS: RequestKind[] = ['master', 'playlist', 'blocking', '
 export interface RunJob {
   type: 'run';
   port: number;
+  /** Path before `/live/` (a CDN's `/b/<node>`), '' straight at the origin. */
+  prefix: string;
   broadcast: string;
   viewers: number;
   /** Index of this generator's first viewer among all, for start spacing and the mix. */

@@ -193,7 +193,7 @@ class Viewer {
     this.#job = job;
     // Spread hint viewers evenly over the indices (and so over the generators).
     this.#hint = Math.floor((index + 1) * job.hintShare) > Math.floor(index * job.hintShare);
-    this.#base = `/live/${job.broadcast}`;
+    this.#base = `${job.prefix}/live/${job.broadcast}`;
   }
 
   async #req(kind: RequestKind, path: string, text = false): Promise<Response | undefined> {

@@ -1,4 +1,5 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bearerMatches } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
@@ -275,9 +276,14 @@ export class AppMetrics {
 
   /** Express middleware for the origin: counts each `/live` request by route kind and status when it ends. */
   readonly originMiddleware = (req: Request, res: Response, next: NextFunction): void => {
+    if (this.#origin && req.path.startsWith('/live/')) this.observeOrigin(originRouteKind(req.path, req.query as Record<string, unknown>), res);
+    next();
+  };
+
+  /** Counts one origin request of this route kind by status, and its response time, when it ends. */
+  observeOrigin(route: OriginRouteKind, res: ServerResponse): void {
     const origin = this.#origin;
-    if (!origin || !req.path.startsWith('/live/')) return next();
-    const route = originRouteKind(req.path, req.query as Record<string, unknown>);
+    if (!origin) return;
     const end = origin.duration.startTimer({ route });
     let done = false;
     const record = () => {
@@ -290,8 +296,7 @@ export class AppMetrics {
     };
     res.once('finish', record);
     res.once('close', record);
-    next();
-  };
+  }
 
   /** The Prometheus text exposition. */
   async text(): Promise<string> {

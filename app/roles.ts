@@ -12,7 +12,7 @@ import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { InternalApi } from './internalApi.ts';
-import { createLiveRouter } from './liveRouter.ts';
+import { createLiveHotPath, createLiveRouter, withHotPath } from './liveRouter.ts';
 import { stageAliasResolver } from './stageLinks.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { rankNodes } from './placement.ts';
@@ -54,9 +54,14 @@ function closerChain(logger: Logger): { push(c: Closer): void; close(): Promise<
   };
 }
 
-async function listen(app: express.Express, config: AppConfig, closers: { push(c: Closer): void }): Promise<{ server: http.Server; url: string }> {
+async function listen(
+  app: express.Express,
+  config: AppConfig,
+  closers: { push(c: Closer): void },
+  listener: http.RequestListener = app,
+): Promise<{ server: http.Server; url: string }> {
   // The broadcast node is what the CDN pulls: same keep-alive as role `all` (packager/httpServer.ts).
-  const server = http.createServer(originServerOptions, app);
+  const server = http.createServer(originServerOptions, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => {
@@ -199,7 +204,8 @@ export async function startBroadcastNode(config: AppConfig, logger: Logger, stor
     app.get('/readyz', (_req, res) => {
       res.status(internal.draining ? 503 : 200).json({ ready: !internal.draining, role: 'broadcast', nodeId, broadcasts: internal.liveFeeds });
     });
-    const { server, url } = await listen(app, config, closers);
+    const hot = createLiveHotPath({ packager, viewerAuth: config.viewerAuth, metrics, viewers, logger: log }, nodePathPrefix(nodeId));
+    const { server, url } = await listen(app, config, closers, withHotPath(app, hot));
     internal.attach(server);
     log.info({ url, rtpAddress: config.rtp.address, store: config.store.kind }, 'broadcast node listening');
     return { role: 'broadcast', url, packager, broadcasts, close: closers.close };

@@ -19,7 +19,7 @@ import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
 import { Recordings } from './recordings.ts';
 import { Health } from './health.ts';
-import { createLiveRouter } from './liveRouter.ts';
+import { createLiveHotPath, createLiveRouter, withHotPath } from './liveRouter.ts';
 import { stageAliasResolver } from './stageLinks.ts';
 import { AppMetrics, metricsRouter } from './metrics.ts';
 import { startBroadcastNode, startSfuNode, type RunningNode } from './roles.ts';
@@ -171,7 +171,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     );
 
     // Keep-alive longer than players' and CDNs' idle connections (packager/httpServer.ts).
-    const server = http.createServer(originServerOptions, app);
+    const server = http.createServer(originServerOptions, withHotPath(app, createLiveHotPath({ packager, viewerAuth: config.viewerAuth, metrics, viewers, logger })));
     // Every socket, upgraded ones (signalling WebSockets) included: closeAllConnections()
     // knows only HTTP connections, and one left open keeps server.close() from finishing.
     const sockets = new Set<Socket>();

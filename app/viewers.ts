@@ -1,4 +1,21 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/**
+ * The client's address as Express's `trust proxy: 'loopback'` gives it
+ * (app/server.ts): the socket's peer, or, when that is a proxy on loopback,
+ * the nearest X-Forwarded-For hop that is not loopback.
+ */
+export function clientAddress(req: IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? '';
+  const xff = req.headers['x-forwarded-for'];
+  if (!LOOPBACK.test(peer) || xff === undefined) return peer;
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((h) => h.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) if (!LOOPBACK.test(hops[i]!)) return hops[i]!;
+  return hops[0] ?? peer;
+}
 
 /**
  * Estimates viewers per broadcast from playlist requests: distinct clients
@@ -13,15 +30,22 @@ export class ViewerEstimator {
   /** Express middleware for `/live/:broadcast/...` requests. */
   readonly middleware = (req: Request, _res: Response, next: NextFunction): void => {
     const m = /^\/live\/([A-Za-z0-9_-]{1,96})\/.*\.(m3u8|mpd)$/.exec(req.path);
-    if (m) {
-      const client = `${req.ip ?? ''}|${req.get('user-agent') ?? ''}`;
-      let clients = this.#seen.get(m[1]!);
-      if (!clients) this.#seen.set(m[1]!, (clients = new Map()));
-      clients.set(client, Date.now());
-      if (clients.size > 100_000) this.#prune(clients, Date.now());
-    }
+    if (m) this.see(m[1]!, `${req.ip ?? ''}|${req.get('user-agent') ?? ''}`);
     next();
   };
+
+  /** A playlist request of `broadcastId` from `client` (address|user agent). */
+  see(broadcastId: string, client: string): void {
+    let clients = this.#seen.get(broadcastId);
+    if (!clients) this.#seen.set(broadcastId, (clients = new Map()));
+    clients.set(client, Date.now());
+    if (clients.size > 100_000) this.#prune(clients, Date.now());
+  }
+
+  /** The same, from a request the origin's hot path took (no Express request). */
+  seeRequest(broadcastId: string, req: IncomingMessage): void {
+    this.see(broadcastId, `${clientAddress(req)}|${req.headers['user-agent'] ?? ''}`);
+  }
 
   count(broadcastId: string, now = Date.now()): number {
     const clients = this.#seen.get(broadcastId);

@@ -384,7 +384,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #ended = false;
   #endedAt: number | undefined;
   #version = 0;
-  readonly #cache = new Map<string, { version: number; text: string; tag?: string }>();
+  readonly #cache = new Map<string, { version: number; text: string; tag?: string; bytes?: Buffer }>();
   readonly #expected: readonly string[];
   readonly #anchors = new Map<number, SessionAnchor>();
   /** DASH availability: when each session's media really reaches us (see availabilityClock.ts). */
@@ -606,15 +606,29 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /** Text of a media playlist, cached per broadcast version. */
   mediaPlaylistText(trackId: string, skip: 'NO' | 'YES' | 'v2' = 'NO'): string | undefined {
+    return this.#mediaPlaylistEntry(trackId, skip)?.text;
+  }
+
+  /**
+   * The same as bytes, one Buffer per version: every request for this version
+   * (a crowd of blocked reloads released by one part) is answered from it.
+   */
+  mediaPlaylistBytes(trackId: string, skip: 'NO' | 'YES' | 'v2' = 'NO'): Buffer | undefined {
+    const entry = this.#mediaPlaylistEntry(trackId, skip);
+    if (!entry) return undefined;
+    return (entry.bytes ??= Buffer.from(entry.text));
+  }
+
+  #mediaPlaylistEntry(trackId: string, skip: 'NO' | 'YES' | 'v2'): { text: string; bytes?: Buffer } | undefined {
     const key = `${trackId}|${skip}`;
     const hit = this.#cache.get(key);
-    if (hit && hit.version === this.#version) return hit.text;
+    if (hit && hit.version === this.#version) return hit;
     const full = this.mediaPlaylist(trackId);
     if (!full) return undefined;
     const p = skip === 'NO' || !full.serverControl?.canSkipUntil ? full : deltaUpdate(full, full.serverControl.canSkipUntil, skip === 'v2');
-    const text = serializeMediaPlaylist(p);
-    this.#cache.set(key, { version: this.#version, text });
-    return text;
+    const entry = { version: this.#version, text: serializeMediaPlaylist(p) };
+    this.#cache.set(key, entry);
+    return entry;
   }
 
   /**

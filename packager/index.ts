@@ -2,6 +2,7 @@
 export { Packager, createPackager, type PackagerDeps, type PackagerEvents } from './packager.ts';
 export { Broadcast, Track, type BroadcastEvents, type BroadcastOptions, type TrackEvents } from './broadcast.ts';
 export { createOriginRouter, createIngestRouter, type OriginConfig, type AliasTarget } from './origin.ts';
+export { createOriginHotPath, type OriginHotPath, type OriginHotPathOptions, type HotRoute } from './originHotPath.ts';
 export { originServerOptions } from './httpServer.ts';
 export { packagerConfigSchema, parsePackagerConfig, retryPolicySchema, type PackagerConfig, type PackagerConfigInput, type RetryPolicy } from './config.ts';
 export { FsObjectStore, S3ObjectStore, Publisher, type ObjectStore, type ObjectMeta, type StoredObject, type S3StoreOptions } from './store.ts';

@@ -1,6 +1,5 @@
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
 import { InputError, bearerMatches, errorMessage, type Logger } from '../common/index.ts';
 import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from './broadcast.ts';
 import type { Packager } from './packager.ts';
@@ -8,6 +7,8 @@ import type { ObjectStore } from './store.ts';
 import type { Segment } from './types.ts';
 import { cacheControl, names, parseTrackObjectName } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
+import { CORS_HEADERS, etagOf, holdSignal, writeText, writeWhole } from './originAnswers.ts';
+import { awaitDirectives, checkReach, livePart, parseDirectives } from './liveEdge.ts';
 
 /** Where a stable name (a stage's) points now: its live broadcast, else its latest recording. */
 export type AliasTarget = { broadcastId: string; live: boolean };
@@ -22,39 +23,6 @@ export interface OriginConfig {
    * id. The app decides precedence (app/stageLinks.ts).
    */
   resolveAlias?: (name: string) => AliasTarget | undefined;
-}
-
-const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-  'Access-Control-Allow-Headers': 'Range, If-Range, If-None-Match, If-Modified-Since',
-  'Access-Control-Expose-Headers': 'Age, Content-Length, Content-Range, Date, ETag',
-  'Access-Control-Max-Age': '86400',
-};
-
-/** Integer query value, undefined when absent; throws a 400 InputError when malformed. */
-function intParam(req: Request, name: string): number | undefined {
-  const v = req.query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^\d{1,12}$/.test(v)) throw new InputError('bad-directive', `${name} must be a non-negative integer`);
-  return Number(v);
-}
-
-/** Strong ETags of bodies held in memory (live parts, segments, inits), so each is hashed once. */
-const etags = new WeakMap<Buffer, string>();
-
-/**
- * A strong entity tag: a digest of the bytes, so an object has the same tag
- * from memory, from the store and from any node (the origin's only validator:
- * it sends no Last-Modified).
- */
-function etagOf(buf: Buffer): string {
-  let tag = etags.get(buf);
-  if (tag === undefined) {
-    tag = `"${createHash('sha256').update(buf).digest('base64url')}"`;
-    etags.set(buf, tag);
-  }
-  return tag;
 }
 
 type RangeAnswer = { status: 200 } | { status: 206; start: number; end: number } | { status: 416 };
@@ -80,11 +48,13 @@ function rangeAnswer(req: Request, size: number, etag: string | undefined): Rang
   return { status: 206, start: ranges[0]!.start, end: ranges[0]!.end };
 }
 
-function send(req: Request, res: Response, body: Buffer | string, contentType: string, cache: string): void {
+function send(req: Request, res: Response, body: Buffer | string, contentType: string, cache: string, tagged = typeof body !== 'string'): void {
+  // The common case, a whole body held in memory: its prebuilt header block (originAnswers.ts).
+  if (typeof body !== 'string' && req.headers.range === undefined) return writeWhole(req, res, body, contentType, cache, tagged);
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
   // Playlists and MPDs (strings, built per request) carry no tag: hashing each blocking
   // reload's answer would cost the origin's hottest path for a validator nobody uses.
-  const etag = typeof body === 'string' ? undefined : etagOf(buf);
+  const etag = tagged ? etagOf(buf) : undefined;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Cache-Control', cache);
   res.setHeader('Accept-Ranges', 'bytes');
@@ -101,16 +71,9 @@ function send(req: Request, res: Response, body: Buffer | string, contentType: s
 }
 
 function notFound(res: Response, what = 'not found'): void {
-  res.status(404).setHeader('Cache-Control', cacheControl.notFound).type('text/plain').send(what);
+  writeText(res, 404, cacheControl.notFound, what);
 }
 
-/** Aborts when the client goes away, so waiters do not pile up. */
-function clientGone(req: Request, res: Response): AbortSignal {
-  const ac = new AbortController();
-  res.once('close', () => ac.abort());
-  req.once('aborted', () => ac.abort());
-  return ac.signal;
-}
 
 /**
  * The origin: `/live/<broadcastId>/master.m3u8`, `manifest.mpd`,
@@ -190,14 +153,8 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
         return init ? send(req, res, init.bytes, meta.contentType, meta.cacheControl) : fromStore(req, res, key);
       }
       case 'part': {
-        const findPart = () => track.segment(obj.msn)?.parts[obj.index];
-        let part = findPart();
-        const cur = track.current;
         // A preload-hinted (or about to land) part is held until it is complete.
-        if (!part && cur && !b.ended && obj.msn >= cur.msn && obj.msn <= cur.msn + 1 && obj.index <= 64) {
-          await track.waitForPart(obj.msn, obj.index, timeout, clientGone(req, res));
-          part = findPart();
-        }
+        const part = await livePart(b, track, obj.msn, obj.index, timeout, () => holdSignal(req, res));
         if (!part) return notFound(res);
         return send(req, res, part.bytes, meta.contentType, meta.cacheControl);
       }
@@ -209,7 +166,9 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
         // one not begun yet is held until its first chunk; two ahead allows for a
         // client clock a little fast (or a segment cut short). Bounded by the timeout.
         if (!seg && cur && !b.ended && obj.msn > cur.msn && obj.msn <= cur.msn + 2) {
-          await track.waitForPart(obj.msn, 0, timeout, clientGone(req, res));
+          const hold = holdSignal(req, res);
+          await track.waitForPart(obj.msn, 0, timeout, hold.signal);
+          hold.release();
           seg = track.segment(obj.msn);
         }
         if (seg && !seg.complete && seg.parts.length > 0) return streamSegment(req, res, track, seg, meta.contentType);
@@ -220,48 +179,39 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
   });
 
   /**
-   * Media playlist with blocking reload (§6.2.5.2) and delta updates (§6.2.5.1).
-   * 400 rules (as gohlslib and OvenMediaEngine answer):
-   *  - `_HLS_part` without `_HLS_msn` → 400;
-   *  - `_HLS_msn`/`_HLS_part` not a non-negative integer → 400;
-   *  - `_HLS_msn` more than one beyond the last segment in the playlist → 400;
-   *  - `_HLS_skip` other than YES or v2 → 400.
-   * The wait is bounded (blockingTimeoutMs, about 3 target durations): 503 then.
+   * Media playlist with blocking reload (§6.2.5.2) and delta updates (§6.2.5.1);
+   * the directives' rules and waits are liveEdge.ts's. The wait is bounded
+   * (blockingTimeoutMs, about 3 target durations): 503 then.
    */
   async function mediaPlaylist(req: Request, res: Response, b: Broadcast | undefined, track: Track | undefined, key: string): Promise<void> {
-    const msn = intParam(req, '_HLS_msn');
-    const part = intParam(req, '_HLS_part');
-    const skipRaw = req.query._HLS_skip;
-    if (part !== undefined && msn === undefined) throw new InputError('bad-directive', '_HLS_part requires _HLS_msn');
-    if (skipRaw !== undefined && skipRaw !== 'YES' && skipRaw !== 'v2') throw new InputError('bad-directive', '_HLS_skip must be YES or v2');
-    const skip = (skipRaw ?? 'NO') as 'NO' | 'YES' | 'v2';
+    const d = parseDirectives((name) => req.query[name]);
     if (!b || !track) return fromStore(req, res, key);
-    if (msn !== undefined && !b.ended) {
-      const cur = track.current;
-      const last = cur ? cur.msn : -1; // the segment whose parts are last in the playlist
-      if (msn > last + 1) throw new InputError('bad-directive', `_HLS_msn=${msn} is beyond the next segment (${last + 1})`);
-      const ok = await track.waitForPart(msn, part, timeout, clientGone(req, res));
+    checkReach(b, track, d);
+    if (d.msn !== undefined) {
+      const hold = holdSignal(req, res);
+      const ok = await awaitDirectives(b, track, d, timeout, hold.signal);
+      hold.release();
       if (res.writableEnded || res.destroyed) return;
-      if (!ok && !b.ended) {
-        res.status(503).setHeader('Cache-Control', cacheControl.error).setHeader('Retry-After', '1').type('text/plain').send('requested part did not arrive in time');
+      if (!ok) {
+        writeText(res, 503, cacheControl.error, 'requested part did not arrive in time', { 'Retry-After': '1' });
         return;
       }
     }
-    const text = b.mediaPlaylistText(track.id, skip);
-    if (!text) return notFound(res, 'no media yet');
-    const meta = manifestMeta(names.playlist, b.ended, msn !== undefined);
-    send(req, res, text, meta.contentType, meta.cacheControl);
+    const bytes = b.mediaPlaylistBytes(track.id, d.skip);
+    if (!bytes) return notFound(res, 'no media yet');
+    const meta = manifestMeta(names.playlist, b.ended, d.msn !== undefined);
+    send(req, res, bytes, meta.contentType, meta.cacheControl, false);
   }
 
   router.use('/live', (_req, res) => notFound(res));
 
   router.use('/live', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof InputError) {
-      res.status(err.status).setHeader('Cache-Control', cacheControl.error).type('text/plain').send(err.message);
+      writeText(res, err.status, cacheControl.error, err.message);
       return;
     }
     logger.error({ err: errorMessage(err) }, 'origin request failed');
-    if (!res.headersSent) res.status(502).setHeader('Cache-Control', cacheControl.error).type('text/plain').send('origin error');
+    if (!res.headersSent) writeText(res, 502, cacheControl.error, 'origin error');
     else res.destroy();
   });
   return router;

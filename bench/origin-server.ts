@@ -21,7 +21,7 @@ import express from 'express';
 import { appConfigSchema } from '../app/config.ts';
 import { startApp } from '../app/server.ts';
 import { silentLogger } from '../common/index.ts';
-import { CmafReader, createOriginRouter, createPackager, type Broadcast } from '../packager/index.ts';
+import { CmafReader, createOriginHotPath, createOriginRouter, createPackager, type Broadcast } from '../packager/index.ts';
 import type { OriginServerOptions } from './lib/originProcess.ts';
 
 const opts = JSON.parse(process.argv[2]!) as OriginServerOptions;
@@ -69,13 +69,20 @@ async function startFileOrigin(feed: Extract<OriginServerOptions['feed'], { kind
   // per event-loop turn (libuv#3696); with the origin's loop saturated, turns took ~100 ms and it
   // accepted ~5-10 connections a second (strace), so a crowd joining at once waits in the kernel's
   // accept queue (somaxconn 4096 here) and, once that is full, in SYN retries.
-  const server = http.createServer(opts.server, app);
+  // As the product serves it: the hot path first, then Express (app/liveRouter.ts withHotPath).
+  // BENCH_ORIGIN_EXPRESS_ONLY=1: the Express way alone, to see what the hot path saves.
+  const hot = process.env.BENCH_ORIGIN_EXPRESS_ONLY === '1' ? () => false : createOriginHotPath(packager, { logger });
+  const server = http.createServer(opts.server, (req, res) => {
+    if (!hot(req, res)) app(req, res);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', 8192, r));
   const events = new CmafReader({ maxBoxBytes: 1 << 24 }).push(await fs.readFile(feed.file));
   const sink = b.openTrack('video');
+  // The same objects on disk for nginx to serve (bench:origin compares the two).
   b.on('segment', (_t, seg) => {
     if (seg.bytes) void fs.writeFile(path.join(feed.segDir, `seg-${seg.msn}.m4s`), seg.bytes);
   });
+  b.on('part', (_t, seg, part) => void fs.writeFile(path.join(feed.segDir, `part-${seg.msn}.${part.index}.m4s`), part.bytes));
   sink.write(events[0]!.bytes); // init
   let i = 1;
   const timer = setInterval(() => {

@@ -12,6 +12,7 @@
  *   loop for `ms`; counts requests and bytes.
  */
 import http from 'node:http';
+import { RawPool, type RawHttpError } from './rawHttp.ts';
 
 type Msg =
   | { type: 'part'; msn: number; part: number; at: number }
@@ -98,7 +99,8 @@ async function blocking(m: Extract<Msg, { type: 'blocking' }>): Promise<void> {
 }
 
 async function throughput(m: Extract<Msg, { type: 'throughput' }>): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: m.conns });
+  // The lean client (bench/lib/rawHttp.ts): the server, not this process, should be what runs out of CPU.
+  const pool = new RawPool('127.0.0.1', m.port, m.conns);
   let count = 0;
   let bytes = 0;
   let errors = 0;
@@ -107,15 +109,23 @@ async function throughput(m: Extract<Msg, { type: 'throughput' }>): Promise<void
     Array.from({ length: m.conns }, async (_, c) => {
       let i = c;
       while (performance.now() < end) {
-        const r = await get(agent, m.port, m.paths[i++ % m.paths.length]!);
-        if (r.status === 200) {
-          count++;
-          bytes += r.bytes;
-        } else errors++;
+        try {
+          const r = await pool.get(m.paths[i++ % m.paths.length]!, false);
+          if (r.status === 200) {
+            count++;
+            bytes += r.bytes;
+          } else {
+            errors++;
+            countError(`HTTP ${r.status}`);
+          }
+        } catch (err) {
+          errors++;
+          countError((err as RawHttpError).kind);
+        }
       }
     }),
   );
-  agent.destroy();
+  pool.destroy();
   process.send!({ type: 'throughputResult', count, bytes, errors, errorKinds: takeErrorKinds() });
 }
 

@@ -52,5 +52,7 @@ export interface RunResult {
   fellBehind: number;
   /** Hinted parts answered 404 because the segment ended before them (not errors: the spec allows it). */
   hintMisses: number;
+  /** Measured blocking-reload latency by X-Cache-Status (only behind a cache that sends it). */
+  blockingByCache: Record<string, HistogramData>;
 }
 

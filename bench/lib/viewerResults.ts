@@ -20,6 +20,8 @@ export interface MergedResults {
   viewersStarted: number;
   fellBehind: number;
   sockets: number;
+  /** Blocking-reload latency by X-Cache-Status (behind nginx). */
+  blockingByCache: Map<string, Histogram>;
 }
 
 const perKind = <T>(f: () => T) => Object.fromEntries(REQUEST_KINDS.map((k) => [k, f()])) as Record<RequestKind, T>;
@@ -30,7 +32,13 @@ export function mergeResults(results: RunResult[]): MergedResults {
   const immediate = perKind(() => 0);
   const bytes = perKind(() => 0);
   const errors: MergedResults['errors'] = new Map();
+  const blockingByCache = new Map<string, Histogram>();
   for (const r of results) {
+    for (const [cache, h] of Object.entries(r.blockingByCache)) {
+      let into = blockingByCache.get(cache);
+      if (!into) blockingByCache.set(cache, (into = new Histogram()));
+      into.merge(h);
+    }
     for (const k of REQUEST_KINDS) {
       hist[k].merge(r.kinds[k].hist);
       requests[k] += r.kinds[k].requests;
@@ -58,6 +66,7 @@ export function mergeResults(results: RunResult[]): MergedResults {
     viewersStarted: sum((r) => r.viewersStarted),
     fellBehind: sum((r) => r.fellBehind),
     sockets: sum((r) => r.sockets),
+    blockingByCache,
   };
 }
 

@@ -8,7 +8,7 @@
  *    `index.m3u8` (no directives), `init-*.mp4`, the newest complete segment
  *    and the parts of the segment in progress;
  *  - then a blocking reload `index.m3u8?_HLS_msn=…&_HLS_part=…&_HLS_skip=YES`
- *    for the part after the last one listed (hls.js asks for delta updates when
+ *    for the part after the last one listed (hls.js's rule, nextDirective) (hls.js asks for delta updates when
  *    the playlist has CAN-SKIP-UNTIL), and as each reload answers, the next one
  *    goes out at once while the new part(s) are fetched one at a time (hls.js
  *    loads playlists and fragments concurrently);
@@ -18,15 +18,17 @@
  *    (the origin holds it until it lands) and do not fetch it again;
  *  - the video loader switches rendition now and then (ABR): the new
  *    rendition's playlist, its init segment and newest segment.
- * Each viewer has its own keep-alive agent (≤ 6 sockets, a browser's
- * per-host limit), so connections are not shared between viewers.
+ * Each viewer has its own keep-alive pool (≤ 6 sockets, a browser's
+ * per-host limit; bench/lib/rawHttp.ts, a lean client so that the generator
+ * is not what a large audience measures), so connections are not shared
+ * between viewers.
  *
  * Latency per request kind goes into mergeable histograms; for blocking
  * reloads and hinted parts it is counted from the part's availability
  * (landing times come from the origin over IPC): received − max(sent, landed).
  * Every failure is recorded by kind with an example.
  */
-import http from 'node:http';
+import { RawPool, type RawHttpError, type RawResponse } from './rawHttp.ts';
 import { Histogram } from './histogram.ts';
 import { REQUEST_KINDS, type KindResult, type RequestKind, type RunJob, type RunResult } from './viewerJob.ts';
 
@@ -65,7 +67,9 @@ let unmatched = 0;
 let fellBehind = 0;
 let hintMisses = 0;
 /** Blocking/hint responses waiting for their part's landing time to arrive over IPC. */
-let pending: { track: string; msn: number; part: number; kind: RequestKind; sent: number; at: number }[] = [];
+let pending: { track: string; msn: number; part: number; kind: RequestKind; sent: number; at: number; cache: string | undefined }[] = [];
+/** Blocking reloads by the cache's X-Cache-Status (behind nginx): MISS went to the origin, HIT came from the cache (or waited on its lock). */
+const blockingByCache = new Map<string, Histogram>();
 
 /** Records a failure; firstS/lastS: seconds since the run's start, to see when they happened. */
 function fail(kind: string, example: string): void {
@@ -90,53 +94,16 @@ function settle(measureFrom: number, force = false): void {
     }
     const k = kinds[s.kind];
     if (s.sent >= l) k.immediate++;
-    if (s.sent >= measureFrom) k.hist.record(s.at - Math.max(s.sent, l));
+    if (s.sent >= measureFrom) {
+      k.hist.record(s.at - Math.max(s.sent, l));
+      if (s.kind === 'blocking' && s.cache) {
+        let h = blockingByCache.get(s.cache);
+        if (!h) blockingByCache.set(s.cache, (h = new Histogram()));
+        h.record(s.at - Math.max(s.sent, l));
+      }
+    }
   }
   pending = keep;
-}
-
-interface Response {
-  status: number;
-  body: string;
-  bytes: number;
-}
-
-class RequestError extends Error {
-  constructor(
-    readonly kind: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** One GET on the viewer's agent; playlists are read as text, media counted. Rejects with a RequestError naming the failure. */
-function get(agent: http.Agent, port: number, path: string, text: boolean): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      let bytes = 0;
-      if (text) res.setEncoding('utf8');
-      res.on('data', (d: Buffer | string) => {
-        bytes += d.length;
-        if (text) body += d as string;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, bytes }));
-      res.on('error', (err: NodeJS.ErrnoException) => reject(new RequestError(`response ${err.code ?? err.message}`, `${path}: ${err.message}`)));
-      res.on('aborted', () => reject(new RequestError('response aborted', `${path}: body cut short after ${bytes} bytes`)));
-    });
-    req.on('socket', (s) => {
-      if (!(s as { counted?: boolean }).counted) {
-        (s as { counted?: boolean }).counted = true;
-        sockets++;
-      }
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // reusedSocket: the request went out on a kept-alive socket; a reset there is the keep-alive race.
-      reject(new RequestError(`${err.code ?? err.message}${req.reusedSocket ? ' on a reused keep-alive socket' : ' on a new socket'}`, `${path}: ${err.message}`));
-    });
-    req.setTimeout(15_000, () => req.destroy(Object.assign(new Error('no response in 15 s'), { code: 'TIMEOUT' })));
-  });
 }
 
 interface Playlist {
@@ -163,6 +130,19 @@ function parsePlaylist(text: string): Playlist {
   };
 }
 
+/**
+ * The part a blocking reload asks for, as hls.js 1.7 works it out
+ * (base-playlist-controller, lowLatencyMode): the part after the last one
+ * listed, or part 0 of the next segment when the last listed part closed a
+ * complete segment. Not the preload hint, which the playlist omits for the
+ * moment between a segment reaching its target and the next part.
+ */
+function nextDirective(pl: Playlist): [number, number] {
+  const last = pl.parts.at(-1);
+  if (!last) return [(pl.lastSegment ?? -1) + 1, 0];
+  return last[0] === pl.lastSegment ? [last[0] + 1, 0] : [last[0], last[1] + 1];
+}
+
 const after = (a: [number, number], b: [number, number]): boolean => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
 
 interface Master {
@@ -183,7 +163,7 @@ function parseMaster(text: string): Master {
 }
 
 class Viewer {
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  readonly #pool: RawPool;
   readonly #job: RunJob;
   readonly #hint: boolean;
   readonly #base: string;
@@ -191,17 +171,18 @@ class Viewer {
 
   constructor(job: RunJob, index: number) {
     this.#job = job;
+    this.#pool = new RawPool('127.0.0.1', job.port, 6);
     // Spread hint viewers evenly over the indices (and so over the generators).
     this.#hint = Math.floor((index + 1) * job.hintShare) > Math.floor(index * job.hintShare);
     this.#base = `${job.prefix}/live/${job.broadcast}`;
   }
 
-  async #req(kind: RequestKind, path: string, text = false): Promise<Response | undefined> {
+  async #req(kind: RequestKind, path: string, text = false): Promise<RawResponse | undefined> {
     const sent = now();
     const k = kinds[kind];
     k.requests++;
     try {
-      const r = await get(this.#agent, this.#job.port, path, text);
+      const r = await this.#pool.get(path, text);
       const at = now();
       k.bytes += r.bytes;
       if (kind === 'hint' && r.status === 404) {
@@ -219,11 +200,11 @@ class Viewer {
       } else {
         const m = /(?:_HLS_msn=(\d+)&_HLS_part=(\d+))|part-(\d+)\.(\d+)\.m4s/.exec(path)!;
         const track = path.slice(this.#base.length + 1, path.indexOf('/', this.#base.length + 1));
-        pending.push({ track, msn: Number(m[1] ?? m[3]), part: Number(m[2] ?? m[4]), kind, sent, at });
+        pending.push({ track, msn: Number(m[1] ?? m[3]), part: Number(m[2] ?? m[4]), kind, sent, at, cache: r.cache });
       }
       return r;
     } catch (err) {
-      const e = err as RequestError;
+      const e = err as RawHttpError;
       fail(`${kind}: ${e.kind ?? 'error'}`, e.message);
       return undefined;
     }
@@ -249,7 +230,8 @@ class Viewer {
     if (!master || master.video.length === 0) return;
     const video = { uri: this.#pickVideo(master, index) };
     await Promise.all([this.#loader(video, master), ...(master.audio ? [this.#loader({ uri: master.audio }, undefined)] : [])]);
-    this.#agent.destroy();
+    sockets += this.#pool.opened;
+    this.#pool.destroy();
     if (this.#behind) fellBehind++;
   }
 
@@ -322,17 +304,13 @@ class Viewer {
     let nextSwitch = this.#nextSwitch();
     while (pl && now() < this.#job.end) {
       const hint = pl.hint;
-      if (!hint) {
-        await new Promise((r) => setTimeout(r, 200));
-        pl = await tuneIn();
-        continue;
-      }
-      if (this.#hint && after(hint, have)) {
+      if (this.#hint && hint && after(hint, have)) {
         have = hint;
         const t = track;
         fragments = fragments.then(() => fetchPart('hint', t, hint[0], hint[1]));
       }
-      const r = await this.#req('blocking', `${track}/index.m3u8?_HLS_msn=${hint[0]}&_HLS_part=${hint[1]}&_HLS_skip=YES`, true);
+      const [msn, part] = nextDirective(pl);
+      const r = await this.#req('blocking', `${track}/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}&_HLS_skip=YES`, true);
       if (!r) {
         await new Promise((res) => setTimeout(res, 200));
         continue;
@@ -386,6 +364,7 @@ async function run(job: RunJob): Promise<void> {
     sockets,
     fellBehind,
     hintMisses,
+    blockingByCache: Object.fromEntries([...blockingByCache].map(([k, h]) => [k, h.toJSON()])),
   };
   process.send!(result);
 }

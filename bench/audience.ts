@@ -31,24 +31,13 @@ import { fileURLToPath } from 'node:url';
 import { originServerOptions } from '../packager/index.ts';
 import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
 import { NginxCdn } from '../test/helpers/nginx.ts';
-import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
+import { all, forkGenerators, stopGenerators } from './lib/generators.ts';
 import { startLiveProduct } from './lib/liveProduct.ts';
 import type { PartLanding } from './lib/originProcess.ts';
 import { ProcSampler } from './lib/procStats.ts';
-import type { RunJob, RunResult } from './lib/viewerJob.ts';
+import { generatorJob, type RunResult } from './lib/viewerJob.ts';
 import { kindTable, mergeResults, ms, pad, type MergedResults } from './lib/viewerResults.ts';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-function numArg(name: string, d: number): number {
-  const v = arg(name);
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new TypeError(`--${name} must be a non-negative number, not ${v}`);
-  return n;
-}
+import { arg, numArg } from './lib/args.ts';
 
 const SIZES = (arg('sizes') ?? '10,100,1000,2000').split(',').map((v) => {
   const n = Number(v);
@@ -149,25 +138,13 @@ try {
     const end = measureFrom + SECONDS * 1000;
     const done = all<RunResult>(
       gens,
-      (i) => {
-        const job: RunJob = {
-          type: 'run',
-          port: cdn!.port,
-          prefix: `/b/${NODE_ID}`,
-          broadcast: product.broadcastId,
-          viewers: share(viewers, gens.length, i),
-          firstIndex: Array.from({ length: i }, (_, k) => share(viewers, gens.length, k)).reduce((a, b) => a + b, 0),
-          totalViewers: viewers,
-          t0,
-          rampMs: RAMP_S * 1000,
-          measureFrom,
-          end,
-          hintShare: HINT_SHARE,
-          switchEverySec: SWITCH_EVERY_S,
-          mix: MIX,
-        };
-        return job;
-      },
+      (i) =>
+        generatorJob(
+          { port: cdn!.port, prefix: `/b/${NODE_ID}`, broadcast: product.broadcastId, t0, rampMs: RAMP_S * 1000, measureFrom, end, hintShare: HINT_SHARE, switchEverySec: SWITCH_EVERY_S, mix: MIX },
+          viewers,
+          gens.length,
+          i,
+        ),
       'result',
     );
     await new Promise((r) => setTimeout(r, measureFrom - now()));

@@ -41,6 +41,7 @@ import { parsePackagerConfig } from '../packager/config.ts';
 import { startPlainPlayers, type PlainPlayerServer } from '../test/helpers/plainPlayers.ts';
 import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
+import { arg, numArg } from './lib/args.ts';
 
 type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'shaka-dash' | 'shaka-hls' | 'baseline';
 const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'shaka-dash', 'shaka-hls', 'baseline'];
@@ -58,18 +59,6 @@ const RESYNC = `window.setInterval(() => {
   if (!h || !h.media || h.media.paused || h.targetLatency == null || h.liveSyncPosition == null) return;
   if (h.latency > h.targetLatency + 0.25) { h.media.currentTime = h.liveSyncPosition; window.__resyncs = (window.__resyncs || 0) + 1; }
 }, 1000);`;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-function numArg(name: string, d: number): number {
-  const v = arg(name);
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new TypeError(`--${name} must be a non-negative number, not ${v}`);
-  return n;
-}
 
 const SECONDS = numArg('seconds', 60);
 const ONLY = (arg('only')?.split(',') ?? DEFAULT_MODES) as Mode[];

@@ -30,24 +30,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { originServerOptions } from '../packager/index.ts';
 import { parseTranscodeConfig, type TranscodeConfigInput } from '../transcode/index.ts';
-import { all, forkGenerators, share, stopGenerators } from './lib/generators.ts';
+import { all, forkGenerators, stopGenerators } from './lib/generators.ts';
 import { startLiveProduct } from './lib/liveProduct.ts';
 import type { PartLanding } from './lib/originProcess.ts';
 import { ProcSampler } from './lib/procStats.ts';
-import { REQUEST_KINDS, type RunJob, type RunResult } from './lib/viewerJob.ts';
+import { REQUEST_KINDS, generatorJob, type RunResult } from './lib/viewerJob.ts';
 import { kindTable, mergeResults, pad } from './lib/viewerResults.ts';
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-function numArg(name: string, d: number): number {
-  const v = arg(name);
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new TypeError(`--${name} must be a non-negative number, not ${v}`);
-  return n;
-}
+import { arg, numArg } from './lib/args.ts';
 
 const VIEWERS = numArg('viewers', 2000);
 const SECONDS = numArg('seconds', 60);
@@ -121,26 +110,13 @@ try {
   console.log(`bench:load: ${VIEWERS} viewers in ${GENERATORS} generator processes, ${RAMP_S} s ramp, then ${SECONDS} s measured; tracks ${tracks.join(', ')}`);
   const done = all<RunResult>(
     gens,
-    (i) => {
-      const firstIndex = Array.from({ length: i }, (_, k) => share(VIEWERS, GENERATORS, k)).reduce((a, b) => a + b, 0);
-      const job: RunJob = {
-        type: 'run',
-        port: origin.port,
-        prefix: '',
-        broadcast: product.broadcastId,
-        viewers: share(VIEWERS, GENERATORS, i),
-        firstIndex,
-        totalViewers: VIEWERS,
-        t0,
-        rampMs: RAMP_S * 1000,
-        measureFrom,
-        end,
-        hintShare: HINT_SHARE,
-        switchEverySec: SWITCH_EVERY_S,
-        mix: MIX,
-      };
-      return job;
-    },
+    (i) =>
+      generatorJob(
+        { port: origin.port, prefix: '', broadcast: product.broadcastId, t0, rampMs: RAMP_S * 1000, measureFrom, end, hintShare: HINT_SHARE, switchEverySec: SWITCH_EVERY_S, mix: MIX },
+        VIEWERS,
+        GENERATORS,
+        i,
+      ),
     'result',
   );
   await new Promise((r) => setTimeout(r, measureFrom - now()));

@@ -1,5 +1,6 @@
 /** The job a viewer generator (bench/lib/viewers.ts) runs and the result it sends back, shared with bench/load.ts. */
 import type { HistogramData } from './histogram.ts';
+import { share } from './generators.ts';
 
 export type RequestKind = 'master' | 'playlist' | 'blocking' | 'init' | 'segment' | 'part' | 'hint';
 export const REQUEST_KINDS: RequestKind[] = ['master', 'playlist', 'blocking', 'init', 'segment', 'part', 'hint'];
@@ -56,3 +57,12 @@ export interface RunResult {
   blockingByCache: Record<string, HistogramData>;
 }
 
+
+/** What every generator's share of one audience has in common. */
+export type AudienceJob = Omit<RunJob, 'type' | 'viewers' | 'firstIndex' | 'totalViewers'>;
+
+/** Generator i's job of `generators` for an audience of `viewers`: its share, and where its viewers fall among all. */
+export function generatorJob(audience: AudienceJob, viewers: number, generators: number, i: number): RunJob {
+  const firstIndex = Array.from({ length: i }, (_, k) => share(viewers, generators, k)).reduce((a, b) => a + b, 0);
+  return { type: 'run', ...audience, viewers: share(viewers, generators, i), firstIndex, totalViewers: viewers };
+}

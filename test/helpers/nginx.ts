@@ -150,6 +150,19 @@ ${locations}
     await this.#proc.stop('SIGQUIT', 5000);
   }
 
+  /** The master's and its workers' pids (for CPU figures). */
+  pids(): number[] {
+    const master = this.#proc.child.pid;
+    if (master === undefined) return [];
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      // gone already
+    }
+    return [master, ...children];
+  }
+
   get running(): boolean {
     return this.#proc.running;
   }

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import express, { type Router } from 'express';
 import type { Logger } from '../common/index.ts';
-import { createOriginHotPath, createOriginRouter, viewerAuthMiddleware, type AliasTarget, type ObjectStore, type Packager } from '../packager/index.ts';
+import { createOriginHotPath, createOriginRouter, signedUrlChecker, viewerAuthMiddleware, type AliasTarget, type ObjectStore, type OriginHotPath, type Packager } from '../packager/index.ts';
 import type { AppConfig } from './config.ts';
 import type { AppMetrics } from './metrics.ts';
 import type { ViewerEstimator } from './viewers.ts';
@@ -33,17 +33,25 @@ export function createLiveRouter(deps: LiveRouterDeps): Router {
 }
 
 /**
- * The origin's hot path (packager/originHotPath.ts) with this app's counting:
- * origin metrics and viewer estimates as the Express middleware above keeps
- * them. None when every viewer URL must be signed: the signed form is checked
- * on the Express way only.
+ * The origin's hot path (packager/originHotPath.ts) with this app's counting
+ * (origin metrics and viewer estimates as the Express middleware above keeps
+ * them) and its viewer URL check: signed URLs verified and unwrapped by the
+ * same checker as the middleware, refusals left to the Express way.
  */
-export function createLiveHotPath(deps: Pick<LiveRouterDeps, 'packager' | 'viewerAuth' | 'metrics' | 'viewers' | 'logger'>, prefix?: string) {
-  if (deps.viewerAuth.required) return undefined;
+export function createLiveHotPath(deps: Pick<LiveRouterDeps, 'packager' | 'viewerAuth' | 'metrics' | 'viewers' | 'logger'>, prefix?: string): OriginHotPath {
+  const { secret, required } = deps.viewerAuth;
+  const check = secret ? signedUrlChecker({ secret, required }) : undefined;
   return createOriginHotPath(deps.packager, {
     logger: deps.logger,
     ...(prefix ? { prefix } : {}),
-    reserved: new Set(['t']),
+    ...(check
+      ? {
+          unwrap: (url: string) => {
+            const c = check(url, Date.now() / 1000);
+            return c.kind === 'refused' ? undefined : c.url;
+          },
+        }
+      : {}),
     onTake: (req, res, route, broadcastId) => {
       deps.metrics.observeOrigin(route, res);
       if (route === 'playlist' || route === 'playlist_blocking') deps.viewers.seeRequest(broadcastId, req);
@@ -52,8 +60,7 @@ export function createLiveHotPath(deps: Pick<LiveRouterDeps, 'packager' | 'viewe
 }
 
 /** The request listener of a server whose app serves the origin: the hot path first, then Express. */
-export function withHotPath(app: express.Express, hot: ReturnType<typeof createLiveHotPath>): http.RequestListener {
-  if (!hot) return app;
+export function withHotPath(app: express.Express, hot: OriginHotPath): http.RequestListener {
   return (req, res) => {
     if (!hot(req, res)) app(req, res);
   };

@@ -12,4 +12,4 @@ export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, typ
 export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
 export { names, parseTrackObjectName } from './naming.ts';
 export type { Part, Segment, InitSegment, InitInfo, FragmentInfo, TrackKind } from './types.ts';
-export { signViewerToken, verifyViewerToken, viewerAuthMiddleware, signedLivePath, type ViewerTokenClaims, type ViewerAuthOptions } from './viewerAuth.ts';
+export { signViewerToken, verifyViewerToken, viewerAuthMiddleware, signedUrlChecker, signedLivePath, type ViewerTokenClaims, type ViewerAuthOptions, type SignedUrlCheck } from './viewerAuth.ts';

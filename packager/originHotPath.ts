@@ -6,8 +6,8 @@
  * split once, bodies and header blocks prebuilt (originAnswers.ts), the holds
  * decided where the Express routes decide them (liveEdge.ts). Anything else,
  * or anything unusual about one of these (a Range header, another query
- * parameter, a malformed directive, a broadcast or object not in memory, a
- * segment still being written), is declined and goes the Express way
+ * parameter, a malformed directive, a refused viewer token, a broadcast or
+ * object not in memory, a segment still being written), is declined and goes the Express way
  * (origin.ts), which answers it in full.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -26,8 +26,12 @@ export interface OriginHotPathOptions {
   blockingTimeoutMs?: number;
   /** A path prefix the origin is also served under (a broadcast node's `/b/<node>`), stripped before `/live/`. */
   prefix?: string;
-  /** Broadcast ids the hot path leaves to Express (`t`: the signed-URL form `/live/t/<token>/…`). */
-  reserved?: ReadonlySet<string>;
+  /**
+   * Signed viewer URLs (viewerAuth.ts `signedUrlChecker`): the `/live/…` URL to
+   * serve, unwrapped when signed, or undefined to leave the request to Express
+   * (which refuses it with the reason).
+   */
+  unwrap?: (url: string) => string | undefined;
   /** Called for each request the hot path takes, before it is answered (metrics, viewer counts). */
   onTake?: (req: IncomingMessage, res: ServerResponse, route: HotRoute, broadcastId: string) => void;
 }
@@ -79,12 +83,17 @@ export function createOriginHotPath(packager: Packager, opts: OriginHotPathOptio
     let url = req.url ?? '';
     if (opts.prefix && url.startsWith(`${opts.prefix}/live/`)) url = url.slice(opts.prefix.length);
     if (!url.startsWith('/live/')) return false;
+    if (opts.unwrap) {
+      const unwrapped = opts.unwrap(url);
+      if (unwrapped === undefined) return false;
+      url = unwrapped;
+    }
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const seg = path.split('/'); // '', 'live', broadcast, track, name
     if (seg.length !== 5) return false;
     const [, , id, trackId, name] = seg as [string, string, string, string, string];
-    if (!ID_PATTERN.test(id) || !ID_PATTERN.test(trackId) || opts.reserved?.has(id)) return false;
+    if (!ID_PATTERN.test(id) || !ID_PATTERN.test(trackId)) return false;
     const b = packager.getBroadcast(id);
     const track = b?.track(trackId);
     const obj = parseTrackObjectName(name);

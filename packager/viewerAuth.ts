@@ -85,30 +85,56 @@ export function viewerAuthMiddleware(opts: ViewerAuthOptions): (req: Request, re
       .type('text/plain')
       .send(`${code}: ${message}`);
   };
+  const check = signedUrlChecker(opts);
   return (req, res, next) => {
     const url = req.url;
     if (!url.startsWith('/live/')) return next();
     if (req.method === 'OPTIONS') return next(); // CORS preflight carries no credentials
-    const m = /^\/live\/t\/([^/?]*)(\/[^?]*)?(\?.*)?$/.exec(url);
-    if (!m) {
-      if (opts.required) return refuse(res, 'token-required', 'this origin serves signed viewer URLs only');
-      return next();
-    }
-    const [, token = '', rest = '', query = ''] = m;
-    const broadcastId = /^\/([^/]+)\//.exec(rest)?.[1] ?? '';
-    try {
-      verifyViewerToken(decodeURIComponent(token), opts.secret, { broadcastId, nowSeconds: Math.floor(now()) });
-    } catch (err) {
-      if (err instanceof InputError) return refuse(res, err.code, err.message);
-      if (err instanceof URIError) return refuse(res, 'token-malformed', 'viewer token is malformed');
-      throw err;
-    }
-    req.url = `/live${rest}${query}`;
+    const c = check(url, now());
+    if (c.kind === 'refused') return refuse(res, c.code, c.message);
+    req.url = c.url;
     next();
   };
 }
 
-/** `/live/t/<token>/<broadcast>`: the base every object of a signed viewer URL hangs from. */
+export type SignedUrlCheck = { kind: 'signed' | 'unsigned'; url: string } | { kind: 'refused'; code: string; message: string };
+
+/**
+ * The check behind the middleware, framework-free (the origin's hot path asks
+ * it too): a signed `/live/t/<token>/<broadcast>/…` verified and unwrapped to
+ * `/live/<broadcast>/…`, an unsigned URL passed when tokens are not required,
+ * anything else refused with the reason. Tokens verified once are remembered
+ * until they expire (a crowd shares one URL per window: one HMAC, not one per
+ * request); at most 10,000 are kept.
+ */
+export function signedUrlChecker(opts: ViewerAuthOptions): (url: string, nowSeconds: number) => SignedUrlCheck {
+  const verified = new Map<string, number>();
+  return (url, nowSeconds) => {
+    const m = /^\/live\/t\/([^/?]*)(\/[^?]*)?(\?.*)?$/.exec(url);
+    if (!m) {
+      if (opts.required) return { kind: 'refused', code: 'token-required', message: 'this origin serves signed viewer URLs only' };
+      return { kind: 'unsigned', url };
+    }
+    const [, token = '', rest = '', query = ''] = m;
+    const broadcastId = /^\/([^/]+)\//.exec(rest)?.[1] ?? '';
+    const key = `${token}|${broadcastId}`;
+    const exp = verified.get(key);
+    if (exp === undefined || exp <= nowSeconds) {
+      try {
+        const claims = verifyViewerToken(decodeURIComponent(token), opts.secret, { broadcastId, nowSeconds: Math.floor(nowSeconds) });
+        if (verified.size >= 10_000) verified.clear();
+        verified.set(key, claims.exp);
+      } catch (err) {
+        verified.delete(key);
+        if (err instanceof InputError) return { kind: 'refused', code: err.code, message: err.message };
+        if (err instanceof URIError) return { kind: 'refused', code: 'token-malformed', message: 'viewer token is malformed' };
+        throw err;
+      }
+    }
+    return { kind: 'signed', url: `/live${rest}${query}` };
+  };
+}
+
 export function signedLivePath(broadcastId: string, token: string): string {
   return `/live/t/${token}/${broadcastId}`;
 }

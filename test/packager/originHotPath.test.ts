@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { silentLogger } from '../../common/index.ts';
-import { createOriginHotPath, createOriginRouter, createPackager, type Packager } from '../../packager/index.ts';
+import { createOriginHotPath, createOriginRouter, createPackager, signViewerToken, signedLivePath, signedUrlChecker, type Packager } from '../../packager/index.ts';
 import { get, pushInProcess, until, type FfmpegRun } from './helpers.ts';
 
 const B = 'hot';
@@ -130,7 +130,6 @@ test('anything unusual is left to the Express way, which answers it in full', as
     [`/live/other/video-360p/index.m3u8`], // not in memory: the store's
     [`/live/${B}/video-360p/seg-${seg + 1}.m4s`], // still being written: streamed
     [`/live/${B}/nope/index.m3u8`],
-    [`/live/t/${B}/video-360p/index.m3u8`],
   ];
   for (const [p, headers] of declined) {
     const r = await new Promise<number>((resolve, reject) => http.get(`${hotOnly}${p}`, { headers: headers ?? {} }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
@@ -149,4 +148,27 @@ test('anything unusual is left to the Express way, which answers it in full', as
   // POST is not the origin's.
   const post = await fetch(`${hotOnly}/live/${B}/video-360p/index.m3u8`, { method: 'POST' });
   assert.equal(post.status, 299);
+});
+
+test('signed viewer URLs: the hot path serves a valid token unwrapped, and leaves a refused one (and, when tokens are required, an unsigned URL) to the Express way', async () => {
+  const secret = 'hot-path-viewer-secret-0123456789';
+  const check = signedUrlChecker({ secret, required: true });
+  const hot = createOriginHotPath(packager, { logger: silentLogger(), unwrap: (url) => {
+    const c = check(url, Date.now() / 1000);
+    return c.kind === 'refused' ? undefined : c.url;
+  } });
+  const signedOnly = await serve((req, res) => {
+    if (!hot(req, res)) res.writeHead(299, { 'Content-Type': 'text/plain' }).end('declined');
+  });
+  const { seg } = edge();
+  const good = signViewerToken({ broadcastId: B, exp: Math.floor(Date.now() / 1000) + 600 }, secret);
+  const expired = signViewerToken({ broadcastId: B, exp: Math.floor(Date.now() / 1000) - 1 }, secret);
+  const other = signViewerToken({ broadcastId: 'other', exp: Math.floor(Date.now() / 1000) + 600 }, secret);
+  const object = `video-360p/seg-${seg}.m4s`;
+  const [signed, plain] = await Promise.all([get(`${signedOnly}${signedLivePath(B, good)}/${object}`), get(`${expressOnly}/live/${B}/${object}`)]);
+  assert.equal(signed.status, 200, 'a valid token is served');
+  assert.ok(signed.body.equals(plain.body));
+  for (const p of [`${signedLivePath(B, expired)}/${object}`, `${signedLivePath(B, other)}/${object}`, `/live/t/not-a-token/${B}/${object}`, `/live/${B}/${object}`]) {
+    assert.equal((await get(`${signedOnly}${p}`)).status, 299, `${p}: declined (Express refuses it)`);
+  }
 });

@@ -23,6 +23,14 @@ export const ingestConfigSchema = z.object({
   maxHostsPerStage: z.number().int().min(1).max(9).default(9),
   /** Bitrate the SFU assumes toward a new host before estimates arrive. */
   initialAvailableOutgoingBitrate: z.number().int().positive().default(1_000_000),
+  /**
+   * Simulcast layers the host page sends its camera as (1 = one encoding). With
+   * 3, a 720p camera goes out as 720p, 360p and 180p (scales 1, 2, 4), which the
+   * `simulcast` transcode mode packages as a ladder without encoding. The app
+   * sets 3 when the transcode mode is `simulcast` or `auto`, unless given;
+   * unset elsewhere means 1.
+   */
+  hostSimulcastLayers: z.number().int().min(1).max(3).optional(),
   /** IP the PlainTransports toward the transcoder bind to. */
   rtpOutListenIp: z.string().min(1).default('127.0.0.1'),
   signalling: z

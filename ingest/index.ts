@@ -1,6 +1,6 @@
 export { Sfu, type SfuEvents } from './sfu.ts';
 export { Stage, Host, type TransportLiveness } from './stage.ts';
-export { RtpOutput, type RtpOutputTrack, type RtpTargetHook } from './rtpOutput.ts';
+export { RtpOutput, type RtpOutputSource, type RtpOutputTrack, type RtpTargetHook } from './rtpOutput.ts';
 export { WorkerPool } from './workerPool.ts';
 export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
 export { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';

@@ -3,9 +3,18 @@ import type { Logger, PortAllocator, PortPair } from '../common/index.ts';
 import { buildFfmpegSdp, type RtpTrackDescription } from './sdp.ts';
 import type { MediaKind } from './types.ts';
 
+/**
+ * A track of an RTP output: a producer, or one spatial layer of a simulcast
+ * producer (its consumer pinned to that layer; mediasoup falls back to a lower
+ * one only while the pinned layer does not arrive).
+ */
+export type RtpOutputSource = string | { producerId: string; spatialLayer?: number };
+
 export interface RtpOutputTrack {
   kind: MediaKind;
   producerId: string;
+  /** The simulcast layer this track carries, when pinned to one. */
+  spatialLayer?: number;
   mimeType: string;
   /** The receiver's RTP port; RTCP is on `rtp + 1`. */
   ports: PortPair;
@@ -16,6 +25,7 @@ interface Leg {
   consumer: ms.Consumer;
   ports: PortPair;
   producerId: string;
+  spatialLayer?: number;
   /** Releases what the target hook set up for this leg. */
   releaseTarget?: () => Promise<void> | void;
 }
@@ -35,7 +45,7 @@ export type RtpTargetHook = (track: { kind: MediaKind; receiver: { ip: string; p
 
 interface CreateOptions {
   router: ms.Router;
-  producers: ms.Producer[];
+  sources: { producer: ms.Producer; spatialLayer?: number }[];
   listenIp: string;
   remoteIp: string;
   portPool: PortAllocator;
@@ -69,6 +79,7 @@ export class RtpOutput {
     this.tracks = legs.map((l) => ({
       kind: l.consumer.kind,
       producerId: l.producerId,
+      ...(l.spatialLayer !== undefined ? { spatialLayer: l.spatialLayer } : {}),
       mimeType: l.consumer.rtpParameters.codecs[0]!.mimeType,
       ports: l.ports,
     }));
@@ -82,7 +93,7 @@ export class RtpOutput {
     const log = opts.logger.child({ component: 'rtp-output' });
     const legs: Leg[] = [];
     try {
-      for (const producer of opts.producers) {
+      for (const { producer, spatialLayer } of opts.sources) {
         const ports = await opts.portPool.allocate();
         let transport: ms.PlainTransport | undefined;
         let target: Awaited<ReturnType<RtpTargetHook>> | undefined;
@@ -100,8 +111,10 @@ export class RtpOutput {
             producerId: producer.id,
             rtpCapabilities: receiverCapabilities(opts.router.rtpCapabilities, producer),
             paused: true,
+            // A PlainTransport has no bandwidth estimate: the consumer sends the layer it prefers.
+            ...(spatialLayer !== undefined ? { preferredLayers: { spatialLayer } } : {}),
           });
-          legs.push({ transport, consumer, ports, producerId: producer.id, ...(target.release ? { releaseTarget: target.release } : {}) });
+          legs.push({ transport, consumer, ports, producerId: producer.id, ...(spatialLayer !== undefined ? { spatialLayer } : {}), ...(target.release ? { releaseTarget: target.release } : {}) });
         } catch (err) {
           transport?.close();
           await target?.release?.();
@@ -133,7 +146,7 @@ export class RtpOutput {
           ...(l.consumer.rtpParameters.encodings?.[0]?.ssrc !== undefined
             ? { ssrc: l.consumer.rtpParameters.encodings[0].ssrc }
             : {}),
-          label: l.producerId,
+          label: l.spatialLayer !== undefined ? `${l.producerId}/${l.spatialLayer}` : l.producerId,
         };
       }),
     });

@@ -4,7 +4,7 @@ import { InputError, InvalidStateError, TypedEmitter, type Logger, type PortAllo
 import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
 import type { IngestConfig } from './config.ts';
 import type { HostRole } from './hostToken.ts';
-import { RtpOutput, type RtpTargetHook } from './rtpOutput.ts';
+import { RtpOutput, type RtpOutputSource, type RtpTargetHook } from './rtpOutput.ts';
 import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
 
 /** What `Host.watchTransport` reports. */
@@ -141,12 +141,14 @@ export class Host {
       throw new InvalidStateError('host left while producing');
     }
     this.#producers.set(producer.id, producer);
+    const layers = kind === 'video' ? simulcastLayers(rtpParameters, source) : undefined;
     const info: ProducerInfo = {
       id: producer.id,
       hostId: this.id,
       kind,
       mimeType: producer.rtpParameters.codecs[0]!.mimeType,
       ...(kind === 'video' && source ? { source } : {}),
+      ...(layers ? { layers } : {}),
     };
     producer.observer.once('close', () => {
       this.#producers.delete(producer.id);
@@ -191,6 +193,23 @@ export class Host {
   #assertOpen(): void {
     if (this.#closed) throw new InvalidStateError('host has left the stage');
   }
+}
+
+/**
+ * A simulcast producer's layers, lowest first (mediasoup's spatial layer
+ * order); undefined for one encoding. A layer's height is known when the
+ * publisher said its capture size and the encoding its `scaleResolutionDownBy`
+ * (mediasoup-client sends both; a WHIP client neither).
+ */
+function simulcastLayers(rtp: ms.RtpParameters, source: { width: number; height: number } | undefined): { height?: number }[] | undefined {
+  const encodings = rtp.encodings ?? [];
+  if (encodings.length < 2) return undefined;
+  return encodings.map((e) => {
+    const scale = (e as { scaleResolutionDownBy?: unknown }).scaleResolutionDownBy;
+    if (!source || typeof scale !== 'number' || !Number.isFinite(scale) || scale < 1) return {};
+    const height = Math.round(source.height / scale);
+    return { height: height - (height % 2) };
+  });
 }
 
 export interface StageDeps {
@@ -316,16 +335,21 @@ export class Stage extends TypedEmitter<StageEvents> {
    * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
    * Call `resume()` once the receiver listens.
    */
-  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<RtpOutput> {
+  async createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<RtpOutput> {
     this.#assertOpen();
-    const tracks = opts.producerIds.map((id) => {
+    const tracks = opts.producerIds.map((source) => {
+      const id = typeof source === 'string' ? source : source.producerId;
       const p = this.#producers.get(id);
       if (!p) throw new InputError('not-found', `no producer ${id} on stage ${this.id}`, 404);
-      return p.producer;
+      const layer = typeof source === 'string' ? undefined : source.spatialLayer;
+      if (layer !== undefined && !(Number.isInteger(layer) && layer >= 0 && layer < (p.info.layers?.length ?? 1))) {
+        throw new InputError('bad-layer', `producer ${id} has no spatial layer ${layer}`, 400);
+      }
+      return { producer: p.producer, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
     });
     const output = await RtpOutput.create({
       router: this.#router,
-      producers: tracks,
+      sources: tracks,
       listenIp: this.#config.rtpOutListenIp,
       remoteIp: opts.remoteIp,
       portPool: opts.portPool,

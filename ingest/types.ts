@@ -15,6 +15,12 @@ export interface ProducerInfo {
   mimeType: string;
   /** The publisher's capture size, when it said so (video only). */
   source?: { width: number; height: number };
+  /**
+   * Simulcast (video only, two or more encodings): the layers, lowest first as
+   * mediasoup numbers them (spatial layer 0 is the smallest), each with its
+   * height when the publisher's capture size and scale are known.
+   */
+  layers?: { height?: number }[];
   /** Paused by the stage owner (muted): no media leaves the SFU. */
   paused?: boolean;
 }

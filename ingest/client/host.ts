@@ -157,7 +157,7 @@ async function goLive(): Promise<void> {
   });
   signal = sig;
   await sig.opened;
-  const joined = await sig.request<{ routerRtpCapabilities: msc.RtpCapabilities; role: string }>('join', { stageId, token });
+  const joined = await sig.request<{ routerRtpCapabilities: msc.RtpCapabilities; role: string; simulcastLayers?: number }>('join', { stageId, token });
   const device = new Device();
   await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
   const info = await sig.request<msc.TransportOptions>('createTransport');
@@ -183,20 +183,42 @@ async function goLive(): Promise<void> {
     if (!codec) throw new Error(`this browser cannot send ${mimeType}`);
     const { width, height } = video.getSettings();
     const source = width && height ? { width, height } : undefined;
-    producers.video = await transport.produce({ track: video, codec, stopTracks: false, appData: { source } });
+    // ?simulcast=N overrides the server's choice (1 = one encoding).
+    const wanted = Number(params.get('simulcast') ?? joined.simulcastLayers ?? 1);
+    const encodings = simulcastEncodings(Number.isInteger(wanted) ? wanted : 1);
+    producers.video = await transport.produce({ track: video, codec, stopTracks: false, appData: { source }, ...(encodings ? { encodings } : {}) });
   }
   $<HTMLButtonElement>('stop').disabled = false;
   statsTimer = window.setInterval(async () => {
     const stats = await transport.getStats();
     let bytes = 0;
-    stats.forEach((s: { type: string; bytesSent?: number }) => {
-      if (s.type === 'outbound-rtp') bytes += s.bytesSent ?? 0;
+    const heights: number[] = [];
+    stats.forEach((s: { type: string; kind?: string; bytesSent?: number; frameHeight?: number; framesPerSecond?: number }) => {
+      if (s.type !== 'outbound-rtp') return;
+      bytes += s.bytesSent ?? 0;
+      // A simulcast layer the encoder sends now (it drops the top ones while bandwidth or CPU is short).
+      if (s.kind === 'video' && s.frameHeight && (s.framesPerSecond ?? 0) > 0) heights.push(s.frameHeight);
     });
+    heights.sort((a, b) => b - a);
+    const layersEl = $<HTMLElement>('layers');
+    layersEl.dataset.heights = heights.join(',');
+    layersEl.textContent = heights.length ? heights.map((h) => `${h}p`).join(' + ') : '–';
     const el = $<HTMLElement>('bitrate');
     const last = Number(el.dataset.bytes ?? 0);
     el.dataset.bytes = String(bytes);
     if (last) el.textContent = `${Math.round(((bytes - last) * 8) / 1000)} kbit/s`;
   }, 1000);
+}
+
+/**
+ * Simulcast layers, lowest first (mediasoup's order): each half the size of
+ * the next, the top one the camera's size, at the bitrates of the server's
+ * default ladder (720p 2.5 Mbit/s, 360p 800 kbit/s) and 200 kbit/s for 180p.
+ */
+function simulcastEncodings(layers: number): msc.RtpEncodingParameters[] | undefined {
+  if (layers < 2) return undefined;
+  const bitrates = [2_500_000, 800_000, 200_000];
+  return Array.from({ length: Math.min(3, layers) }, (_, i) => ({ scaleResolutionDownBy: 2 ** i, maxBitrate: bitrates[i]! })).reverse();
 }
 
 function stop(): void {

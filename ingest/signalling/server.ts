@@ -191,7 +191,7 @@ class Session {
       this.#host = undefined;
       this.close(CloseCode.removed, reason);
     });
-    return { hostId: host.id, role: claims.role, routerRtpCapabilities: stage.rtpCapabilities };
+    return { hostId: host.id, role: claims.role, routerRtpCapabilities: stage.rtpCapabilities, simulcastLayers: this.#sfu.config.hostSimulcastLayers ?? 1 };
   }
 
   #reject(id: string | null, err: unknown): void {

@@ -58,6 +58,11 @@ function mediaSection(m: OfferedMedia, t: WhipTransportDescription): string[] {
       .join(';');
     if (fmtp) out.push(`a=fmtp:${c.payloadType} ${fmtp}`);
   }
+  if (m.simulcast) {
+    // RFC 8853 §5.3: the answer receives the rids the offer sends, in its order.
+    for (const rid of m.simulcast.rids) out.push(`a=rid:${rid} recv`);
+    out.push(`a=simulcast:recv ${m.simulcast.rids.join(';')}`);
+  }
   for (const c of t.iceCandidates) {
     const address = c.address || c.ip;
     const tcp = c.protocol === 'tcp' ? ` tcptype ${c.tcpType ?? 'passive'}` : '';

@@ -30,6 +30,12 @@ export interface AcceptedMedia {
    */
   bundleOnly: boolean;
   rtpParameters: ms.RtpParameters;
+  /**
+   * RFC 8853 simulcast: the rids the client sends, in the offer's order (the
+   * answer's `a=simulcast:recv` mirrors it). `rtpParameters.encodings` holds the
+   * same rids lowest quality first, as mediasoup numbers spatial layers.
+   */
+  simulcast?: { rids: string[] };
 }
 
 /** A media section the answer rejects (port 0): disabled by the offer (port 0 without bundle-only), not sent to us, or not audio/video. */
@@ -73,8 +79,15 @@ const unsupported = (message: string) => new InputError('unsupported-offer', mes
  * mediasoup RTP parameters for `transport.produce()`, choosing per section the
  * first codec (in the client's order of preference) the stage's router takes.
  * Pure: no I/O. Throws only InputError: 413 too large, 400 malformed, 422 not
- * usable (no supported codec, simulcast, no BUNDLE/rtcp-mux, passive DTLS, or
- * a track the client sends that the session could not take).
+ * usable (no supported codec, legacy SSRC-group simulcast, no BUNDLE/rtcp-mux,
+ * passive DTLS, or a track the client sends that the session could not take).
+ *
+ * Simulcast (RFC 8853 `a=simulcast:send` with `a=rid`, RFC 8851, as OBS 30+
+ * and browsers send it) is taken for video: one encoding per rid. The list's
+ * order is the client's preference, most preferred first (RFC 8853 §5.1),
+ * which clients use for the best layer (OBS sends `0;1;2`, full size first);
+ * mediasoup wants the lowest first, so the list is reversed, unless every rid
+ * states `max-height` (or `max-width`), which orders them outright.
  *
  * A section with port 0 is disabled by the offerer and rejected, except one
  * with `a=bundle-only` whose mid is in the BUNDLE group (RFC 8843 §6, §7.2):
@@ -131,9 +144,11 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     }
     // A bundle-only section may leave out the transport attributes: it takes the offerer-tagged section's (checked below).
     if (m.rtcpMux !== 'rtcp-mux' && !bundleOnly) throw unsupported(`${where}: a=rtcp-mux is required`);
-    if (m.simulcast || m.simulcast_03 || m.rids?.length || m.ssrcGroups?.some((g) => g.semantics === 'SIM')) {
-      throw unsupported(`${where}: simulcast is not supported; send a single encoding`);
+    if (m.ssrcGroups?.some((g) => g.semantics === 'SIM')) {
+      throw unsupported(`${where}: simulcast by a=ssrc-group:SIM is not supported; send RFC 8853 simulcast (a=rid, a=simulcast:send)`);
     }
+    if (m.simulcast_03) throw unsupported(`${where}: draft-03 simulcast ("a=simulcast: send rid=…") is not supported; send RFC 8853 a=simulcast:send`);
+    const simulcast = simulcastOf(m, kind, where);
     if (media.some((o) => o.accepted && o.kind === kind)) throw unsupported(`${where}: a WHIP session sends at most one ${kind} track`);
     const ufrag = m.iceUfrag ?? session.iceUfrag;
     const pwd = m.icePwd ?? session.icePwd;
@@ -150,8 +165,16 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
       problems.push(`${where}: ${chosen}`);
       return;
     }
-    const rtpParameters = buildRtpParameters(m, kind, mid, chosen, caps, where);
-    const taken: AcceptedMedia = { accepted: true, mid, kind, protocol: String(m.protocol), bundleOnly, rtpParameters };
+    const rtpParameters = buildRtpParameters(m, kind, mid, chosen, caps, where, simulcast);
+    const taken: AcceptedMedia = {
+      accepted: true,
+      mid,
+      kind,
+      protocol: String(m.protocol),
+      bundleOnly,
+      rtpParameters,
+      ...(simulcast ? { simulcast: { rids: simulcast.offered } } : {}),
+    };
     media.push(taken);
     sectionOf.set(taken, m);
   });
@@ -280,7 +303,73 @@ function chooseCodec(m: MediaDescription, kind: MediaKind, caps: ms.RtpCapabilit
   return `no supported codec among ${offered.length ? offered.join(', ') : '(none)'}; this server takes ${accepted}`;
 }
 
-function buildRtpParameters(m: MediaDescription, kind: MediaKind, mid: string, chosen: ChosenCodec, caps: ms.RtpCapabilities, where: string): ms.RtpParameters {
+/** Most simulcast layers one track may send (OBS offers 1–4). */
+const MAX_SIMULCAST_LAYERS = 4;
+const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
+
+interface SimulcastOffer {
+  /** The rids as the offer lists them (the answer mirrors this order). */
+  offered: string[];
+  /** The same rids, lowest quality first (mediasoup's spatial layer order). */
+  layers: string[];
+  /** Each rid's payload-type restriction (`pt=`), if any. */
+  payloadTypes: Map<string, number[]>;
+}
+
+/**
+ * The simulcast a section sends (RFC 8853 §5.1: `a=simulcast:send` lists
+ * streams separated by `;`, alternatives by `,`, a paused stream prefixed
+ * `~`), or undefined when it sends one encoding. Of a stream's alternatives
+ * the first is taken; every rid must be declared `a=rid:<id> send`.
+ */
+function simulcastOf(m: MediaDescription, kind: MediaKind, where: string): SimulcastOffer | undefined {
+  const sc = m.simulcast;
+  const rids = (m.rids ?? []).filter((r) => String(r.direction) === 'send');
+  if (!sc) {
+    if (rids.length > 1) throw unsupported(`${where}: ${rids.length} a=rid send lines without a=simulcast:send; which of them are sent is not said`);
+    return undefined;
+  }
+  const send = sc.dir1 === 'send' ? sc.list1 : sc.dir2 === 'send' ? sc.list2 : undefined;
+  if (send === undefined) throw unsupported(`${where}: a=simulcast has no send direction; a WHIP session only receives`);
+  if (kind !== 'video') throw unsupported(`${where}: simulcast is taken for video only`);
+  const offered = String(send)
+    .split(';')
+    .map((stream) => stream.split(',')[0]!.replace(/^~/, ''));
+  for (const id of offered) {
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) throw malformed(`${where}: simulcast rid ${JSON.stringify(id)} is not 1-16 letters, digits, "-" or "_" (RFC 8851)`);
+    if (!rids.some((r) => String(r.id) === id)) throw malformed(`${where}: simulcast rid ${id} has no a=rid:${id} send line`);
+  }
+  if (new Set(offered).size !== offered.length) throw malformed(`${where}: a rid appears twice in a=simulcast`);
+  if (offered.length > MAX_SIMULCAST_LAYERS) throw unsupported(`${where}: ${offered.length} simulcast layers; at most ${MAX_SIMULCAST_LAYERS} are taken`);
+  if (!(m.ext ?? []).some((e) => e.uri === RID_EXTENSION)) {
+    throw unsupported(`${where}: simulcast needs the a=extmap ${RID_EXTENSION} header extension, which tells the layers apart`);
+  }
+  const restriction = (id: string, key: string): number | undefined => {
+    const params = String(rids.find((r) => String(r.id) === id)?.params ?? '');
+    const hit = params.split(';').find((p) => p.trim().startsWith(`${key}=`));
+    const v = hit ? Number(hit.split('=')[1]) : NaN;
+    return Number.isFinite(v) ? v : undefined;
+  };
+  const payloadTypes = new Map<string, number[]>();
+  for (const id of offered) {
+    const params = String(rids.find((r) => String(r.id) === id)?.params ?? '');
+    const pt = params.split(';').find((p) => p.trim().startsWith('pt='));
+    if (pt) payloadTypes.set(id, pt.trim().slice(3).split(',').map(Number));
+  }
+  const sizeKey = offered.every((id) => restriction(id, 'max-height') !== undefined) ? 'max-height' : offered.every((id) => restriction(id, 'max-width') !== undefined) ? 'max-width' : undefined;
+  const layers = sizeKey ? [...offered].sort((a, b) => restriction(a, sizeKey)! - restriction(b, sizeKey)!) : [...offered].reverse();
+  return { offered, layers, payloadTypes };
+}
+
+function buildRtpParameters(
+  m: MediaDescription,
+  kind: MediaKind,
+  mid: string,
+  chosen: ChosenCodec,
+  caps: ms.RtpCapabilities,
+  where: string,
+  simulcast: SimulcastOffer | undefined,
+): ms.RtpParameters {
   const capFeedback = chosen.capability.rtcpFeedback ?? [];
   const feedback: ms.RtcpFeedback[] = [];
   for (const fb of m.rtcpFb ?? []) {
@@ -307,11 +396,19 @@ function buildRtpParameters(m: MediaDescription, kind: MediaKind, mid: string, c
     ? (m.rtp ?? []).find((r) => /^rtx$/i.test(String(r.codec)) && Number(fmtpOf(m, Number(r.payload)).apt) === chosen.payloadType)
     : undefined;
 
+  if (simulcast) {
+    for (const [rid, pts] of simulcast.payloadTypes) {
+      if (!pts.includes(chosen.payloadType)) throw unsupported(`${where}: rid ${rid} may only send payload types ${pts.join(',')}, not the chosen ${chosen.payloadType}`);
+    }
+    // RTX of a rid stream is told apart by its repaired-rtp-stream-id, not by a declared SSRC.
+    if (rtxPt) codecs.push({ mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] });
+  }
   const ssrcGroups = m.ssrcGroups ?? [];
   const fid = ssrcGroups.find((g) => g.semantics === 'FID');
   const fidSsrcs = fid ? String(fid.ssrcs).split(' ').map(Number) : [];
   const declared = [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))];
   const ssrc = fidSsrcs[0] ?? declared[0];
+  if (simulcast) return finishParameters(m, kind, mid, codecs, caps, where, simulcast.layers.map((rid) => ({ rid })), undefined);
   if (ssrc === undefined || !Number.isInteger(ssrc) || ssrc <= 0 || ssrc > 0xffffffff) {
     throw unsupported(`${where}: the offer must declare its SSRC (a=ssrc)`);
   }
@@ -321,7 +418,20 @@ function buildRtpParameters(m: MediaDescription, kind: MediaKind, mid: string, c
     codecs.push({ mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] });
     encoding.rtx = { ssrc: rtxSsrc };
   }
+  return finishParameters(m, kind, mid, codecs, caps, where, [encoding], ssrc);
+}
 
+/** Header extensions, encodings and RTCP of the parameters: what the router takes of the offer's extmaps. */
+function finishParameters(
+  m: MediaDescription,
+  kind: MediaKind,
+  mid: string,
+  codecs: ms.RtpCodecParameters[],
+  caps: ms.RtpCapabilities,
+  where: string,
+  encodings: ms.RtpEncodingParameters[],
+  ssrc: number | undefined,
+): ms.RtpParameters {
   const headerExtensions: ms.RtpHeaderExtensionParameters[] = [];
   for (const ext of m.ext ?? []) {
     const uri = String(ext.uri);
@@ -333,12 +443,12 @@ function buildRtpParameters(m: MediaDescription, kind: MediaKind, mid: string, c
     headerExtensions.push({ uri: uri as ms.RtpHeaderExtensionUri, id, encrypt: false, parameters: {} });
   }
 
-  const cname = (m.ssrcs ?? []).find((s) => Number(s.id) === ssrc && s.attribute === 'cname')?.value;
+  const cname = (m.ssrcs ?? []).find((s) => (ssrc === undefined || Number(s.id) === ssrc) && s.attribute === 'cname')?.value;
   return {
     mid,
     codecs,
     headerExtensions,
-    encodings: [encoding],
+    encodings,
     rtcp: { ...(cname ? { cname: String(cname).slice(0, 255) } : {}), reducedSize: m.rtcpRsize === 'rtcp-rsize' },
   };
 }

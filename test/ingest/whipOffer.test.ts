@@ -274,6 +274,52 @@ test('the translated parameters are accepted by a real router: produce() on a We
   }
 });
 
+/**
+ * OBS 30+ (libdatachannel) with simulcast: its video section names no SSRC and
+ * sends rids 0;1;2, full size first (rid 0 is the encoder's own output).
+ */
+const obsSimulcast = edit(obs, (lines) =>
+  lines.flatMap((l) => {
+    if (l.startsWith('a=ssrc:3388068601')) return [];
+    if (l === 'a=mid:1') {
+      return [l, 'a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid', 'a=extmap:2 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id', 'a=rid:0 send', 'a=rid:1 send', 'a=rid:2 send', 'a=simulcast:send 0;1;2'];
+    }
+    return [l];
+  }),
+);
+
+describe('simulcast (RFC 8853)', () => {
+  test('an OBS simulcast offer becomes one encoding per rid, lowest first as mediasoup numbers layers; the answer receives them', () => {
+    const video = accepted(obsSimulcast).find((m) => m.kind === 'video')!;
+    assert.deepEqual(video.rtpParameters.encodings, [{ rid: '2' }, { rid: '1' }, { rid: '0' }], 'the most preferred (first) rid is the top layer');
+    assert.deepEqual(video.simulcast, { rids: ['0', '1', '2'] });
+    const answer = buildAnswer(translateOffer(obsSimulcast, caps()), transport, { sessionId: '1' });
+    const section = answer.slice(answer.indexOf('m=video'));
+    assert.match(section, /a=rid:0 recv\r\na=rid:1 recv\r\na=rid:2 recv\r\na=simulcast:recv 0;1;2\r\n/);
+    assert.match(section, /a=extmap:2 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id/);
+  });
+  test('rids that state max-height are ordered by it; a paused stream (~) and alternatives (,) take the first rid', () => {
+    const sized = obsSimulcast
+      .replace('a=rid:0 send', 'a=rid:0 send max-width=640;max-height=360')
+      .replace('a=rid:1 send', 'a=rid:1 send max-width=1280;max-height=720')
+      .replace('a=rid:2 send', 'a=rid:2 send max-width=320;max-height=180')
+      .replace('a=simulcast:send 0;1;2', 'a=simulcast:send 0;~1;2,0');
+    const video = accepted(sized).find((m) => m.kind === 'video')!;
+    assert.deepEqual(video.rtpParameters.encodings, [{ rid: '2' }, { rid: '0' }, { rid: '1' }]);
+  });
+  test('a real router takes it as a simulcast producer of 3 spatial layers', async () => {
+    const t = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+    try {
+      const video = accepted(obsSimulcast).find((m) => m.kind === 'video')!;
+      const p = await t.produce({ kind: 'video', rtpParameters: video.rtpParameters });
+      assert.equal(p.type, 'simulcast');
+      assert.equal(p.rtpParameters.encodings?.length, 3);
+    } finally {
+      t.close();
+    }
+  });
+});
+
 describe('refusals say what is wrong, with the RFC status', () => {
   const vp9Only = edit(chromium, (lines) =>
     lines
@@ -297,9 +343,23 @@ describe('refusals say what is wrong, with the RFC status', () => {
   test('a=setup:passive → 422: the client must be the DTLS client', () => {
     refused(() => translateOffer(obs.replace('a=setup:actpass', 'a=setup:passive'), caps()), 422, /DTLS client/);
   });
-  test('simulcast → 422', () => {
-    const sim = obs.replace('a=mid:1\r\n', 'a=mid:1\r\na=rid:h send\r\na=rid:l send\r\na=simulcast:send h;l\r\n');
-    refused(() => translateOffer(sim, caps()), 422, /simulcast is not supported/);
+  test('simulcast by a=ssrc-group:SIM → 422, naming the simulcast that is taken', () => {
+    const sim = obs.replace('a=ssrc:3388068601 cname', 'a=ssrc-group:SIM 3388068601 3388068602\r\na=ssrc:3388068601 cname');
+    refused(() => translateOffer(sim, caps()), 422, /ssrc-group:SIM is not supported; send RFC 8853/);
+  });
+  test('simulcast without the rid header extension → 422', () => {
+    refused(() => translateOffer(obsSimulcast.replace(/a=extmap:\d+ urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n/, ''), caps()), 422, /needs the a=extmap .*rtp-stream-id/);
+  });
+  test('a simulcast rid without its a=rid line → 400', () => {
+    refused(() => translateOffer(obsSimulcast.replace('a=simulcast:send 0;1;2', 'a=simulcast:send 0;1;3'), caps()), 400, /rid 3 has no a=rid:3 send line/);
+  });
+  test('more than 4 simulcast layers → 422', () => {
+    const five = obsSimulcast.replace('a=simulcast:send 0;1;2', 'a=rid:3 send\r\na=rid:4 send\r\na=simulcast:send 0;1;2;3;4');
+    refused(() => translateOffer(five, caps()), 422, /5 simulcast layers; at most 4/);
+  });
+  test('simulcast audio → 422', () => {
+    const audio = obs.replace('a=mid:0\r\n', 'a=mid:0\r\na=extmap:4 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\na=rid:a send\r\na=rid:b send\r\na=simulcast:send a;b\r\n');
+    refused(() => translateOffer(audio, caps()), 422, /simulcast is taken for video only/);
   });
   test('no rtcp-mux → 422', () => {
     refused(() => translateOffer(obs.replaceAll('a=rtcp-mux\r\n', ''), caps()), 422, /rtcp-mux/);

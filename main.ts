@@ -68,6 +68,7 @@ const raw: AppConfigInput = {
   },
   ingest: {
     numWorkers: num(env.STAGECAST_WORKERS),
+    hostSimulcastLayers: num(env.STAGECAST_HOST_SIMULCAST_LAYERS),
     listenIp: env.STAGECAST_RTC_LISTEN_IP,
     rtpOutListenIp: env.STAGECAST_RTP_OUT_LISTEN_IP || undefined,
     announcedAddress: env.STAGECAST_RTC_ANNOUNCED_ADDRESS || undefined,

@@ -175,6 +175,7 @@ export const appConfigSchema = z.object({
   /** Bearer token for the control API; at least 16 characters. */
   adminToken: z.string().min(16, 'adminToken must be at least 16 characters'),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  // An unset ingest.hostSimulcastLayers follows the transcode mode (see the transform below).
   ingest: ingestConfigSchema,
   packager: appPackagerSchema.prefault({}),
   transcode: transcodeConfigSchema.prefault({}),
@@ -240,6 +241,8 @@ export const appConfigSchema = z.object({
   .superRefine(stageTiming)
   .transform((c) => ({
     ...c,
+    // The copy-the-layers mode needs layers: browser hosts send simulcast under it unless told otherwise.
+    ingest: { ...c.ingest, hostSimulcastLayers: c.ingest.hostSimulcastLayers ?? (c.transcode.mode === 'simulcast' || c.transcode.mode === 'auto' ? 3 : 1) },
     packager: {
       ...c.packager,
       segmentTargetMs: c.packager.segmentTargetMs ?? c.transcode.segmentDurationMs,

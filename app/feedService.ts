@@ -13,7 +13,10 @@ export const forwardedStageEvents = ['hostjoin', 'hostleave', 'producer', 'produ
 
 const portPair = z.object({ rtp: z.number().int().min(1024).max(65534), rtcp: z.number().int().min(1025).max(65535) }).refine((p) => p.rtcp === p.rtp + 1, 'rtcp must be rtp + 1');
 const createParams = z.object({
-  producerIds: z.array(z.string().min(1).max(64)).min(1).max(32),
+  producerIds: z
+    .array(z.union([z.string().min(1).max(64), z.object({ producerId: z.string().min(1).max(64), spatialLayer: z.number().int().min(0).max(15).optional() })]))
+    .min(1)
+    .max(32),
   remoteIp: z.string().min(1).max(64),
   ports: z.array(portPair).min(1).max(32),
 });

@@ -1,5 +1,5 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
-import type { AudioLevel, RtpTargetHook } from '../ingest/index.ts';
+import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
 import {
   RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
@@ -109,6 +109,8 @@ interface ProgramFeed {
   output: StageRtpOutput | undefined;
   switched: SwitchedVideo | undefined;
   sdp: string | undefined;
+  /** The output carries the one video's simulcast layers (highest first, with their heights when known). */
+  layers?: (number | undefined)[] | undefined;
 }
 
 /**
@@ -216,7 +218,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#program = spec;
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
-        program: this.#programInput(spec, feed.sdp),
+        program: this.#programInput(spec, feed),
         sink: streamCmafSink((trackId, session) => {
           if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
           return this.#broadcast.openTrack(trackId, session);
@@ -297,7 +299,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async #openFeed(spec: ProgramSpec, sources: readonly { hostId: string; producerId: string }[]): Promise<ProgramFeed> {
     // A copied video track cannot go through the switch: each host's H.264 has its own
     // parameter sets (size, profile), which a copy would mix under one init segment.
-    if (spec.mode === 'speaker' && !spec.slate && !this.#singleVideoTrack(spec)) {
+    // Copied simulcast layers neither: there the speaker's layers are the program's output.
+    if (spec.mode === 'speaker' && !spec.slate && !this.#singleVideoTrack(spec) && !this.#copiesLayers(spec)) {
       const codec = this.#switchCodec(sources);
       if ('reason' in codec) this.#log.warn({ reason: codec.reason }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
       else {
@@ -308,8 +311,46 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         }
       }
     }
-    const output = await this.#openOutput(spec);
-    return { output, switched: undefined, sdp: output?.sdp };
+    const layers = this.#programLayers(spec);
+    const output = await this.#openOutput(spec, layers);
+    return { output, switched: undefined, sdp: output?.sdp, layers: layers?.map((l) => l.height) };
+  }
+
+  /**
+   * Whether the broadcast's video tracks are simulcast layers copied as they
+   * come: known from the transcoder once it exists, foreseen before from the
+   * config and the first program (modes `simulcast` and `auto` take them when
+   * it is one H.264 simulcast host full frame).
+   */
+  #copiesLayers(spec: ProgramSpec): boolean {
+    if (this.#transcoder) return this.#transcoder.layout.kind === 'simulcast';
+    const { mode } = this.#deps.transcode;
+    return (mode === 'simulcast' || mode === 'auto') && this.#layeredVideo(spec) !== undefined;
+  }
+
+  /** The program's one video when it is a simulcast H.264 producer filling the frame. */
+  #layeredVideo(spec: ProgramSpec): { producerId: string; layers: { height?: number }[] } | undefined {
+    if (spec.videos.length !== 1 || spec.slate) return undefined;
+    const { cell, producerId } = spec.videos[0]!;
+    if (cell.x !== 0 || cell.y !== 0 || cell.width !== 1 || cell.height !== 1) return undefined;
+    const video = this.#deps.stage.producers.find((p) => p.id === producerId);
+    if (!video || video.mimeType.toLowerCase() !== 'video/h264' || !video.layers || video.layers.length < 2) return undefined;
+    return { producerId, layers: video.layers };
+  }
+
+  /**
+   * The layers to send FFmpeg for a program, highest first (spatial layer and
+   * height), when it shows one simulcast H.264 host full frame and the
+   * broadcast copies layers (a running simulcast layout wants as many layers as
+   * it has renditions); undefined otherwise (then the best layer comes, as to
+   * anyone).
+   */
+  #programLayers(spec: ProgramSpec): { spatialLayer: number; height: number | undefined }[] | undefined {
+    const video = this.#layeredVideo(spec);
+    if (!video || !this.#copiesLayers(spec)) return undefined;
+    const layout = this.#transcoder?.layout;
+    if (layout?.kind === 'simulcast' && layout.rungs.length !== video.layers.length) return undefined;
+    return video.layers.map((l, i) => ({ spatialLayer: i, height: l.height })).reverse();
   }
 
   async #openSwitched(
@@ -434,9 +475,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     return true;
   }
 
-  /** RTP toward FFmpeg for a program's tracks: videos first, then audios (the SDP's order). */
-  async #openOutput(spec: ProgramSpec): Promise<StageRtpOutput | undefined> {
-    const producerIds = [...spec.videos.map((v) => v.producerId), ...spec.audios.map((a) => a.producerId)];
+  /** RTP toward FFmpeg for a program's tracks: videos (or the one video's layers, highest first) first, then audios (the SDP's order). */
+  async #openOutput(spec: ProgramSpec, layers?: readonly { spatialLayer: number }[]): Promise<StageRtpOutput | undefined> {
+    const videos: RtpOutputSource[] = layers
+      ? layers.map((l) => ({ producerId: spec.videos[0]!.producerId, spatialLayer: l.spatialLayer }))
+      : spec.videos.map((v) => v.producerId);
+    const producerIds = [...videos, ...spec.audios.map((a) => a.producerId)];
     if (producerIds.length === 0) return undefined;
     return this.#deps.stage.createRtpOutput({
       producerIds,
@@ -446,10 +490,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     });
   }
 
-  #programInput(spec: ProgramSpec, sdp: string | undefined): ProgramInput {
+  #programInput(spec: ProgramSpec, feed: ProgramFeed): ProgramInput {
     const producers = new Map(this.#deps.stage.producers.map((p) => [p.id, p]));
+    const { sdp, layers } = feed;
     return {
       ...(sdp ? { sdp } : {}),
+      ...(layers ? { simulcast: { heights: layers } } : {}),
       compose: {
         videos: spec.videos.map((v) => {
           const source = producers.get(v.producerId)?.source;
@@ -522,7 +568,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     );
     // Not awaited: a change that comes while this program's FFmpeg is still starting must
     // not wait for it (the transcoder stops that start and goes on with the newer program).
-    transcoder.reconfigure(this.#programInput(spec, feed.sdp)).then(closePrevious, (err: unknown) => {
+    transcoder.reconfigure(this.#programInput(spec, feed)).then(closePrevious, (err: unknown) => {
       // The supervisor retries the session with the newest program; the broadcast goes on.
       this.#log.warn({ err }, 'FFmpeg did not start with the new program');
       closePrevious();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { STAGE_ID_PATTERN, TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
-import type { MediaKind, ProducerInfo, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
+import type { MediaKind, ProducerInfo, RtpOutputSource, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
 import type { StageFeed, StageFeedHost, StageRtpOutput } from './stageFeed.ts';
 
@@ -10,6 +10,7 @@ const producerSchema = z.object({
   kind: z.enum(['audio', 'video']),
   mimeType: z.string().min(1).max(64),
   source: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).optional(),
+  layers: z.array(z.object({ height: z.number().int().positive().optional() })).max(16).optional(),
   paused: z.boolean().optional(),
 });
 /** What an SFU says about a stage when it asks for a broadcast. */
@@ -27,6 +28,7 @@ const outputSchema = z.object({
     z.object({
       kind: z.enum(['audio', 'video']),
       producerId: z.string(),
+      spatialLayer: z.number().int().optional(),
       mimeType: z.string(),
       ports: z.object({ rtp: z.number().int(), rtcp: z.number().int() }),
     }),
@@ -81,7 +83,7 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     return this.#closed;
   }
 
-  async createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator }): Promise<StageRtpOutput> {
+  async createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator }): Promise<StageRtpOutput> {
     const pairs: PortPair[] = [];
     try {
       for (let i = 0; i < opts.producerIds.length; i++) pairs.push(await opts.portPool.allocate());

@@ -1,5 +1,5 @@
 import type { PortAllocator } from '../common/index.ts';
-import type { MediaKind, ProducerInfo, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
+import type { MediaKind, ProducerInfo, RtpOutputSource, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
 
 /**
  * The RTP a broadcast receives from a stage: what LiveBroadcast uses of
@@ -43,7 +43,8 @@ export interface StageFeed {
   once<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   off<K extends keyof StageFeedEvents & string>(event: K, listener: (...args: StageFeedEvents[K]) => void): unknown;
   /** `target` (a test hook between SFU and FFmpeg) is honoured in-process only; a remote feed ignores it. */
-  createRtpOutput(opts: { producerIds: string[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<StageRtpOutput>;
+  /** A source is a producer id, or one spatial layer of a simulcast producer. */
+  createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<StageRtpOutput>;
 }
 
 /** Where Broadcasts finds a stage's feed: the Sfu (role `all`) or the feeds SFUs opened to this node. */

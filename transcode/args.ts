@@ -16,7 +16,8 @@ export interface PlannedOutput {
 
 /** Everything FFmpeg is told, as data: golden-tested, then handed to fluent-ffmpeg. */
 export interface FfmpegPlan {
-  readonly mode: 'ladder' | 'passthrough';
+  /** `passthrough`: the one video copied; `simulcast`: every simulcast layer copied; `ladder`: video encoded. */
+  readonly mode: 'ladder' | 'passthrough' | 'simulcast';
   /** FFmpeg reads an SDP on stdin as its first input (default true); a slate-only program has none. */
   readonly sdpOnStdin?: boolean;
   /** Options of the SDP input. */

@@ -1,7 +1,7 @@
 import { InputError } from '../common/index.ts';
 import { audioFragmentDurationUs, cmafOutputOptions, x264RungOutput, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 import type { Rung, TranscodeConfig } from './config.ts';
-import { encodedRungs, programCopiable, type TrackLayout } from './layout.ts';
+import { encodedRungs, layersCopiable, programCopiable, type TrackLayout } from './layout.ts';
 
 /** A cell of the output frame, as fractions (0–1) of the canvas. */
 export interface ComposeCell {
@@ -29,9 +29,19 @@ export interface ComposeSpec {
 
 /** A program transcoder's input: the RTP of the program's tracks (absent when nobody sends) and how to compose it. */
 export interface ProgramInput {
-  /** SDP with the video m-lines first (in `compose.videos` order), then the audio m-lines. */
+  /**
+   * SDP with the video m-lines first (in `compose.videos` order), then the
+   * audio m-lines; with `simulcast`, the video m-lines are instead the layers
+   * of the one video, highest first.
+   */
   readonly sdp?: string;
   readonly compose: ComposeSpec;
+  /**
+   * The one video of the program arrives as simulcast layers, each its own
+   * m-line (highest first), with the layer's height when the publisher said
+   * it. The `simulcast` layout copies each into a rendition of its own.
+   */
+  readonly simulcast?: { readonly heights: readonly (number | undefined)[] };
 }
 
 /** The composed frame's size: the top encoded rung's height at 16:9 (even). */
@@ -71,7 +81,9 @@ function checkSpec(spec: ComposeSpec): void {
  * then the slate image (`-re -loop 1`) when no video, then silence (`-re`
  * lavfi anullsrc) when no audio; `-re` paces those two like the live RTP
  * beside them. Video, in the `single` layout while the program is one H.264
- * video: copied (`-c:v copy`, keyframes come from the host). Otherwise each
+ * video: copied (`-c:v copy`, keyframes come from the host); in the
+ * `simulcast` layout while the program is the one simulcast H.264 video the
+ * layout was made for: each layer copied into its rendition. Otherwise each
  * input to constant frame rate, scaled to fit its cell and padded, stacked
  * (`xstack`, black where no cell is) on a canvas of the top rung's size, then
  * split into the rungs. Audio: every input resampled against its timestamps
@@ -86,6 +98,7 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
     throw new InputError('bad-program', hasSdp ? 'an SDP was given for a program without RTP inputs' : 'the program has RTP inputs but no SDP');
   }
   const copy = layout.kind === 'single' && programCopiable(program);
+  const copyLayers = layout.kind === 'simulcast' && layersCopiable(layout, program);
   const rungs = encodedRungs(layout);
   const canvas = canvasSize(rungs);
   const { width: W, height: H } = canvas;
@@ -97,8 +110,8 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   const fit = (w: number, h: number) =>
     `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p`;
 
-  if (copy) {
-    // Nothing in the graph: the host's H.264 goes out as it came.
+  if (copy || copyLayers) {
+    // Nothing in the graph: the host's H.264 (each of its layers) goes out as it came.
   } else if (spec.videos.length === 0) {
     const index = next++;
     extraInputs.push({ source: spec.slateImage, options: ['-re', '-loop', '1', '-framerate', String(fps)] });
@@ -121,12 +134,23 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   } else {
     // RTP jitter would give AAC frames uneven timestamps: resample against the timestamps first.
     // Copied video keeps its own timestamps, so audio keeps its own too (no first_pts=0).
-    const resample = copy ? 'aresample=async=1' : 'aresample=async=1:first_pts=0';
+    const resample = copy || copyLayers ? 'aresample=async=1' : 'aresample=async=1:first_pts=0';
     for (let i = 0; i < spec.audios; i++) graph.push(`[0:a:${i}]${resample},aformat=sample_rates=48000:channel_layouts=stereo[a${i}]`);
     graph.push(spec.audios === 1 ? '[a0]anull[aout]' : `${Array.from({ length: spec.audios }, (_, i) => `[a${i}]`).join('')}amix=inputs=${spec.audios}:normalize=0:dropout_transition=0[aout]`);
   }
   const outputs: PlannedOutput[] = [];
-  if (copy) {
+  if (copyLayers && layout.kind === 'simulcast') {
+    // One rendition per layer, each copied: the publisher's encoder made the ladder.
+    const partUs = config.partDurationMs * 1000;
+    layout.rungs.forEach((r, i) => {
+      const trackId = `video-${r.name}`;
+      outputs.push({
+        track: { trackId, kind: 'video', codec: 'h264', passthrough: true, fragmentDurationUs: partUs, height: r.height, bitrateKbps: r.bitrateKbps },
+        target: options.targetFor(trackId),
+        options: ['-map', `0:v:${i}`, '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
+      });
+    });
+  } else if (copy) {
     const trackId = `video-${layout.rung.name}`;
     const partUs = config.partDurationMs * 1000;
     const source = spec.videos[0]?.source;
@@ -156,7 +180,7 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
     ],
   });
   return {
-    mode: copy ? 'passthrough' : 'ladder',
+    mode: copyLayers ? 'simulcast' : copy ? 'passthrough' : 'ladder',
     sdpOnStdin: hasSdp,
     inputOptions: hasSdp ? inputOptions : [],
     extraInputs,

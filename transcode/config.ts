@@ -57,10 +57,14 @@ export const transcodeConfigSchema = z
     ffmpegPath: z.string().min(1).default('/usr/bin/ffmpeg'),
     /**
      * `ladder` re-encodes video into the ladder; `passthrough` copies H.264 video
-     * as it arrives (keyframes then come from the publisher); `auto` passes H.264
-     * through and re-encodes anything else. Audio is always Opus → AAC-LC.
+     * as it arrives (keyframes then come from the publisher); `simulcast` copies
+     * each simulcast layer of an H.264 host into a rendition of its own (the
+     * publisher's layers are the ladder, nothing is encoded while one such host
+     * fills the frame); `auto` takes `simulcast` when the first program is one
+     * H.264 simulcast host, `passthrough` for one H.264 host, and re-encodes
+     * anything else. Audio is always Opus → AAC-LC.
      */
-    mode: z.enum(['ladder', 'passthrough', 'auto']).default('ladder'),
+    mode: z.enum(['ladder', 'passthrough', 'simulcast', 'auto']).default('ladder'),
     /** Segment duration in ms: keyframes are forced at every multiple of it. */
     segmentDurationMs: z.number().int().min(200).max(10_000).default(1000),
     /** Part duration in ms: each CMAF fragment (moof+mdat) is one LL-HLS part. */

@@ -24,7 +24,7 @@ export {
 export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
-export { chooseLayout, programCopiable, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
+export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
 export { parseProgressLine } from './progress.ts';
 export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';

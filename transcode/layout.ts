@@ -12,11 +12,15 @@ import { parseProgramSdp } from './sdp.ts';
  * - `single`: one video track, copied from the host while the program is one
  *   H.264 video (no decode, no encode) and encoded as `rung` while it is not
  *   (a grid of hosts, the slate, another codec), so the stage may change
- *   without the broadcast breaking.
+ *   without the broadcast breaking;
+ * - `simulcast`: one video track per simulcast layer of the first program's
+ *   host (`rungs`, highest first), each copied from its layer while the program
+ *   is one such host full frame, and encoded as its rung while it is not.
  */
 export type TrackLayout =
   | { readonly kind: 'ladder'; readonly rungs: readonly Rung[] }
-  | { readonly kind: 'single'; readonly rung: Rung };
+  | { readonly kind: 'single'; readonly rung: Rung }
+  | { readonly kind: 'simulcast'; readonly rungs: readonly Rung[] };
 
 /**
  * The height at which the composed frame shows every video at 1:1 or smaller:
@@ -44,6 +48,35 @@ export function programCopiable(program: ProgramInput): boolean {
   return parseProgramSdp(program.sdp).videos[0]?.codec === 'H264';
 }
 
+/** Whether a program's simulcast layers can be copied into the layout's renditions: one H.264 video full frame, as many layers as renditions. */
+export function layersCopiable(layout: Extract<TrackLayout, { kind: 'simulcast' }>, program: ProgramInput): boolean {
+  const layers = program.simulcast?.heights.length ?? 0;
+  if (layers !== layout.rungs.length || !programCopiable(program)) return false;
+  const videos = parseProgramSdp(program.sdp!).videos;
+  return videos.length === layers && videos.every((v) => v.codec === 'H264');
+}
+
+/**
+ * The renditions of a simulcast layout: one per layer, highest first, named by
+ * the layer's height (`video-720p`) or, when the publisher did not say it (a
+ * WHIP client), by its place (`video-layer0` is the top). A layer's bitrate,
+ * used when the program has to be encoded, is that of the configured rung
+ * nearest its height.
+ */
+export function simulcastRungs(config: TranscodeConfig, heights: readonly (number | undefined)[]): Rung[] {
+  const ladder = ladderRungs(config);
+  const top = ladder[0]!;
+  const names = new Set<string>();
+  return heights.map((known, i) => {
+    const height = known ?? Math.max(64, Math.round(top.height / 2 ** i / 2) * 2);
+    let name = known !== undefined ? `${known}p` : `layer${i}`;
+    if (names.has(name)) name = `layer${i}`;
+    names.add(name);
+    const nearest = [...ladder].sort((a, b) => Math.abs(a.height - height) - Math.abs(b.height - height))[0]!;
+    return { name, height, bitrateKbps: nearest.bitrateKbps };
+  });
+}
+
 /** The layout for a broadcast whose first program is `program` (see `TrackLayout`). Pure. */
 export function chooseLayout(config: TranscodeConfig, program: ProgramInput): TrackLayout {
   const rungs = selectRungs(ladderRungs(config), programSourceHeight(program.compose));
@@ -51,11 +84,16 @@ export function chooseLayout(config: TranscodeConfig, program: ProgramInput): Tr
   if (!top) throw new InputError('invalid-config', 'the ladder has no rungs');
   const single = (): TrackLayout => ({ kind: 'single', rung: { ...top, name: config.passthroughName } });
   if (config.mode === 'passthrough') return single();
+  const layers = program.simulcast?.heights ?? [];
+  if ((config.mode === 'simulcast' || config.mode === 'auto') && layers.length > 1 && programCopiable(program)) {
+    const layout: TrackLayout = { kind: 'simulcast', rungs: simulcastRungs(config, layers) };
+    if (layersCopiable(layout, program)) return layout;
+  }
   if (config.mode === 'auto' && programCopiable(program)) return single();
   return { kind: 'ladder', rungs };
 }
 
 /** The rungs a session encodes when it does not copy: the ladder's, or the single track's. */
 export function encodedRungs(layout: TrackLayout): readonly Rung[] {
-  return layout.kind === 'ladder' ? layout.rungs : [layout.rung];
+  return layout.kind === 'single' ? [layout.rung] : layout.rungs;
 }

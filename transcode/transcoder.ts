@@ -213,8 +213,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       throw err;
     }
     this.#watchdog = setInterval(() => this.#checkStall(), Math.max(50, Math.floor(config.supervision.stallTimeoutMs / 4)));
-    if (this.#layout.kind === 'single') {
-      // Copied video's keyframes come from the host: ask for one every segment while a session copies.
+    if (this.#layout.kind !== 'ladder') {
+      // Copied video's keyframes come from the host: ask for one every segment while a session copies
+      // (of every layer at once, so the renditions' segments start together).
       this.#keyframeTimer = setInterval(() => {
         if (this.#run?.copies) this.#requestKeyFrame('segment');
       }, config.segmentDurationMs);
@@ -393,6 +394,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #createRun(session: number): Run {
     const plan = this.#plan(session);
     if (plan.mode === 'passthrough') this.#log.info({ session }, 'video copied from the host (passthrough)');
+    else if (plan.mode === 'simulcast') this.#log.info({ session, layers: plan.outputs.length - 1 }, 'simulcast layers copied from the host, one rendition each');
+    else if (this.#layout.kind === 'simulcast') this.#log.info({ session }, 'simulcast: video encoded while the program is not one simulcast H.264 video');
     else if (this.#layout.kind === 'single') this.#log.info({ session }, 'passthrough: video encoded while the program is not one H.264 video');
     const sdpInput = new PassThrough();
     const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
@@ -401,7 +404,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     let onFlowing!: () => void;
     const run: Run = {
       session,
-      copies: plan.mode === 'passthrough',
+      copies: plan.mode !== 'ladder',
       command,
       sdpInput,
       activated: false,
@@ -683,10 +686,12 @@ function checkProgram(program: ProgramInput): number[] {
     return [];
   }
   const info = parseProgramSdp(sdp); // InputError('bad-sdp')
-  if (info.videos.length !== compose.videos.length || info.audios.length !== compose.audios) {
+  const videoLines = program.simulcast ? program.simulcast.heights.length : compose.videos.length;
+  if (program.simulcast && compose.videos.length !== 1) throw new InputError('bad-program', 'a simulcast program has exactly one video');
+  if (info.videos.length !== videoLines || info.audios.length !== compose.audios) {
     throw new InputError(
       'bad-program',
-      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${compose.videos.length} and ${compose.audios}`,
+      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${videoLines} and ${compose.audios}`,
     );
   }
   return [...info.videos, ...info.audios].map((m) => m.port);

@@ -5,7 +5,8 @@
  * process (as `npm start` runs it: SFU, LiveBroadcast, the in-process
  * packager), a Chromium host page publishing its fake camera at the
  * scenario's size and codec through the SFU, and the control API's go-live.
- * For each preset ladder and for passthrough it prints CPU-seconds per
+ * For each preset ladder, for passthrough and for simulcast (beside the hd
+ * ladder fed by the same 3-layer host, and their ratio) it prints CPU-seconds per
  * media-second and speed (media-s per wall-s; the input is live, so 1.00 keeps
  * up) of
  *   ours:  the broadcast's FFmpeg plus this process's CPU (packager, bridge,
@@ -27,9 +28,9 @@ import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
 import { UdpPortPool, isUdpPortBound } from '../common/index.ts';
-import type { RtpOutput } from '../ingest/index.ts';
+import type { RtpOutput, RtpOutputSource } from '../ingest/index.ts';
 import { parseTranscodeConfig } from '../transcode/index.ts';
-import { api, startTestApp } from '../test/helpers/app.ts';
+import { api, startTestApp, type TestAppOverrides } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
 
@@ -45,7 +46,13 @@ interface Scenario {
   /** Host page query: the codec it sends and the camera size it captures. */
   host: string;
   transcode: NonNullable<AppConfigInput['transcode']>;
+  ingest?: TestAppOverrides['ingest'];
+  /** Go live once the host page sends this many simulcast layers (its bandwidth estimate adds them). */
+  layers?: number;
 }
+
+const SIMULCAST_BASE = 'hd 720p+360p veryfast, H.264 3-layer simulcast 720p host';
+const SIMULCAST = 'simulcast (3 layers copied, AAC), H.264 3-layer simulcast 720p host';
 
 const scenarios: Scenario[] = [
   { name: 'hd 720p+360p veryfast (default), VP8 720p host', host: 'size=1280x720', transcode: {} },
@@ -53,6 +60,9 @@ const scenarios: Scenario[] = [
   { name: 'fullhd 1080p+720p+360p veryfast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd' } },
   { name: 'fullhd 1080p+720p+360p ultrafast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd', x264Preset: 'ultrafast' } },
   { name: 'passthrough, H.264 720p host (+AAC)', host: 'size=1280x720&codec=video/H264', transcode: { mode: 'passthrough' } },
+  // The same simulcast host twice: the hd ladder encodes its top layer; simulcast copies its three.
+  { name: SIMULCAST_BASE, host: 'size=1280x720&codec=video/H264', transcode: {}, ingest: { hostSimulcastLayers: 3 }, layers: 3 },
+  { name: SIMULCAST, host: 'size=1280x720&codec=video/H264', transcode: { mode: 'simulcast' }, layers: 3 },
 ];
 
 /** A CMAF receiver in its own process that reads and discards, so its CPU is not counted as ours. */
@@ -102,7 +112,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   }
 }
 
-type StageStatus = { producers: unknown[]; broadcast?: { state: string; transcoder?: { pid?: number; state: string; videoCopied: boolean }; renditions: { trackId: string; kind: string }[] } };
+type StageStatus = { producers: unknown[]; broadcast?: { id: string; state: string; transcoder?: { pid?: number; state: string; videoCopied: boolean }; renditions: { trackId: string; kind: string }[] } };
 
 /** Ours: the product's broadcast. Returns the result and FFmpeg's argv for the plain run. */
 async function measureOurs(app: RunningApp, stageId: string): Promise<{ result: Result; argv: string[]; copied: boolean; renditions: string[] }> {
@@ -116,7 +126,7 @@ async function measureOurs(app: RunningApp, stageId: string): Promise<{ result: 
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1);
   const top = status.renditions.find((r) => r.kind === 'video')!.trackId;
   let mediaS = 0;
-  app.packager.getBroadcast(stageId)!.on('part', (track, seg, part) => {
+  app.packager.getBroadcast(status.id)!.on('part', (track, seg, part) => {
     if (track === top) mediaS += part.duration / seg.timescale;
   });
   await delay(WARMUP_S * 1000);
@@ -135,7 +145,12 @@ async function measureOurs(app: RunningApp, stageId: string): Promise<{ result: 
 async function measurePlain(app: RunningApp, stageId: string, argv: string[], fps: number | undefined, receiverPort: number, pool: UdpPortPool): Promise<Result> {
   const stage = app.sfu.getStage(stageId)!;
   // Video m-line first, then audio: the order ours' argv maps (`0:v:0`, `0:a:0`).
-  const producerIds = [...stage.producers.filter((p) => p.kind === 'video'), ...stage.producers.filter((p) => p.kind === 'audio')].map((p) => p.id);
+  // A copied simulcast program maps one video m-line per layer, highest first.
+  const video = stage.producers.find((p) => p.kind === 'video')!;
+  const videoLines = argv.filter((a) => /^0:v:\d+$/.test(a)).length;
+  const videos: RtpOutputSource[] =
+    videoLines > 1 && video.layers?.length === videoLines ? video.layers.map((_, i) => ({ producerId: video.id, spatialLayer: i })).reverse() : [video.id];
+  const producerIds = [...videos, ...stage.producers.filter((p) => p.kind === 'audio').map((p) => p.id)];
   const output: RtpOutput = await stage.createRtpOutput({ producerIds, remoteIp: '127.0.0.1', portPool: pool });
   const plainArgv = argv.map((a) => a.replace(/^http:\/\/127\.0\.0\.1:\d+\/.*\/([^/]+)$/, `http://127.0.0.1:${receiverPort}/plain/$1`));
   const child = spawn(FFMPEG, plainArgv, { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -181,7 +196,7 @@ async function measurePlain(app: RunningApp, stageId: string, argv: string[], fp
 }
 
 async function runScenario(browser: Browser, s: Scenario, receiverPort: number, pool: UdpPortPool): Promise<string[]> {
-  const app = await startTestApp({ transcode: { ...s.transcode, supervision: { startTimeoutMs: 30_000 } } });
+  const app = await startTestApp({ transcode: { ...s.transcode, supervision: { startTimeoutMs: 30_000 } }, ...(s.ingest ? { ingest: s.ingest } : {}) });
   let host: Page | undefined;
   try {
     const stageId = 'bench';
@@ -189,14 +204,15 @@ async function runScenario(browser: Browser, s: Scenario, receiverPort: number, 
     host = await browser.newPage();
     await host.goto(created.body.hostUrl.replace('/host/?', `/host/?autostart=1&${s.host}&`));
     await until('two producers', () => ((app.sfu.getStage(stageId)?.producers.length ?? 0) >= 2 ? true : undefined));
+    if (s.layers) await host.waitForFunction(`(document.getElementById('layers').dataset.heights || '').split(',').length === ${s.layers}`, undefined, { timeout: 60_000 });
     const ours = await measureOurs(app, stageId);
     const plain = await measurePlain(app, stageId, ours.argv, ours.copied ? undefined : parseTranscodeConfig(s.transcode).fps, receiverPort, pool);
     return [
       s.name,
       `${ours.copied ? 'copy' : 'x264'} ${ours.renditions.filter((r) => r !== 'audio').join('+')}`,
-      ours.result.cpuPerMediaS.toFixed(2),
+      ours.result.cpuPerMediaS.toFixed(3),
       ours.result.speed.toFixed(2),
-      plain.cpuPerMediaS.toFixed(2),
+      plain.cpuPerMediaS.toFixed(3),
       plain.speed.toFixed(2),
       (ours.result.cpuPerMediaS / plain.cpuPerMediaS).toFixed(3),
     ];
@@ -228,6 +244,12 @@ async function main(): Promise<void> {
   console.log('\n' + line(header));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
+  const ladder = rows.find((r) => r[0] === SIMULCAST_BASE);
+  const layers = rows.find((r) => r[0] === SIMULCAST);
+  if (ladder && layers) {
+    const ratio = (i: number) => (Number(layers[i]) / Number(ladder[i])).toFixed(3);
+    console.log(`\nsimulcast / hd ladder, same host, same run: ours ${layers[2]} / ${ladder[2]} = ${ratio(2)}, plain FFmpeg ${layers[4]} / ${ladder[4]} = ${ratio(4)} (target ≤ 0.100)`);
+  }
   console.log('\nspeed: media-s per wall-s of a live input; below 1.00 the ladder falls behind. Chromium encodes the host on the same cores.');
 }
 

@@ -166,3 +166,75 @@ test('STAGECAST_TRANSCODE_MODE=auto with a VP8 host of 640×360 and the default 
   assert.match(master, /RESOLUTION=640x360/);
   await s.proc.stop();
 });
+
+test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFmpeg copies each into its own rendition (only audio encoded), hls.js plays each and switches', async () => {
+  const s = await start('simulcast', { STAGECAST_TRANSCODE_MODE: 'simulcast' });
+  const created = await s.api<{ hostUrl: string }>('POST', '/stages', { id: 'layers' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const host = await browser.newPage();
+  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&codec=video/H264&'));
+  // The SFU learns the layers from the host's encodings; the page reports which it sends.
+  const producers = await until(
+    'both tracks published',
+    async () => {
+      const p = (await s.api<{ producers: { kind: string; layers?: { height?: number }[] }[] }>('GET', '/stages/layers')).body.producers;
+      return p.length >= 2 ? p : undefined;
+    },
+    s.proc,
+  );
+  assert.deepEqual(producers.find((p) => p.kind === 'video')?.layers, [{ height: 180 }, { height: 360 }, { height: 720 }]);
+  // Chromium adds its top layers as its bandwidth estimate ramps up; go live once all three are sent.
+  await host.waitForFunction("document.getElementById('layers').dataset.heights === '720,360,180'", undefined, { timeout: 60_000 });
+  const live = await s.api('POST', '/stages/layers/live');
+  assert.equal(live.status, 201, JSON.stringify(live.body));
+  const status = await until(
+    'FFmpeg running',
+    async () => {
+      const b = (await s.api<{ broadcast?: BroadcastStatus }>('GET', '/stages/layers')).body.broadcast;
+      return b?.transcoder?.pid !== undefined && b.transcoder.state === 'running' ? b : undefined;
+    },
+    s.proc,
+  );
+  const argv = readFileSync(`/proc/${status.transcoder!.pid}/cmdline`, 'utf8').split('\0');
+  const codecs = argv.flatMap((a, i) => (a.startsWith('-c:v') ? [argv[i + 1]] : []));
+  assert.deepEqual(codecs, ['copy', 'copy', 'copy'], argv.join(' '));
+  assert.ok(!argv.includes('libx264'), `no video encoder: ${argv.join(' ')}`);
+  assert.equal(argv[argv.indexOf('-c:a') + 1], 'aac', `audio is encoded: ${argv.join(' ')}`);
+  assert.equal(status.transcoder!.videoCopied, true);
+  const master = await until(
+    'the multivariant playlist with three renditions',
+    async () => {
+      const res = await fetch(`${s.url}/live/layers/master.m3u8`);
+      const text = res.status === 200 ? await res.text() : '';
+      return variants(text).length === 3 ? text : undefined;
+    },
+    s.proc,
+  );
+  assert.deepEqual(variants(master), ['video-720p/index.m3u8', 'video-360p/index.m3u8', 'video-180p/index.m3u8'], master);
+  const resolutions = [...master.matchAll(/RESOLUTION=(\d+x\d+)/g)].map((m) => m[1]);
+  assert.deepEqual(resolutions, ['1280x720', '640x360', '320x180'], master);
+
+  // hls.js on its defaults plays each rendition at its size, switching between them live.
+  const page = await browser.newPage();
+  try {
+    await page.goto(players.pageUrl('hlsjs', `${s.url}/live/layers/master.m3u8`));
+    await page.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
+    const levels = (await page.evaluate('window.stagecast.hls.levels.map((l) => l.height)')) as number[];
+    assert.deepEqual(levels.slice().sort((a, b) => a - b), [180, 360, 720]);
+    for (const height of [180, 720, 360]) {
+      await page.evaluate(`window.stagecast.hls.currentLevel = window.stagecast.hls.levels.findIndex((l) => l.height === ${height})`);
+      await page.waitForFunction(`window.__player.sample().height === ${height}`, undefined, { timeout: 30_000 });
+      const a = await samplePlayback(page);
+      await new Promise((r) => setTimeout(r, 3000));
+      const b = await samplePlayback(page);
+      assert.equal(b.height, height);
+      assert.ok(b.currentTime - a.currentTime > 2, `${height}p played ${b.currentTime - a.currentTime} s in 3 s`);
+      assert.ok(b.frames - a.frames > 30, `${height}p decoded ${b.frames - a.frames} frames in 3 s`);
+      assert.deepEqual(b.errors.filter((e) => e.fatal), [], `fatal errors at ${height}p`);
+    }
+  } finally {
+    await page.close();
+    await host.close();
+  }
+  await s.proc.stop();
+});

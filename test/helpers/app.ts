@@ -11,7 +11,10 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
  * The whole app on loopback with a free HTTP port, one mediasoup worker and a
  * filesystem store in a fresh temporary directory (removed on close).
  */
-export async function startTestApp(overrides: Partial<AppConfigInput> = {}, hooks: AppHooks = {}): Promise<RunningApp> {
+/** Overrides of the test config; ingest's are merged over the test defaults (worker, address, host token secret). */
+export type TestAppOverrides = Omit<Partial<AppConfigInput>, 'ingest'> & { ingest?: Partial<AppConfigInput['ingest']> };
+
+export async function startTestApp(overrides: TestAppOverrides = {}, hooks: AppHooks = {}): Promise<RunningApp> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-test-'));
   const config = appConfigSchema.parse({
     http: { host: '127.0.0.1', port: 0 },

@@ -12,6 +12,7 @@ import {
   programSourceHeight,
   rtpInputOptions,
   selectRungs,
+  simulcastRungs,
   type ProgramInput,
   type TranscodeConfigInput,
 } from '../../transcode/index.ts';
@@ -33,6 +34,13 @@ function gridOf(codec: 'VP8' | 'H264', source?: { width: number; height: number 
   return { sdp, compose: { videos: [cell(0), cell(0.5)], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
 }
 
+/** One H.264 simulcast host full frame: its layers as video m-lines (highest first), then its audio, as LiveBroadcast sends them. */
+function layersOf(heights: (number | undefined)[]): ProgramInput {
+  const video = (port: number) => [`m=video ${port} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f'];
+  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', ...heights.flatMap((_, i) => video(40000 + 10 * i)), 'm=audio 40100 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
+  return { ...programOf(sdp, p720), simulcast: { heights } };
+}
+
 /** The plan the product makes for a broadcast's first session: the layout from the first program, then the session's plan. */
 function productPlan(configInput: TranscodeConfigInput, program: ProgramInput) {
   const config = parseTranscodeConfig(configInput);
@@ -50,6 +58,7 @@ const cases: { name: string; config: TranscodeConfigInput; program: ProgramInput
   { name: 'passthrough-grid-encoded', config: { mode: 'passthrough' }, program: gridOf('H264', p720) },
   { name: 'auto-h264', config: { mode: 'auto' }, program: programOf(h264, p720) },
   { name: 'auto-vp8', config: { mode: 'auto' }, program: programOf(vp8, p720) },
+  { name: 'simulcast-h264-3-layers', config: { mode: 'simulcast' }, program: layersOf([720, 360, 180]) },
 ];
 
 describe('transcode FFmpeg arguments (golden, the plan the product makes)', () => {
@@ -115,6 +124,37 @@ describe('transcode FFmpeg arguments (golden, the plan the product makes)', () =
     // `auto` decides from the first program: a VP8 host gets the ladder for the whole broadcast.
     assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), programOf(vp8, p720)).kind, 'ladder');
     assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), gridOf('H264', p720)).kind, 'ladder');
+  });
+
+  test('simulcast: each layer copied into its own rendition; the same renditions encoded for a grid or the slate; no layers, no simulcast layout', () => {
+    const config = parseTranscodeConfig({ mode: 'simulcast' });
+    const layout = chooseLayout(config, layersOf([720, 360, 180]));
+    assert.equal(layout.kind, 'simulcast');
+    const copied = planProgram(config, layout, layersOf([720, 360, 180]), { targetFor }, []);
+    assert.equal(copied.mode, 'simulcast');
+    assert.doesNotMatch(copied.complexFilter ?? '', /\[0:v/, 'no video filter: nothing is decoded');
+    assert.deepEqual(copied.outputs.map((o) => [o.track.trackId, o.track.height, o.track.passthrough, o.options.slice(0, 4).join(' ')]), [
+      ['video-720p', 720, true, '-map 0:v:0 -c:v copy'],
+      ['video-360p', 360, true, '-map 0:v:1 -c:v copy'],
+      ['video-180p', 180, true, '-map 0:v:2 -c:v copy'],
+      ['audio', undefined, false, '-map [aout] -c:a aac'],
+    ]);
+    // Later programs that cannot be copied are encoded as the same renditions (the packager's tracks stay).
+    const slate: ProgramInput = { compose: { videos: [], audios: 0, slateImage: DEFAULT_SLATE_IMAGE } };
+    for (const p of [gridOf('H264', p720), slate, layersOf([720, 360])]) {
+      const plan = planProgram(config, layout, p, { targetFor }, []);
+      assert.equal(plan.mode, 'ladder');
+      assert.deepEqual(plan.outputs.map((o) => o.track.trackId), ['video-720p', 'video-360p', 'video-180p', 'audio']);
+      assert.ok(plan.outputs.slice(0, 3).every((o) => o.options.includes('libx264')));
+    }
+    // A WHIP client does not signal layer sizes: renditions named by place, sizes halving from the top rung.
+    assert.deepEqual(simulcastRungs(config, [undefined, undefined]).map((r) => [r.name, r.height]), [['layer0', 720], ['layer1', 360]]);
+    // One encoding, VP8 layers, or a grid: the ladder.
+    assert.equal(chooseLayout(config, programOf(h264, p720)).kind, 'ladder');
+    assert.equal(chooseLayout(config, gridOf('H264', p720)).kind, 'ladder');
+    assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), layersOf([720, 360, 180])).kind, 'simulcast');
+    const vp8Layers = { ...layersOf([720, 360]), sdp: layersOf([720, 360]).sdp!.replaceAll('H264/90000', 'VP8/90000') };
+    assert.equal(chooseLayout(config, vp8Layers).kind, 'ladder');
   });
 
   test('no upscaling: rungs above the program source are dropped and the canvas is the top rung left', () => {

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import { DependencyError } from './errors.ts';
 
 /** Two consecutive UDP ports: RTP on an even port and RTCP on the next one. */
@@ -82,7 +83,33 @@ function canBind(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** Whether some process currently holds a UDP port (it cannot be bound). */
+/** Local UDP ports some process has bound, from /proc/net/udp{,6}; undefined where /proc is unavailable. */
+export async function boundUdpPorts(): Promise<Set<number> | undefined> {
+  const ports = new Set<number>();
+  let any = false;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    any = true;
+    for (const line of text.split('\n').slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      const hex = local?.split(':').at(-1);
+      if (hex) ports.add(parseInt(hex, 16));
+    }
+  }
+  return any ? ports : undefined;
+}
+
+/**
+ * Whether some process currently holds a UDP port: read from /proc (any local
+ * address), which leaves the port alone; a probe bind, used only where /proc is
+ * unavailable, would make a process binding it at that moment fail.
+ */
 export async function isUdpPortBound(host: string, port: number): Promise<boolean> {
-  return !(await canBind(host, port));
+  const bound = await boundUdpPorts();
+  return bound ? bound.has(port) : !(await canBind(host, port));
 }

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DependencyError, errorMessage } from '../common/index.ts';
+import { DependencyError, boundUdpPorts, errorMessage } from '../common/index.ts';
 
 /** Checks that the FFmpeg binary exists and runs (`ffmpeg -version`); resolves with its version line. */
 export function checkFfmpeg(ffmpegPath: string, timeoutMs = 5000): Promise<string> {
@@ -56,27 +55,6 @@ export function checkReachable(url: string, timeoutMs = 2000): Promise<void> {
       resolve();
     });
   });
-}
-
-/** Local UDP ports some process has bound, from /proc/net/udp{,6}; undefined where /proc is unavailable. */
-async function boundUdpPorts(): Promise<Set<number> | undefined> {
-  const ports = new Set<number>();
-  let any = false;
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
-    any = true;
-    for (const line of text.split('\n').slice(1)) {
-      const local = line.trim().split(/\s+/)[1];
-      const hex = local?.split(':').at(-1);
-      if (hex) ports.add(parseInt(hex, 16));
-    }
-  }
-  return any ? ports : undefined;
 }
 
 /**

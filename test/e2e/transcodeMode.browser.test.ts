@@ -167,7 +167,7 @@ test('STAGECAST_TRANSCODE_MODE=auto with a VP8 host of 640×360 and the default 
   await s.proc.stop();
 });
 
-test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFmpeg copies each into its own rendition (only audio encoded), hls.js plays each and switches', async () => {
+test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFmpeg copies each into its own rendition (only audio encoded), hls.js plays each and switches, dash.js plays', async () => {
   const s = await start('simulcast', { STAGECAST_TRANSCODE_MODE: 'simulcast' });
   const created = await s.api<{ hostUrl: string }>('POST', '/stages', { id: 'layers' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -234,6 +234,22 @@ test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFm
     }
   } finally {
     await page.close();
+  }
+  // dash.js on its README defaults plays the same renditions from the MPD.
+  const dash = await browser.newPage();
+  try {
+    await dash.goto(players.pageUrl('dashjs', `${s.url}/live/layers/manifest.mpd`));
+    await dash.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 3000));
+    const a = await samplePlayback(dash);
+    await new Promise((r) => setTimeout(r, 5000));
+    const b = await samplePlayback(dash);
+    assert.ok(b.currentTime - a.currentTime > 3.5, `dash.js played ${b.currentTime - a.currentTime} s in 5 s`);
+    assert.ok(b.frames - a.frames > 60, `dash.js decoded ${b.frames - a.frames} frames in 5 s`);
+    assert.ok([180, 360, 720].includes(b.height), `dash.js shows ${b.width}×${b.height}`);
+    assert.deepEqual(b.errors.filter((e) => e.fatal), [], 'dash.js fatal errors');
+  } finally {
+    await dash.close();
     await host.close();
   }
   await s.proc.stop();

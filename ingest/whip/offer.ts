@@ -344,17 +344,25 @@ function simulcastOf(m: MediaDescription, kind: MediaKind, where: string): Simul
   if (!(m.ext ?? []).some((e) => e.uri === RID_EXTENSION)) {
     throw unsupported(`${where}: simulcast needs the a=extmap ${RID_EXTENSION} header extension, which tells the layers apart`);
   }
+  // Each rid's restrictions (RFC 8851 §4: `key=value` separated by `;`), read once.
+  const restrictions = new Map(
+    offered.map((id) => {
+      const params = String(rids.find((r) => String(r.id) === id)?.params ?? '');
+      const pairs = params.split(';').flatMap((p) => {
+        const at = p.indexOf('=');
+        return at > 0 ? [[p.slice(0, at).trim(), p.slice(at + 1).trim()] as const] : [];
+      });
+      return [id, new Map(pairs)] as const;
+    }),
+  );
   const restriction = (id: string, key: string): number | undefined => {
-    const params = String(rids.find((r) => String(r.id) === id)?.params ?? '');
-    const hit = params.split(';').find((p) => p.trim().startsWith(`${key}=`));
-    const v = hit ? Number(hit.split('=')[1]) : NaN;
+    const v = Number(restrictions.get(id)?.get(key) ?? NaN);
     return Number.isFinite(v) ? v : undefined;
   };
   const payloadTypes = new Map<string, number[]>();
-  for (const id of offered) {
-    const params = String(rids.find((r) => String(r.id) === id)?.params ?? '');
-    const pt = params.split(';').find((p) => p.trim().startsWith('pt='));
-    if (pt) payloadTypes.set(id, pt.trim().slice(3).split(',').map(Number));
+  for (const [id, r] of restrictions) {
+    const pt = r.get('pt');
+    if (pt !== undefined) payloadTypes.set(id, pt.split(',').map(Number));
   }
   const sizeKey = offered.every((id) => restriction(id, 'max-height') !== undefined) ? 'max-height' : offered.every((id) => restriction(id, 'max-width') !== undefined) ? 'max-width' : undefined;
   const layers = sizeKey ? [...offered].sort((a, b) => restriction(a, sizeKey)! - restriction(b, sizeKey)!) : [...offered].reverse();
@@ -396,26 +404,30 @@ function buildRtpParameters(
     ? (m.rtp ?? []).find((r) => /^rtx$/i.test(String(r.codec)) && Number(fmtpOf(m, Number(r.payload)).apt) === chosen.payloadType)
     : undefined;
 
+  const rtxCodec: ms.RtpCodecParameters | undefined = rtxPt
+    ? { mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] }
+    : undefined;
+
   if (simulcast) {
     for (const [rid, pts] of simulcast.payloadTypes) {
       if (!pts.includes(chosen.payloadType)) throw unsupported(`${where}: rid ${rid} may only send payload types ${pts.join(',')}, not the chosen ${chosen.payloadType}`);
     }
     // RTX of a rid stream is told apart by its repaired-rtp-stream-id, not by a declared SSRC.
-    if (rtxPt) codecs.push({ mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] });
+    if (rtxCodec) codecs.push(rtxCodec);
+    return finishParameters(m, kind, mid, codecs, caps, where, simulcast.layers.map((rid) => ({ rid })), undefined);
   }
   const ssrcGroups = m.ssrcGroups ?? [];
   const fid = ssrcGroups.find((g) => g.semantics === 'FID');
   const fidSsrcs = fid ? String(fid.ssrcs).split(' ').map(Number) : [];
   const declared = [...new Set((m.ssrcs ?? []).map((s) => Number(s.id)))];
   const ssrc = fidSsrcs[0] ?? declared[0];
-  if (simulcast) return finishParameters(m, kind, mid, codecs, caps, where, simulcast.layers.map((rid) => ({ rid })), undefined);
   if (ssrc === undefined || !Number.isInteger(ssrc) || ssrc <= 0 || ssrc > 0xffffffff) {
     throw unsupported(`${where}: the offer must declare its SSRC (a=ssrc)`);
   }
   const rtxSsrc = fidSsrcs[1];
   const encoding: ms.RtpEncodingParameters = { ssrc };
-  if (rtxPt && rtxSsrc !== undefined && Number.isInteger(rtxSsrc) && rtxSsrc > 0 && rtxSsrc <= 0xffffffff && rtxSsrc !== ssrc) {
-    codecs.push({ mimeType: `${kind}/rtx`, payloadType: Number(rtxPt.payload), clockRate: Number(rtxPt.rate), parameters: { apt: chosen.payloadType }, rtcpFeedback: [] });
+  if (rtxCodec && rtxSsrc !== undefined && Number.isInteger(rtxSsrc) && rtxSsrc > 0 && rtxSsrc <= 0xffffffff && rtxSsrc !== ssrc) {
+    codecs.push(rtxCodec);
     encoding.rtx = { ssrc: rtxSsrc };
   }
   return finishParameters(m, kind, mid, codecs, caps, where, [encoding], ssrc);

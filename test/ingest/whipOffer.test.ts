@@ -307,6 +307,15 @@ describe('simulcast (RFC 8853)', () => {
     const video = accepted(sized).find((m) => m.kind === 'video')!;
     assert.deepEqual(video.rtpParameters.encodings, [{ rid: '2' }, { rid: '0' }, { rid: '1' }]);
   });
+  test('a rid restricted to payload types (pt=) must allow the chosen codec', () => {
+    const video = accepted(obsSimulcast).find((m) => m.kind === 'video')!;
+    const chosen = video.rtpParameters.codecs[0]!.payloadType;
+    const allowed = obsSimulcast.replace('a=rid:1 send', `a=rid:1 send pt=${chosen},127;max-height=360`);
+    assert.deepEqual(accepted(allowed).find((m) => m.kind === 'video')!.rtpParameters.encodings, [{ rid: '2' }, { rid: '1' }, { rid: '0' }]);
+    const other = chosen === 127 ? 126 : 127;
+    const refused = obsSimulcast.replace('a=rid:1 send', `a=rid:1 send pt=${other}`);
+    assert.throws(() => translateOffer(refused, caps()), (e: InputError) => e.status === 422 && new RegExp(`rid 1 may only send payload types ${other}`).test(e.message));
+  });
   test('a real router takes it as a simulcast producer of 3 spatial layers', async () => {
     const t = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
     try {

@@ -85,7 +85,7 @@ export function chooseLayout(config: TranscodeConfig, program: ProgramInput): Tr
   const single = (): TrackLayout => ({ kind: 'single', rung: { ...top, name: config.passthroughName } });
   if (config.mode === 'passthrough') return single();
   const layers = program.simulcast?.heights ?? [];
-  if ((config.mode === 'simulcast' || config.mode === 'auto') && layers.length > 1 && programCopiable(program)) {
+  if ((config.mode === 'simulcast' || config.mode === 'auto') && layers.length > 1) {
     const layout: TrackLayout = { kind: 'simulcast', rungs: simulcastRungs(config, layers) };
     if (layersCopiable(layout, program)) return layout;
   }

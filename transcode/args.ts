@@ -14,6 +14,14 @@ export interface PlannedOutput {
   readonly options: readonly string[];
 }
 
+/** One FFmpeg output that is not a CMAF track: the program's RTP copy for WebRTC viewers. */
+export interface PlannedRtpOutput {
+  readonly kind: 'video' | 'audio';
+  /** `rtp://address:port?…` */
+  readonly target: string;
+  readonly options: readonly string[];
+}
+
 /** Everything FFmpeg is told, as data: golden-tested, then handed to fluent-ffmpeg. */
 export interface FfmpegPlan {
   /** `passthrough`: the one video copied; `simulcast`: every simulcast layer copied; `ladder`: video encoded. */
@@ -27,6 +35,8 @@ export interface FfmpegPlan {
   readonly globalOptions: readonly string[];
   readonly complexFilter?: string;
   readonly outputs: readonly PlannedOutput[];
+  /** RTP copies of the program (for WHEP), after the CMAF outputs; none unless asked for. */
+  readonly rtpOutputs?: readonly PlannedRtpOutput[];
 }
 
 /**
@@ -56,6 +66,57 @@ export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: num
 export interface PlanOptions {
   /** Where each track goes (an HTTP URL FFmpeg can PUT to). */
   targetFor: (trackId: string) => string;
+  /** Also send the program as RTP there (this session's SSRCs resolved). */
+  rtpReturn?: RtpReturnSession;
+}
+
+/** An RtpReturnTarget for one session. */
+export interface RtpReturnSession {
+  readonly address: string;
+  readonly video: { readonly port: number; readonly payloadType: number; readonly ssrc: number };
+  readonly audio: { readonly port: number; readonly payloadType: number; readonly ssrc: number };
+}
+
+/** WebRTC packets stay under a 1200-byte payload: SRTP and TURN add to them on the way to the viewer. */
+const RTP_PACKET_SIZE = 1200;
+
+/** The options that make an output a plain RTP stream to `port` (RTCP on the same port: the relay reads both there). */
+export function rtpReturnOutput(kind: 'video' | 'audio', to: RtpReturnSession, codecOptions: readonly string[]): PlannedRtpOutput {
+  const t = to[kind];
+  return {
+    kind,
+    target: `rtp://${to.address}:${t.port}?pkt_size=${RTP_PACKET_SIZE}&rtcpport=${t.port}`,
+    options: [...codecOptions, '-f', 'rtp', '-payload_type', String(t.payloadType), '-ssrc', String(t.ssrc)],
+  };
+}
+
+/**
+ * The WebRTC copy of the top rung, encoded for browsers: constrained baseline
+ * (the only H.264 profile every WebRTC stack decodes), no B-frames, a keyframe
+ * every second so a viewer who joins sees a picture within one (FFmpeg cannot
+ * answer a viewer's PLI).
+ */
+export function x264WebRtcOptions(config: TranscodeConfig, r: Rung, label: string): string[] {
+  return [
+    '-map', label,
+    '-c:v', 'libx264',
+    '-preset', config.x264Preset,
+    '-tune', 'zerolatency',
+    '-profile:v', 'baseline',
+    '-pix_fmt', 'yuv420p',
+    '-b:v', `${r.bitrateKbps}k`,
+    '-maxrate', `${r.bitrateKbps}k`,
+    '-bufsize', `${Math.round(r.bitrateKbps / 2)}k`,
+    '-g', String(config.fps),
+    '-keyint_min', String(config.fps),
+    '-sc_threshold', '0',
+    '-threads', String(config.threads),
+  ];
+}
+
+/** The program's mix as Opus for WebRTC: 20 ms frames, the low-delay mode. */
+export function opusWebRtcOptions(label: string): string[] {
+  return ['-map', label, '-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', '20', '-b:a', '64k', '-ar', '48000', '-ac', '2'];
 }
 
 /** Options of the SDP input on stdin (RTP buffering and probing from the config). */
@@ -124,6 +185,7 @@ export function fluentCommand(plan: FfmpegPlan, sdp: string | Readable, ffmpegPa
   }
   if (plan.complexFilter) command.complexFilter(plan.complexFilter);
   for (const out of plan.outputs) command.output(out.target).outputOptions([...out.options]);
+  for (const out of plan.rtpOutputs ?? []) command.output(out.target).outputOptions([...out.options]);
   return command;
 }
 

@@ -1,5 +1,16 @@
 import { InputError } from '../common/index.ts';
-import { audioFragmentDurationUs, cmafOutputOptions, x264RungOutput, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
+import {
+  audioFragmentDurationUs,
+  cmafOutputOptions,
+  opusWebRtcOptions,
+  rtpReturnOutput,
+  x264RungOutput,
+  x264WebRtcOptions,
+  type FfmpegPlan,
+  type PlannedOutput,
+  type PlannedRtpOutput,
+  type PlanOptions,
+} from './args.ts';
 import type { Rung, TranscodeConfig } from './config.ts';
 import { encodedRungs, layersCopiable, programCopiable, type TrackLayout } from './layout.ts';
 
@@ -99,6 +110,7 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   }
   const copy = layout.kind === 'single' && programCopiable(program);
   const copyLayers = layout.kind === 'simulcast' && layersCopiable(layout, program);
+  const rtp = options.rtpReturn;
   const rungs = encodedRungs(layout);
   const canvas = canvasSize(rungs);
   const { width: W, height: H } = canvas;
@@ -162,15 +174,23 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   } else {
     const labels = rungs.map((_, i) => `[s${i}]`).join('');
     graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
-    rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}[v${i}]`));
+    // The WebRTC copy is the top rung's picture, split off after its scale.
+    rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}${i === 0 && rtp ? ',split=2[v0][vrtc]' : `[v${i}]`}`));
     rungs.forEach((r, i) => outputs.push(x264RungOutput(config, r, i, options)));
+  }
+  const rtpOutputs: PlannedRtpOutput[] = [];
+  if (rtp) {
+    // Copied video goes out as it came (the host's top layer); encoded video is encoded once more for browsers.
+    rtpOutputs.push(rtpReturnOutput('video', rtp, copy || copyLayers ? ['-map', '0:v:0', '-c:v', 'copy'] : x264WebRtcOptions(config, rungs[0]!, '[vrtc]')));
+    graph.push('[aout]asplit=2[aenc][artc]');
+    rtpOutputs.push(rtpReturnOutput('audio', rtp, opusWebRtcOptions('[artc]')));
   }
   const fragUs = audioFragmentDurationUs(config.partDurationMs);
   outputs.push({
     track: { trackId: 'audio', kind: 'audio', codec: 'aac', passthrough: false, fragmentDurationUs: fragUs, bitrateKbps: config.audio.bitrateKbps },
     target: options.targetFor('audio'),
     options: [
-      '-map', '[aout]',
+      '-map', rtp ? '[aenc]' : '[aout]',
       '-c:a', 'aac',
       '-profile:a', 'aac_low',
       '-b:a', `${config.audio.bitrateKbps}k`,
@@ -187,5 +207,6 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
     globalOptions: ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)],
     complexFilter: graph.join(';'),
     outputs,
+    ...(rtpOutputs.length ? { rtpOutputs } : {}),
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../common/index.ts';
 import type { TranscodeConfig } from './config.ts';
 import type { ProgramInput } from './compose.ts';
 import { Transcoder } from './transcoder.ts';
-import type { CmafSink, HttpCmafSink, KeyframeRequester, StreamCmafSink } from './types.ts';
+import type { CmafSink, HttpCmafSink, KeyframeRequester, RtpReturnTarget, StreamCmafSink } from './types.ts';
 
 export {
   parseTranscodeConfig,
@@ -28,6 +28,7 @@ export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programS
 export { parseProgressLine } from './progress.ts';
 export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
 export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';
+export { RtpReturnRelay, type RtpReturnRelayOptions, type RtpReturnDestination } from './rtpReturn.ts';
 export { RtpSwitch, type RtpSwitchOptions, type RtpSwitchEvents, type RtpSwitchSourceAddress } from './rtpSwitch.ts';
 export { RtpSwitchCore, type RtpSwitchCoreOptions, type RtpSwitchStats, type RtpSwitchStep } from './rtpSwitchCore.ts';
 export { isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, inspectH264, type SwitchCodec, type H264PacketInfo } from './rtpKeyframe.ts';
@@ -37,6 +38,7 @@ export type {
   HttpCmafSink,
   StreamCmafSink,
   KeyframeRequester,
+  RtpReturnTarget,
   TrackInfo,
   TranscoderState,
   TranscoderEvents,
@@ -65,6 +67,8 @@ export function createTranscoder(options: {
   sink: CmafSink;
   logger: Logger;
   keyframes?: KeyframeRequester;
+  /** Also send the program as RTP (WHEP viewers): an RtpReturnRelay's target. */
+  rtpReturn?: RtpReturnTarget;
   id?: string;
 }): Transcoder {
   return new Transcoder(options);

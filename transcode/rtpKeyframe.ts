@@ -4,7 +4,8 @@
  * a decoder needs before an IDR. Pure functions over the RTP payload bytes.
  */
 
-export type SwitchCodec = 'VP8' | 'H264';
+/** Video codecs switched at keyframes; Opus (every packet decodes alone) switches at any packet. */
+export type SwitchCodec = 'VP8' | 'H264' | 'opus';
 
 /** NAL unit types (H.264 Table 7-1, RFC 6184 §5.2). */
 const NAL_IDR = 5;
@@ -108,5 +109,6 @@ export function inspectH264(payload: Uint8Array): H264PacketInfo {
 
 /** Whether this payload is the first packet of a keyframe of the codec. */
 export function isKeyframeStart(codec: SwitchCodec, payload: Uint8Array): boolean {
+  if (codec === 'opus') return payload.length > 0;
   return codec === 'VP8' ? isVp8KeyframeStart(payload) : inspectH264(payload).keyframeStart;
 }

@@ -288,7 +288,8 @@ export class RtpSwitch extends TypedEmitter<RtpSwitchEvents> {
   }
 }
 
-function bindSocket(address: string, port: number): Promise<dgram.Socket> {
+/** Binds a UDP socket (DependencyError `udp-bind` when it cannot). */
+export function bindSocket(address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
     socket.once('error', (err) => {

@@ -99,8 +99,8 @@ export class RtpSwitchCore {
 
   constructor(opts: RtpSwitchCoreOptions) {
     if (!Number.isInteger(opts.payloadType) || opts.payloadType < 0 || opts.payloadType > 127) throw new TypeError(`invalid payload type ${opts.payloadType}`);
-    if (opts.codec !== 'VP8' && opts.codec !== 'H264') throw new TypeError(`unsupported codec ${String(opts.codec)}`);
-    this.#opts = { clockRate: 90000, maxHeldPackets: 1000, ...opts };
+    if (opts.codec !== 'VP8' && opts.codec !== 'H264' && opts.codec !== 'opus') throw new TypeError(`unsupported codec ${String(opts.codec)}`);
+    this.#opts = { clockRate: opts.codec === 'opus' ? 48000 : 90000, maxHeldPackets: 1000, ...opts };
   }
 
   get active(): string | undefined {
@@ -283,19 +283,24 @@ export class RtpSwitchCore {
       this.#outSeq = seq;
       this.#outTs = ts;
       this.#outTsArrival = arrival;
-      this.#frameOpen = !marker;
+      this.#frameOpen = this.#opensFrame(marker);
       return;
     }
     // Late packets keep their place (their sequence numbers say where they go)
     // and move neither the highest sequence number nor the highest timestamp.
     if (seqDiff(seq, this.#outSeq) > 0) {
       this.#outSeq = seq;
-      this.#frameOpen = !marker;
+      this.#frameOpen = this.#opensFrame(marker);
     }
     if (tsDiff(ts, this.#outTs) > 0) {
       this.#outTs = ts;
       this.#outTsArrival = arrival;
     }
+  }
+
+  /** A video frame ends at its marker bit; every Opus packet is a whole frame. */
+  #opensFrame(marker: boolean): boolean {
+    return this.#opts.codec === 'opus' ? false : !marker;
   }
 
   #drop(refused?: RtpSwitchStep['refused']): RtpSwitchStep {

@@ -11,7 +11,7 @@ import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
 import { parseProgramSdp } from './sdp.ts';
-import type { CmafSink, ExitInfo, KeyframeRequester, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
+import type { CmafSink, ExitInfo, KeyframeRequester, RtpReturnTarget, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
   /** Parsed once with `parseTranscodeConfig`. */
@@ -26,6 +26,8 @@ export interface TranscoderOptions {
   readonly sink: CmafSink;
   /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
   readonly keyframes?: KeyframeRequester;
+  /** Every session also sends the program as RTP there (WHEP viewers); off when absent. */
+  readonly rtpReturn?: RtpReturnTarget;
   readonly logger: Logger;
   /** For logs (usually the broadcast id). */
   readonly id?: string;
@@ -334,7 +336,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       if (sink.kind === 'http') return sink.urlFor(trackId);
       return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
     };
-    return planProgram(config, this.#layout, this.#program, { targetFor }, rtpInputOptions(config));
+    const rtp = this.#opts.rtpReturn;
+    const rtpReturn = rtp && {
+      address: rtp.address,
+      video: { ...rtp.video, ssrc: rtp.ssrcFor(session, 'video') },
+      audio: { ...rtp.audio, ssrc: rtp.ssrcFor(session, 'audio') },
+    };
+    return planProgram(config, this.#layout, this.#program, { targetFor, ...(rtpReturn ? { rtpReturn } : {}) }, rtpInputOptions(config));
   }
 
   /** The SDP FFmpeg reads on stdin, if its input has one. */

@@ -37,6 +37,21 @@ export interface StreamCmafSink {
 
 export type CmafSink = HttpCmafSink | StreamCmafSink;
 
+/**
+ * Where FFmpeg sends an RTP copy of the program for WebRTC (WHEP) viewers: the
+ * top rung's picture (H.264 constrained baseline, or the host's copied video)
+ * and the mixed audio as Opus, to a relay (transcode/rtpReturn.ts) that passes
+ * one session's packets on to the SFU. Each session sends under its own SSRCs,
+ * so the relay tells the runs of a make-before-break restart apart.
+ */
+export interface RtpReturnTarget {
+  readonly address: string;
+  readonly video: { readonly port: number; readonly payloadType: number };
+  readonly audio: { readonly port: number; readonly payloadType: number };
+  /** The SSRC a session sends this kind under. */
+  ssrcFor(session: number, kind: 'video' | 'audio'): number;
+}
+
 /** Asks the SFU for a keyframe (ingest's consumer.requestKeyFrame(), wired by the caller). */
 export interface KeyframeRequester {
   requestKeyFrame(): Promise<void> | void;

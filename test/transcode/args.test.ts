@@ -225,3 +225,29 @@ describe('transcode stderr parsing', () => {
     assert.equal(parseProgressLine('frame=    0 fps=0.0 q=0.0 size=N/A time=N/A bitrate=N/A speed=N/A')?.outTimeMs, undefined);
   });
 });
+
+describe('the RTP copy of the program (WHEP)', () => {
+  const rtpReturn = { address: '127.0.0.1', video: { port: 41000, payloadType: 96, ssrc: 1000 }, audio: { port: 41002, payloadType: 111, ssrc: 1001 } };
+  const rtpArgs = (plan: ReturnType<typeof planProgram>) => (plan.rtpOutputs ?? []).map((o) => [...o.options, o.target].join(' '));
+  test('ladder: the top rung is split off and encoded constrained baseline; the mix goes out as Opus; the CMAF outputs are unchanged', () => {
+    const config = parseTranscodeConfig({ ladder: 'hd' });
+    const layout = chooseLayout(config, programOf(h264, p720));
+    const plain = planProgram(config, layout, programOf(h264, p720), { targetFor }, []);
+    const withRtp = planProgram(config, layout, programOf(h264, p720), { targetFor, rtpReturn }, []);
+    assert.equal(plain.rtpOutputs, undefined);
+    assert.deepEqual(withRtp.outputs.map((o) => o.track), plain.outputs.map((o) => o.track));
+    assert.match(withRtp.complexFilter!, /scale=-2:720,split=2\[v0\]\[vrtc\]/);
+    assert.match(withRtp.complexFilter!, /\[aout\]asplit=2\[aenc\]\[artc\]/);
+    const [video, audio] = rtpArgs(withRtp);
+    assert.match(video!, /^-map \[vrtc\] -c:v libx264 .*-profile:v baseline .*-g 30 .*-f rtp -payload_type 96 -ssrc 1000 rtp:\/\/127\.0\.0\.1:41000\?pkt_size=1200&rtcpport=41000$/);
+    assert.match(audio!, /^-map \[artc\] -c:a libopus -application lowdelay -frame_duration 20 .*-f rtp -payload_type 111 -ssrc 1001 rtp:\/\/127\.0\.0\.1:41002/);
+    assert.ok(ffmpegArgs(withRtp).includes('[aenc]'), 'AAC is encoded from its half of the split');
+  });
+  test('copied video (passthrough) goes out copied: no second encode', () => {
+    const config = parseTranscodeConfig({ mode: 'passthrough' });
+    const plan = planProgram(config, chooseLayout(config, programOf(h264, p720)), programOf(h264, p720), { targetFor, rtpReturn }, []);
+    assert.equal(plan.mode, 'passthrough');
+    assert.match(rtpArgs(plan)[0]!, /^-map 0:v:0 -c:v copy -f rtp /);
+    assert.ok(!ffmpegArgs(plan).includes('libx264'));
+  });
+});

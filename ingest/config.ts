@@ -61,6 +61,25 @@ export const ingestConfigSchema = z.object({
       connectTimeoutMs: z.number().int().positive().default(20_000),
     })
     .prefault({}),
+  /**
+   * WHEP playback (draft-ietf-wish-whep) at /whep/:stageId: the program as
+   * WebRTC for the few who need sub-second latency. Off by default: each
+   * broadcast then sends an RTP copy of its program back into the SFU, which
+   * costs one more x264 encode of the top rung when the ladder is encoded.
+   */
+  whep: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** WebRTC seats per stage (503 beyond); see README for what a worker holds. */
+      maxViewersPerStage: z.number().int().min(1).max(10_000).default(100),
+      maxOfferBytes: z.number().int().min(1024).max(1 << 20).default(32 * 1024),
+      maxMediaSections: z.number().int().min(2).max(64).default(8),
+      ratePerSecond: z.number().positive().default(5),
+      rateBurst: z.number().int().min(1).default(50),
+      /** A session whose ICE/DTLS has not connected by then is ended, freeing its seat. */
+      connectTimeoutMs: z.number().int().positive().default(20_000),
+    })
+    .prefault({}),
 }).refine((c) => !['0.0.0.0', '::'].includes(c.listenIp) || c.announcedAddress, {
   message: 'listening on all interfaces needs announcedAddress (the address browsers reach)',
   path: ['announcedAddress'],

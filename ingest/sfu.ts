@@ -74,6 +74,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       router,
       config: this.config,
       logger: this.#log,
+      createRouter: (mediaCodecs) => worker.createRouter({ mediaCodecs }),
       onClosed: (s) => {
         release();
         this.#stages.delete(s.id);

@@ -4,6 +4,7 @@ import { InputError, InvalidStateError, TypedEmitter, type Logger, type PortAllo
 import { stageMediaCodecs, supportedMimeTypes } from './codecs.ts';
 import type { IngestConfig } from './config.ts';
 import type { HostRole } from './hostToken.ts';
+import { ProgramSource, type ProgramStreamSpec } from './programSource.ts';
 import { RtpOutput, type RtpOutputSource, type RtpTargetHook } from './rtpOutput.ts';
 import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTransportInfo } from './types.ts';
 
@@ -11,6 +12,29 @@ import type { MediaKind, ProducerInfo, StageCloseReason, StageEvents, WebRtcTran
 export type TransportLiveness = 'connected' | 'disconnected' | 'failed' | 'closed';
 
 /** One host on a stage: their send transports and producers. */
+/**
+ * Reports a transport's liveness: `connected` once DTLS is up; `disconnected`
+ * when ICE consent is lost, `failed`/`closed` when ICE or DTLS ends. Returns a
+ * function that stops the reports.
+ */
+export function watchLiveness(t: ms.WebRtcTransport, listener: (state: TransportLiveness) => void): () => void {
+  const onIce = (state: ms.IceState): void => {
+    if (state === 'disconnected' || state === 'closed') listener(state);
+  };
+  const onDtls = (state: ms.DtlsState): void => {
+    if (state === 'connected' || state === 'failed' || state === 'closed') listener(state);
+  };
+  const onClose = (): void => listener('closed');
+  t.on('icestatechange', onIce);
+  t.on('dtlsstatechange', onDtls);
+  t.observer.on('close', onClose);
+  return () => {
+    t.off('icestatechange', onIce);
+    t.off('dtlsstatechange', onDtls);
+    t.observer.off('close', onClose);
+  };
+}
+
 export class Host {
   readonly id = randomUUID();
   readonly #transports = new Map<string, ms.WebRtcTransport>();
@@ -95,22 +119,7 @@ export class Host {
    * Returns a function that stops the reports.
    */
   watchTransport(transportId: string, listener: (state: TransportLiveness) => void): () => void {
-    const t = this.#transport(transportId);
-    const onIce = (state: ms.IceState): void => {
-      if (state === 'disconnected' || state === 'closed') listener(state);
-    };
-    const onDtls = (state: ms.DtlsState): void => {
-      if (state === 'connected' || state === 'failed' || state === 'closed') listener(state);
-    };
-    const onClose = (): void => listener('closed');
-    t.on('icestatechange', onIce);
-    t.on('dtlsstatechange', onDtls);
-    t.observer.on('close', onClose);
-    return () => {
-      t.off('icestatechange', onIce);
-      t.off('dtlsstatechange', onDtls);
-      t.observer.off('close', onClose);
-    };
+    return watchLiveness(this.#transport(transportId), listener);
   }
 
   async connectTransport(transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
@@ -218,6 +227,8 @@ export interface StageDeps {
   logger: Logger;
   /** Called once the stage is closed, whatever the reason. */
   onClosed: (stage: Stage) => void;
+  /** Another Router on the stage's worker (WHEP viewers' codec mappings); closed with the stage. */
+  createRouter?: (mediaCodecs: ms.RouterRtpCodecCapability[]) => Promise<ms.Router>;
 }
 
 /**
@@ -235,6 +246,9 @@ export class Stage extends TypedEmitter<StageEvents> {
   readonly #outputs = new Set<RtpOutput>();
   #levels: Promise<ms.AudioLevelObserver> | undefined;
   #closeReason: StageCloseReason | undefined;
+  readonly #createRouter: StageDeps['createRouter'];
+  readonly #extraRouters = new Set<ms.Router>();
+  #program: ProgramSource | undefined;
 
   constructor(
     readonly id: string,
@@ -245,6 +259,7 @@ export class Stage extends TypedEmitter<StageEvents> {
     this.#config = deps.config;
     this.#log = deps.logger.child({ stage: id });
     this.#onClosed = deps.onClosed;
+    this.#createRouter = deps.createRouter;
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'stage listener threw'));
     this.#router.on('workerclose', () => this.close('worker-died'));
   }
@@ -366,9 +381,58 @@ export class Stage extends TypedEmitter<StageEvents> {
     return output;
   }
 
+  /** The broadcast's program as RTP in this SFU (WHEP viewers consume it), while a broadcast sends it. */
+  get program(): ProgramSource | undefined {
+    return this.#program;
+  }
+
+  /**
+   * Opens the program's way back into the SFU: the transcoder's RTP copy of
+   * what HLS viewers see, for WHEP viewers. One at a time (409 while one is
+   * open); `programopen` / `programclose` tell the WHEP sessions.
+   */
+  async openProgramInput(spec: Record<MediaKind, ProgramStreamSpec>): Promise<ProgramSource> {
+    this.#assertOpen();
+    if (this.#program) throw new InputError('program-open', `stage ${this.id} already has a program input`, 409);
+    const source = await ProgramSource.open(this.#router, this.#config.rtpOutListenIp, spec, this.#log);
+    if (this.closed || this.#program) {
+      source.close();
+      throw this.closed ? new InvalidStateError(`stage ${this.id} closed while its program input was being opened`) : new InputError('program-open', `stage ${this.id} already has a program input`, 409);
+    }
+    this.#program = source;
+    source.onClose(() => {
+      if (this.#program !== source) return;
+      this.#program = undefined;
+      this.emit('programclose');
+    });
+    this.emit('programopen', source);
+    return source;
+  }
+
+  /** The stage's Router, for piping the program to a viewer router. @internal */
+  get router(): ms.Router {
+    return this.#router;
+  }
+
+  /** A Router beside the stage's, on its worker; it closes with the stage. @internal */
+  async createRouter(mediaCodecs: ms.RouterRtpCodecCapability[]): Promise<ms.Router> {
+    this.#assertOpen();
+    if (!this.#createRouter) throw new InvalidStateError('this stage cannot create routers');
+    const router = await this.#createRouter(mediaCodecs);
+    if (this.closed) {
+      router.close();
+      throw new InvalidStateError(`stage ${this.id} closed while a router was being created`);
+    }
+    this.#extraRouters.add(router);
+    router.observer.once('close', () => this.#extraRouters.delete(router));
+    return router;
+  }
+
   close(reason: StageCloseReason = 'closed'): void {
     if (this.#closeReason) return;
     this.#closeReason = reason;
+    this.#program?.close();
+    for (const r of [...this.#extraRouters]) r.close();
     for (const o of this.#outputs) o.close();
     for (const h of [...this.#hosts.values()]) h.close();
     this.#router.close();
@@ -378,8 +442,8 @@ export class Stage extends TypedEmitter<StageEvents> {
     this.#onClosed(this);
   }
 
-  /** @internal used by Host. */
-  async createWebRtcTransport(): Promise<ms.WebRtcTransport> {
+  /** @internal used by Host (on the stage's Router) and WHEP (on a viewer router). */
+  async createWebRtcTransport(router: ms.Router = this.#router): Promise<ms.WebRtcTransport> {
     this.#assertOpen();
     const { listenIp, announcedAddress, rtcPorts } = this.#config;
     const listen = (protocol: 'udp' | 'tcp'): ms.TransportListenInfo => ({
@@ -388,7 +452,7 @@ export class Stage extends TypedEmitter<StageEvents> {
       ...(announcedAddress ? { announcedAddress } : {}),
       portRange: { min: rtcPorts.min, max: rtcPorts.max },
     });
-    return this.#router.createWebRtcTransport({
+    return router.createWebRtcTransport({
       listenInfos: [listen('udp'), listen('tcp')],
       enableUdp: true,
       enableTcp: true,

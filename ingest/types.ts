@@ -1,4 +1,5 @@
 import type { HostRole } from './hostToken.ts';
+import type { ProgramSource } from './programSource.ts';
 
 export type { HostRole };
 export type MediaKind = 'audio' | 'video';
@@ -42,6 +43,10 @@ export interface StageEvents {
   /** Hosts above the level threshold, loudest first; empty on silence (after `watchAudioLevels`). */
   audiolevels: [levels: AudioLevel[]];
   close: [reason: StageCloseReason];
+  /** The broadcast's program came back into the SFU as RTP (WHEP viewers may consume it) ... */
+  programopen: [source: ProgramSource];
+  /** ... and stopped (the broadcast ended or its transcoder closed). */
+  programclose: [];
 }
 
 /** What the SFU answers to a WebRTC transport request (mediasoup-client's input). */

@@ -4,6 +4,15 @@ import type { IngestConfig } from '../config.ts';
 import type { Sfu } from '../sfu.ts';
 import { WhipSessions } from './sessions.ts';
 
+/** What the HTTP side needs of WHIP's or WHEP's sessions: both are an SDP offer in, an answer and a session URL out. */
+export interface SdpSessionEndpoint<A> {
+  /** Checks the bearer token before the body is read (401/403/404). */
+  authorize(stageId: string, token: string | undefined): A;
+  create(auth: A, token: string, sdp: unknown, remote?: string): Promise<{ id: string; etag: string; answer: string }>;
+  get(stageId: string, sessionId: string): unknown;
+  delete(stageId: string, sessionId: string, token: string | undefined): void;
+}
+
 export interface WhipRouterOptions {
   /** Largest body read (413 beyond). */
   maxOfferBytes: number;
@@ -11,13 +20,15 @@ export interface WhipRouterOptions {
   ratePerSecond: number;
   rateBurst: number;
   logger: Logger;
+  /** The protocol's name in messages and logs (default WHIP). */
+  label?: 'WHIP' | 'WHEP';
 }
 
 const ENDPOINT_METHODS = 'OPTIONS, POST';
 const SESSION_METHODS = 'OPTIONS, DELETE';
 
 /** The authorization a POST passed, kept from the check before the body to the handler after it. */
-const authOf = new WeakMap<Request, ReturnType<WhipSessions['authorize']>>();
+const authOf = new WeakMap<Request, unknown>();
 
 function bearer(req: Request): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
@@ -34,7 +45,8 @@ function bearer(req: Request): string | undefined {
  *   does no ICE restart (a client reconnects with a new POST).
  * Errors are `{ error: { code, message } }` with the RFC's statuses.
  */
-export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions): Router {
+export function createWhipRouter<A>(sessions: SdpSessionEndpoint<A>, opts: WhipRouterOptions): Router {
+  const label = opts.label ?? 'WHIP';
   const router = express.Router();
   // Per client IP (`req.ip`: honours `trust proxy`), in bounded memory.
   const limiter = new ClientRateLimiter({ perSecond: opts.ratePerSecond, burst: opts.rateBurst });
@@ -48,7 +60,7 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
     });
     if (!limiter.take(req.ip ?? req.socket.remoteAddress ?? 'unknown')) {
       res.set('Retry-After', '1');
-      next(new InputError('rate-limited', 'too many WHIP requests from this address; retry later', 429));
+      next(new InputError('rate-limited', `too many ${label} requests from this address; retry later`, 429));
       return;
     }
     next();
@@ -82,7 +94,7 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
     },
     readSdp,
     async (req, res) => {
-      const session = await sessions.create(authOf.get(req)!, bearer(req)!, req.body, req.ip);
+      const session = await sessions.create(authOf.get(req) as A, bearer(req)!, req.body, req.ip);
       // Exactly `application/sdp` (res.send would add a charset, which some WHIP clients refuse).
       res
         .status(201)
@@ -96,13 +108,13 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
   );
   router.all('/:stageId', (_req, res) => {
     res.set('Allow', ENDPOINT_METHODS);
-    throw new InputError('method-not-allowed', `a WHIP endpoint takes ${ENDPOINT_METHODS}`, 405);
+    throw new InputError('method-not-allowed', `a ${label} endpoint takes ${ENDPOINT_METHODS}`, 405);
   });
 
   const session = (req: Request) => {
     const { stageId, sessionId } = req.params as { stageId: string; sessionId: string };
     const s = sessions.get(stageId, sessionId);
-    if (!s) throw new InputError('unknown-session', `no WHIP session ${sessionId} on stage ${stageId}`, 404);
+    if (!s) throw new InputError('unknown-session', `no ${label} session ${sessionId} on stage ${stageId}`, 404);
     return s;
   };
   router.options('/:stageId/:sessionId', preflight(SESSION_METHODS));
@@ -122,14 +134,15 @@ export function createWhipRouter(sessions: WhipSessions, opts: WhipRouterOptions
   router.all('/:stageId/:sessionId', (req, res) => {
     session(req);
     res.set('Allow', SESSION_METHODS);
-    throw new InputError('method-not-allowed', `a WHIP session takes ${SESSION_METHODS}`, 405);
+    throw new InputError('method-not-allowed', `a ${label} session takes ${SESSION_METHODS}`, 405);
   });
 
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, code, message } = classify(err);
-    if (status >= 500) opts.logger.error({ err, path: req.path }, 'WHIP request failed');
-    else opts.logger.debug({ status, code, message, path: req.path, remote: req.ip }, 'WHIP request refused');
+    if (status >= 500 && status !== 503) opts.logger.error({ err, path: req.path }, `${label} request failed`);
+    else opts.logger.debug({ status, code, message, path: req.path, remote: req.ip }, `${label} request refused`);
     if (status === 401) res.set('WWW-Authenticate', 'Bearer');
+    if (status === 503) res.set('Retry-After', '10');
     if (status === 415) res.set('Accept-Post', 'application/sdp');
     res.status(status).json({ error: { code, message } });
   });

@@ -208,9 +208,23 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     // rtcp-rsize is a transport attribute too: a bundle-only section that leaves it out follows the tagged one.
     if (a.bundleOnly && sectionOf.get(a)!.rtcpRsize === undefined) a.rtpParameters.rtcp = { ...a.rtpParameters.rtcp, reducedSize: first.rtcpRsize === 'rtcp-rsize' };
   }
-  const iceUfrag = String(first.iceUfrag ?? session.iceUfrag);
-  const icePwd = String(first.icePwd ?? session.icePwd);
-  const fp = fingerprintOf(first)!;
+  return {
+    ...offerTransport(session, first),
+    extmapAllowMixed: session.extmapAllowMixed !== undefined || session.media.some((m) => m.extmapAllowMixed !== undefined),
+    bundleTag: tagged.mid,
+    media,
+  };
+}
+
+/**
+ * The ICE credentials and DTLS fingerprint of the section whose transport the
+ * session uses (session-level values where the section has none), checked.
+ */
+export function offerTransport(session: SessionDescription, section: MediaDescription): { iceUfrag: string; icePwd: string; fingerprints: ms.DtlsFingerprint[] } {
+  const iceUfrag = String(section.iceUfrag ?? session.iceUfrag);
+  const icePwd = String(section.icePwd ?? session.icePwd);
+  const fp = section.fingerprint ?? session.fingerprint;
+  if (!fp) throw malformed('a=fingerprint is required (DTLS-SRTP)');
   const algorithm = String(fp.type).toLowerCase();
   const value = String(fp.hash);
   if (!fingerprintAlgorithms.has(algorithm)) throw malformed(`fingerprint algorithm ${fp.type} is not one of ${[...fingerprintAlgorithms].join(', ')}`);
@@ -218,19 +232,11 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
   if (!/^[A-Za-z0-9+/]{4,256}$/.test(iceUfrag) || !/^[A-Za-z0-9+/]{22,256}$/.test(icePwd)) {
     throw malformed('a=ice-ufrag must be 4-256 and a=ice-pwd 22-256 ice-chars (RFC 8839)');
   }
-
-  return {
-    iceUfrag,
-    icePwd,
-    fingerprints: [{ algorithm: algorithm as ms.FingerprintAlgorithm, value: value.toUpperCase() }],
-    extmapAllowMixed: session.extmapAllowMixed !== undefined || session.media.some((m) => m.extmapAllowMixed !== undefined),
-    bundleTag: tagged.mid,
-    media,
-  };
+  return { iceUfrag, icePwd, fingerprints: [{ algorithm: algorithm as ms.FingerprintAlgorithm, value: value.toUpperCase() }] };
 }
 
-/** Cheap checks on the raw text before a parser sees it. */
-function checkLines(sdp: string, limits: WhipOfferLimits): void {
+/** Cheap checks on the raw text before a parser sees it (400 malformed, 422 too many sections). */
+export function checkLines(sdp: string, limits: WhipOfferLimits): void {
   const lines = sdp.split(/\r?\n/);
   if (lines[0] !== 'v=0') throw malformed('an SDP starts with "v=0"');
   let sections = 0;
@@ -246,14 +252,14 @@ function checkLines(sdp: string, limits: WhipOfferLimits): void {
   if (sections === 0) throw malformed('the offer has no m= section');
 }
 
-interface ChosenCodec {
+export interface ChosenCodec {
   payloadType: number;
   capability: ms.RtpCodecCapability;
   parameters: Record<string, string | number>;
   channels?: number;
 }
 
-function fmtpOf(m: MediaDescription, pt: number): Record<string, string | number> {
+export function fmtpOf(m: MediaDescription, pt: number): Record<string, string | number> {
   const f = (m.fmtp ?? []).find((x) => Number(x.payload) === pt);
   if (!f || typeof f.config !== 'string') return {};
   const out: Record<string, string | number> = {};
@@ -271,7 +277,7 @@ function describeCapability(c: ms.RtpCodecCapability): string {
 }
 
 /** The first offered codec the router takes, or why there is none. */
-function chooseCodec(m: MediaDescription, kind: MediaKind, caps: ms.RtpCapabilities): ChosenCodec | string {
+export function chooseCodec(m: MediaDescription, kind: MediaKind, caps: ms.RtpCapabilities): ChosenCodec | string {
   const usable = (caps.codecs ?? []).filter((c) => c.kind === kind && !/\/rtx$/i.test(c.mimeType));
   const offered: string[] = [];
   const order = String(m.payloads ?? '')

@@ -69,6 +69,7 @@ const raw: AppConfigInput = {
   ingest: {
     numWorkers: num(env.STAGECAST_WORKERS),
     hostSimulcastLayers: num(env.STAGECAST_HOST_SIMULCAST_LAYERS),
+    whep: { enabled: env.STAGECAST_WHEP === '1' || env.STAGECAST_WHEP === 'true', maxViewersPerStage: num(env.STAGECAST_WHEP_MAX_VIEWERS) },
     listenIp: env.STAGECAST_RTC_LISTEN_IP,
     rtpOutListenIp: env.STAGECAST_RTP_OUT_LISTEN_IP || undefined,
     announcedAddress: env.STAGECAST_RTC_ANNOUNCED_ADDRESS || undefined,
@@ -106,6 +107,9 @@ if (config.initialStage && app.sfu) {
     lines.push(`  viewer links are signed; get one: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/viewer-tokens`);
   } else {
     lines.push(`  watch (viewer page, the same link for every broadcast of the stage):  ${(config.cdnBaseUrl ?? base).replace(/\/$/, '')}/watch/?stage=${stage.id}`);
+  }
+  if (config.ingest.whep.enabled && config.role === 'all') {
+    lines.push(`  front row (WHEP, sub-second): get a seat link: curl -X POST -H "Authorization: Bearer <control API token>" ${base}/api/stages/${stage.id}/whep-tokens`);
   }
 }
 if (generated.includes('STAGECAST_ADMIN_TOKEN')) lines.push(`  control API token (this run only): ${config.adminToken}`);

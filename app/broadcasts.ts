@@ -16,6 +16,8 @@ export interface BroadcastsDeps {
   compose: ComposeConfig;
   portPool: UdpPortPool;
   rtpAddress: string;
+  /** Every broadcast also sends its program back into the SFU as RTP, for WHEP viewers. */
+  whep?: boolean;
   /** Something between the SFU and FFmpeg (tests: a UDP impairment proxy); unset in production. */
   rtpTarget?: RtpTargetHook;
   /** How long an ended broadcast stays in memory before the store serves it alone. */

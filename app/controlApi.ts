@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { InputError, STAGE_ID_PATTERN, bearerMatches, type Logger } from '../common/index.ts';
-import type { Sfu } from '../ingest/index.ts';
+import { signWhepToken, type Sfu } from '../ingest/index.ts';
 import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
 import { stageOf, type Recording, type Recordings } from './recordings.ts';
@@ -195,6 +195,30 @@ export function createControlApi(opts: ControlApiOptions): Router {
       hlsUrl,
       dashUrl: `${base}/manifest.mpd`,
       viewerUrl: `${opts.viewerBase(req.params.id)}/watch/?src=${encodeURIComponent(hlsUrl)}`,
+    });
+  });
+  /**
+   * A WHEP seat link for the stage (the front row: producers, moderators,
+   * guests who may be invited on stage). Any number of viewers may hold the
+   * token; the stage's seat limit (`ingest.whep.maxViewersPerStage`) is
+   * enforced when they connect. The watch page takes it in the fragment, so
+   * it reaches no server log or Referer.
+   */
+  router.post('/stages/:id/whep-tokens', (req, res) => {
+    if (!sfu.config.whep.enabled) throw new InputError('whep-off', 'WHEP playback is not enabled (STAGECAST_WHEP=1)', 404);
+    const body = viewerTokenBody.safeParse(req.body ?? {});
+    if (!body.success) throw new InputError('invalid-request', 'expected { ttlSeconds?: positive integer }');
+    const ttl = body.data.ttlSeconds ?? 3600;
+    if (ttl > opts.viewerAuth.maxTtlSeconds) throw new InputError('invalid-request', `ttlSeconds must be at most ${opts.viewerAuth.maxTtlSeconds}`);
+    describe(req.params.id);
+    const exp = Math.floor(Date.now() / 1000) + ttl;
+    const token = signWhepToken({ stageId: req.params.id, exp }, sfu.config.hostTokenSecret);
+    const whepUrl = `${opts.publicUrl()}/whep/${encodeURIComponent(req.params.id)}`;
+    res.status(201).json({
+      token,
+      expiresAt: new Date(exp * 1000).toISOString(),
+      whepUrl,
+      watchUrl: `${opts.publicUrl()}/watch/whep.html?stage=${encodeURIComponent(req.params.id)}#token=${encodeURIComponent(token)}`,
     });
   });
   router.delete('/stages/:id', async (req, res) => {

@@ -2,13 +2,13 @@ import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger,
 import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Packager } from '../packager/index.ts';
 import {
-  RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
+  RtpReturnRelay, RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
   type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
 } from '../transcode/index.ts';
 import { composeProgram, sameAudios, sameProgram, speakerSources, type CompositionHost, type LayoutMode, type ProgramSpec } from './composition.ts';
 import type { ComposeConfig } from './config.ts';
 import { SpeakerSelector, loudestOf } from './speaker.ts';
-import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
+import type { StageFeed, StageProgramInput, StageRtpOutput } from './stageFeed.ts';
 
 export type BroadcastState = 'starting' | 'live' | 'stopping' | 'ended' | 'failed';
 
@@ -27,6 +27,8 @@ export interface LiveBroadcastDeps {
   portPool: UdpPortPool;
   /** Where FFmpeg receives RTP (it runs in this process's machine). */
   rtpAddress: string;
+  /** Send the program back into the SFU as RTP, for WHEP viewers (needs a feed with openProgramInput). */
+  whep?: boolean;
   /** Something between the SFU and FFmpeg (the RTP fault tests' impairment proxy); unset in production. */
   rtpTarget?: RtpTargetHook;
   logger: Logger;
@@ -128,6 +130,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #broadcast: Broadcast | undefined;
   /** The program's RTP output (its audios only when the video comes through the switch). */
   #output: StageRtpOutput | undefined;
+  /** WHEP: the relay of FFmpeg's program RTP, and the SFU's program input it sends to. */
+  #rtpReturn: RtpReturnRelay | undefined;
+  #programIn: StageProgramInput | undefined;
   #switched: SwitchedVideo | undefined;
   #transcoder: Transcoder | undefined;
   #restarts = 0;
@@ -216,6 +221,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#output = feed.output;
       this.#switched = feed.switched;
       this.#program = spec;
+      const rtpReturn = await this.#openProgramReturn();
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
         program: this.#programInput(spec, feed),
@@ -229,6 +235,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         keyframes: { requestKeyFrame: () => this.#resumeProgram() },
         logger: this.#deps.logger.child({ stage: this.stageId }), // the transcoder adds role and broadcast
         id: this.id,
+        ...(rtpReturn ? { rtpReturn } : {}),
       });
       // The packager serves no multivariant playlist or MPD until every track has media.
       this.#broadcast = packager.createBroadcast(this.id, { expectedTracks: this.#transcoder.tracks.map((t) => t.trackId) });
@@ -253,6 +260,27 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#setState('failed');
       throw err;
     }
+  }
+
+  /**
+   * With WHEP on: the relay FFmpeg's RTP copy of the program goes to, connected
+   * to the program input the SFU opens for it. Undefined when WHEP is off.
+   */
+  async #openProgramReturn() {
+    const { stage, whep, rtpAddress } = this.#deps;
+    if (!whep) return undefined;
+    if (typeof stage.openProgramInput !== 'function') {
+      this.#log.warn('WHEP is on, but this stage feed is remote: the program is not sent back to the SFU (WHEP needs role all)');
+      return undefined;
+    }
+    const relay = await RtpReturnRelay.create({ bindAddress: rtpAddress, logger: this.#log });
+    this.#rtpReturn = relay;
+    this.#programIn = await stage.openProgramInput({
+      video: { ssrc: relay.ssrcs.video, payloadType: relay.payloadTypes.video },
+      audio: { ssrc: relay.ssrcs.audio, payloadType: relay.payloadTypes.audio },
+    });
+    relay.connect(this.#programIn.addresses);
+    return relay.target;
   }
 
   #compose(): { spec: ProgramSpec; sources: { hostId: string; producerId: string }[] } {
@@ -698,6 +726,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     this.#output?.close();
     if (this.#switched) await this.#closeSwitched(this.#switched);
     this.#switched = undefined;
+    this.#programIn?.close();
+    this.#rtpReturn?.close();
     this.#broadcast?.end();
   }
 

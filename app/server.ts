@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipIngest, type RtpTargetHook, type WhipSessions } from '../ingest/index.ts';
+import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhepEgress, createWhipIngest, type RtpTargetHook, type WhepSessions, type WhipSessions } from '../ingest/index.ts';
 import {
   FsObjectStore,
   S3ObjectStore,
@@ -35,6 +35,8 @@ export interface RunningApp {
   readonly metrics: AppMetrics;
   readonly health: Health;
   readonly whip: WhipSessions;
+  /** WHEP viewers, when `ingest.whep.enabled`. */
+  readonly whep?: WhepSessions;
   /** Finished broadcasts whose VODs the store holds (read at start-up, kept up to date). */
   readonly recordings: Recordings;
   /**
@@ -118,6 +120,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
       compose: config.compose,
       portPool: new UdpPortPool({ host: config.rtp.address, min: config.rtp.ports.min, max: config.rtp.ports.max }),
       rtpAddress: config.rtp.address,
+      whep: config.ingest.whep.enabled,
       ...(hooks.rtpTarget ? { rtpTarget: hooks.rtpTarget } : {}),
       endedGraceMs: config.endedGraceMs,
       recordings,
@@ -149,6 +152,12 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const { sessions: whip, router: whipRouter } = createWhipIngest(sfu, config.ingest.whip, logger);
     closers.push(() => whip.close());
     app.use('/whip', whipRouter);
+    // WHEP playback, beside WHIP: the SFU serves the program the broadcast sends back to it.
+    const whep = config.ingest.whep.enabled ? createWhepEgress(sfu, config.ingest.whep, logger) : undefined;
+    if (whep) {
+      closers.push(() => whep.sessions.close());
+      app.use('/whep', whep.router);
+    }
     app.use('/watch', createPlayerRouter(playerAssets));
     app.use(createSiteRouter({ docs: await loadDocs(), viewerBase, stageId: config.initialStage, signedViewerUrls: config.viewerAuth.required }));
     app.use(health.router());
@@ -202,7 +211,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
     logger.info({ url, store: config.store.kind }, 'HTTP server listening');
-    return { url, sfu, packager, store, broadcasts, recordings, metrics, health, whip, close };
+    return { url, sfu, packager, store, broadcasts, recordings, metrics, health, whip, ...(whep ? { whep: whep.sessions } : {}), close };
   } catch (err) {
     await unwind();
     throw err;

@@ -1,5 +1,5 @@
 import type { PortAllocator } from '../common/index.ts';
-import type { MediaKind, ProducerInfo, RtpOutputSource, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
+import type { MediaKind, ProducerInfo, ProgramInputAddress, ProgramStreamSpec, RtpOutputSource, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
 
 /**
  * The RTP a broadcast receives from a stage: what LiveBroadcast uses of
@@ -45,6 +45,17 @@ export interface StageFeed {
   /** `target` (a test hook between SFU and FFmpeg) is honoured in-process only; a remote feed ignores it. */
   /** A source is a producer id, or one spatial layer of a simulcast producer. */
   createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<StageRtpOutput>;
+  /**
+   * Opens the way for the program's RTP copy back into the SFU (WHEP viewers).
+   * The in-process Stage has it; a remote feed does not (WHEP needs role `all`).
+   */
+  openProgramInput?(spec: Record<MediaKind, ProgramStreamSpec>): Promise<StageProgramInput>;
+}
+
+/** Where the program's RTP goes into the SFU, until closed. */
+export interface StageProgramInput {
+  readonly addresses: Readonly<Record<MediaKind, ProgramInputAddress>>;
+  close(): void;
 }
 
 /** Where Broadcasts finds a stage's feed: the Sfu (role `all`) or the feeds SFUs opened to this node. */

@@ -23,12 +23,14 @@ export const PLAYER_ELEMENT_PATH = '/stagecast-player.js';
 
 /** Bundles the viewer (hls.js), DASH check (dash.js) and embeddable modules in memory. */
 export async function buildPlayerPages(): Promise<PlayerAssets> {
-  const [viewerHtml, dashHtml, bundles] = await Promise.all([
+  const [viewerHtml, dashHtml, whepHtml, bundles] = await Promise.all([
     readFile(here('./public/viewer.html'), 'utf8'),
     readFile(here('./public/dash.html'), 'utf8'),
+    readFile(here('./public/whep.html'), 'utf8'),
     bundleForBrowser({
       viewer: here('./client/viewer.ts'),
       dash: here('./client/dash.ts'),
+      whep: here('./client/whep.ts'),
       stagecast: here('./client/stagecast.ts'),
       'stagecast-player': here('./client/stagecastPlayer.ts'),
     }),
@@ -41,6 +43,8 @@ export async function buildPlayerPages(): Promise<PlayerAssets> {
       ['/dash.html', { type: 'html', body: dashHtml }],
       ['/viewer.js', { type: 'application/javascript', body: js('viewer') }],
       ['/dash.js', { type: 'application/javascript', body: js('dash') }],
+      ['/whep.html', { type: 'html', body: whepHtml }],
+      ['/whep.js', { type: 'application/javascript', body: js('whep') }],
       [EMBED_MODULE_PATH, { type: script, body: js('stagecast'), embed: true }],
       [PLAYER_ELEMENT_PATH, { type: script, body: js('stagecast-player'), embed: true }],
     ]),

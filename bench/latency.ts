@@ -1,5 +1,5 @@
 /**
- * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,baseline,shaka-dash,shaka-hls,hls-resync]
+ * npm run bench:latency [-- --seconds 60] [--only hls,hlsjs,dash,dashjs,whep,baseline,shaka-dash,shaka-hls,hls-resync]
  *   [--catchup 1.5] [--dash-delay 0.9] [--part-ms 200] [--max-delay-ms 50]
  *   [--preset veryfast] [--ladder 720p:2500,360p:700]
  *
@@ -19,6 +19,13 @@
  *   dashjs    plain dash.js with default settings (no updateSettings), same page server
  *   shaka-dash, shaka-hls  Shaka Player with its default configuration on the
  *             MPD / the multivariant playlist (not by default)
+ *   whep      the WHEP watch page (/watch/whep.html, the front row) with a fresh
+ *             viewer token from the control API: the program over WebRTC from
+ *             the SFU (FFmpeg's RTP copy of it sent back in). Its <video> plays a
+ *             MediaStream, which buffers nothing the page can see: buffered-ahead
+ *             and edge are not reported for it. The app runs with WHEP on
+ *             (`ingest.whep.enabled`) only when this mode is measured, since
+ *             WHEP adds an x264 encode of the top rung to the broadcast's FFmpeg.
  *   baseline  FFmpeg's own `hls` muxer (2 s segments) from a second RTP output of
  *             the same stage, same encoder settings, static files, hls.js defaults
  * Prints p50 / p95 / max latency, stalls (`waiting` after playback started),
@@ -43,9 +50,9 @@ import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
 import { arg, numArg } from './lib/args.ts';
 
-type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'shaka-dash' | 'shaka-hls' | 'baseline';
-const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'shaka-dash', 'shaka-hls', 'baseline'];
-const DEFAULT_MODES: Mode[] = ['hls', 'hlsjs', 'dash', 'dashjs', 'baseline'];
+type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'shaka-dash' | 'shaka-hls' | 'whep' | 'baseline';
+const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'shaka-dash', 'shaka-hls', 'whep', 'baseline'];
+const DEFAULT_MODES: Mode[] = ['hls', 'hlsjs', 'dash', 'dashjs', 'whep', 'baseline'];
 
 /**
  * `hls-resync`: an experiment for a viewer change, not in player/: hls.js 1.7
@@ -71,6 +78,8 @@ const LADDER = arg('ladder')
     return { name: name!, height: Number(name!.replace(/p$/, '')), bitrateKbps: Number(kbps) };
   });
 for (const m of ONLY) if (!MODES.includes(m)) throw new TypeError(`--only takes ${MODES.join(',')}, not ${m}`);
+/** WHEP on only when measured: it makes the broadcast's FFmpeg encode the program once more for the SFU. */
+const WHEP = ONLY.includes('whep');
 
 /** Only what the command line sets; the rest is the app's default configuration. */
 const transcode: TranscodeConfigInput = {
@@ -147,8 +156,10 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
   const sorted = [...lat].sort((a, b) => a - b);
   const half = rec.samples[0]![0] + (SECONDS * 1000) / 2;
   const secondHalf = rec.samples.filter((s) => s[0] >= half).map((s) => s[1]).sort((a, b) => a - b);
-  const ahead = rec.samples.map((x) => x[3]).sort((a, b) => a - b);
-  const edge = rec.samples.map((x) => x[1] - x[3]).sort((a, b) => a - b);
+  // A MediaStream (WHEP) has no buffered ranges: nothing held back that the page can see.
+  const buffers = mode !== 'whep';
+  const ahead = buffers ? rec.samples.map((x) => x[3]).sort((a, b) => a - b) : [];
+  const edge = buffers ? rec.samples.map((x) => x[1] - x[3]).sort((a, b) => a - b) : [];
   const heights: Record<string, number> = {};
   for (const s of rec.samples) heights[`${s[2]}p`] = (heights[`${s[2]}p`] ?? 0) + 1;
   const series: number[][] = [];
@@ -158,7 +169,7 @@ async function measure(page: Page, mode: Mode, url: string, script: string): Pro
     if (!inSec.length) break;
     const med = (k: number) => quantile(inSec.map((x) => x[k]!).sort((a, b) => a - b), 0.5)!;
     const p = rec.player.find((x) => x[0] >= t0 + sec * 1000);
-    series.push([sec, med(1), med(3), inSec.at(-1)![4], ...(p ? [Number(p[1].toFixed(3)), Number(p[2].toFixed(3))] : [])]);
+    series.push([sec, med(1), buffers ? med(3) : 0, inSec.at(-1)![4], ...(p ? [Number(p[1].toFixed(3)), Number(p[2].toFixed(3))] : [])]);
   }
   const now = Date.now();
   return {
@@ -227,10 +238,11 @@ async function main(): Promise<void> {
     hlsCatchup: CATCHUP,
     dashLiveDelayS: DASH_DELAY,
     source: 'host page ?source=clock: 640×360 canvas at 30 fps (VP8 from Chromium) + fake microphone',
+    whep: WHEP,
   };
   console.log(`bench:latency ${JSON.stringify(settings)}`);
   const script = await readerScript();
-  const app: RunningApp = await startTestApp({ transcode, packager });
+  const app: RunningApp = await startTestApp({ transcode, packager, ...(WHEP ? { ingest: { whep: { enabled: true } } } : {}) });
   const browser = await launchChromium();
   const plain: PlainPlayerServer = await startPlainPlayers();
   const results: ModeResult[] = [];
@@ -264,7 +276,12 @@ async function main(): Promise<void> {
         else if (mode === 'dashjs') url = plain.pageUrl('dashjs', `${app.url}/live/${stage.id}/manifest.mpd`);
         else if (mode === 'shaka-dash') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/manifest.mpd`);
         else if (mode === 'shaka-hls') url = plain.pageUrl('shaka', `${app.url}/live/${stage.id}/master.m3u8`);
-        else {
+        else if (mode === 'whep') {
+          // A fresh viewer token per measurement, as a producer would hand one out.
+          const tokens = await api<{ watchUrl: string }>(app, 'POST', `/stages/${stage.id}/whep-tokens`, { ttlSeconds: Math.ceil(SECONDS) + 600 });
+          if (tokens.status !== 201) throw new Error(`WHEP token: ${tokens.status} ${JSON.stringify(tokens.body)}`);
+          url = tokens.body.watchUrl;
+        } else {
           baseline = await startBaseline({
             stage,
             config: parseTranscodeConfig(transcode),

@@ -69,8 +69,11 @@ export interface BroadcastStatus {
     slate: boolean;
     /** Program changes applied (each an FFmpeg restart with a discontinuity); speaker switches behind the RTP switch are not. */
     changes: number;
-    /** The speaker layout's RTP switch: its sources (hosts), the one on air, switches made. */
-    switch?: { sources: string[]; onAir?: string; switches: number };
+    /**
+     * The speaker layout's RTP switch: its sources (hosts), the one on air, switches made; with
+     * copied simulcast layers (one switch per layer, highest first) each layer's as well.
+     */
+    switch?: { sources: string[]; onAir?: string; switches: number; layers?: { height: number | undefined; onAir?: string; switches: number }[] };
     /** Set while no host publishes: when the broadcast ends unless one comes back. */
     hostGraceEndsAt?: string;
   };
@@ -92,19 +95,46 @@ interface SwitchableFeed {
 }
 
 /**
- * The speaker layout behind an RTP switch: FFmpeg's one video input is the
- * switch's output on `ports`; each host video is a source, fed by its own RTP
- * output whose PlainTransport sends to the switch (keyed by producer id, so a
- * host that republishes is a new source, never a duplicate).
+ * What one switch carries: the best layer of each host video (an encoded
+ * program: one lane), or one simulcast layer of each (copied layers: one lane
+ * per layer, highest first, every host sending the same layers).
  */
-interface SwitchedVideo {
+interface LaneLayer {
+  readonly spatialLayer: number;
+  readonly height: number | undefined;
+}
+
+/** One RTP switch of the speaker layout: FFmpeg's video input on `ports`. */
+interface SwitchLane {
   readonly rtpSwitch: RtpSwitch;
   readonly ports: PortPair;
+  /** The layer every source sends this lane (its outputs are pinned to it); undefined for an encoded program's one lane. */
+  readonly layer: LaneLayer | undefined;
+}
+
+/**
+ * The speaker layout behind RTP switches: each host video is a source, fed by
+ * one RTP output per lane whose PlainTransport sends to that lane's switch
+ * (keyed by producer id, so a host that republishes is a new source, never a
+ * duplicate). With copied simulcast layers every lane switches to the new
+ * speaker at that layer's keyframe, so each rendition keeps its own continuous
+ * stream and FFmpeg never restarts.
+ */
+interface SwitchedVideo {
+  readonly lanes: readonly SwitchLane[];
   readonly codecKey: string;
-  readonly sources: Map<string, { hostId: string; output: StageRtpOutput }>;
+  /** `layersKey(layers)` of the lanes: a stage whose layers differ needs a program change. */
+  readonly layersKey: string;
+  /** Per source: its host and its outputs, one per lane in the lanes' order. */
+  readonly sources: Map<string, { hostId: string; outputs: StageRtpOutput[] }>;
   /** The video m-line's codec as the first source's SDP has it: every source's must match (a check of `codecKey`). */
   sdpKey?: string | undefined;
 }
+
+const layersKey = (layers: readonly LaneLayer[] | undefined): string => JSON.stringify(layers ?? null);
+
+/** The source on air (or selected and waiting for its keyframe): the first lane's, which every lane follows. */
+const onAirOf = (switched: SwitchedVideo): string | undefined => switched.lanes[0]!.rtpSwitch.pending ?? switched.lanes[0]!.rtpSwitch.active;
 
 /** The RTP that feeds the running FFmpeg: the program's output and, in the switched speaker layout, the switch. */
 interface ProgramFeed {
@@ -300,8 +330,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async #resumeProgram(): Promise<void> {
     await this.#output?.resume();
     const sw = this.#switched;
-    const onAir = sw?.rtpSwitch.pending ?? sw?.rtpSwitch.active;
-    if (sw && onAir) await sw.sources.get(onAir)?.output.requestKeyFrame();
+    const onAir = sw && onAirOf(sw);
+    // Every layer of the source on air at once: copied layers then share their segment boundaries.
+    if (sw && onAir) for (const output of sw.sources.get(onAir)?.outputs ?? []) await output.requestKeyFrame();
   }
 
   /**
@@ -327,13 +358,16 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   async #openFeed(spec: ProgramSpec, sources: readonly { hostId: string; producerId: string }[]): Promise<ProgramFeed> {
     // A copied video track cannot go through the switch: each host's H.264 has its own
     // parameter sets (size, profile), which a copy would mix under one init segment.
-    // Copied simulcast layers neither: there the speaker's layers are the program's output.
-    if (spec.mode === 'speaker' && !spec.slate && !this.#singleVideoTrack(spec) && !this.#copiesLayers(spec)) {
+    // Copied simulcast layers can, one switch per layer, when every host sends the same
+    // layers (see #switchLayers).
+    if (spec.mode === 'speaker' && !spec.slate && !this.#singleVideoTrack(spec)) {
       const codec = this.#switchCodec(sources);
-      if ('reason' in codec) this.#log.warn({ reason: codec.reason }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
-      else {
+      const layers = 'reason' in codec ? undefined : this.#switchLayers(spec, sources);
+      if ('reason' in codec || typeof layers === 'string') {
+        this.#log.warn({ reason: 'reason' in codec ? codec.reason : layers }, 'speaker layout without the RTP switch: speaker changes restart FFmpeg');
+      } else {
         try {
-          return await this.#openSwitched(spec, sources, codec);
+          return await this.#openSwitched(spec, sources, codec, layers);
         } catch (err) {
           this.#log.warn({ err }, 'RTP switch failed to open: speaker changes restart FFmpeg');
         }
@@ -354,6 +388,26 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     if (this.#transcoder) return this.#transcoder.layout.kind === 'simulcast';
     const { mode } = this.#deps.transcode;
     return (mode === 'simulcast' || mode === 'auto') && this.#layeredVideo(spec) !== undefined;
+  }
+
+  /**
+   * The lanes' layers for the speaker layout's switches: undefined when the
+   * video is encoded (one lane, each host's best layer); the layers, highest
+   * first, when the broadcast copies them (then every host video must be H.264
+   * simulcast with the same layer heights, and as many as the renditions); or
+   * why there can be no switch.
+   */
+  #switchLayers(spec: ProgramSpec, sources: readonly { producerId: string }[]): LaneLayer[] | undefined | string {
+    if (!this.#copiesLayers(spec)) return undefined;
+    const layers = this.#programLayers(spec);
+    if (!layers) return 'the speaker video is not the copied layers';
+    const key = layersKey(layers);
+    for (const s of sources) {
+      const video = this.#layeredVideo({ ...spec, videos: [{ ...spec.videos[0]!, producerId: s.producerId }] });
+      const theirs = video?.layers.map((l, i) => ({ spatialLayer: i, height: l.height })).reverse();
+      if (layersKey(theirs) !== key) return `the host videos differ in simulcast layers (${key} ≠ ${layersKey(theirs)})`;
+    }
+    return layers;
   }
 
   /** The program's one video when it is a simulcast H.264 producer filling the frame. */
@@ -385,72 +439,94 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     spec: ProgramSpec,
     sources: readonly { hostId: string; producerId: string }[],
     codec: { key: string; codec: SwitchCodec; payloadType: number },
+    layers: readonly LaneLayer[] | undefined,
   ): Promise<ProgramFeed> {
     const { portPool, rtpAddress } = this.#deps;
-    const ports = await portPool.allocate();
-    let switched: SwitchedVideo | undefined;
+    const lanes: SwitchLane[] = [];
+    const switched: SwitchedVideo = { lanes, codecKey: codec.key, layersKey: layersKey(layers), sources: new Map() };
     let audio: StageRtpOutput | undefined;
     try {
-      const rtpSwitch = await RtpSwitch.create({
-        codec: codec.codec,
-        payloadType: codec.payloadType,
-        target: { address: rtpAddress, port: ports.rtp },
-        bindAddress: rtpAddress,
-        portPool,
-        requestKeyFrame: (producerId) => {
-          switched?.sources.get(producerId)?.output.requestKeyFrame().catch((err: unknown) => this.#log.warn({ err, producerId }, 'keyframe request failed'));
-        },
-        logger: this.#log,
-      });
-      switched = { rtpSwitch, ports, codecKey: codec.key, sources: new Map() };
+      for (const [lane, layer] of (layers ?? [undefined]).entries()) {
+        const ports = await portPool.allocate();
+        try {
+          const rtpSwitch = await RtpSwitch.create({
+            codec: codec.codec,
+            payloadType: codec.payloadType,
+            target: { address: rtpAddress, port: ports.rtp },
+            bindAddress: rtpAddress,
+            portPool,
+            requestKeyFrame: (producerId) => {
+              switched.sources.get(producerId)?.outputs[lane]?.requestKeyFrame().catch((err: unknown) => this.#log.warn({ err, producerId, lane }, 'keyframe request failed'));
+            },
+            logger: layer ? this.#log.child({ lane }) : this.#log,
+          });
+          lanes.push({ rtpSwitch, ports, layer });
+        } catch (err) {
+          portPool.release(ports);
+          throw err;
+        }
+      }
       for (const s of sources) await this.#addSwitchSource(switched, s);
       audio = await this.#openOutput({ ...spec, videos: [] });
-      const template = switched.sources.get(spec.videos[0]!.producerId)?.output.sdp;
-      if (!template) throw new InvalidStateError(`the speaker's video ${spec.videos[0]!.producerId} is not a switch source`);
-      const sdp = switchedProgramSdp({ videoSource: template, videoPort: ports.rtp, ssrc: rtpSwitch.ssrc, audio: audio?.sdp });
-      rtpSwitch.select(spec.videos[0]!.producerId);
-      this.#log.info({ codec: codec.codec, sources: sources.map((s) => s.hostId), port: ports.rtp }, 'speaker layout through the RTP switch');
-      return { output: audio, switched, sdp };
+      const speaker = switched.sources.get(spec.videos[0]!.producerId);
+      if (!speaker) throw new InvalidStateError(`the speaker's video ${spec.videos[0]!.producerId} is not a switch source`);
+      const sdp = switchedProgramSdp({
+        videos: lanes.map((l, i) => ({ source: speaker.outputs[i]!.sdp, port: l.ports.rtp, ssrc: l.rtpSwitch.ssrc })),
+        audio: audio?.sdp,
+      });
+      for (const l of lanes) l.rtpSwitch.select(spec.videos[0]!.producerId);
+      this.#log.info(
+        { codec: codec.codec, sources: sources.map((s) => s.hostId), ports: lanes.map((l) => l.ports.rtp), ...(layers ? { layers: layers.map((l) => l.height) } : {}) },
+        layers ? 'speaker layout through one RTP switch per simulcast layer' : 'speaker layout through the RTP switch',
+      );
+      return { output: audio, switched, sdp, ...(layers ? { layers: layers.map((l) => l.height) } : {}) };
     } catch (err) {
       audio?.close();
-      if (switched) await this.#closeSwitched(switched);
-      else portPool.release(ports);
+      await this.#closeSwitched(switched);
       throw err;
     }
   }
 
-  /** One host video into the switch: its own RTP output, whose PlainTransport sends to the switch's source port. */
+  /**
+   * One host video into the switches: an RTP output per lane (pinned to the
+   * lane's layer when there is one), whose PlainTransport sends to that lane's
+   * switch at the source's port.
+   */
   async #addSwitchSource(switched: SwitchedVideo, source: { hostId: string; producerId: string }): Promise<void> {
-    const { rtpSwitch } = switched;
-    const output = await this.#deps.stage.createRtpOutput({
-      producerIds: [source.producerId],
-      remoteIp: this.#deps.rtpAddress,
-      portPool: this.#deps.portPool,
-      target: async () => {
-        const a = await rtpSwitch.addSource(source.producerId);
-        return { ip: a.address, port: a.port, rtcpPort: a.rtcpPort ?? a.port + 1, release: () => rtpSwitch.removeSource(source.producerId) };
-      },
-    });
-    if (rtpSwitch.closed) {
-      output.close();
-      throw new InvalidStateError('the RTP switch closed while a source was being added');
+    const outputs: StageRtpOutput[] = [];
+    try {
+      for (const { rtpSwitch, layer } of switched.lanes) {
+        const output = await this.#deps.stage.createRtpOutput({
+          producerIds: [layer ? { producerId: source.producerId, spatialLayer: layer.spatialLayer } : source.producerId],
+          remoteIp: this.#deps.rtpAddress,
+          portPool: this.#deps.portPool,
+          target: async () => {
+            const a = await rtpSwitch.addSource(source.producerId);
+            return { ip: a.address, port: a.port, rtcpPort: a.rtcpPort ?? a.port + 1, release: () => rtpSwitch.removeSource(source.producerId) };
+          },
+        });
+        outputs.push(output);
+        if (rtpSwitch.closed) throw new InvalidStateError('the RTP switch closed while a source was being added');
+        const key = videoCodecKey(output.sdp);
+        switched.sdpKey ??= key;
+        if (key !== switched.sdpKey) throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${switched.sdpKey})`);
+      }
+    } catch (err) {
+      for (const o of outputs) o.close();
+      throw err;
     }
-    const key = videoCodecKey(output.sdp);
-    switched.sdpKey ??= key;
-    if (key !== switched.sdpKey) {
-      output.close();
-      throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${switched.sdpKey})`);
-    }
-    switched.sources.set(source.producerId, { hostId: source.hostId, output });
-    // The switch listens already: media flows now, and only the source on air reaches FFmpeg.
-    await output.resume();
+    switched.sources.set(source.producerId, { hostId: source.hostId, outputs });
+    // The switches listen already: media flows now, and only the source on air reaches FFmpeg.
+    for (const o of outputs) await o.resume();
   }
 
   async #closeSwitched(switched: SwitchedVideo): Promise<void> {
-    for (const { output } of switched.sources.values()) output.close();
+    for (const { outputs } of switched.sources.values()) for (const o of outputs) o.close();
     switched.sources.clear();
-    await switched.rtpSwitch.close();
-    this.#deps.portPool.release(switched.ports);
+    for (const lane of switched.lanes) {
+      await lane.rtpSwitch.close();
+      this.#deps.portPool.release(lane.ports);
+    }
   }
 
   /**
@@ -466,10 +542,12 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     if (this.#output?.closed) return false;
     const codec = this.#switchCodec(sources);
     if ('reason' in codec || codec.key !== switched.codecKey) return false;
+    const layers = this.#switchLayers(spec, sources);
+    if (typeof layers === 'string' || layersKey(layers) !== switched.layersKey) return false;
     const wanted = new Map(sources.map((s) => [s.producerId, s]));
-    for (const [producerId, { output }] of switched.sources) {
-      if (!wanted.has(producerId) || output.closed) {
-        output.close(); // its target release removes the switch source
+    for (const [producerId, { outputs }] of switched.sources) {
+      if (!wanted.has(producerId) || outputs.some((o) => o.closed)) {
+        for (const o of outputs) o.close(); // their target releases remove the switch source
         switched.sources.delete(producerId);
       }
     }
@@ -477,9 +555,11 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     const adding = sources.filter((s) => !switched.sources.has(s.producerId));
     this.#program = spec;
     const select = (): void => {
-      if (this.#switched !== switched || switched.rtpSwitch.closed) return;
-      const current = switched.rtpSwitch.pending ?? switched.rtpSwitch.active;
-      if (current !== speaker.producerId && switched.sources.has(speaker.producerId)) switched.rtpSwitch.select(speaker.producerId);
+      if (this.#switched !== switched || !switched.sources.has(speaker.producerId)) return;
+      for (const { rtpSwitch } of switched.lanes) {
+        if (rtpSwitch.closed) continue;
+        if ((rtpSwitch.pending ?? rtpSwitch.active) !== speaker.producerId) rtpSwitch.select(speaker.producerId);
+      }
     };
     if (adding.length === 0) {
       select();
@@ -675,15 +755,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
               audios: this.#program.audios.map((a) => a.hostId),
               slate: this.#program.slate,
               changes: this.#changes,
-              ...(this.#switched
-                ? {
-                    switch: {
-                      sources: [...this.#switched.sources.values()].map((s) => s.hostId),
-                      ...(this.#switched.rtpSwitch.active ? { onAir: this.#switched.sources.get(this.#switched.rtpSwitch.active)?.hostId ?? this.#switched.rtpSwitch.active } : {}),
-                      switches: this.#switched.rtpSwitch.stats.switches,
-                    },
-                  }
-                : {}),
+              ...(this.#switched ? { switch: this.#switchStatus(this.#switched) } : {}),
               ...(this.#graceEndsAt ? { hostGraceEndsAt: new Date(this.#graceEndsAt).toISOString() } : {}),
             },
           }
@@ -691,9 +763,29 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     };
   }
 
+  /** The switch as the status shows it: the top lane's on-air source and switches; with layers, each lane's. */
+  #switchStatus(switched: SwitchedVideo): NonNullable<NonNullable<BroadcastStatus['program']>['switch']> {
+    const hostOf = (producerId: string | undefined) => (producerId === undefined ? undefined : (switched.sources.get(producerId)?.hostId ?? producerId));
+    const top = switched.lanes[0]!.rtpSwitch;
+    const onAir = hostOf(top.active);
+    return {
+      sources: [...switched.sources.values()].map((s) => s.hostId),
+      ...(onAir ? { onAir } : {}),
+      switches: top.stats.switches,
+      ...(switched.lanes[0]!.layer
+        ? {
+            layers: switched.lanes.map((l) => {
+              const laneOnAir = hostOf(l.rtpSwitch.active);
+              return { height: l.layer!.height, ...(laneOnAir ? { onAir: laneOnAir } : {}), switches: l.rtpSwitch.stats.switches };
+            }),
+          }
+        : {}),
+    };
+  }
+
   /** Bytes per program input, from the SFU's view (every switch source included). */
   async #inputStats(): Promise<BroadcastStatus['input']> {
-    const outputs = [this.#output, ...(this.#switched ? [...this.#switched.sources.values()].map((s) => s.output) : [])];
+    const outputs = [this.#output, ...(this.#switched ? [...this.#switched.sources.values()].flatMap((s) => s.outputs) : [])];
     const out: BroadcastStatus['input'] = [];
     for (const o of outputs) if (o && !o.closed) for (const { producerId, kind, bitrate } of await o.stats()) out.push({ producerId, kind, bitrate });
     return out;

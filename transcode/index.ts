@@ -21,7 +21,7 @@ export {
   type RetryConfig,
   type LadderPresetName,
 } from './config.ts';
-export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
+export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type SwitchedVideoLine, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';

@@ -131,28 +131,42 @@ export function videoCodecKey(sdp: string): string | undefined {
   return [pt, ...video.filter((l) => l.startsWith(`a=rtpmap:${pt} `) || l.startsWith(`a=fmtp:${pt} `))].join('|');
 }
 
+/** One video m-line behind an RTP switch: copied from a source's SDP, sent by the switch to `port` under `ssrc`. */
+export interface SwitchedVideoLine {
+  /** A source's SDP (every source of this switch has the same codec). */
+  readonly source: string;
+  readonly port: number;
+  readonly ssrc: number;
+}
+
 /**
- * The program SDP of the speaker layout behind an RTP switch: one video m-line,
- * copied from a source's SDP (every source has the same codec) but at the port
- * where the switch sends and with the switch's SSRC, then the audio m-lines of
- * the audio output's SDP. Pure.
+ * The program SDP of the speaker layout behind RTP switches: one video m-line
+ * per switch (one, or one per simulcast layer, highest first), each copied
+ * from a source's SDP but at the port where its switch sends and with the
+ * switch's SSRC, then the audio m-lines of the audio output's SDP. Pure.
  */
-export function switchedProgramSdp(input: { videoSource: string; videoPort: number; ssrc: number; audio?: string | undefined }): string {
-  const source = sections(input.videoSource);
-  const video = source.medias.find((m) => m[0]!.startsWith('m=video '));
-  if (!video) bad('the switch source SDP has no video m-line');
-  const [, , ...rest] = video[0]!.split(' ');
-  const lines = [
-    ...source.session,
-    `m=video ${input.videoPort} ${rest.join(' ')}`,
-    ...video.slice(1).flatMap((l) => {
-      if (l.startsWith('a=rtcp:')) return [`a=rtcp:${input.videoPort + 1}`];
-      if (l.startsWith('a=ssrc:')) return [`a=ssrc:${input.ssrc} cname:stagecast`];
-      if (l.startsWith('a=label:')) return ['a=label:switch'];
-      return [l];
-    }),
-  ];
+export function switchedProgramSdp(input: { videos: readonly SwitchedVideoLine[]; audio?: string | undefined }): string {
+  if (input.videos.length === 0) bad('no switched video');
+  let session: string[] | undefined;
+  const lines: string[] = [];
+  input.videos.forEach((v, i) => {
+    const source = sections(v.source);
+    session ??= source.session;
+    const video = source.medias.find((m) => m[0]!.startsWith('m=video '));
+    if (!video) bad('the switch source SDP has no video m-line');
+    const [, , ...rest] = video[0]!.split(' ');
+    lines.push(
+      `m=video ${v.port} ${rest.join(' ')}`,
+      ...video.slice(1).flatMap((l) => {
+        if (l.startsWith('a=rtcp:')) return [`a=rtcp:${v.port + 1}`];
+        if (l.startsWith('a=ssrc:')) return [`a=ssrc:${v.ssrc} cname:stagecast`];
+        if (l.startsWith('a=label:')) return [input.videos.length === 1 ? 'a=label:switch' : `a=label:switch/${i}`];
+        return [l];
+      }),
+    );
+  });
   if (input.audio) for (const m of sections(input.audio).medias) if (m[0]!.startsWith('m=audio ')) lines.push(...m);
-  parseProgramSdp(lines.join('\r\n') + '\r\n'); // the gatekeeper's check
-  return lines.join('\r\n') + '\r\n';
+  const sdp = [...session!, ...lines].join('\r\n') + '\r\n';
+  parseProgramSdp(sdp); // the gatekeeper's check
+  return sdp;
 }

@@ -9,7 +9,7 @@ import {
   app, audioBandLevel, join, keptPlaying, leave, openViewer, playback, playlist, setupHosts, status, teardownHosts, until, waitLayout, type Status,
 } from '../helpers/hosts.ts';
 
-before(setupHosts);
+before(() => setupHosts());
 after(teardownHosts);
 
 test('two hosts in a grid, a third joins, one drops and comes back: the layout follows, audio is mixed, playback never ends', async (t) => {

@@ -24,7 +24,7 @@ async function discontinuities(): Promise<number> {
   return slid + (pl.match(/#EXT-X-DISCONTINUITY\n/g)?.length ?? 0);
 }
 
-before(setupHosts);
+before(() => setupHosts());
 after(teardownHosts);
 
 test('two hosts go live in a grid, a third joins', async () => {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
+import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { api, startTestApp } from './app.ts';
 import { launchChromium } from './browser.ts';
@@ -54,23 +55,37 @@ function ffmpeg(args: string[]): void {
   execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);
 }
 
+/** What a test file changes of the fixture: the app's transcode config, the cameras' size and the host pages' query. */
+export interface HostsOptions {
+  transcode?: AppConfigInput['transcode'];
+  /** The fake cameras' picture, `WxH` (default 320x240). */
+  cameraSize?: string;
+  /** More of the host page's query (`codec=video/H264&simulcast=3`, say). */
+  hostQuery?: string;
+  /** The hosts that get a browser (default all three). */
+  hosts?: readonly HostName[];
+}
+let hostQuery = '';
+
 /** Generates the media, starts the app with the stage and one browser per host. */
-export async function setupHosts(): Promise<void> {
+export async function setupHosts(options: HostsOptions = {}): Promise<void> {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-hosts-'));
+  hostQuery = options.hostQuery ? `&${options.hostQuery}` : '';
+  const names = options.hosts ?? (['red', 'green', 'blue'] as const);
   // Generated at test time, never committed: 2 s loops of a solid colour, 5 s loops of a tone.
-  for (const c of ['red', 'green', 'blue']) {
-    ffmpeg(['-f', 'lavfi', '-i', `color=${c}:s=320x240:r=15`, '-t', '2', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', path.join(dir, `${c}.y4m`)]);
+  for (const c of names) {
+    ffmpeg(['-f', 'lavfi', '-i', `color=${c}:s=${options.cameraSize ?? '320x240'}:r=15`, '-t', '2', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', path.join(dir, `${c}.y4m`)]);
   }
   ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '5', '-af', 'volume=4', '-c:a', 'pcm_s16le', path.join(dir, 'loud.wav')]);
   ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=1500:sample_rate=48000', '-t', '5', '-af', 'volume=0.15', '-c:a', 'pcm_s16le', path.join(dir, 'quiet.wav')]);
   app = await startTestApp({
     // Three Chromium hosts, FFmpeg and a viewer on a shared 2-core machine: starts may be slow.
-    transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 600 }], x264Preset: 'ultrafast', fps: 15, supervision: { startTimeoutMs: 25_000 } },
+    transcode: options.transcode ?? { ladder: [{ name: '360p', height: 360, bitrateKbps: 600 }], x264Preset: 'ultrafast', fps: 15, supervision: { startTimeoutMs: 25_000 } },
     compose: { hostGraceMs: GRACE_MS },
     endedGraceMs: 2000,
   });
   assert.equal((await api(app, 'POST', '/stages', { id: STAGE })).status, 201);
-  for (const name of ['red', 'green', 'blue'] as const) {
+  for (const name of names) {
     const audio = name === 'red' ? 'loud' : 'quiet';
     browsers.set(
       name,
@@ -94,7 +109,7 @@ export const hostIdOf = (name: HostName) => stage().hosts.find((h) => h.name ===
 export async function join(name: HostName): Promise<void> {
   const page = await browsers.get(name)!.newPage();
   hostPages.set(name, page);
-  await page.goto(`${app.url}/host/?stage=${STAGE}&autostart=1&audioProcessing=off#token=${encodeURIComponent(tokens.get(name)!)}`);
+  await page.goto(`${app.url}/host/?stage=${STAGE}&autostart=1&audioProcessing=off${hostQuery}#token=${encodeURIComponent(tokens.get(name)!)}`);
   await until(() => {
     const id = hostIdOf(name);
     return id !== undefined && stage().producers.filter((p) => p.hostId === id).length === 2;

@@ -1,5 +1,5 @@
-// The speaker layout's program SDP behind the RTP switch (transcode/sdp.ts): one
-// video m-line taken from a source's SDP but at the switch's output port and SSRC,
+// The speaker layout's program SDP behind the RTP switch (transcode/sdp.ts): a
+// video m-line (one per simulcast layer switch) taken from a source's SDP but at the switch's output port and SSRC,
 // then the audio output's m-lines; and the codec key that decides whether host
 // videos can share one switched stream.
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ const opus = (port: number): RtpTrackDescription => ({ kind: 'audio', port, payl
 const sdpOf = (...tracks: RtpTrackDescription[]) => buildFfmpegSdp({ address: '127.0.0.1', sessionName: 'test', tracks });
 
 test('switched program SDP: the source video at the switch port and SSRC, then every audio m-line', () => {
-  const sdp = switchedProgramSdp({ videoSource: sdpOf(vp8(47010, 1111)), videoPort: 47100, ssrc: 4242, audio: sdpOf(opus(47020), opus(47030)) });
+  const sdp = switchedProgramSdp({ videos: [{ source: sdpOf(vp8(47010, 1111)), port: 47100, ssrc: 4242 }], audio: sdpOf(opus(47020), opus(47030)) });
   const info = parseProgramSdp(sdp);
   assert.deepEqual(info.videos.map((v) => [v.port, v.codec, v.payloadType]), [[47100, 'VP8', 101]]);
   assert.deepEqual(info.audios.map((a) => a.port), [47020, 47030]);
@@ -27,10 +27,29 @@ test('switched program SDP: the source video at the switch port and SSRC, then e
 });
 
 test('switched program SDP without audio, and refused without a video source', () => {
-  const info = parseProgramSdp(switchedProgramSdp({ videoSource: sdpOf(h264(47010)), videoPort: 47200, ssrc: 1 }));
+  const info = parseProgramSdp(switchedProgramSdp({ videos: [{ source: sdpOf(h264(47010)), port: 47200, ssrc: 1 }] }));
   assert.deepEqual(info.videos.map((v) => [v.port, v.codec]), [[47200, 'H264']]);
   assert.equal(info.audios.length, 0);
-  assert.throws(() => switchedProgramSdp({ videoSource: sdpOf(opus(47010)), videoPort: 47200, ssrc: 1 }), /no video m-line/);
+  assert.throws(() => switchedProgramSdp({ videos: [{ source: sdpOf(opus(47010)), port: 47200, ssrc: 1 }] }), /no video m-line/);
+  assert.throws(() => switchedProgramSdp({ videos: [] }), /no switched video/);
+});
+
+test('switched program SDP of simulcast layers: one video m-line per layer switch, in the given order, each at its port and SSRC', () => {
+  const sdp = switchedProgramSdp({
+    videos: [
+      { source: sdpOf({ ...h264(47010), ssrc: 11, label: 'p/2' }), port: 47100, ssrc: 901 },
+      { source: sdpOf({ ...h264(47020), ssrc: 12, label: 'p/1' }), port: 47110, ssrc: 902 },
+      { source: sdpOf({ ...h264(47030), ssrc: 13, label: 'p/0' }), port: 47120, ssrc: 903 },
+    ],
+    audio: sdpOf(opus(47040)),
+  });
+  const info = parseProgramSdp(sdp);
+  assert.deepEqual(info.videos.map((v) => [v.port, v.codec]), [[47100, 'H264'], [47110, 'H264'], [47120, 'H264']]);
+  assert.deepEqual(info.audios.map((a) => a.port), [47040]);
+  assert.deepEqual([...sdp.matchAll(/a=ssrc:(\d+) cname:stagecast/g)].map((m) => Number(m[1])), [901, 902, 903, 7]);
+  assert.deepEqual([...sdp.matchAll(/a=label:(\S+)/g)].map((m) => m[1]), ['switch/0', 'switch/1', 'switch/2']);
+  assert.doesNotMatch(sdp, /4701\d|4702\d|47030/);
+  assert.equal(sdp.match(/^v=0/gm)?.length, 1);
 });
 
 test('video codec key: equal for the same codec on other ports and SSRCs, different across codecs and parameters', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { InputError, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
-import type { RtpOutput, Stage, StageEvents } from '../ingest/index.ts';
+import type { ProgramSource, RtpOutput, Stage, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
 
 /**
@@ -21,6 +21,9 @@ const createParams = z.object({
   ports: z.array(portPair).min(1).max(32),
 });
 const outputParams = z.object({ outputId: z.string().min(1).max(64) });
+const streamSpec = z.object({ ssrc: z.number().int().min(1).max(0xffffffff), payloadType: z.number().int().min(96).max(127) });
+const programInputParams = z.object({ video: streamSpec, audio: streamSpec }).strict();
+const inputParams = z.object({ inputId: z.string().min(1).max(64) });
 const levelParams = z.object({ intervalMs: z.number().int().min(100).max(5000), threshold: z.number().int().min(-127).max(0) });
 
 function parse<T>(schema: z.ZodType<T>, params: unknown, method: string): T {
@@ -54,6 +57,7 @@ class ReservedPorts implements PortAllocator {
 export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger): () => void {
   const log = logger.child({ stage: stage.id, component: 'feed-service' });
   const outputs = new Map<string, RtpOutput>();
+  const programInputs = new Map<string, ProgramSource>();
   const output = (params: unknown, method: string): RtpOutput => {
     const { outputId } = parse(outputParams, params, method);
     const o = outputs.get(outputId);
@@ -76,6 +80,21 @@ export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger
     .handle('output.resume', (params) => output(params, 'output.resume').resume())
     .handle('output.requestKeyFrame', (params) => output(params, 'output.requestKeyFrame').requestKeyFrame())
     .handle('output.stats', (params) => output(params, 'output.stats').stats())
+    // The program back from the broadcast node's FFmpeg, for this SFU's WHEP viewers.
+    .handle('openProgramInput', async (params) => {
+      const source = await stage.openProgramInput(parse(programInputParams, params, 'openProgramInput'));
+      const inputId = randomUUID();
+      programInputs.set(inputId, source);
+      source.onClose(() => {
+        programInputs.delete(inputId);
+        channel.notify('programinputclose', { inputId });
+      });
+      return { inputId, addresses: source.addresses };
+    })
+    .handle('programInput.close', (params) => {
+      const { inputId } = parse(inputParams, params, 'programInput.close');
+      programInputs.get(inputId)?.close();
+    })
     .handle('watchAudioLevels', (params) => stage.watchAudioLevels(parse(levelParams, params, 'watchAudioLevels')))
     .handle('output.close', (params) => {
       const { outputId } = parse(outputParams, params, 'output.close');
@@ -95,6 +114,7 @@ export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger
     disposed = true;
     for (const u of unsubscribe) u();
     for (const o of [...outputs.values()]) o.close();
+    for (const p of [...programInputs.values()]) p.close();
     log.info('stage feed disposed');
   };
   channel.once('close', dispose);

@@ -27,7 +27,7 @@ export interface LiveBroadcastDeps {
   portPool: UdpPortPool;
   /** Where FFmpeg receives RTP (it runs in this process's machine). */
   rtpAddress: string;
-  /** Send the program back into the SFU as RTP, for WHEP viewers (needs a feed with openProgramInput). */
+  /** Send the program back into the SFU as RTP, for WHEP viewers (a remote feed's SFU asks for it itself: `wantsProgram`). */
   whep?: boolean;
   /** Something between the SFU and FFmpeg (the RTP fault tests' impairment proxy); unset in production. */
   rtpTarget?: RtpTargetHook;
@@ -298,9 +298,9 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
    */
   async #openProgramReturn() {
     const { stage, whep, rtpAddress } = this.#deps;
-    if (!whep) return undefined;
+    if (!whep && stage.wantsProgram !== true) return undefined;
     if (typeof stage.openProgramInput !== 'function') {
-      this.#log.warn('WHEP is on, but this stage feed is remote: the program is not sent back to the SFU (WHEP needs role all)');
+      this.#log.warn('WHEP is on, but this stage feed cannot take the program back: WHEP viewers get nothing');
       return undefined;
     }
     const relay = await RtpReturnRelay.create({ bindAddress: rtpAddress, logger: this.#log });

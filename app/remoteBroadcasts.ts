@@ -133,7 +133,7 @@ export class RemoteBroadcasts implements BroadcastControl {
     });
     log.info({ candidates: candidates.map((c) => ({ node: c.node.id, ready: c.ready })) }, 'stage placed on a broadcast node');
     try {
-      placement.last = await channel.request<Status>('start', { stage: { id: stage.id, producers: stage.producers }, layout: this.layoutOf(stageId) }, this.#deps.startTimeoutMs ?? 90_000);
+      placement.last = await channel.request<Status>('start', { stage: { id: stage.id, producers: stage.producers, programInput: this.#deps.sfu.config.whep.enabled }, layout: this.layoutOf(stageId) }, this.#deps.startTimeoutMs ?? 90_000);
     } catch (err) {
       placement.last = { id: stageId, stageId, state: 'failed', error: errorMessage(err), renditions: [], input: [] };
       channel.close(1000, 'start failed');

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { STAGE_ID_PATTERN, TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
-import type { MediaKind, ProducerInfo, RtpOutputSource, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
+import type { MediaKind, ProducerInfo, ProgramInputAddress, ProgramStreamSpec, RtpOutputSource, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
-import type { StageFeed, StageFeedHost, StageRtpOutput } from './stageFeed.ts';
+import type { StageFeed, StageFeedHost, StageProgramInput, StageRtpOutput } from './stageFeed.ts';
 
 const producerSchema = z.object({
   id: z.string().min(1).max(64),
@@ -17,8 +17,13 @@ const producerSchema = z.object({
 export const remoteStageSchema = z.object({
   id: z.string().regex(STAGE_ID_PATTERN),
   producers: z.array(producerSchema).max(64),
+  /** The SFU wants the program back as RTP (its WHEP playback is on). */
+  programInput: z.boolean().optional(),
 });
 export type RemoteStage = z.infer<typeof remoteStageSchema>;
+
+const addressSchema = z.object({ ip: z.string().min(1).max(64), port: z.number().int().min(1).max(65535) });
+const programInputSchema = z.object({ inputId: z.string().min(1).max(64), addresses: z.object({ video: addressSchema, audio: addressSchema }) });
 
 const stageEventSchema = z.object({ name: z.string().min(1).max(64), args: z.array(z.unknown()).max(8) });
 const outputSchema = z.object({
@@ -47,6 +52,8 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
   readonly #log: Logger;
   readonly #producers = new Map<string, ProducerInfo>();
   readonly #outputs = new Map<string, RemoteRtpOutput>();
+  readonly #programInputs = new Map<string, RemoteProgramInput>();
+  readonly wantsProgram: boolean;
   #closed = false;
 
   constructor(channel: RpcChannel, stage: RemoteStage, logger: Logger) {
@@ -55,6 +62,7 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     this.#channel = channel;
     this.#log = logger.child({ stage: stage.id, component: 'remote-feed' });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'remote feed listener threw'));
+    this.wantsProgram = stage.programInput === true;
     for (const p of stage.producers) this.#producers.set(p.id, p as ProducerInfo);
     channel.on('event', (name, data) => this.#onEvent(name, data));
     channel.once('close', () => this.#close());
@@ -103,10 +111,23 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     }
   }
 
+  /**
+   * The SFU opens the program's way back into the stage (its PlainTransports,
+   * on its RTP-out listen address) and says where to send; the relay on this
+   * node sends there.
+   */
+  async openProgramInput(spec: Record<MediaKind, ProgramStreamSpec>): Promise<StageProgramInput> {
+    const answer = programInputSchema.parse(await this.#channel.request('openProgramInput', spec));
+    const input = new RemoteProgramInput(this.#channel, answer.inputId, answer.addresses, () => this.#programInputs.delete(answer.inputId));
+    this.#programInputs.set(answer.inputId, input);
+    if (this.#closed) input.close();
+    return input;
+  }
+
   #onEvent(name: string, data: unknown): void {
-    if (name === 'outputclose') {
-      const id = (data as { outputId?: unknown } | null)?.outputId;
-      if (typeof id === 'string') this.#outputs.get(id)?.markClosed();
+    if (name === 'outputclose' || name === 'programinputclose') {
+      const id = (data as { outputId?: unknown; inputId?: unknown } | null)?.[name === 'outputclose' ? 'outputId' : 'inputId'];
+      if (typeof id === 'string') (name === 'outputclose' ? this.#outputs : this.#programInputs).get(id)?.markClosed();
       return;
     }
     if (name !== 'stage') return;
@@ -132,6 +153,7 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     if (this.#closed) return;
     this.#closed = true;
     for (const o of [...this.#outputs.values()]) o.markClosed();
+    for (const p of [...this.#programInputs.values()]) p.markClosed();
     this.#log.info('remote stage feed closed');
     this.emit('close', 'closed');
   }
@@ -179,6 +201,37 @@ class RemoteRtpOutput implements StageRtpOutput {
   }
 
   /** The SFU closed it (its producer or stage went away), or the channel did. */
+  markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClosed();
+  }
+}
+
+/** The SFU's program input (WHEP), seen from the broadcast node: where the relay sends, and its close. */
+class RemoteProgramInput implements StageProgramInput {
+  readonly addresses: Readonly<Record<MediaKind, ProgramInputAddress>>;
+  readonly #channel: RpcChannel;
+  readonly #id: string;
+  readonly #onClosed: () => void;
+  #closed = false;
+
+  constructor(channel: RpcChannel, id: string, addresses: Record<MediaKind, ProgramInputAddress>, onClosed: () => void) {
+    this.#channel = channel;
+    this.#id = id;
+    this.addresses = addresses;
+    this.#onClosed = onClosed;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#channel.request('programInput.close', { inputId: this.#id }).catch(() => {
+      // The SFU or the channel is gone: the program input went with it.
+    });
+    this.markClosed();
+  }
+
+  /** The SFU closed it (its stage went away), or the channel did. */
   markClosed(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UdpPortPool, type Logger } from '../common/index.ts';
-import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhipIngest } from '../ingest/index.ts';
+import { Sfu, SignallingServer, buildHostPage, createHostPageRouter, createWhepEgress, createWhipIngest } from '../ingest/index.ts';
 import { createPackager, originServerOptions, type ObjectStore, type Packager } from '../packager/index.ts';
 import { buildPlayerPages, createPlayerRouter } from '../player/index.ts';
 import { Broadcasts } from './broadcasts.ts';
@@ -141,6 +141,14 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
     const whip = createWhipIngest(sfu, config.ingest.whip, log);
     closers.push(() => whip.sessions.close());
     app.use('/whip', whip.router);
+    // WHEP playback belongs to the SFU too: the broadcast node sends the program back to it
+    // (the stage's program input), and the front row's watch page is served beside it.
+    if (config.ingest.whep.enabled) {
+      const whep = createWhepEgress(sfu, config.ingest.whep, log);
+      closers.push(() => whep.sessions.close());
+      app.use('/whep', whep.router);
+      app.use('/watch', createPlayerRouter(await buildPlayerPages()));
+    }
     const metrics = new AppMetrics({ sfu });
     if (config.metrics.enabled) app.use(metricsRouter(metrics, config.metrics.token));
     const signalling = new SignallingServer(sfu, log, '/host/ws');

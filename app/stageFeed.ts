@@ -46,10 +46,12 @@ export interface StageFeed {
   /** A source is a producer id, or one spatial layer of a simulcast producer. */
   createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<StageRtpOutput>;
   /**
-   * Opens the way for the program's RTP copy back into the SFU (WHEP viewers).
-   * The in-process Stage has it; a remote feed does not (WHEP needs role `all`).
+   * Opens the way for the program's RTP copy back into the SFU (WHEP viewers):
+   * the in-process Stage's own, or the SFU's over the internal channel.
    */
   openProgramInput?(spec: Record<MediaKind, ProgramStreamSpec>): Promise<StageProgramInput>;
+  /** A remote feed's SFU asks for the program back (its WHEP is on); in-process, the broadcast's `whep` decides. */
+  readonly wantsProgram?: boolean;
 }
 
 /** Where the program's RTP goes into the SFU, until closed. */

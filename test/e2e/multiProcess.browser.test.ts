@@ -88,6 +88,8 @@ describe('roles on separate processes behind a caching proxy', () => {
         STAGECAST_HOST_TOKEN_SECRET: HOST_SECRET,
         STAGECAST_BROADCAST_NODES: `node-gone=${goneUrl},node-a=${nodeUrl}`,
         STAGECAST_CDN_BASE_URL: cdn.url,
+        // WHEP belongs to the SFU; the broadcast node sends the program back to it over RTP.
+        STAGECAST_WHEP: '1',
       },
       path.join(dir, 'sfu.log'),
     );
@@ -311,10 +313,48 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.ok(!nm.has('stagecast_stages') && !nm.has('stagecast_mediasoup_workers'), 'the node shows no SFU series');
       assert.equal((await fetch(`${cdn.url}/b/node-a/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).status, 404);
 
+      // WHEP across the roles: the broadcast node's FFmpeg sends the program back to the SFU's
+      // program input, and the front row's watch page, served by the SFU, plays it from there.
+      const seat = await api<{ token: string; whepUrl: string; watchUrl: string }>('POST', `/stages/${stageId}/whep-tokens`, { ttlSeconds: 600 });
+      assert.equal(seat.status, 201, JSON.stringify(seat.body));
+      assert.equal(seat.body.whepUrl, `${sfuUrl}/whep/${stageId}`);
+      const front = await browser.newPage();
+      const whepView = () =>
+        front.evaluate(() => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          return { state: document.getElementById('state')!.dataset.state ?? '', error: document.getElementById('error')!.textContent ?? '', height: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames };
+        });
+      try {
+        await front.goto(seat.body.watchUrl);
+        await until(async () => {
+          const v = await whepView();
+          return v.state === 'playing' && v.frames > 30;
+        }, 30_000, 'WHEP playback from the SFU of a broadcast on the node').catch(async (err: Error) => {
+          throw new Error(`${err.message}: the page shows ${JSON.stringify(await whepView())}`);
+        });
+        assert.equal((await whepView()).height, 360, "the top rung's picture, as HLS viewers get it");
+      } catch (err) {
+        await front.close();
+        throw err;
+      }
+
       // Stop through the SFU: the node ends the broadcast (ENDLIST), served through the CDN.
       const stopped = await api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
       assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
       assert.equal(stopped.body.broadcast?.state, 'ended');
+      // The node closed the SFU's program input with it: a new WHEP offer finds no program.
+      const afterEnd = await front.evaluate(async ({ url, token }) => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        await pc.setLocalDescription(await pc.createOffer());
+        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp });
+        pc.close();
+        return { status: res.status, body: await res.text() };
+      }, { url: seat.body.whepUrl, token: seat.body.token });
+      await front.close();
+      assert.equal(afterEnd.status, 409, afterEnd.body);
+      assert.match(afterEnd.body, /not-live/);
       const ended = await (await fetch(`${nodeUrl}/b/node-a/live/${bid}/video-360p/index.m3u8`)).text();
       assert.match(ended, /#EXT-X-ENDLIST\s*$/);
       const placement = (await api<Status>('GET', `/stages/${stageId}`)).body.placement;

@@ -165,6 +165,7 @@ export class Broadcasts implements BroadcastControl {
           startedAt: s.startedAt,
           endedAt: s.endedAt ?? new Date().toISOString(),
           renditions: s.renditions.map((r) => ({ trackId: r.trackId, kind: r.kind, ...(r.height !== undefined ? { height: r.height } : {}) })),
+          ...(b.timeline.length > 0 ? { timeline: [...b.timeline] } : {}),
         });
       })
       .catch((err: unknown) => this.#log.error({ err, broadcast: b.id }, 'recording the ended broadcast failed'))

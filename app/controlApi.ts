@@ -150,10 +150,18 @@ export function createControlApi(opts: ControlApiOptions): Router {
   });
   /** Every recording (oldest first), and the same grouped by stage with each stage's stable links. */
   router.get('/recordings', (_req, res) => {
-    const all = (opts.recordings?.list() ?? []).map(recordingEntry);
+    // The list leaves each timeline out (an event's worth of speaker turns): GET /recordings/:id has it.
+    const all = (opts.recordings?.list() ?? []).map(({ timeline: _timeline, ...r }) => recordingEntry(r));
     const byStage = new Map<string, typeof all>();
     for (const r of all) byStage.set(r.stageId, [...(byStage.get(r.stageId) ?? []), r]);
     res.json({ recordings: all, stages: [...byStage].map(([stageId, recordings]) => ({ stageId, ...links(stageId), recordings })) });
+  });
+  /** One recording with its timeline (speaker turns, hosts, layouts) and its chapters' URL. */
+  router.get('/recordings/:id', (req, res) => {
+    const r = opts.recordings?.get(req.params.id);
+    if (!r) throw new InputError('unknown-recording', `no recording ${req.params.id}`, 404);
+    const entry = recordingEntry(r);
+    res.json({ ...entry, timeline: r.timeline ?? [], chaptersUrl: `${entry.hlsUrl.slice(0, entry.hlsUrl.lastIndexOf('/'))}/chapters.vtt` });
   });
   router.post('/stages/:id/live', async (req, res) => {
     describe(req.params.id);

@@ -1,6 +1,6 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
 import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index.ts';
-import type { Broadcast, Packager } from '../packager/index.ts';
+import type { Broadcast, Packager, TimelineEvent, TimelineKind } from '../packager/index.ts';
 import {
   RtpReturnRelay, RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
   type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
@@ -179,15 +179,26 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   #applying: Promise<void> = Promise.resolve();
   #graceTimer: NodeJS.Timeout | undefined;
   #graceEndsAt: number | undefined;
+  #timelineEvents = 0;
+  /** Host names seen on the stage (a leaving host is gone from it when its event comes). */
+  readonly #hostNames = new Map<string, string>();
   readonly #onStageChange = (): void => this.#changed();
+  readonly #onHostJoin = (hostId: string): void => {
+    this.#mark('host', Date.now(), { ...this.#hostAttributes(hostId), action: 'join' });
+  };
   readonly #onHostLeave = (hostId: string): void => {
+    this.#mark('host', Date.now(), { ...this.#hostAttributes(hostId), action: 'leave' });
     this.#speakers.remove(hostId);
     this.#changed();
   };
   readonly #onLevels = (levels: AudioLevel[]): void => {
     const before = this.#speakers.current;
     const now = this.#speakers.update(loudestOf(levels), Date.now());
-    if (now !== before) this.programVideo.select(now);
+    if (now !== before) {
+      // The turn began when its speaker became the loudest, before the hysteresis decided.
+      if (now !== undefined) this.#mark('speaker', this.#speakers.currentFrom, this.#hostAttributes(now));
+      this.programVideo.select(now);
+    }
   };
   readonly #onStageClose = (): void => void this.stop('stage closed');
   readonly programVideo: ProgramVideo = {
@@ -224,6 +235,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   setLayout(mode: LayoutMode): void {
     if (this.#state !== 'live' && this.#state !== 'starting') throw new InvalidStateError(`broadcast ${this.id} is ${this.#state}`);
     this.#log.info({ mode }, 'layout');
+    if (mode !== this.#mode) this.#mark('layout', Date.now(), { layout: mode });
     this.#mode = mode;
     this.#changed();
   }
@@ -240,6 +252,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     stage.on('producer', this.#onStageChange);
     stage.on('producerclose', this.#onStageChange);
     stage.on('producerpause', this.#onStageChange);
+    stage.on('hostjoin', this.#onHostJoin);
     stage.on('hostleave', this.#onHostLeave);
     stage.on('audiolevels', this.#onLevels);
     stage.once('close', this.#onStageClose);
@@ -272,6 +285,11 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#broadcast.on('part', () => {
         this.#lastPartAt = Date.now();
       });
+      // The timeline starts with the stage as it is: the layout, who is on it, who speaks.
+      const at = Date.now();
+      this.#mark('layout', at, { layout: this.#mode });
+      for (const h of stage.hosts) this.#mark('host', at, { ...this.#hostAttributes(h.id), action: 'on-stage' });
+      if (this.#speakers.current) this.#mark('speaker', this.#speakers.currentFrom, this.#hostAttributes(this.#speakers.current));
       this.#transcoder.on('restart', (info) => {
         // Program changes are counted in `program.changes`; `restarts` are the supervisor's.
         if (info.reason === 'reconfigured') return;
@@ -628,6 +646,30 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     return video?.mimeType.toLowerCase() === 'video/h264';
   }
 
+  /** The broadcast's timeline so far (speaker turns, hosts joining and leaving, layouts), in time order. */
+  get timeline(): readonly TimelineEvent[] {
+    return this.#broadcast?.timeline ?? [];
+  }
+
+  /** A host's timeline attributes: its id, and its name where the stage knows it (remembered for its leave). */
+  #hostAttributes(hostId: string): Record<string, string> {
+    const name = this.#deps.stage.hosts.find((h) => h.id === hostId)?.name ?? this.#hostNames.get(hostId);
+    if (name) this.#hostNames.set(hostId, name);
+    return { 'host-id': hostId, ...(name ? { 'host-name': name } : {}) };
+  }
+
+  /** Adds a timeline event to the packager's broadcast (from its creation until it ends). */
+  #mark(kind: TimelineKind, at: number, attributes: Record<string, string>): void {
+    const b = this.#broadcast;
+    if (!b || b.ended) return;
+    try {
+      b.addTimelineEvent({ id: `${kind}-${++this.#timelineEvents}`, kind, at, attributes });
+      this.#log.debug({ kind, at, ...attributes }, 'timeline');
+    } catch (err) {
+      this.#log.warn({ err, kind }, 'timeline event refused');
+    }
+  }
+
   /** Something on the stage changed: check the grace period, and apply the program after the debounce. */
   #changed(): void {
     if (this.#state !== 'live') return;
@@ -806,6 +848,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     stage.off('producer', this.#onStageChange);
     stage.off('producerclose', this.#onStageChange);
     stage.off('producerpause', this.#onStageChange);
+    stage.off('hostjoin', this.#onHostJoin);
     stage.off('hostleave', this.#onHostLeave);
     stage.off('audiolevels', this.#onLevels);
     stage.off('close', this.#onStageClose);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BROADCAST_ID_PATTERN, STAGE_ID_PATTERN, errorMessage, type Logger } from '../common/index.ts';
-import type { ObjectStore, Publisher } from '../packager/index.ts';
+import type { ObjectStore, Publisher, TimelineEvent } from '../packager/index.ts';
 
 /** A finished broadcast whose VOD lives in the store. */
 export interface Recording {
@@ -10,6 +10,8 @@ export interface Recording {
   startedAt?: string | undefined;
   endedAt: string;
   renditions: { trackId: string; kind: string; height?: number | undefined }[];
+  /** Speaker turns, hosts joining and leaving, layouts (packager/timeline.ts), in time order. */
+  timeline?: TimelineEvent[] | undefined;
 }
 
 const recordingsSchema = z.object({
@@ -21,6 +23,9 @@ const recordingsSchema = z.object({
       startedAt: z.string().optional(),
       endedAt: z.string(),
       renditions: z.array(z.object({ trackId: z.string(), kind: z.string(), height: z.number().optional() })),
+      timeline: z
+        .array(z.object({ id: z.string(), kind: z.enum(['speaker', 'host', 'layout']), at: z.number(), attributes: z.record(z.string(), z.string()) }))
+        .optional(),
     }),
   ),
 });

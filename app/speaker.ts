@@ -16,6 +16,7 @@ export class SpeakerSelector {
   readonly #opts: SpeakerSelectorOptions;
   #current: string | undefined;
   #since = 0;
+  #from = 0;
   #challenger: string | undefined;
   #challengerSince = 0;
 
@@ -28,6 +29,15 @@ export class SpeakerSelector {
     return this.#current;
   }
 
+  /**
+   * When the current speaker began to be the loudest (ms): the start of the
+   * dominance that made it the speaker, before the hysteresis decided. This is
+   * when the turn really began, so the timeline marks it there.
+   */
+  get currentFrom(): number {
+    return this.#from;
+  }
+
   /** One report: the loudest host now (undefined for silence). Returns the speaker after it. */
   update(loudest: string | undefined, now: number): string | undefined {
     if (loudest === undefined) {
@@ -36,7 +46,7 @@ export class SpeakerSelector {
       return this.#current;
     }
     if (this.#current === undefined) {
-      this.#switch(loudest, now);
+      this.#switch(loudest, now, now);
       return this.#current;
     }
     if (loudest === this.#current) {
@@ -47,7 +57,7 @@ export class SpeakerSelector {
       this.#challenger = loudest;
       this.#challengerSince = now;
     }
-    if (now - this.#challengerSince >= this.#opts.minDominanceMs && now - this.#since >= this.#opts.minHoldMs) this.#switch(loudest, now);
+    if (now - this.#challengerSince >= this.#opts.minDominanceMs && now - this.#since >= this.#opts.minHoldMs) this.#switch(loudest, now, this.#challengerSince);
     return this.#current;
   }
 
@@ -57,9 +67,10 @@ export class SpeakerSelector {
     if (this.#challenger === hostId) this.#challenger = undefined;
   }
 
-  #switch(hostId: string, now: number): void {
+  #switch(hostId: string, now: number, from: number): void {
     this.#current = hostId;
     this.#since = now;
+    this.#from = from;
     this.#challenger = undefined;
   }
 }

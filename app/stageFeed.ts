@@ -20,6 +20,8 @@ export interface StageRtpOutput {
 /** A host as a broadcast's composition sees it: its tracks, in join order on the stage. */
 export interface StageFeedHost {
   readonly id: string;
+  /** The name the host joined with, where the feed knows it (the in-process Stage). */
+  readonly name?: string | undefined;
   readonly producers: readonly { id: string; kind: MediaKind; paused: boolean }[];
 }
 

@@ -17,6 +17,7 @@ import {
   type VariantStream,
 } from './hls.ts';
 import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
+import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
 
@@ -357,6 +358,8 @@ export interface BroadcastEvents {
   part: [trackId: string, segment: Segment, part: Part];
   segment: [trackId: string, segment: Segment];
   trackFailed: [trackId: string, error: Error];
+  /** A timeline event was added (see addTimelineEvent). */
+  timeline: [event: TimelineEvent];
   ended: [];
 }
 
@@ -393,6 +396,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #startableTracks = new Set<string>();
   /** `track|session` pairs whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
   readonly #offGrid = new Set<string>();
+  /** Speaker turns, hosts joining and leaving, layouts: in time order. */
+  readonly #timeline: TimelineEvent[] = [];
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
@@ -540,6 +545,51 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
+  /** The timeline so far, in time order. */
+  get timeline(): readonly TimelineEvent[] {
+    return this.#timeline;
+  }
+
+  /**
+   * Marks a moment of the broadcast (packager/timeline.ts): it appears in the
+   * media playlists as an EXT-X-DATERANGE, in the MPD as an EventStream event,
+   * and speaker turns in the VOD's chapters. TypeError on a malformed event or
+   * a duplicate id; InvalidStateError once the broadcast has ended.
+   */
+  addTimelineEvent(event: TimelineEvent): TimelineEvent {
+    if (this.#ended) throw new InvalidStateError(`addTimelineEvent() after end() [broadcast:${this.id}]`);
+    const e = checkTimelineEvent(event);
+    if (this.#timeline.some((x) => x.id === e.id)) throw new TypeError(`duplicate timeline event id ${e.id}`);
+    let i = this.#timeline.length;
+    while (i > 0 && this.#timeline[i - 1]!.at > e.at) i--;
+    this.#timeline.splice(i, 0, e);
+    this.#bump();
+    this.#publishManifests();
+    this.emit('timeline', e);
+    return e;
+  }
+
+  /** The media's span on the wall clock: the first segment's PROGRAM-DATE-TIME to the end of the last. */
+  #mediaSpan(): { startMs: number; endMs: number } | undefined {
+    let startMs = Infinity;
+    let endMs = -Infinity;
+    for (const t of this.#tracks.values()) {
+      const done = t.segments.filter((s) => s.complete);
+      const first = done[0];
+      const last = done.at(-1);
+      if (!first || !last) continue;
+      startMs = Math.min(startMs, first.programDateTime);
+      endMs = Math.max(endMs, last.programDateTime + (last.duration / last.timescale) * 1000);
+    }
+    return Number.isFinite(startMs) ? { startMs, endMs } : undefined;
+  }
+
+  /** The speaker turns as WebVTT chapters on the media's time (from its first segment); undefined before any media. */
+  chaptersText(): string | undefined {
+    const span = this.#mediaSpan();
+    return span ? timelineChaptersVtt(this.#timeline, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
+  }
+
   end(): void {
     if (this.#ended) return;
     for (const t of this.#tracks.values()) t.stop();
@@ -597,6 +647,16 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       },
       manifestMeta(names.mpd, this.#ended, false),
     );
+    if (this.#ended) {
+      pub.enqueueManifest(
+        `${this.id}/${names.chapters}`,
+        () => {
+          const vtt = this.chaptersText();
+          return vtt ? Buffer.from(vtt) : undefined;
+        },
+        manifestMeta(names.chapters, true, false),
+      );
+    }
   }
 
   /** The largest TARGETDURATION of the broadcast's live media playlists (each track keeps its own, see Track.targetDuration). */
@@ -715,6 +775,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
       discontinuitySequence: firstSeg.discontinuitySequence,
       segments,
+      ...(this.#timeline.length > 0 ? { dateRanges: timelineDateRanges(this.#timeline, firstSeg.programDateTime) } : {}),
       ...(live && next ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
       renditionReports: lowLatency
         ? this.tracks
@@ -832,13 +893,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
      */
     const numbered = !opts.forStore && !this.#ended;
     for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
-    const periods: DashPeriod[] = [...sessions]
-      .sort((a, b) => a - b)
-      .map((session) => {
-        // Anchor: the video (else first) track's first segment of this session.
-        const ref = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!;
-        const anchor = ref.sessionStarts.get(session)!;
+    const sorted = [...sessions].sort((a, b) => a - b);
+    // Anchor of a session: the video (else first) track's first segment of it.
+    const anchorOf = (session: number) =>
+      (tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!).sessionStarts.get(session)!;
+    const periods: DashPeriod[] = sorted
+      .map((session, index) => {
+        const anchor = anchorOf(session);
         const anchorSec = anchor.start / anchor.timescale;
+        const periodWall = sessionWall(session, anchor);
+        const next = sorted[index + 1];
+        const events = timelineDashEvents(this.#timeline, periodWall, next === undefined ? Infinity : sessionWall(next, anchorOf(next)));
         const sets: DashAdaptationSet[] = [];
         for (const kind of ['video', 'audio'] as const) {
           const reps = tracks
@@ -881,7 +946,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
           }
         }
-        return { id: `p${session}`, start: Math.max(0, (sessionWall(session, anchor) - ast) / 1000), adaptationSets: sets };
+        return {
+          id: `p${session}`,
+          start: Math.max(0, (periodWall - ast) / 1000),
+          ...(events.size > 0 ? { eventStreams: [...events].map(([kind, list]) => ({ schemeIdUri: TIMELINE_SCHEME, value: TIMELINE_CLASSES[kind], events: list })) } : {}),
+          adaptationSets: sets,
+        };
       })
       .filter((p) => p.adaptationSets.length > 0);
     if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;

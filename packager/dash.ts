@@ -37,10 +37,26 @@ export interface DashAdaptationSet {
   readonly representations: readonly DashRepresentation[];
 }
 
+/** An event of a Period's EventStream (timescale 1000: ms from the Period's start). */
+export interface DashEvent {
+  readonly id: string;
+  readonly presentationTime: number;
+  readonly duration?: number;
+  readonly messageData?: string;
+}
+
+export interface DashEventStream {
+  readonly schemeIdUri: string;
+  readonly value: string;
+  readonly events: readonly DashEvent[];
+}
+
 export interface DashPeriod {
   readonly id: string;
   /** Seconds from availabilityStartTime (dynamic) or from the start (static). */
   readonly start: number;
+  /** MPD events (ISO/IEC 23009-1 §5.10.2), before the adaptation sets. */
+  readonly eventStreams?: readonly DashEventStream[];
   readonly adaptationSets: readonly DashAdaptationSet[];
 }
 
@@ -158,13 +174,22 @@ export function serializeMpd(mpd: Mpd): string {
       el(
         'Period',
         { id: p.id, start: duration(p.start) },
-        p.adaptationSets.map((a) =>
-          el(
-            'AdaptationSet',
-            { id: a.id, contentType: a.contentType, mimeType: a.mimeType, segmentAlignment: 'true', startWithSAP: 1 },
-            a.representations.map((r) => representation(r, mpd)),
+        [
+          ...(p.eventStreams ?? []).map((s) =>
+            el(
+              'EventStream',
+              { schemeIdUri: s.schemeIdUri, value: s.value, timescale: 1000 },
+              s.events.map((e) => el('Event', { id: e.id, presentationTime: Math.round(e.presentationTime), duration: e.duration !== undefined ? Math.round(e.duration) : undefined, messageData: e.messageData })),
+            ),
           ),
-        ),
+          ...p.adaptationSets.map((a) =>
+            el(
+              'AdaptationSet',
+              { id: a.id, contentType: a.contentType, mimeType: a.mimeType, segmentAlignment: 'true', startWithSAP: 1 },
+              a.representations.map((r) => representation(r, mpd)),
+            ),
+          ),
+        ],
       ),
     );
   }

@@ -27,6 +27,20 @@ export interface HlsSegment {
   readonly gap?: boolean;
 }
 
+/** EXT-X-DATERANGE (§4.4.5.1): a span or point of wall-clock time with attributes. */
+export interface HlsDateRange {
+  readonly id: string;
+  readonly class?: string;
+  /** ms since the epoch. */
+  readonly startDate: number;
+  /** Seconds. */
+  readonly duration?: number;
+  /** Ends where the next range of the same CLASS starts (needs `class`; no duration). */
+  readonly endOnNext?: boolean;
+  /** `X-<NAME>` attributes, by lower-case name, as quoted strings. */
+  readonly clientAttributes?: Readonly<Record<string, string>>;
+}
+
 export interface ServerControl {
   readonly canBlockReload: boolean;
   /** Seconds. */
@@ -56,6 +70,8 @@ export interface MediaPlaylist {
   /** Delta update: the number of segments replaced by EXT-X-SKIP. */
   readonly skip?: { readonly skippedSegments: number; readonly recentlyRemovedDateRanges?: readonly string[] };
   readonly segments: readonly HlsSegment[];
+  /** Listed after the header; a playlist with any also has PROGRAM-DATE-TIMEs. */
+  readonly dateRanges?: readonly HlsDateRange[];
   readonly preloadHint?: { readonly type: 'PART' | 'MAP'; readonly uri: string };
   readonly renditionReports: readonly RenditionReport[];
   readonly endList: boolean;
@@ -123,6 +139,15 @@ export const tag = {
       ['SKIPPED-SEGMENTS', String(n)],
       ['RECENTLY-REMOVED-DATERANGES', removed ? quoted(removed.join('\t')) : undefined],
     ])}`,
+  dateRange: (d: HlsDateRange) =>
+    `#EXT-X-DATERANGE:${attrs([
+      ['ID', quoted(d.id)],
+      ['CLASS', d.class !== undefined ? quoted(d.class) : undefined],
+      ['START-DATE', quoted(new Date(d.startDate).toISOString())],
+      ['DURATION', d.duration !== undefined ? decimal(d.duration) : undefined],
+      ['END-ON-NEXT', d.endOnNext ? 'YES' : undefined],
+      ...Object.entries(d.clientAttributes ?? {}).map(([k, v]): [string, string] => [`X-${k.toUpperCase()}`, quoted(v.replace(/[\r\n]/g, ' '))]),
+    ])}`,
   discontinuity: () => '#EXT-X-DISCONTINUITY',
   gap: () => '#EXT-X-GAP',
   map: (uri: string) => `#EXT-X-MAP:URI=${quoted(uri)}`,
@@ -172,6 +197,7 @@ export function serializeMediaPlaylist(p: MediaPlaylist): string {
   if (p.independentSegments) out.push(tag.independentSegments());
   out.push(tag.mediaSequence(p.mediaSequence), tag.discontinuitySequence(p.discontinuitySequence));
   if (p.skip) out.push(tag.skip(p.skip.skippedSegments, p.skip.recentlyRemovedDateRanges));
+  for (const d of p.dateRanges ?? []) out.push(tag.dateRange(d));
   let map: string | undefined;
   p.segments.forEach((s, i) => {
     if (s.discontinuity && !(i === 0 && !p.skip)) out.push(tag.discontinuity());

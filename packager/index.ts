@@ -11,5 +11,6 @@ export { Segmenter, type SegmenterEvents } from './segmenter.ts';
 export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, type MediaPlaylist, type MultivariantPlaylist, type HlsSegment, type HlsPart } from './hls.ts';
 export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
 export { names, parseTrackObjectName } from './naming.ts';
+export { TIMELINE_CLASSES, TIMELINE_SCHEME, timelineChaptersVtt, type TimelineEvent, type TimelineKind } from './timeline.ts';
 export type { Part, Segment, InitSegment, InitInfo, FragmentInfo, TrackKind } from './types.ts';
 export { signViewerToken, verifyViewerToken, viewerAuthMiddleware, signedUrlChecker, signedLivePath, type ViewerTokenClaims, type ViewerAuthOptions, type SignedUrlCheck } from './viewerAuth.ts';

@@ -5,6 +5,8 @@
 export const names = {
   master: 'master.m3u8',
   mpd: 'manifest.mpd',
+  /** The speaker turns as WebVTT chapters (packager/timeline.ts). */
+  chapters: 'chapters.vtt',
   playlist: 'index.m3u8',
   init: (session: number) => `init-${session}.mp4`,
   segment: (msn: number) => `seg-${msn}.m4s`,
@@ -30,6 +32,7 @@ export function parseTrackObjectName(name: string): ObjectName | undefined {
 export function contentTypes(name: string, kind: 'video' | 'audio' | undefined): string {
   if (name.endsWith('.m3u8')) return 'application/vnd.apple.mpegurl';
   if (name.endsWith('.mpd')) return 'application/dash+xml';
+  if (name.endsWith('.vtt')) return 'text/vtt; charset=utf-8';
   if (name.endsWith('.mp4')) return kind === 'audio' ? 'audio/mp4' : 'video/mp4';
   if (name.endsWith('.m4s')) return kind === 'audio' ? 'audio/mp4' : 'video/iso.segment';
   return 'application/octet-stream';

@@ -108,7 +108,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
-    if (!ID_PATTERN.test(id) || (name !== names.master && name !== names.mpd)) return notFound(res);
+    if (!ID_PATTERN.test(id) || (name !== names.master && name !== names.mpd && name !== names.chapters)) return notFound(res);
     const alias = config.resolveAlias?.(id);
     if (alias && alias.broadcastId !== id) {
       // A relative Location keeps whatever prefix the client used (a CDN path, a signed
@@ -121,6 +121,12 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
     }
     const b = live(id);
     if (!b) return fromStore(req, res, `${id}/${name}`);
+    if (name === names.chapters) {
+      const vtt = b.chaptersText();
+      if (vtt === undefined) return notFound(res, 'no media yet');
+      const meta = manifestMeta(name, b.ended, false);
+      return send(req, res, vtt, meta.contentType, meta.cacheControl);
+    }
     if (name === names.master) {
       const m = b.multivariantPlaylist();
       if (!m) return notFound(res, 'no media yet');

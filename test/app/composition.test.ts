@@ -100,12 +100,15 @@ test('speaker hysteresis: a challenger must dominate for minDominance, the speak
   assert.equal(s.update('a', 0), 'a', 'the first voice takes the program at once');
   assert.equal(s.update('b', 500), 'a');
   assert.equal(s.update('b', 1600), 'a', 'b dominated 1.1 s but a has held only 1.6 s');
+  assert.equal(s.currentFrom, 0);
   assert.equal(s.update('b', 2500), 'b', 'both conditions met');
+  assert.equal(s.currentFrom, 500, "b's turn began when it became the loudest, not when the hysteresis decided");
   assert.equal(s.update('a', 3000), 'b');
   assert.equal(s.update('b', 3200), 'b', 'interrupted: a must start dominating again');
   assert.equal(s.update('a', 3300), 'b');
   assert.equal(s.update('a', 4400), 'b', 'a dominated 1.1 s but b held 1.9 s');
   assert.equal(s.update('a', 5000), 'a');
+  assert.equal(s.currentFrom, 3300);
   assert.equal(s.update(undefined, 9000), 'a');
   s.remove('a');
   assert.equal(s.current, undefined);

@@ -7,6 +7,7 @@
 // shared with the <stagecast-player> element; this file draws the page around it.
 import Hls, { type HlsConfig } from 'hls.js';
 import { LivePlayback, STATE_MESSAGES, type PlaybackState } from './livePlayback.ts';
+import { chapterMediaTime, parseChapters, speakerAt } from './timeline.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -39,6 +40,9 @@ const hlsConfig: Partial<HlsConfig> = { debug: params.has('debug'), ...(ownCatch
 
 function onHls(h: Hls): void {
   h.on(Hls.Events.MANIFEST_PARSED, () => fillQualityMenu(h));
+  h.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+    if (!data.details.live) void loadChapters(h);
+  });
   h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
     const level = h.levels[data.level];
     if (level) $<HTMLElement>('level-info').textContent = `${level.width}×${level.height} @ ${Math.round(level.bitrate / 1000)} kbit/s`;
@@ -54,6 +58,44 @@ function fillQualityMenu(h: Hls): void {
   select.onchange = () => {
     h.currentLevel = Number(select.value);
   };
+}
+
+/** Who is speaking in the frame on screen (the playlist's speaker turns). */
+function updateSpeaker(playback: LivePlayback): void {
+  const h = playback.hls;
+  const date = h?.playingDate;
+  const name = h && date ? speakerAt(h, date) : undefined;
+  const el = $<HTMLElement>('speaker');
+  el.textContent = name ?? '–';
+  if (name) el.dataset.name = name;
+  else delete el.dataset.name;
+}
+
+let chaptersFor: Hls | undefined;
+/** A recording's chapters (its speaker turns) as a list that seeks. */
+async function loadChapters(h: Hls): Promise<void> {
+  if (chaptersFor === h || !url) return;
+  chaptersFor = h;
+  const res = await fetch(new URL('chapters.vtt', h.url ?? url).href).catch(() => undefined);
+  if (!res?.ok) return;
+  const chapters = parseChapters(await res.text());
+  const list = $<HTMLOListElement>('chapters');
+  list.replaceChildren(
+    ...chapters.map((c) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      const at = Math.round(c.startMs / 1000);
+      b.textContent = `${Math.floor(at / 60)}:${String(at % 60).padStart(2, '0')} ${c.title}`;
+      b.onclick = () => {
+        const t = chapterMediaTime(h, c);
+        if (t !== undefined) video.currentTime = t;
+      };
+      li.append(b);
+      return li;
+    }),
+  );
+  $<HTMLElement>('chapters-box').hidden = chapters.length === 0;
 }
 
 /** Live latency: wall clock minus the program date-time of the frame on screen. */
@@ -81,7 +123,10 @@ else {
     onHls,
   });
   playback = p;
-  window.setInterval(() => updateLatency(p), 250);
+  window.setInterval(() => {
+    updateLatency(p);
+    updateSpeaker(p);
+  }, 250);
 }
 
 // Exposed for tests and measurements.

@@ -30,7 +30,16 @@ const reportParts = (b: Broadcast) =>
   b.on('part', (track, seg, part) => process.connected && process.send!({ type: 'part', track, msn: seg.msn, part: part.index, at: performance.timeOrigin + performance.now() }));
 
 /** The product in this process: resolves with its HTTP port and a way to stop it. */
-async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: 'app' }>): Promise<{ port: number; hostToken: string; watch: (broadcastId: string) => boolean; stop: () => Promise<void> }> {
+async function startProduct(
+  feed: Extract<OriginServerOptions['feed'], { kind: 'app' }>,
+): Promise<{
+  port: number;
+  hostToken: string;
+  workerPids: number[];
+  watch: (broadcastId: string) => boolean;
+  whep: () => { sessions: number; connected: number; ended: Record<string, number> };
+  stop: () => Promise<void>;
+}> {
   const product = await startApp(
     appConfigSchema.parse({
       http: { host: '127.0.0.1', port: 0 },
@@ -38,16 +47,25 @@ async function startProduct(feed: Extract<OriginServerOptions['feed'], { kind: '
       initialStage: '',
       store: { kind: 'fs', dir: feed.storeDir },
       rtp: { address: '127.0.0.1', ports: feed.rtpPorts },
-      ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'bench-host-token-secret-0123456789' },
+      ingest: { numWorkers: 1, listenIp: '127.0.0.1', hostTokenSecret: 'bench-host-token-secret-0123456789', ...feed.ingest },
+      ...(feed.api ? { api: feed.api } : {}),
       packager: { blockingTimeoutMs: opts.blockingTimeoutMs },
       transcode: feed.transcode,
     }),
     logger,
   );
   await product.sfu.createStage(opts.broadcast);
+  // Why WHEP sessions ended, for bench:whep.
+  const whepEnded: Record<string, number> = {};
+  product.whep?.on('sessionclose', (_s, reason) => void (whepEnded[reason] = (whepEnded[reason] ?? 0) + 1));
   return {
     port: Number(new URL(product.url).port),
     hostToken: product.sfu.issueHostToken(opts.broadcast),
+    workerPids: product.sfu.workers.pids,
+    whep: () => {
+      const sessions = product.whep?.sessions ?? [];
+      return { sessions: sessions.length, connected: sessions.filter((s) => s.connected).length, ended: { ...whepEnded } };
+    },
     watch: (broadcastId) => {
       const b = product.packager.getBroadcast(broadcastId);
       if (b) reportParts(b);
@@ -101,13 +119,22 @@ async function startFileOrigin(feed: Extract<OriginServerOptions['feed'], { kind
   };
 }
 
-const running: { port: number; stop: () => Promise<void>; hostToken?: string; watch?: (broadcastId: string) => boolean } =
+const running: {
+  port: number;
+  stop: () => Promise<void>;
+  hostToken?: string;
+  workerPids?: number[];
+  watch?: (broadcastId: string) => boolean;
+  whep?: () => { sessions: number; connected: number; ended: Record<string, number> };
+} =
   opts.feed.kind === 'app' ? await startProduct(opts.feed) : await startFileOrigin(opts.feed);
 let cpu = process.cpuUsage();
 let wall = performance.now();
 process.on('message', (m: { type: string; broadcast?: string }) => {
   if (m.type === 'watch') {
     process.send!({ type: 'watching', ok: running.watch?.(m.broadcast ?? opts.broadcast) ?? false });
+  } else if (m.type === 'whep') {
+    process.send!({ type: 'whep', ...(running.whep?.() ?? { sessions: 0, connected: 0, ended: {} }) });
   } else if (m.type === 'mark') {
     cpu = process.cpuUsage();
     wall = performance.now();
@@ -118,4 +145,4 @@ process.on('message', (m: { type: string; broadcast?: string }) => {
     void running.stop().then(() => process.exit(0));
   }
 });
-process.send!({ type: 'ready', port: running.port, ...(running.hostToken ? { hostToken: running.hostToken } : {}) });
+process.send!({ type: 'ready', port: running.port, ...(running.hostToken ? { hostToken: running.hostToken } : {}), ...(running.workerPids ? { workerPids: running.workerPids } : {}) });

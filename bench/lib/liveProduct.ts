@@ -20,6 +20,9 @@ export interface LiveProductOptions {
   rtpPorts: { min: number; max: number };
   /** The app config's `transcode` section. */
   transcode: Record<string, unknown>;
+  /** Merged over the bench's `ingest` section (e.g. WHEP on), and the app's `api` section. */
+  ingest?: Record<string, unknown>;
+  api?: Record<string, unknown>;
 }
 
 type StageStatus = {
@@ -35,6 +38,10 @@ export interface LiveProduct {
   readonly broadcastId: string;
   readonly tracks: string[];
   readonly ffmpegPid: number;
+  /** The product's mediasoup worker processes. */
+  readonly workerPids: number[];
+  /** Calls the product's control API with its admin token; throws on a non-2xx answer. */
+  control<T>(method: string, path: string, body?: unknown): Promise<T>;
   /** Every part landing of the broadcast, as the packager saw it. */
   onPart(fn: (p: PartLanding) => void): void;
   /** The transcoder's restarts and speed now. */
@@ -50,14 +57,26 @@ export async function startLiveProduct(opts: LiveProductOptions): Promise<LivePr
     broadcast: opts.stage,
     blockingTimeoutMs: opts.blockingTimeoutMs,
     server: opts.server,
-    feed: { kind: 'app', storeDir: path.join(tmp, 'store'), adminToken: ADMIN, rtpPorts: opts.rtpPorts, transcode: opts.transcode },
+    feed: {
+      kind: 'app',
+      storeDir: path.join(tmp, 'store'),
+      adminToken: ADMIN,
+      rtpPorts: opts.rtpPorts,
+      transcode: opts.transcode,
+      ...(opts.ingest ? { ingest: opts.ingest } : {}),
+      ...(opts.api ? { api: opts.api } : {}),
+    },
   });
   const base = `http://127.0.0.1:${origin.port}`;
-  const control = async <T>(method: string, p: string): Promise<T> => {
-    const res = await fetch(`${base}/api${p}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
-    const body = (await res.json()) as T;
-    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(body)}`);
-    return body;
+  const control = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${base}/api${p}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const answer = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(answer)}`);
+    return answer;
   };
   let browser: Browser | undefined;
   const stop = async () => {
@@ -97,6 +116,8 @@ export async function startLiveProduct(opts: LiveProductOptions): Promise<LivePr
       broadcastId,
       tracks,
       ffmpegPid,
+      workerPids: origin.workerPids,
+      control,
       onPart: (fn) => origin.onPart(fn),
       transcoder: async () => {
         const t = (await control<StageStatus>('GET', `/stages/${opts.stage}`)).broadcast?.transcoder;

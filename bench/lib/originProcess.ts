@@ -15,8 +15,19 @@ export interface OriginServerOptions {
   server: http.ServerOptions;
   feed:
     | { kind: 'file'; file: string; segDir: string }
-    /** The whole product (bench:load); `transcode` is the app config's `transcode` section. */
-    | { kind: 'app'; storeDir: string; adminToken: string; rtpPorts: { min: number; max: number }; transcode: Record<string, unknown> };
+    /**
+     * The whole product (bench:load, bench:whep); `transcode` is the app config's `transcode` section,
+     * `ingest` and `api` are merged over the bench's (e.g. `{ whep: { enabled: true } }`).
+     */
+    | {
+        kind: 'app';
+        storeDir: string;
+        adminToken: string;
+        rtpPorts: { min: number; max: number };
+        transcode: Record<string, unknown>;
+        ingest?: Record<string, unknown>;
+        api?: Record<string, unknown>;
+      };
 }
 
 export interface PartLanding {
@@ -34,9 +45,13 @@ export interface OriginProcess {
   readonly port: number;
   /** A host token for the stage (`app` feed only). */
   readonly hostToken: string | undefined;
+  /** The product's mediasoup worker processes (`app` feed only). */
+  readonly workerPids: number[];
   /** Starts the part reports of a live broadcast (`app` feed, after go-live); false if it is not there. */
   watch(broadcastId: string): Promise<boolean>;
   onPart(fn: (p: PartLanding) => void): void;
+  /** The product's WHEP sessions now, how many of them are connected, and why sessions ended so far, by reason (`app` feed). */
+  whep(): Promise<{ sessions: number; connected: number; ended: Record<string, number> }>;
   /** Restarts the origin's own CPU counter. */
   mark(): void;
   /** The origin's CPU since mark() (fraction of one core), RSS and heap, from inside the process. */
@@ -54,8 +69,8 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
   child.on('message', (m: { type: string }) => {
     if (m.type === 'part') for (const fn of partListeners) fn(m as PartLanding);
   });
-  const ready = await new Promise<{ port: number; hostToken?: string }>((resolve, reject) => {
-    const onMessage = (m: { type: string; port: number; hostToken?: string }) => {
+  const ready = await new Promise<{ port: number; hostToken?: string; workerPids?: number[] }>((resolve, reject) => {
+    const onMessage = (m: { type: string; port: number; hostToken?: string; workerPids?: number[] }) => {
       if (m.type !== 'ready') return;
       child.off('message', onMessage).off('exit', onExit);
       resolve(m);
@@ -68,6 +83,7 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
     pid: child.pid!,
     port: ready.port,
     hostToken: ready.hostToken,
+    workerPids: ready.workerPids ?? [],
     watch: (broadcastId) =>
       new Promise((resolve) => {
         const on = (m: { type: string; ok: boolean }) => {
@@ -80,6 +96,17 @@ export async function startOriginProcess(opts: OriginServerOptions): Promise<Ori
         child.send({ type: 'watch', broadcast: broadcastId });
       }),
     onPart: (fn) => void partListeners.push(fn),
+    whep: () =>
+      new Promise((resolve) => {
+        const on = (m: { type: string; sessions: number; connected: number; ended: Record<string, number> }) => {
+          if (m.type === 'whep') {
+            child.off('message', on);
+            resolve({ sessions: m.sessions, connected: m.connected, ended: m.ended });
+          }
+        };
+        child.on('message', on);
+        child.send({ type: 'whep' });
+      }),
     mark: () => void child.send({ type: 'mark' }),
     stats: () =>
       new Promise((resolve) => {

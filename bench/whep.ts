@@ -522,25 +522,31 @@ async function main(): Promise<void> {
   }
 
   const out = table(results);
-  const points = results.map((r): [number, number] => [r.viewers, r.cpu.worker ?? 0]);
-  const worker = fit(points);
-  const chromium = fit(results.map((r): [number, number] => [r.viewers, r.cpu.viewerChromium ?? 0]));
-  const app = fit(results.map((r): [number, number] => [r.viewers, r.cpu.app ?? 0]));
-  const largest = Math.max(...results.map((r) => r.viewers));
+  // The slope only over windows where every viewer was connected and received media:
+  // a window where connections failed would count seats the worker no longer served.
+  const healthy = results.filter((r) => r.viewers === 0 || (r.connected === r.viewers && r.noMedia === 0));
+  const unhealthy = results.filter((r) => !healthy.includes(r)).map((r) => r.viewers);
+  const worker = fit(healthy.map((r): [number, number] => [r.viewers, r.cpu.worker ?? 0]));
+  const chromium = fit(healthy.map((r): [number, number] => [r.viewers, r.cpu.viewerChromium ?? 0]));
+  const app = fit(healthy.map((r): [number, number] => [r.viewers, r.cpu.app ?? 0]));
+  const largest = Math.max(...healthy.map((r) => r.viewers));
   const summary = {
     workerCpuPerViewerPctOfCore: worker.slope * 100,
     workerCpuInterceptPctOfCore: worker.intercept * 100,
     appCpuPerViewerPctOfCore: app.slope * 100,
     viewerChromiumCpuPerViewerPctOfCore: chromium.slope * 100,
+    healthySizes: healthy.map((r) => r.viewers),
+    notHeldSizes: unhealthy,
     estimatedViewersPerWorkerCore: worker.slope > 0 ? Math.floor((1 - Math.max(0, worker.intercept)) / worker.slope) : undefined,
   };
   const lines = [
     out,
     '',
     'CPU columns: % of one core over the window (this machine has ' + os.cpus().length + ' cores); other: the rest of the machine (not this bench); machine %: all cores busy; connected: page view (DTLS up) / viewers; server: connected / sessions the app held.',
-    `worker CPU per viewer (least-squares slope over ${results.length} windows, 0–${largest} viewers): ${summary.workerCpuPerViewerPctOfCore.toFixed(3)} % of a core; at 0 viewers ${summary.workerCpuInterceptPctOfCore.toFixed(1)} % (host in, RTP to FFmpeg, the program back in).`,
+    ...(unhealthy.length ? [`NOT HELD: ${unhealthy.join(', ')} viewers (viewers without media or not connected; see the table); left out of the slopes below.`] : []),
+    `worker CPU per viewer (least-squares slope over ${healthy.length} windows where every viewer got media, 0–${largest} viewers): ${summary.workerCpuPerViewerPctOfCore.toFixed(3)} % of a core; at 0 viewers ${summary.workerCpuInterceptPctOfCore.toFixed(1)} % (host in, RTP to FFmpeg, the program back in).`,
     `app process per viewer: ${summary.appCpuPerViewerPctOfCore.toFixed(3)} % of a core; viewer Chromium per viewer (non-decoding): ${summary.viewerChromiumCpuPerViewerPctOfCore.toFixed(3)} % of a core.`,
-    `ESTIMATE, extrapolated from the measured slope, not measured: one worker core would hold about ${summary.estimatedViewersPerWorkerCore ?? '–'} viewers of this program (360p H.264 + Opus), before anything else on the machine; the largest count measured here is ${largest}.`,
+    `ESTIMATE, extrapolated from the measured slope, not measured: one worker core would hold about ${summary.estimatedViewersPerWorkerCore ?? '–'} viewers of this program (360p H.264 + Opus), before anything else on the machine; the largest count held here is ${largest}.`,
   ];
   const text = lines.join('\n');
   console.log(`\n${text}\n`);

@@ -268,10 +268,17 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#transcoder = createTranscoder({
         config: this.#deps.transcode,
         program: this.#programInput(spec, feed),
-        sink: streamCmafSink((trackId, session) => {
-          if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
-          return this.#broadcast.openTrack(trackId, session);
-        }),
+        sink: streamCmafSink(
+          (trackId, session) => {
+            if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
+            return this.#broadcast.openTrack(trackId, session);
+          },
+          // One thumbnail per segment: the index-th shows media time index × segment.
+          (session, index, jpeg) => {
+            const b = this.#broadcast;
+            if (b && !b.ended) b.addThumbnail({ session, index, mediaMs: index * this.#deps.transcode.segmentDurationMs }, jpeg);
+          },
+        ),
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg
         // listens, which is the moment to let the media flow (of the current output:
         // a program change brings a new one).

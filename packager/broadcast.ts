@@ -17,6 +17,7 @@ import {
   type VariantStream,
 } from './hls.ts';
 import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
+import { isJpeg, thumbnailFor, thumbnailName, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
 import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
@@ -50,6 +51,8 @@ export class Track extends TypedEmitter<TrackEvents> {
   readonly inits = new Map<number, InitSegment>();
   /** Segment metadata, oldest first (bounded by maxRetainedSegments); bytes only for the live window. */
   readonly segments: Segment[] = [];
+  /** The source (transcoder run) behind each segmenter session: what the source's thumbnails are numbered by. */
+  readonly sourceOfSession = new Map<number, number>();
   /** First segment (start, PDT) of each session: anchors DASH periods. */
   readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
   failure: Error | undefined;
@@ -85,6 +88,8 @@ export class Track extends TypedEmitter<TrackEvents> {
     this.segmenter.onListenerError((event, err) => logger.error({ err, event }, 'segmenter listener threw'));
     this.segmenter.on('init', (init) => {
       this.inits.set(init.session, init);
+      const source = this.#active?.source;
+      if (source !== undefined) this.sourceOfSession.set(init.session, source);
       this.emit('init', init);
     });
     this.segmenter.on('part', (seg, part) => {
@@ -398,6 +403,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #offGrid = new Set<string>();
   /** Speaker turns, hosts joining and leaving, layouts: in time order. */
   readonly #timeline: TimelineEvent[] = [];
+  /** Every thumbnail of the broadcast (for the thumbnails track), and the bytes of the recent ones (the store has all). */
+  readonly #thumbs: ThumbnailRef[] = [];
+  readonly #thumbBytes = new Map<string, Buffer>();
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
@@ -569,6 +577,68 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     return e;
   }
 
+  /**
+   * A thumbnail of the program (one per segment, from the transcoder):
+   * `index` in its source session, showing media time `mediaMs` of that
+   * session. Kept in memory while recent, stored as `thumbs/<name>` (media
+   * first, like segments), listed in `thumbnails.vtt`. InputError for bytes
+   * that are not a JPEG or too large; a repeated name is ignored.
+   */
+  addThumbnail(ref: { session: number; index: number; mediaMs: number }, jpeg: Buffer): void {
+    if (this.#ended) throw new InvalidStateError(`addThumbnail() after end() [broadcast:${this.id}]`);
+    if (!Number.isInteger(ref.session) || ref.session < 0 || !Number.isInteger(ref.index) || ref.index < 0 || !(ref.mediaMs >= 0)) {
+      throw new TypeError(`invalid thumbnail ${JSON.stringify(ref)}`);
+    }
+    if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.session}/${ref.index} is not a JPEG of at most 1 MiB`);
+    const name = thumbnailName(ref.session, ref.index);
+    if (this.#thumbBytes.has(name) || this.#thumbs.some((t) => t.name === name)) return;
+    this.#thumbs.push({ session: ref.session, mediaMs: ref.mediaMs, name });
+    this.#thumbBytes.set(name, jpeg);
+    // The recent ones only (Map order is arrival order): about two live windows' worth.
+    const keep = Math.max(30, Math.ceil((2 * Math.max(this.#config.liveWindowMs, this.#config.dvrWindowMs)) / this.#config.segmentTargetMs));
+    for (const old of this.#thumbBytes.keys()) {
+      if (this.#thumbBytes.size <= keep) break;
+      this.#thumbBytes.delete(old);
+    }
+    this.#publisher?.enqueueMedia(`${this.id}/${names.thumbnails}/${name}`, jpeg, { contentType: 'image/jpeg', cacheControl: cacheControl.immutable });
+  }
+
+  /** A recent thumbnail's bytes (older ones are in the store). */
+  thumbnail(name: string): Buffer | undefined {
+    return this.#thumbBytes.get(name);
+  }
+
+  /** The reference video track of the thumbnails: the first video track with media. */
+  #thumbnailTrack(): Track | undefined {
+    return this.tracks.find((t) => t.kind === 'video' && t.segments.some((s) => s.complete));
+  }
+
+  /** The reference track's complete segments, each under its source's number (thumbnails are numbered by source). */
+  #thumbnailSegments(): ThumbnailSegment[] | undefined {
+    const track = this.#thumbnailTrack();
+    if (!track || this.#thumbs.length === 0) return undefined;
+    return track.segments.filter((s) => s.complete).map((s) => ({ session: track.sourceOfSession.get(s.session) ?? -1, start: s.start, duration: s.duration, timescale: s.timescale }));
+  }
+
+  /** The WebVTT thumbnails track over the broadcast's segments (the recording's timeline); undefined without thumbnails. */
+  thumbnailsText(): string | undefined {
+    const segs = this.#thumbnailSegments();
+    return segs ? thumbnailsVtt(segs, this.#thumbs, `${names.thumbnails}/`) : undefined;
+  }
+
+  /** The poster: the thumbnail of the third segment (past the start-up), else the newest; its name. */
+  posterName(): string | undefined {
+    const segs = this.#thumbnailSegments();
+    if (!segs) return undefined;
+    const bySession = new Map<number, ThumbnailRef[]>();
+    for (const t of this.#thumbs) bySession.set(t.session, [...(bySession.get(t.session) ?? []), t]);
+    for (const s of segs.slice(0, 3).reverse()) {
+      const hit = thumbnailFor(s, bySession);
+      if (hit) return hit.name;
+    }
+    return this.#thumbs.at(-1)!.name;
+  }
+
   /** The media's span on the wall clock: the first segment's PROGRAM-DATE-TIME to the end of the last. */
   #mediaSpan(): { startMs: number; endMs: number } | undefined {
     let startMs = Infinity;
@@ -648,6 +718,22 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       manifestMeta(names.mpd, this.#ended, false),
     );
     if (this.#ended) {
+      pub.enqueueManifest(
+        `${this.id}/${names.thumbnailsTrack}`,
+        () => {
+          const vtt = this.thumbnailsText();
+          return vtt ? Buffer.from(vtt) : undefined;
+        },
+        manifestMeta(names.thumbnailsTrack, true, false),
+      );
+      pub.enqueueManifest(
+        `${this.id}/${names.poster}`,
+        () => {
+          const name = this.posterName();
+          return name ? this.thumbnail(name) : undefined;
+        },
+        { contentType: 'image/jpeg', cacheControl: cacheControl.manifest(names.poster, true, false) },
+      );
       pub.enqueueManifest(
         `${this.id}/${names.chapters}`,
         () => {

@@ -7,6 +7,11 @@ export const names = {
   mpd: 'manifest.mpd',
   /** The speaker turns as WebVTT chapters (packager/timeline.ts). */
   chapters: 'chapters.vtt',
+  /** The WebVTT thumbnails track (packager/thumbnails.ts) and the folder of its images. */
+  thumbnailsTrack: 'thumbnails.vtt',
+  thumbnails: 'thumbs',
+  /** A picture of the broadcast for link previews. */
+  poster: 'poster.jpg',
   playlist: 'index.m3u8',
   init: (session: number) => `init-${session}.mp4`,
   segment: (msn: number) => `seg-${msn}.m4s`,
@@ -33,6 +38,7 @@ export function contentTypes(name: string, kind: 'video' | 'audio' | undefined):
   if (name.endsWith('.m3u8')) return 'application/vnd.apple.mpegurl';
   if (name.endsWith('.mpd')) return 'application/dash+xml';
   if (name.endsWith('.vtt')) return 'text/vtt; charset=utf-8';
+  if (name.endsWith('.jpg')) return 'image/jpeg';
   if (name.endsWith('.mp4')) return kind === 'audio' ? 'audio/mp4' : 'video/mp4';
   if (name.endsWith('.m4s')) return kind === 'audio' ? 'audio/mp4' : 'video/iso.segment';
   return 'application/octet-stream';

@@ -7,6 +7,7 @@ import type { ObjectStore } from './store.ts';
 import type { Segment } from './types.ts';
 import { cacheControl, names, parseTrackObjectName } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
+import { parseThumbnailName } from './thumbnails.ts';
 import { CORS_HEADERS, etagOf, holdSignal, writeText, writeWhole } from './originAnswers.ts';
 import { awaitDirectives, checkReach, livePart, parseDirectives } from './liveEdge.ts';
 
@@ -108,7 +109,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
-    if (!ID_PATTERN.test(id) || (name !== names.master && name !== names.mpd && name !== names.chapters)) return notFound(res);
+    if (!ID_PATTERN.test(id) || ![names.master, names.mpd, names.chapters, names.thumbnailsTrack, names.poster].includes(name)) return notFound(res);
     const alias = config.resolveAlias?.(id);
     if (alias && alias.broadcastId !== id) {
       // A relative Location keeps whatever prefix the client used (a CDN path, a signed
@@ -121,11 +122,19 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
     }
     const b = live(id);
     if (!b) return fromStore(req, res, `${id}/${name}`);
-    if (name === names.chapters) {
-      const vtt = b.chaptersText();
+    if (name === names.chapters || name === names.thumbnailsTrack) {
+      const vtt = name === names.chapters ? b.chaptersText() : b.thumbnailsText();
       if (vtt === undefined) return notFound(res, 'no media yet');
       const meta = manifestMeta(name, b.ended, false);
       return send(req, res, vtt, meta.contentType, meta.cacheControl);
+    }
+    if (name === names.poster) {
+      const poster = b.posterName();
+      const bytes = poster ? b.thumbnail(poster) : undefined;
+      if (!poster) return notFound(res, 'no thumbnail yet');
+      if (!bytes) return fromStore(req, res, `${id}/${names.thumbnails}/${poster}`);
+      const meta = manifestMeta(name, b.ended, false);
+      return send(req, res, bytes, meta.contentType, meta.cacheControl);
     }
     if (name === names.master) {
       const m = b.multivariantPlaylist();
@@ -144,6 +153,11 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   router.get('/live/:b/:track/:name', async (req, res) => {
     const { b: id, track: trackId, name } = req.params as { b: string; track: string; name: string };
+    if (trackId === names.thumbnails) {
+      if (!ID_PATTERN.test(id) || !parseThumbnailName(name)) return notFound(res);
+      const bytes = live(id)?.thumbnail(name);
+      return bytes ? send(req, res, bytes, 'image/jpeg', cacheControl.immutable) : fromStore(req, res, `${id}/${names.thumbnails}/${name}`);
+    }
     const obj = parseTrackObjectName(name);
     if (!ID_PATTERN.test(id) || !ID_PATTERN.test(trackId) || !obj) return notFound(res);
     const key = `${id}/${trackId}/${name}`;

@@ -37,6 +37,8 @@ export interface FfmpegPlan {
   readonly outputs: readonly PlannedOutput[];
   /** RTP copies of the program (for WHEP), after the CMAF outputs; none unless asked for. */
   readonly rtpOutputs?: readonly PlannedRtpOutput[];
+  /** Thumbnails, last; none unless asked for and the video is encoded. */
+  readonly imageOutputs?: readonly PlannedImageOutput[];
 }
 
 /**
@@ -68,6 +70,23 @@ export interface PlanOptions {
   targetFor: (trackId: string) => string;
   /** Also send the program as RTP there (this session's SSRCs resolved). */
   rtpReturn?: RtpReturnSession;
+  /** Where FFmpeg POSTs each thumbnail (`…/%d.jpg`: `%d` is the thumbnail's index in the session); none without it. */
+  thumbnailTarget?: string;
+}
+
+/** One FFmpeg output that is not a CMAF track: the thumbnails (image2, one POST per JPEG). */
+export interface PlannedImageOutput {
+  readonly target: string;
+  readonly options: readonly string[];
+}
+
+/**
+ * Thumbnails from the filter graph's `label`: one frame per segment, JPEG.
+ * `-frame_pts 1` names each by its timestamp in the output's time base
+ * (1 / the thumbnail rate), i.e. its index: media time = index × segment.
+ */
+export function thumbnailOutput(config: TranscodeConfig, label: string, target: string): PlannedImageOutput {
+  return { target, options: ['-map', label, '-c:v', 'mjpeg', '-q:v', String(config.thumbnails.quality), '-f', 'image2', '-frame_pts', '1'] };
 }
 
 /** An RtpReturnTarget for one session. */
@@ -186,6 +205,7 @@ export function fluentCommand(plan: FfmpegPlan, sdp: string | Readable, ffmpegPa
   if (plan.complexFilter) command.complexFilter(plan.complexFilter);
   for (const out of plan.outputs) command.output(out.target).outputOptions([...out.options]);
   for (const out of plan.rtpOutputs ?? []) command.output(out.target).outputOptions([...out.options]);
+  for (const out of plan.imageOutputs ?? []) command.output(out.target).outputOptions([...out.options]);
   return command;
 }
 

@@ -6,6 +6,8 @@ import type { StreamCmafSink } from './types.ts';
 
 /** Largest top-level box accepted from FFmpeg (a 4K keyframe fragment fits easily). */
 const MAX_BOX_BYTES = 64 * 1024 * 1024;
+/** Largest thumbnail accepted (a 180p JPEG is about 10 KB). */
+const MAX_THUMBNAIL_BYTES = 1024 * 1024;
 
 /**
  * Cuts a byte stream into whole top-level ISO-BMFF boxes and forwards only
@@ -96,6 +98,8 @@ export class StreamSinkBridge {
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const thumb = /^\/(\d+)\/thumbs\/(\d{1,9})\.jpg$/.exec(req.url ?? '');
+    if (thumb) return this.#thumbnail(req, res, Number(thumb[1]), Number(thumb[2]));
     const m = /^\/(\d+)\/([\w-]+)$/.exec(req.url ?? '');
     if (!m || (req.method !== 'PUT' && req.method !== 'POST') || this.#closed) {
       res.writeHead(m ? 405 : 404).end();
@@ -137,8 +141,43 @@ export class StreamSinkBridge {
     });
   }
 
+  /** One thumbnail POSTed by FFmpeg's image2 muxer: read whole (bounded), handed to the sink. */
+  #thumbnail(req: http.IncomingMessage, res: http.ServerResponse, session: number, index: number): void {
+    const sink = this.#sink.thumbnail?.bind(this.#sink);
+    if (!sink || (req.method !== 'PUT' && req.method !== 'POST') || this.#closed) {
+      res.writeHead(sink ? 405 : 404).end();
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (bytes > MAX_THUMBNAIL_BYTES) {
+        this.#logger.warn({ session, index, bytes }, 'thumbnail too large; dropped');
+        res.writeHead(413).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        sink(session, index, Buffer.concat(chunks, bytes));
+      } catch (err) {
+        this.#logger.warn({ err, session, index }, 'thumbnail refused');
+      }
+      if (!res.headersSent) res.writeHead(204).end();
+    });
+  }
+
   urlFor(session: number, trackId: string): string {
     return `http://127.0.0.1:${this.#port}/${session}/${trackId}`;
+  }
+
+  /** Where a session's thumbnails go (`%d`: FFmpeg's image2 index). */
+  thumbnailUrlFor(session: number): string {
+    return `http://127.0.0.1:${this.#port}/${session}/thumbs/%d.jpg`;
   }
 
   async close(): Promise<void> {

@@ -4,9 +4,11 @@ import {
   cmafOutputOptions,
   opusWebRtcOptions,
   rtpReturnOutput,
+  thumbnailOutput,
   x264RungOutput,
   x264WebRtcOptions,
   type FfmpegPlan,
+  type PlannedImageOutput,
   type PlannedOutput,
   type PlannedRtpOutput,
   type PlanOptions,
@@ -151,6 +153,7 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
     graph.push(spec.audios === 1 ? '[a0]anull[aout]' : `${Array.from({ length: spec.audios }, (_, i) => `[a${i}]`).join('')}amix=inputs=${spec.audios}:normalize=0:dropout_transition=0[aout]`);
   }
   const outputs: PlannedOutput[] = [];
+  const imageOutputs: PlannedImageOutput[] = [];
   if (copyLayers && layout.kind === 'simulcast') {
     // One rendition per layer, each copied: the publisher's encoder made the ladder.
     const partUs = config.partDurationMs * 1000;
@@ -172,8 +175,16 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
       options: ['-map', '0:v:0', '-c:v', 'copy', ...cmafOutputOptions(partUs, httpTimeoutMs, 'video')],
     });
   } else {
-    const labels = rungs.map((_, i) => `[s${i}]`).join('');
-    graph.push(rungs.length > 1 ? `[vmix]split=${rungs.length}${labels}` : '[vmix]null[s0]');
+    const thumbs = options.thumbnailTarget !== undefined && config.thumbnails.enabled;
+    const labels = rungs.map((_, i) => `[s${i}]`).join('') + (thumbs ? '[sthumb]' : '');
+    const branches = rungs.length + (thumbs ? 1 : 0);
+    graph.push(branches > 1 ? `[vmix]split=${branches}${labels}` : '[vmix]null[s0]');
+    if (thumbs) {
+      // One frame per segment, at the segment's start (the keyframe the rungs are cut at).
+      const h = config.thumbnails.height - (config.thumbnails.height % 2);
+      graph.push(`[sthumb]fps=fps=1000/${config.segmentDurationMs}:round=down,scale=-2:${h}[vthumb]`);
+      imageOutputs.push(thumbnailOutput(config, '[vthumb]', options.thumbnailTarget!));
+    }
     // The WebRTC copy is the top rung's picture, split off after its scale.
     rungs.forEach((r, i) => graph.push(`[s${i}]scale=-2:${r.height - (r.height % 2)}${i === 0 && rtp ? ',split=2[v0][vrtc]' : `[v${i}]`}`));
     rungs.forEach((r, i) => outputs.push(x264RungOutput(config, r, i, options)));
@@ -208,5 +219,6 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
     complexFilter: graph.join(';'),
     outputs,
     ...(rtpOutputs.length ? { rtpOutputs } : {}),
+    ...(imageOutputs.length ? { imageOutputs } : {}),
   };
 }

@@ -79,6 +79,20 @@ export const transcodeConfigSchema = z
     threads: z.number().int().min(0).max(64).default(0),
     /** Rung name used for the copied video track in passthrough (`video-<name>`). */
     passthroughName: z.string().regex(/^[a-z0-9]+$/).default('source'),
+    thumbnails: z
+      .object({
+        /**
+         * One JPEG per segment from the encoded program (the filter graph FFmpeg
+         * already runs: no second decode), for seek-bar previews and a poster.
+         * Copied video (passthrough, simulcast) is never decoded, so it has none.
+         */
+        enabled: z.boolean().default(true),
+        /** Thumbnail height in pixels (the width keeps the program's 16:9). */
+        height: z.number().int().min(36).max(720).default(180),
+        /** JPEG quantiser (FFmpeg `-q:v`, 2 best … 31 smallest). */
+        quality: z.number().int().min(2).max(31).default(5),
+      })
+      .prefault({}),
     audio: z
       .object({
         /** AAC-LC bitrate in kbit/s (48 kHz stereo). */

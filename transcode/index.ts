@@ -55,8 +55,8 @@ export function httpCmafSink(ingestBaseUrl: string): HttpCmafSink {
 }
 
 /** An in-process packager: `openTrack(trackId, session)` per track and session (e.g. `broadcast.openTrack`). */
-export function streamCmafSink(openTrack: StreamCmafSink['openTrack']): StreamCmafSink {
-  return { kind: 'stream', openTrack };
+export function streamCmafSink(openTrack: StreamCmafSink['openTrack'], thumbnail?: StreamCmafSink['thumbnail']): StreamCmafSink {
+  return { kind: 'stream', openTrack, ...(thumbnail ? { thumbnail } : {}) };
 }
 
 /** Creates (does not start) a transcoder for one broadcast. Throws InputError `bad-sdp`/`bad-program` on a bad program. */

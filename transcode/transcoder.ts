@@ -342,7 +342,15 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       video: { ...rtp.video, ssrc: rtp.ssrcFor(session, 'video') },
       audio: { ...rtp.audio, ssrc: rtp.ssrcFor(session, 'audio') },
     };
-    return planProgram(config, this.#layout, this.#program, { targetFor, ...(rtpReturn ? { rtpReturn } : {}) }, rtpInputOptions(config));
+    // Thumbnails go to an in-process sink that takes them (the HTTP sink has no place for them).
+    const thumbnailTarget = this.#bridge && sink.kind === 'stream' && sink.thumbnail ? this.#bridge.thumbnailUrlFor(session) : undefined;
+    return planProgram(
+      config,
+      this.#layout,
+      this.#program,
+      { targetFor, ...(rtpReturn ? { rtpReturn } : {}), ...(thumbnailTarget ? { thumbnailTarget } : {}) },
+      rtpInputOptions(config),
+    );
   }
 
   /** The SDP FFmpeg reads on stdin, if its input has one. */

@@ -33,6 +33,12 @@ export interface HttpCmafSink {
 export interface StreamCmafSink {
   readonly kind: 'stream';
   openTrack(trackId: string, session: number): Writable;
+  /**
+   * A thumbnail of the encoded program (config `thumbnails`): the `index`-th of
+   * the session, showing media time `index` × segment duration; JPEG bytes.
+   * Without it, FFmpeg makes none.
+   */
+  thumbnail?(session: number, index: number, jpeg: Buffer): void;
 }
 
 export type CmafSink = HttpCmafSink | StreamCmafSink;

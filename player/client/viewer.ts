@@ -8,6 +8,7 @@
 import Hls, { type HlsConfig } from 'hls.js';
 import { LivePlayback, STATE_MESSAGES, type PlaybackState } from './livePlayback.ts';
 import { chapterMediaTime, parseChapters, speakerAt } from './timeline.ts';
+import { parseThumbnails, thumbnailAt } from './thumbnails.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -41,7 +42,10 @@ const hlsConfig: Partial<HlsConfig> = { debug: params.has('debug'), ...(ownCatch
 function onHls(h: Hls): void {
   h.on(Hls.Events.MANIFEST_PARSED, () => fillQualityMenu(h));
   h.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
-    if (!data.details.live) void loadChapters(h);
+    if (!data.details.live) {
+      void loadChapters(h);
+      void loadThumbnails(h);
+    }
   });
   h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
     const level = h.levels[data.level];
@@ -96,6 +100,35 @@ async function loadChapters(h: Hls): Promise<void> {
     }),
   );
   $<HTMLElement>('chapters-box').hidden = chapters.length === 0;
+}
+
+let thumbnailsFor: Hls | undefined;
+/** A recording's seek-bar previews: a scrub bar whose thumb shows the picture at that time. */
+async function loadThumbnails(h: Hls): Promise<void> {
+  if (thumbnailsFor === h || !url) return;
+  thumbnailsFor = h;
+  const trackUrl = new URL('thumbnails.vtt', h.url ?? url).href;
+  const res = await fetch(trackUrl).catch(() => undefined);
+  if (!res?.ok) return;
+  const cues = parseThumbnails(await res.text(), res.url || trackUrl);
+  if (cues.length === 0) return;
+  const range = $<HTMLInputElement>('scrub-range');
+  const preview = $<HTMLImageElement>('scrub-preview');
+  range.max = String(cues.at(-1)!.end);
+  const show = () => {
+    const cue = thumbnailAt(cues, Number(range.value));
+    if (cue && preview.src !== cue.url) preview.src = cue.url;
+    preview.hidden = !cue;
+  };
+  range.oninput = show;
+  range.onchange = () => {
+    video.currentTime = Number(range.value);
+    preview.hidden = true;
+  };
+  video.addEventListener('timeupdate', () => {
+    if (document.activeElement !== range) range.value = String(video.currentTime);
+  });
+  $<HTMLElement>('scrub').hidden = false;
 }
 
 /** Live latency: wall clock minus the program date-time of the frame on screen. */

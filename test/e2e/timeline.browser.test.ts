@@ -3,12 +3,25 @@
 // START-DATE is within ±500 ms of the moment the SFU's audio levels made that host
 // the loudest, across an FFmpeg restart (a layout change); the same turns are DASH
 // events; the viewer page says who speaks; after the event the recording lists the
-// timeline and its chapters seek.
+// timeline and its chapters seek; thumbnails (one per segment, from the same FFmpeg)
+// give the poster and the recording's seek-bar previews.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loudestOf } from '../../app/speaker.ts';
 import { api } from '../helpers/app.ts';
 import { app, broadcastId, hostIdOf, hostPages, join, openViewer, playlist, setupHosts, stage, status, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
+
+/** A JPEG's height, from its first SOF marker. */
+function jpegHeight(b: Buffer): number | undefined {
+  assert.deepEqual([...b.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+  for (let i = 2; i + 9 < b.length; ) {
+    if (b[i] !== 0xff) return undefined;
+    const marker = b[i + 1]!;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return b.readUInt16BE(i + 5);
+    i += 2 + b.readUInt16BE(i + 2);
+  }
+  return undefined;
+}
 
 /** Every audio-level report of the SFU: when, and the loudest host (undefined: silence). */
 const reports: { at: number; loudest: string | undefined }[] = [];
@@ -98,8 +111,21 @@ test('speaker turns are EXT-X-DATERANGEs within ±500 ms of the SFU seeing the c
   assert.ok(mpd.includes('schemeIdUri="urn:stagecast:timeline:2026" value="com.stagecast.speaker"'), mpd.slice(0, 2000));
   assert.deepEqual(dashTurns.slice(-2), [green, red], 'the newest DASH speaker events');
 
-  // After the event: the recording lists the timeline, and its chapters seek in the VOD.
+  // Thumbnails: one per segment from the encoding FFmpeg, across its restart (two sessions), JPEGs at 180 lines.
   const bid = broadcastId();
+  const thumbsVtt = await (await fetch(`${app.url}/live/${bid}/thumbnails.vtt`)).text();
+  const images = [...thumbsVtt.matchAll(/-->.*\n(thumbs\/thumb-(\d+)-\d+\.jpg)/g)];
+  assert.ok(images.length >= 8, `thumbnails.vtt lists ${images.length} images:\n${thumbsVtt.slice(0, 500)}`);
+  assert.ok(new Set(images.map((m) => m[2])).size >= 2, 'thumbnails from both FFmpeg sessions');
+  const image = await fetch(`${app.url}/live/${bid}/${images.at(-1)![1]}`);
+  assert.equal(image.status, 200);
+  assert.equal(image.headers.get('content-type'), 'image/jpeg');
+  assert.equal(jpegHeight(Buffer.from(await image.arrayBuffer())), 180);
+  const poster = await fetch(`${app.url}/live/${bid}/poster.jpg`);
+  assert.equal(poster.status, 200);
+  assert.equal(jpegHeight(Buffer.from(await poster.arrayBuffer())), 180);
+
+  // After the event: the recording lists the timeline, and its chapters seek in the VOD.
   assert.equal((await api(app, 'POST', `/stages/${STAGE}/stop`)).status, 200);
   await until(async () => (await api(app, 'GET', `/recordings/${bid}`)).status === 200, 20_000, 'the recording');
   const rec = (await api<{ timeline: { kind: string; at: number; attributes: Record<string, string> }[]; chaptersUrl: string }>(app, 'GET', `/recordings/${bid}`)).body;
@@ -107,6 +133,9 @@ test('speaker turns are EXT-X-DATERANGEs within ±500 ms of the SFU seeing the c
   assert.ok(rec.timeline.some((e) => e.kind === 'host' && e.attributes['host-name'] === 'green'));
   assert.equal((await api(app, 'GET', '/recordings/nothing-here')).status, 404);
   const vtt = await (await fetch(rec.chaptersUrl)).text();
+  // The stored thumbnails track names stored images.
+  const storedThumbs = await (await fetch(`${app.url}/live/${bid}/thumbnails.vtt`)).text();
+  assert.ok([...storedThumbs.matchAll(/thumbs\/thumb-/g)].length >= images.length);
   const titles = [...vtt.matchAll(/-->.*\n(.+)/g)].map((m) => m[1]);
   assert.deepEqual(titles.slice(-3), ['red', 'green', 'red'], vtt);
 
@@ -121,6 +150,17 @@ test('speaker turns are EXT-X-DATERANGEs within ±500 ms of the SFU seeing the c
     const [m, s] = label.split(' ')[0]!.split(':').map(Number);
     await target.click();
     await vod.waitForFunction((at) => Math.abs((document.getElementById('video') as HTMLVideoElement).currentTime - at) < 2.5, m! * 60 + s!, { timeout: 15_000 });
+    // The scrub bar's preview shows the thumbnail of the time it is moved to.
+    await vod.waitForFunction(() => !document.getElementById('scrub')!.hidden, undefined, { timeout: 15_000 });
+    await vod.evaluate(() => {
+      const range = document.getElementById('scrub-range') as HTMLInputElement;
+      range.value = '3.5';
+      range.dispatchEvent(new Event('input'));
+    });
+    await vod.waitForFunction(() => {
+      const img = document.getElementById('scrub-preview') as HTMLImageElement;
+      return !img.hidden && img.complete && img.naturalHeight === 180 && /\/thumbs\/thumb-\d+-\d+\.jpg$/.test(img.src);
+    }, undefined, { timeout: 15_000 });
   } finally {
     await vod.close();
   }

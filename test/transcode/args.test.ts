@@ -251,3 +251,37 @@ describe('the RTP copy of the program (WHEP)', () => {
     assert.ok(!ffmpegArgs(plan).includes('libx264'));
   });
 });
+
+describe('thumbnails (one JPEG per segment from the encoded program)', () => {
+  const thumbnailTarget = 'http://127.0.0.1:9999/3/thumbs/%d.jpg';
+  test('ladder: one more branch of the split, one frame per segment scaled to the configured height, image2 naming each by its index; the CMAF outputs unchanged', () => {
+    const config = parseTranscodeConfig({ ladder: 'hd' });
+    const layout = chooseLayout(config, programOf(vp8, p720));
+    const plain = planProgram(config, layout, programOf(vp8, p720), { targetFor }, []);
+    const plan = planProgram(config, layout, programOf(vp8, p720), { targetFor, thumbnailTarget }, []);
+    assert.equal(plain.imageOutputs, undefined);
+    assert.deepEqual(plan.outputs, plain.outputs);
+    assert.match(plan.complexFilter!, /\[vmix\]split=3\[s0\]\[s1\]\[sthumb\]/);
+    assert.match(plan.complexFilter!, /\[sthumb\]fps=fps=1000\/1000:round=down,scale=-2:180\[vthumb\]/);
+    const args = ffmpegArgs(plan);
+    assert.deepEqual(args.slice(-11), ['-map', '[vthumb]', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'image2', '-frame_pts', '1', thumbnailTarget]);
+    // 2 s segments: one thumbnail each 2 s; a taller, better thumbnail when configured.
+    const two = parseTranscodeConfig({ ladder: 'sd', segmentDurationMs: 2000, thumbnails: { height: 241, quality: 3 } });
+    const p2 = planProgram(two, chooseLayout(two, programOf(vp8, p720)), programOf(vp8, p720), { targetFor, thumbnailTarget }, []);
+    assert.match(p2.complexFilter!, /\[vmix\]split=2\[s0\]\[sthumb\];.*\[sthumb\]fps=fps=1000\/2000:round=down,scale=-2:240\[vthumb\]/);
+    assert.ok(ffmpegArgs(p2).join(' ').includes('-q:v 3 -f image2'));
+  });
+  test('none when turned off, and none for copied video (never decoded): passthrough and simulcast', () => {
+    const off = parseTranscodeConfig({ thumbnails: { enabled: false } });
+    assert.equal(planProgram(off, chooseLayout(off, programOf(vp8, p720)), programOf(vp8, p720), { targetFor, thumbnailTarget }, []).imageOutputs, undefined);
+    const pass = parseTranscodeConfig({ mode: 'passthrough' });
+    const passPlan = planProgram(pass, chooseLayout(pass, programOf(h264, p720)), programOf(h264, p720), { targetFor, thumbnailTarget }, []);
+    assert.equal(passPlan.mode, 'passthrough');
+    assert.equal(passPlan.imageOutputs, undefined);
+    const sim = parseTranscodeConfig({ mode: 'simulcast' });
+    const layers = layersOf([720, 360, 180]);
+    const simPlan = planProgram(sim, chooseLayout(sim, layers), layers, { targetFor, thumbnailTarget }, []);
+    assert.equal(simPlan.mode, 'simulcast');
+    assert.equal(simPlan.imageOutputs, undefined);
+  });
+});

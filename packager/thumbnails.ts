@@ -1,0 +1,73 @@
+/**
+ * Thumbnails of a broadcast: one JPEG per segment from the transcoder, named
+ * `thumb-<session>-<index>.jpg` (stable from arrival: no segment lookup
+ * needed to store them), and the WebVTT thumbnails track players' seek bars
+ * read (`thumbnails.vtt`: a cue per segment on the playlist's timeline, the
+ * cue text the image's URL relative to the track, as JW Player, video.js
+ * plugins, Bitmovin and Shaka take it). Pure.
+ */
+
+/** A thumbnail as the broadcast indexes it (the bytes are kept apart, for the recent ones only). */
+export interface ThumbnailRef {
+  readonly session: number;
+  /** Media time of the picture, ms, on the session's timeline (index × segment duration). */
+  readonly mediaMs: number;
+  readonly name: string;
+}
+
+/** A segment as the thumbnails track needs it. */
+export interface ThumbnailSegment {
+  readonly session: number;
+  readonly start: number;
+  readonly duration: number;
+  readonly timescale: number;
+}
+
+export const thumbnailName = (session: number, index: number): string => `thumb-${session}-${index}.jpg`;
+
+/** `thumb-<session>-<index>.jpg` → its parts; undefined for any other name. */
+export function parseThumbnailName(name: string): { session: number; index: number } | undefined {
+  const m = /^thumb-(\d{1,9})-(\d{1,9})\.jpg$/.exec(name);
+  return m ? { session: Number(m[1]), index: Number(m[2]) } : undefined;
+}
+
+/** Whether the bytes are a JPEG (SOI and a marker), the only thing stored under a thumbnail's name. */
+export function isJpeg(bytes: Buffer): boolean {
+  return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+function vttTime(ms: number): string {
+  const t = Math.max(0, Math.round(ms));
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor((t % 3_600_000) / 60_000))}:${pad(Math.floor((t % 60_000) / 1000))}.${pad(t % 1000, 3)}`;
+}
+
+/**
+ * The thumbnail of a segment: the one of its session whose picture falls in
+ * it, else none (that segment's cue is left out).
+ */
+export function thumbnailFor(seg: ThumbnailSegment, bySession: ReadonlyMap<number, readonly ThumbnailRef[]>): ThumbnailRef | undefined {
+  const from = (seg.start / seg.timescale) * 1000;
+  const to = ((seg.start + seg.duration) / seg.timescale) * 1000;
+  // The encoder and the muxer may put the picture a few ms before the keyframe's timestamp.
+  return bySession.get(seg.session)?.find((t) => t.mediaMs >= from - 50 && t.mediaMs < to - 50);
+}
+
+/**
+ * The WebVTT thumbnails track over `segments` (in playlist order): cue i spans
+ * segment i on the playlist's timeline (the sum of the durations before it,
+ * which is where a player's seek bar has it, across discontinuities too).
+ */
+export function thumbnailsVtt(segments: readonly ThumbnailSegment[], thumbs: readonly ThumbnailRef[], prefix = 'thumbs/'): string {
+  const bySession = new Map<number, ThumbnailRef[]>();
+  for (const t of thumbs) bySession.set(t.session, [...(bySession.get(t.session) ?? []), t]);
+  const out = ['WEBVTT', ''];
+  let at = 0;
+  for (const s of segments) {
+    const ms = (s.duration / s.timescale) * 1000;
+    const t = thumbnailFor(s, bySession);
+    if (t) out.push(`${vttTime(at)} --> ${vttTime(at + ms)}`, `${prefix}${t.name}`, '');
+    at += ms;
+  }
+  return out.join('\n');
+}

@@ -60,6 +60,7 @@ const raw: AppConfigInput = {
     mode: env.STAGECAST_TRANSCODE_MODE as never,
     ladder: env.STAGECAST_LADDER as never,
     x264Preset: env.STAGECAST_X264_PRESET as never,
+    thumbnails: { enabled: env.STAGECAST_THUMBNAILS === undefined ? undefined : env.STAGECAST_THUMBNAILS !== '0' && env.STAGECAST_THUMBNAILS !== 'false' },
   },
   compose: {
     layout: env.STAGECAST_LAYOUT as never,

@@ -18,6 +18,8 @@
  *          process, fed by a second RTP output of the same stage while the
  *          same host keeps publishing; media-seconds from its `time=`.
  * Ratio = ours / plain: what the wrapper costs on top of FFmpeg.
+ * Then (without --only, or with --only thumbnails) what thumbnails add to the
+ * hd plan, on a synthetic source read as fast as FFmpeg goes (thumbnailCost).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,7 +31,7 @@ import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
 import { UdpPortPool, isUdpPortBound } from '../common/index.ts';
 import type { RtpOutput, RtpOutputSource } from '../ingest/index.ts';
-import { parseTranscodeConfig } from '../transcode/index.ts';
+import { chooseLayout, ffmpegArgs, parseTranscodeConfig, planProgram, rtpInputOptions, type ProgramInput } from '../transcode/index.ts';
 import { api, startTestApp, type TestAppOverrides } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
@@ -51,11 +53,15 @@ interface Scenario {
   layers?: number;
 }
 
+const HD = 'hd 720p+360p veryfast (default), VP8 720p host';
+const HD_NO_THUMBS = 'hd 720p+360p veryfast, no thumbnails, VP8 720p host';
 const SIMULCAST_BASE = 'hd 720p+360p veryfast, H.264 3-layer simulcast 720p host';
 const SIMULCAST = 'simulcast (3 layers copied, AAC), H.264 3-layer simulcast 720p host';
 
 const scenarios: Scenario[] = [
-  { name: 'hd 720p+360p veryfast (default), VP8 720p host', host: 'size=1280x720', transcode: {} },
+  { name: HD, host: 'size=1280x720', transcode: {} },
+  // The default ladder without its thumbnails (one 180p JPEG per segment): what they cost.
+  { name: HD_NO_THUMBS, host: 'size=1280x720', transcode: { thumbnails: { enabled: false } } },
   { name: 'sd 360p veryfast, VP8 720p host', host: 'size=1280x720', transcode: { ladder: 'sd' } },
   { name: 'fullhd 1080p+720p+360p veryfast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd' } },
   { name: 'fullhd 1080p+720p+360p ultrafast, VP8 1080p host', host: 'size=1920x1080', transcode: { ladder: 'fullhd', x264Preset: 'ultrafast' } },
@@ -222,6 +228,46 @@ async function runScenario(browser: Browser, s: Scenario, receiverPort: number, 
   }
 }
 
+/**
+ * What thumbnails add, measured without a live input's noise: the product's hd
+ * plan for one 720p host, its SDP input replaced by 30 s of a synthetic 720p30
+ * picture and tone (lavfi, read as fast as FFmpeg goes), outputs to the discard
+ * receiver, with and without the thumbnail branch, alternated `runs` times;
+ * FFmpeg's own `-benchmark` (user + system CPU) per run.
+ */
+async function thumbnailCost(receiverPort: number, runs = 5): Promise<{ withS: number[]; withoutS: number[] }> {
+  const program: ProgramInput = {
+    sdp: 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 40000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 40002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n',
+    compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, source: { width: 1280, height: 720 } }], audios: 1, slateImage: 'unused.png' },
+  };
+  const argvOf = (thumbnails: boolean): string[] => {
+    const config = parseTranscodeConfig({});
+    const target = (name: string) => `http://127.0.0.1:${receiverPort}/thumbs/${name}`;
+    const plan = planProgram(config, chooseLayout(config, program), program, { targetFor: target, ...(thumbnails ? { thumbnailTarget: target('%d.jpg') } : {}) }, rtpInputOptions(config));
+    const argv = ffmpegArgs(plan);
+    // The SDP input (its options, then `-i pipe:0`) becomes the synthetic source: one lavfi input with v:0 and a:0.
+    const i = argv.indexOf('-protocol_whitelist');
+    const j = argv.indexOf('-i', i);
+    return ['-benchmark', ...argv.slice(0, i), '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=30[out0];sine=frequency=440:sample_rate=48000:duration=30[out1]', ...argv.slice(j + 2)];
+  };
+  const runOnce = async (argv: string[]): Promise<number> => {
+    const child = spawn(FFMPEG, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let tail = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (tail = (tail + d).slice(-4000)));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const m = /bench: utime=([\d.]+)s stime=([\d.]+)s/.exec(tail);
+    if (code !== 0 || !m) throw new Error(`synthetic FFmpeg failed (${code}): ${tail}`);
+    return Number(m[1]) + Number(m[2]);
+  };
+  const withS: number[] = [];
+  const withoutS: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    withoutS.push(await runOnce(argvOf(false)));
+    withS.push(await runOnce(argvOf(true)));
+  }
+  return { withS, withoutS };
+}
+
 async function main(): Promise<void> {
   const receiver = await startDiscardReceiver();
   const pool = new UdpPortPool({ host: '127.0.0.1', min: 48000, max: 48999 });
@@ -249,6 +295,27 @@ async function main(): Promise<void> {
   if (ladder && layers) {
     const ratio = (i: number) => (Number(layers[i]) / Number(ladder[i])).toFixed(3);
     console.log(`\nsimulcast / hd ladder, same host, same run: ours ${layers[2]} / ${ladder[2]} = ${ratio(2)}, plain FFmpeg ${layers[4]} / ${ladder[4]} = ${ratio(4)} (target ≤ 0.100)`);
+  }
+  const hd = rows.find((r) => r[0] === HD);
+  const bare = rows.find((r) => r[0] === HD_NO_THUMBS);
+  if (hd && bare) {
+    const share = (i: number) => `${(((Number(hd[i]) - Number(bare[i])) / Number(bare[i])) * 100).toFixed(1)} %`;
+    console.log(`\nthumbnails: (hd − hd without thumbnails) / hd without, same host, same run: ours ${hd[2]} vs ${bare[2]} = ${share(2)}, plain FFmpeg ${hd[4]} vs ${bare[4]} = ${share(4)} (target ≤ 5 %)`);
+  }
+  if (!ONLY || ONLY === 'thumbnails') {
+    const receiverForThumbs = await startDiscardReceiver();
+    try {
+      const { withS, withoutS } = await thumbnailCost(receiverForThumbs.port);
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const w = median(withS);
+      const wo = median(withoutS);
+      console.log(
+        `\nthumbnails, synthetic 720p30 through the hd plan (30 s of media, FFmpeg -benchmark CPU-s, ${withS.length} alternated runs): ` +
+          `without ${withoutS.map((x) => x.toFixed(2)).join('/')}, with ${withS.map((x) => x.toFixed(2)).join('/')}; medians ${wo.toFixed(2)} → ${w.toFixed(2)} = ${(((w - wo) / wo) * 100).toFixed(1)} % (target ≤ 5 %)`,
+      );
+    } finally {
+      await stop(receiverForThumbs.child);
+    }
   }
   console.log('\nspeed: media-s per wall-s of a live input; below 1.00 the ladder falls behind. Chromium encodes the host on the same cores.');
 }

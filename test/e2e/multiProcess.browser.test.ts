@@ -17,6 +17,7 @@ import { scrapeMetrics } from '../helpers/metrics.ts';
 import { until } from '../helpers/hosts.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+import { postWhepOffer } from '../helpers/whep.ts';
 import { serveWhipClientPage } from './whip/servePage.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
@@ -343,15 +344,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
       assert.equal(stopped.body.broadcast?.state, 'ended');
       // The node closed the SFU's program input with it: a new WHEP offer finds no program.
-      const afterEnd = await front.evaluate(async ({ url, token }) => {
-        const pc = new RTCPeerConnection();
-        pc.addTransceiver('video', { direction: 'recvonly' });
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        await pc.setLocalDescription(await pc.createOffer());
-        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp });
-        pc.close();
-        return { status: res.status, body: await res.text() };
-      }, { url: seat.body.whepUrl, token: seat.body.token });
+      const afterEnd = await postWhepOffer(front, seat.body.whepUrl, seat.body.token);
       await front.close();
       assert.equal(afterEnd.status, 409, afterEnd.body);
       assert.match(afterEnd.body, /not-live/);

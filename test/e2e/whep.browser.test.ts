@@ -12,6 +12,7 @@ import type { AppConfigInput } from '../../app/config.ts';
 import { signWhepToken } from '../../ingest/index.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { postWhepOffer } from '../helpers/whep.ts';
 
 const transcode: AppConfigInput['transcode'] = {
   ladder: [
@@ -57,22 +58,6 @@ async function waitView(page: Page, what: string, check: (v: WhepView) => boolea
     last = await sample(page);
   }
   return last;
-}
-
-/** POSTs a (syntactically fine) offer made by the page's own RTCPeerConnection with this bearer token. */
-async function postOffer(page: Page, url: string, token: string): Promise<{ status: number; auth: string | null; body: string }> {
-  return page.evaluate(
-    async ({ url, token }) => {
-      const pc = new RTCPeerConnection();
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp });
-      pc.close();
-      return { status: res.status, auth: res.headers.get('www-authenticate'), body: await res.text() };
-    },
-    { url, token },
-  );
 }
 
 describe('WHEP playback', () => {
@@ -137,7 +122,7 @@ describe('WHEP playback', () => {
         ['another stage', signWhepToken({ stageId: 'elsewhere', exp: now + 600 }, secret), 403, /another stage/],
       ];
       for (const [what, t, status, body] of cases) {
-        const r = await postOffer(second, whepUrl, t);
+        const r = await postWhepOffer(second, whepUrl, t);
         assert.equal(r.status, status, `${what}: ${r.body}`);
         assert.match(r.body, body, what);
         if (status === 401) assert.equal(r.auth, 'Bearer', `${what}: WWW-Authenticate`);
@@ -158,7 +143,7 @@ describe('WHEP playback', () => {
       assert.equal(session.consumers.length, 2);
 
       // The one seat is taken: the next viewer is told so, with a retry hint.
-      const full = await postOffer(second, whepUrl, token);
+      const full = await postWhepOffer(second, whepUrl, token);
       assert.equal(full.status, 503, full.body);
       assert.match(full.body, /whep-full/);
 

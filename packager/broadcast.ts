@@ -17,7 +17,7 @@ import {
   type VariantStream,
 } from './hls.ts';
 import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
-import { isJpeg, thumbnailFor, thumbnailName, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
+import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
 import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
@@ -405,6 +405,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #timeline: TimelineEvent[] = [];
   /** Every thumbnail of the broadcast (for the thumbnails track), and the bytes of the recent ones (the store has all). */
   readonly #thumbs: ThumbnailRef[] = [];
+  readonly #thumbNames = new Set<string>();
   readonly #thumbBytes = new Map<string, Buffer>();
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
@@ -591,7 +592,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
     if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.session}/${ref.index} is not a JPEG of at most 1 MiB`);
     const name = thumbnailName(ref.session, ref.index);
-    if (this.#thumbBytes.has(name) || this.#thumbs.some((t) => t.name === name)) return;
+    if (this.#thumbNames.has(name)) return;
+    this.#thumbNames.add(name);
     this.#thumbs.push({ session: ref.session, mediaMs: ref.mediaMs, name });
     this.#thumbBytes.set(name, jpeg);
     // The recent ones only (Map order is arrival order): about two live windows' worth.
@@ -630,8 +632,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   posterName(): string | undefined {
     const segs = this.#thumbnailSegments();
     if (!segs) return undefined;
-    const bySession = new Map<number, ThumbnailRef[]>();
-    for (const t of this.#thumbs) bySession.set(t.session, [...(bySession.get(t.session) ?? []), t]);
+    const bySession = thumbnailsBySession(this.#thumbs);
     for (const s of segs.slice(0, 3).reverse()) {
       const hit = thumbnailFor(s, bySession);
       if (hit) return hit.name;

@@ -42,15 +42,38 @@ function vttTime(ms: number): string {
   return `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor((t % 3_600_000) / 60_000))}:${pad(Math.floor((t % 60_000) / 1000))}.${pad(t % 1000, 3)}`;
 }
 
+/** Thumbnails by source session, each list in media-time order: what thumbnailFor searches. */
+export function thumbnailsBySession(thumbs: readonly ThumbnailRef[]): Map<number, ThumbnailRef[]> {
+  const bySession = new Map<number, ThumbnailRef[]>();
+  for (const t of thumbs) {
+    const list = bySession.get(t.session);
+    if (list) list.push(t);
+    else bySession.set(t.session, [t]);
+  }
+  for (const list of bySession.values()) list.sort((a, b) => a.mediaMs - b.mediaMs);
+  return bySession;
+}
+
 /**
- * The thumbnail of a segment: the one of its session whose picture falls in
- * it, else none (that segment's cue is left out).
+ * The thumbnail of a segment: the first of its session whose picture falls in
+ * it, else none (that segment's cue is left out). A binary search: a day's
+ * recording has tens of thousands of both.
  */
 export function thumbnailFor(seg: ThumbnailSegment, bySession: ReadonlyMap<number, readonly ThumbnailRef[]>): ThumbnailRef | undefined {
-  const from = (seg.start / seg.timescale) * 1000;
-  const to = ((seg.start + seg.duration) / seg.timescale) * 1000;
+  const list = bySession.get(seg.session);
+  if (!list) return undefined;
   // The encoder and the muxer may put the picture a few ms before the keyframe's timestamp.
-  return bySession.get(seg.session)?.find((t) => t.mediaMs >= from - 50 && t.mediaMs < to - 50);
+  const from = (seg.start / seg.timescale) * 1000 - 50;
+  const to = ((seg.start + seg.duration) / seg.timescale) * 1000 - 50;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.mediaMs < from) lo = mid + 1;
+    else hi = mid;
+  }
+  const t = list[lo];
+  return t && t.mediaMs < to ? t : undefined;
 }
 
 /**
@@ -59,8 +82,7 @@ export function thumbnailFor(seg: ThumbnailSegment, bySession: ReadonlyMap<numbe
  * which is where a player's seek bar has it, across discontinuities too).
  */
 export function thumbnailsVtt(segments: readonly ThumbnailSegment[], thumbs: readonly ThumbnailRef[], prefix = 'thumbs/'): string {
-  const bySession = new Map<number, ThumbnailRef[]>();
-  for (const t of thumbs) bySession.set(t.session, [...(bySession.get(t.session) ?? []), t]);
+  const bySession = thumbnailsBySession(thumbs);
   const out = ['WEBVTT', ''];
   let at = 0;
   for (const s of segments) {

@@ -41,3 +41,15 @@ test('the thumbnails track: a cue per segment with a thumbnail, on the playlist 
   assert.match(thumbnailsVtt([seg(1, 0), seg(1, 1)], [{ session: 1, mediaMs: 990, name: 'thumb-1-1.jpg' }]), /00:00:01.000 --> 00:00:02.000\nthumbs\/thumb-1-1.jpg/);
   assert.equal(thumbnailsVtt([], []), 'WEBVTT\n');
 });
+
+test('a day of 1 s segments (86,400, two sessions): every segment gets its own thumbnail', () => {
+  const half = 43_200;
+  const segments = Array.from({ length: 2 * half }, (_, i) => seg(i < half ? 1 : 2, i % half));
+  const thumbs = Array.from({ length: 2 * half }, (_, i) => thumb(i < half ? 1 : 2, i % half));
+  const vtt = thumbnailsVtt(segments, thumbs.reverse());
+  const names = [...vtt.matchAll(/^thumbs\/(thumb-\d+-\d+\.jpg)$/gm)].map((m) => m[1]);
+  assert.equal(names.length, 2 * half);
+  assert.equal(names[half - 1], 'thumb-1-43199.jpg');
+  assert.equal(names[half], 'thumb-2-0.jpg');
+  assert.match(vtt, /23:59:59.000 --> 24:00:00.000\nthumbs\/thumb-2-43199.jpg/);
+});

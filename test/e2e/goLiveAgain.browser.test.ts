@@ -227,6 +227,24 @@ for (const kind of kinds) {
           [[STAGE, [first.id, second.id]]],
         );
 
+        // What each recording says besides its media outlives the process: its timeline (in the
+        // store's recordings index), its chapters, thumbnails track and poster (in the store).
+        for (const id of [first.id, second.id]) {
+          type RecordingView = { timeline: { kind: string; attributes: Record<string, string> }[]; chaptersUrl: string };
+          const rec: { status: number; body: RecordingView } = await api<RecordingView>(app, 'GET', `/recordings/${id}`);
+          assert.equal(rec.status, 200);
+          assert.ok(rec.body.timeline.some((e) => e.kind === 'layout' && e.attributes.layout === 'grid'), JSON.stringify(rec.body.timeline));
+          assert.ok(rec.body.timeline.some((e) => e.kind === 'host' && e.attributes.action === 'on-stage'), JSON.stringify(rec.body.timeline));
+          assert.match(await (await fetch(rec.body.chaptersUrl)).text(), /^WEBVTT/);
+          const thumbs = await (await fetch(`${app.url}/live/${id}/thumbnails.vtt`)).text();
+          const firstImage = /^(thumbs\/thumb-\d+-\d+\.jpg)$/m.exec(thumbs)?.[1];
+          assert.ok(firstImage, thumbs.slice(0, 300));
+          const image: Response = await fetch(`${app.url}/live/${id}/${firstImage}`);
+          assert.equal(image.headers.get('content-type'), 'image/jpeg');
+          assert.deepEqual([...Buffer.from(await image.arrayBuffer()).subarray(0, 2)], [0xff, 0xd8]);
+          assert.equal((await fetch(`${app.url}/live/${id}/poster.jpg`)).status, 200);
+        }
+
         // Both recordings play from the store (this process never had them in memory).
         for (const id of [first.id, second.id]) {
           const frames = await ffmpegFrames(`${app.url}/live/${id}/master.m3u8`);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { api } from '../helpers/app.ts';
 import {
   BOTTOM_LEFT, CENTRE, CORNER, LEFT, RIGHT, STAGE, TOP_LEFT, TOP_RIGHT,
-  app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, playlist, setupHosts, stage, status, teardownHosts, until, waitLayout, type HostName, type Status,
+  app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, playlist, setMic, setupHosts, stage, status, teardownHosts, until, waitLayout, type HostName, type Status,
 } from '../helpers/hosts.ts';
 import { SignalClient } from '../helpers/signalClient.ts';
 
@@ -54,9 +54,7 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   const t0 = (await playback()).currentTime;
   // Red's microphone goes silent (the track is disabled, the producer stays): green and blue remain, equally quiet.
   const switchedAt = Date.now();
-  await hostPages.get('red')!.evaluate(() => {
-    for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = false;
-  });
+  await setMic('red', false);
   await until(async () => {
     const sp = (await status()).program?.speaker;
     return sp !== undefined && sp !== hostIdOf('red');
@@ -86,9 +84,7 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   assert.deepEqual([afterMute.transcoder!.session, afterMute.transcoder!.pid, afterMute.program!.changes], [session, pid, changes]);
   await waitLayout([[CENTRE, speaker]]);
   assert.equal(await discontinuities(), discontinuitiesBefore);
-  await hostPages.get('red')!.evaluate(() => {
-    for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = true;
-  });
+  await setMic('red', true);
   assert.equal((await api(app, 'PUT', `/stages/${STAGE}/layout`, { mode: 'grid' })).status, 200);
   await waitLayout([[TOP_LEFT, 'red'], [TOP_RIGHT, 'green'], [BOTTOM_LEFT, 'blue']]);
 });

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { api } from '../helpers/app.ts';
-import { CENTRE, app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, playlist, setupHosts, status, teardownHosts, until, waitLayout, STAGE } from '../helpers/hosts.ts';
+import { CENTRE, app, hostIdOf, hostPages, join, keptPlaying, openViewer, playback, playlist, setMic, setupHosts, status, teardownHosts, until, waitLayout, STAGE } from '../helpers/hosts.ts';
 
 const RENDITIONS = ['video-720p', 'video-360p', 'video-180p'];
 
@@ -75,9 +75,7 @@ test('speaker layout on copied simulcast layers: a speaker change switches every
 
   // Red's microphone goes silent: green, the only other host, becomes the speaker.
   const silencedAt = Date.now();
-  await hostPages.get('red')!.evaluate(() => {
-    for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = false;
-  });
+  await setMic('red', false);
   await until(async () => (await status()).program?.speaker === hostIdOf('green'), 20_000, 'green as the active speaker');
   await until(
     async () => (await switchStatus()).program?.switch?.layers?.every((l) => l.onAir === hostIdOf('green')) === true,

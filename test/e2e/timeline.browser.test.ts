@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loudestOf } from '../../app/speaker.ts';
 import { api } from '../helpers/app.ts';
-import { app, broadcastId, hostIdOf, hostPages, join, openViewer, playlist, setupHosts, stage, status, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
+import { app, broadcastId, hostIdOf, hostPages, join, openViewer, playlist, setMic, setupHosts, stage, status, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
 
 /** A JPEG's height, from its first SOF marker. */
 function jpegHeight(b: Buffer): number | undefined {
@@ -57,11 +57,6 @@ function sfuChange(hostId: string, decidedBy: number): number {
   while (i > 0 && before[i - 1]!.loudest === hostId) i--;
   return before[i]!.at;
 }
-
-const setMic = (name: 'red' | 'green', on: boolean) =>
-  hostPages.get(name)!.evaluate((enabled) => {
-    for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = enabled;
-  }, on);
 
 test('speaker turns are EXT-X-DATERANGEs within ±500 ms of the SFU seeing the change, across an FFmpeg restart; DASH events; the viewer says who speaks; the recording has the timeline and chapters that seek', async (t) => {
   await join('red');

@@ -116,6 +116,13 @@ export async function join(name: HostName): Promise<void> {
   }, 20_000, `${name} publishing`);
 }
 
+/** The host's microphone on or off (the track is enabled or disabled; its producer stays): how a test makes a host speak or fall silent. */
+export async function setMic(name: HostName, on: boolean): Promise<void> {
+  await hostPages.get(name)!.evaluate((enabled) => {
+    for (const tr of ((document.getElementById('preview') as HTMLVideoElement).srcObject as MediaStream).getAudioTracks()) tr.enabled = enabled;
+  }, on);
+}
+
 /** The host's connection drops (its page goes away). */
 export async function leave(name: HostName): Promise<void> {
   await hostPages.get(name)?.close();

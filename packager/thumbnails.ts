@@ -6,6 +6,7 @@
  * cue text the image's URL relative to the track, as JW Player, video.js
  * plugins, Bitmovin and Shaka take it). Pure.
  */
+import { vttTime } from './timeline.ts';
 
 /** A thumbnail as the broadcast indexes it (the bytes are kept apart, for the recent ones only). */
 export interface ThumbnailRef {
@@ -34,12 +35,6 @@ export function parseThumbnailName(name: string): { session: number; index: numb
 /** Whether the bytes are a JPEG (SOI and a marker), the only thing stored under a thumbnail's name. */
 export function isJpeg(bytes: Buffer): boolean {
   return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
-
-function vttTime(ms: number): string {
-  const t = Math.max(0, Math.round(ms));
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor((t % 3_600_000) / 60_000))}:${pad(Math.floor((t % 60_000) / 1000))}.${pad(t % 1000, 3)}`;
 }
 
 /** Thumbnails by source session, each list in media-time order: what thumbnailFor searches. */

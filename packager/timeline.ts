@@ -110,7 +110,8 @@ export function timelineDashEvents(events: readonly TimelineEvent[], periodStart
   return out;
 }
 
-function vttTime(ms: number): string {
+/** A WebVTT timestamp (`hh:mm:ss.mmm`) of `ms`, clamped at 0. */
+export function vttTime(ms: number): string {
   const t = Math.max(0, Math.round(ms));
   const h = Math.floor(t / 3_600_000);
   const m = Math.floor((t % 3_600_000) / 60_000);

@@ -1,6 +1,7 @@
 // Seek-bar previews in a recording: the WebVTT thumbnails track beside the
 // playlist (thumbnails.vtt, one cue per segment naming its JPEG), shown above a
 // scrub bar while it is moved. Runs in the browser; bundled with the viewer page.
+import { parseVttCues } from './timeline.ts';
 
 export interface ThumbnailCue {
   /** Seconds on the playlist's timeline. */
@@ -10,20 +11,11 @@ export interface ThumbnailCue {
   url: string;
 }
 
-const CUE = /^(\d+):(\d{2}):(\d{2})\.(\d{3}) --> (\d+):(\d{2}):(\d{2})\.(\d{3})/;
-const seconds = (h: string, m: string, s: string, ms: string) => (Number(h) * 60 + Number(m)) * 60 + Number(s) + Number(ms) / 1000;
-
 /** The cues of a WebVTT thumbnails track, image URLs resolved against the track's own URL. */
 export function parseThumbnails(vtt: string, base: string): ThumbnailCue[] {
-  const out: ThumbnailCue[] = [];
-  const lines = vtt.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const m = CUE.exec(lines[i]!);
-    const text = lines[i + 1]?.trim();
-    if (!m || !text) continue;
-    out.push({ start: seconds(m[1]!, m[2]!, m[3]!, m[4]!), end: seconds(m[5]!, m[6]!, m[7]!, m[8]!), url: new URL(text, base).href });
-  }
-  return out;
+  return parseVttCues(vtt)
+    .filter((c) => c.text)
+    .map((c) => ({ start: c.startMs / 1000, end: c.endMs / 1000, url: new URL(c.text, base).href }));
 }
 
 /** The cue showing time `t` (the last one starting by then). */

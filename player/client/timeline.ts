@@ -26,19 +26,24 @@ export interface Chapter {
   title: string;
 }
 
-const VTT_TIME = /^(\d+):(\d{2}):(\d{2})\.(\d{3}) --> /;
+const VTT_TIMING = /^(\d+):(\d{2}):(\d{2})\.(\d{3}) --> (\d+):(\d{2}):(\d{2})\.(\d{3})/;
+const ms = (h: string, m: string, s: string, milli: string) => ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000 + Number(milli);
+
+/** The cues of a WebVTT file as our tracks write them: start and end (ms) and the first line of text. */
+export function parseVttCues(vtt: string): { startMs: number; endMs: number; text: string }[] {
+  const out: { startMs: number; endMs: number; text: string }[] = [];
+  const lines = vtt.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const m = VTT_TIMING.exec(lines[i]!);
+    if (!m) continue;
+    out.push({ startMs: ms(m[1]!, m[2]!, m[3]!, m[4]!), endMs: ms(m[5]!, m[6]!, m[7]!, m[8]!), text: lines[i + 1]?.trim() ?? '' });
+  }
+  return out;
+}
 
 /** The cues of a WebVTT chapters file: start and title. */
 export function parseChapters(vtt: string): Chapter[] {
-  const out: Chapter[] = [];
-  const lines = vtt.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const m = VTT_TIME.exec(lines[i]!);
-    if (!m) continue;
-    const startMs = ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]);
-    out.push({ startMs, title: lines[i + 1]?.trim() || `Chapter ${out.length + 1}` });
-  }
-  return out;
+  return parseVttCues(vtt).map((c, i) => ({ startMs: c.startMs, title: c.text || `Chapter ${i + 1}` }));
 }
 
 /**

@@ -37,7 +37,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import * as esbuild from 'esbuild';
 import type { Page } from 'playwright-core';
 import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
@@ -49,6 +48,7 @@ import { startPlainPlayers, type PlainPlayerServer } from '../test/helpers/plain
 import { startBaseline, type Baseline } from './lib/ffmpegHlsBaseline.ts';
 import type { ClockRecord } from './lib/clockReader.ts';
 import { arg, numArg } from './lib/args.ts';
+import { browserBundle } from './lib/browserBundle.ts';
 
 type Mode = 'hls' | 'hlsjs' | 'hls-resync' | 'dash' | 'dashjs' | 'shaka-dash' | 'shaka-hls' | 'whep' | 'baseline';
 const MODES: Mode[] = ['hls', 'hlsjs', 'hls-resync', 'dash', 'dashjs', 'shaka-dash', 'shaka-hls', 'whep', 'baseline'];
@@ -125,18 +125,7 @@ function quantile(sorted: number[], q: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function readerScript(): Promise<string> {
-  const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./lib/clockReader.ts', import.meta.url))],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome110'],
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
+const readerScript = (): Promise<string> => browserBundle(new URL('./lib/clockReader.ts', import.meta.url));
 
 async function measure(page: Page, mode: Mode, url: string, script: string): Promise<ModeResult> {
   await page.addInitScript({ content: script });

@@ -33,13 +33,13 @@ import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { startLiveProduct, type LiveProduct } from './lib/liveProduct.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
 import type { PeerSnapshot, WhepPeers } from './lib/whepPeers.ts';
 import { arg, numArg } from './lib/args.ts';
+import { browserBundle } from './lib/browserBundle.ts';
 
 const SIZES = (arg('sizes') ?? '1,10,25,50,100').split(',').map((x) => {
   const n = Number(x);
@@ -150,18 +150,7 @@ let refreshFfmpeg = async (): Promise<number | undefined> => undefined;
 
 // ---- viewers ------------------------------------------------------------------------
 
-async function peersScript(): Promise<string> {
-  const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./lib/whepPeers.ts', import.meta.url))],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome110'],
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
+const peersScript = (): Promise<string> => browserBundle(new URL('./lib/whepPeers.ts', import.meta.url));
 
 const quantile = (xs: number[], q: number): number | undefined => {
   if (!xs.length) return undefined;

@@ -1,6 +1,6 @@
 import { InputError, broadcastIdFor, type Logger, type UdpPortPool } from '../common/index.ts';
 import type { RtpTargetHook } from '../ingest/index.ts';
-import type { Packager } from '../packager/index.ts';
+import type { Cue, CueInput, Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
 import type { ComposeConfig } from './config.ts';
 import type { LayoutMode } from './composition.ts';
@@ -41,6 +41,8 @@ export interface BroadcastControl {
   layoutOf(stageId: string): LayoutMode;
   /** Forgets a closed stage's settings. */
   forget(stageId: string): void;
+  /** A caption cue for the stage's live broadcast (InputError 409 when it has none). */
+  addCaption(stageId: string, cue: CueInput): Cue | Promise<Cue>;
 }
 
 /**
@@ -143,6 +145,12 @@ export class Broadcasts implements BroadcastControl {
 
   async status(stageId: string): Promise<BroadcastStatus | undefined> {
     return this.#live.get(stageId)?.status();
+  }
+
+  addCaption(stageId: string, cue: CueInput): Cue {
+    const live = this.#live.get(stageId);
+    if (!live) throw new InputError('not-live', `stage ${stageId} has no broadcast`, 409);
+    return live.addCaption(cue);
   }
 
   /** Ends every broadcast (ENDLIST, static MPD) and queues each one's recording entry. */

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { InputError, bearerMatches, type Logger } from '../common/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
+import { captionCueSchema, invalidCue } from './captionIngest.ts';
 import { RemoteStageFeed, remoteStageSchema } from './remoteFeed.ts';
 import { RpcChannel } from './rpcChannel.ts';
 import type { StageFeedSource } from './stageFeed.ts';
@@ -136,6 +137,12 @@ export class InternalApi implements StageFeedSource {
         return status(id);
       })
       .handle('status', (params) => status(own(params)))
+      .handle('addCaption', (params) => {
+        const id = own(params);
+        const cue = captionCueSchema.safeParse((params as { cue?: unknown }).cue);
+        if (!cue.success) throw invalidCue(cue.error);
+        return this.#opts.broadcasts.addCaption(id, cue.data);
+      })
       .handle('setLayout', (params) => {
         const id = own(params);
         const mode = layoutSchema.safeParse((params as { mode?: unknown }).mode);

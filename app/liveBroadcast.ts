@@ -1,6 +1,6 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
 import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index.ts';
-import type { Broadcast, Packager, TimelineEvent, TimelineKind } from '../packager/index.ts';
+import type { Broadcast, Cue, CueInput, Packager, TimelineEvent, TimelineKind } from '../packager/index.ts';
 import {
   RtpReturnRelay, RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
   type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
@@ -651,6 +651,19 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
     if (mode !== 'auto') return mode === 'passthrough';
     const video = spec.videos.length === 1 ? this.#deps.stage.producers.find((p) => p.id === spec.videos[0]!.producerId) : undefined;
     return video?.mimeType.toLowerCase() === 'video/h264';
+  }
+
+  /**
+   * A caption cue for the broadcast (packager `Broadcast.addCaption`): placed
+   * on its clock, in the captions rendition. InputError 409 unless live; the
+   * cue rules' 4xx otherwise.
+   */
+  addCaption(input: CueInput): Cue {
+    const b = this.#broadcast;
+    if (!b || (this.#state !== 'live' && this.#state !== 'starting')) throw new InputError('not-live', `broadcast ${this.id} is ${this.#state}`, 409);
+    const cue = b.addCaption(input);
+    this.#log.debug({ cue: cue.id, start: cue.start, end: cue.end, shiftedMs: cue.shiftedMs }, 'caption');
+    return cue;
   }
 
   /** The broadcast's timeline so far (speaker turns, hosts joining and leaving, layouts), in time order. */

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { DependencyError, InputError, errorMessage, type Logger } from '../common/index.ts';
 import type { Sfu } from '../ingest/index.ts';
+import type { Cue, CueInput } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
 import type { LayoutMode } from './composition.ts';
 import { serveStageFeed } from './feedService.ts';
@@ -83,6 +84,13 @@ export class RemoteBroadcasts implements BroadcastControl {
     const p = this.#placements.get(stageId);
     if (p && !p.channel.closed) await p.channel.request('setLayout', { stageId, mode }, 5000);
     return mode;
+  }
+
+  /** Relayed to the node the stage's broadcast runs on; its 4xx come back as they are. */
+  async addCaption(stageId: string, cue: CueInput): Promise<Cue> {
+    const p = this.#placements.get(stageId);
+    if (!p || p.channel.closed) throw new InputError('not-live', `stage ${stageId} has no broadcast`, 409);
+    return p.channel.request<Cue>('addCaption', { stageId, cue }, 5000);
   }
 
   layoutOf(stageId: string): LayoutMode {

@@ -17,6 +17,7 @@ import { verifyFfmpeg } from '../transcode/index.ts';
 import { Broadcasts } from './broadcasts.ts';
 import type { AppConfig } from './config.ts';
 import { createControlApi } from './controlApi.ts';
+import { CaptionSocketServer } from './captionIngest.ts';
 import { Recordings } from './recordings.ts';
 import { Health } from './health.ts';
 import { createLiveHotPath, createLiveRouter, withHotPath } from './liveRouter.ts';
@@ -190,6 +191,8 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     });
     const signalling = new SignallingServer(sfu, logger, '/host/ws');
     signalling.attach(server);
+    const captioners = new CaptionSocketServer((stageId, cue) => broadcasts.addCaption(stageId, cue), config.adminToken, logger);
+    captioners.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.http.port, config.http.host, () => {
@@ -207,6 +210,7 @@ export async function startApp(config: AppConfig, logger: Logger, hooks: AppHook
     );
     // Undone before the HTTP server: hosts are told the server is going away (1001).
     closers.push(() => signalling.close());
+    closers.push(() => captioners.close());
     const { port } = server.address() as AddressInfo;
     const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;

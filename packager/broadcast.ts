@@ -16,10 +16,12 @@ import {
   type MultivariantPlaylist,
   type VariantStream,
 } from './hls.ts';
-import { serializeMpd, type DashAdaptationSet, type DashPeriod, type Mpd } from './dash.ts';
+import { serializeMpd, type DashAdaptationSet, type DashPeriod, type DashRepresentation, type Mpd } from './dash.ts';
 import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
 import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
+import { CaptionTrack } from './captionTrack.ts';
+import type { Cue, CueInput } from './captions.ts';
 import { names, contentTypes, cacheControl } from './naming.ts';
 
 /** Broadcast and track ids (URL path segments and store key prefixes). */
@@ -365,6 +367,8 @@ export interface BroadcastEvents {
   trackFailed: [trackId: string, error: Error];
   /** A timeline event was added (see addTimelineEvent). */
   timeline: [event: TimelineEvent];
+  /** A caption cue was placed (see addCaption). */
+  caption: [cue: Cue];
   ended: [];
 }
 
@@ -407,6 +411,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #thumbs: ThumbnailRef[] = [];
   readonly #thumbNames = new Set<string>();
   readonly #thumbBytes = new Map<string, Buffer>();
+  /** The live captions rendition (undefined when turned off in the config). */
+  readonly #captions: CaptionTrack | undefined;
 
   constructor(id: string, config: PackagerConfig, logger: Logger, publisher: Publisher | undefined, options: BroadcastOptions = {}) {
     super();
@@ -416,6 +422,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#logger = logger;
     this.#publisher = publisher;
     this.#expected = options.expectedTracks ?? [];
+    this.#captions = config.captions.enabled ? new CaptionTrack(config.captions.language, config.captions.name) : undefined;
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
 
@@ -474,6 +481,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   openTrack(trackId: string, source?: number): Writable {
     if (this.#ended) throw new InvalidStateError(`openTrack() after end() [broadcast:${this.id}]`);
     if (!ID_PATTERN.test(trackId)) throw new TypeError(`invalid track id ${JSON.stringify(trackId)}`);
+    if (trackId === names.captions) throw new TypeError(`track id ${trackId} is reserved for the captions rendition`);
     let track = this.#tracks.get(trackId);
     if (!track) {
       const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }), (session, proposed) => {
@@ -488,6 +496,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       t.on('init', (init) => {
         this.#bump();
         if (!this.#publisher) return;
+        this.#storeCaptionInit(init.session);
         t.initUpload.set(init.session, 'pending');
         this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), (outcome) => {
           t.initUpload.set(init.session, outcome);
@@ -508,6 +517,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             this.#publishManifests();
           });
         }
+        if (t === this.captionReference) this.#storeCaptionSegment(t, seg);
         this.emit('segment', trackId, seg);
       });
       t.on('failed', (err) => {
@@ -661,6 +671,98 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     return span ? timelineChaptersVtt(this.#timeline, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
   }
 
+  /**
+   * The track the captions rendition follows, segment for segment: the first
+   * video track (in opening order) with media, else the first audio track.
+   */
+  get captionReference(): Track | undefined {
+    if (!this.#captions) return undefined;
+    let audio: Track | undefined;
+    for (const t of this.#tracks.values()) {
+      if (t.kind === 'video' && t.current) return t;
+      if (t.kind === 'audio' && t.current) audio ??= t;
+    }
+    return audio;
+  }
+
+  /** The captions rendition's name and language (undefined when captions are off). */
+  get captions(): { readonly name: string; readonly language: string; readonly cues: readonly Cue[] } | undefined {
+    return this.#captions;
+  }
+
+  /**
+   * A caption cue (packager/captions.ts): placed on the broadcast clock, at
+   * the live edge at the earliest, and in the subtitle files of its range.
+   * InputError: 404 when captions are off, 409 once ended, and the cue rules'
+   * 4xx (bad, oversized, overlapping, too late or too early).
+   */
+  addCaption(input: CueInput, now = Date.now()): Cue {
+    if (!this.#captions) throw new InputError('captions-off', 'captions are turned off for this broadcast', 404);
+    if (this.#ended) throw new InputError('not-live', `broadcast ${this.id} has ended`, 409);
+    const cue = this.#captions.add(input, now, this.captionReference);
+    this.emit('caption', cue);
+    return cue;
+  }
+
+  /** The captions' (DASH wvtt) init segment of a source session, stored with the first media init of it: early, before media can fill the queue. */
+  #storeCaptionInit(session: number): void {
+    const captions = this.#captions;
+    if (!captions || !this.#publisher || captions.initUploads.has(session)) return;
+    captions.initUploads.set(session, 'pending');
+    const name = names.init(session);
+    this.#publisher.enqueueMedia(`${this.id}/${names.captions}/${name}`, captions.wvttInit(), mediaMeta(name, 'text'), (outcome) => {
+      captions.initUploads.set(session, outcome);
+      this.#publishManifests();
+    });
+  }
+
+  /** A caption segment completes with its reference segment: stored (HLS WebVTT and DASH wvtt), media first. */
+  #storeCaptionSegment(ref: Track, seg: Segment): void {
+    const captions = this.#captions;
+    const pub = this.#publisher;
+    if (!captions || !pub) return;
+    const prefix = `${this.id}/${names.captions}`;
+    const up = { vtt: 'pending', wvtt: 'pending' } as { vtt: 'pending' | 'stored' | 'dropped' | 'failed'; wvtt: 'pending' | 'stored' | 'dropped' | 'failed' };
+    captions.uploads.set(seg.msn, up);
+    const settled = (which: 'vtt' | 'wvtt') => (outcome: 'stored' | 'dropped' | 'failed') => {
+      up[which] = outcome;
+      this.#publishManifests();
+    };
+    pub.enqueueMedia(`${prefix}/${names.vttSegment(seg.msn)}`, Buffer.from(captions.vttSegment(ref, seg.msn)!), mediaMeta(names.vttSegment(seg.msn), 'text'), settled('vtt'));
+    pub.enqueueMedia(`${prefix}/${names.segment(seg.msn)}`, captions.wvttSegment(ref, seg.msn)!, mediaMeta(names.segment(seg.msn), 'text'), settled('wvtt'));
+  }
+
+  /**
+   * A file of the captions rendition that exists now (its reference part or
+   * segment has landed), else undefined. `name` as parsed by
+   * `parseCaptionObjectName`; the playlist is `mediaPlaylistBytes('captions')`.
+   */
+  captionFile(obj: { type: 'vtt-segment' | 'segment'; msn: number } | { type: 'vtt-part'; msn: number; index: number } | { type: 'init'; session: number }): Buffer | undefined {
+    const captions = this.#captions;
+    const ref = this.captionReference;
+    if (!captions || !ref) return undefined;
+    switch (obj.type) {
+      case 'vtt-segment': {
+        const text = captions.vttSegment(ref, obj.msn);
+        return text === undefined ? undefined : Buffer.from(text);
+      }
+      case 'vtt-part': {
+        const text = captions.vttPart(ref, obj.msn, obj.index);
+        return text === undefined ? undefined : Buffer.from(text);
+      }
+      case 'segment':
+        return captions.wvttSegment(ref, obj.msn);
+      case 'init':
+        return ref.sessionStarts.has(obj.session) ? captions.wvttInit() : undefined;
+    }
+  }
+
+  /** The whole broadcast's captions as one WebVTT file on the media time (as chapters.vtt); undefined without captions or media. */
+  captionsText(): string | undefined {
+    const span = this.#mediaSpan();
+    return this.#captions && span ? this.#captions.wholeVtt(span.startMs) : undefined;
+  }
+
   end(): void {
     if (this.#ended) return;
     for (const t of this.#tracks.values()) t.stop();
@@ -702,6 +804,24 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         },
       );
     }
+    const captions = this.#captions;
+    const ref = this.captionReference;
+    if (captions && ref?.init) {
+      pub.enqueueManifest(
+        `${this.id}/${names.captions}/${names.playlist}`,
+        () => {
+          const p = this.#captionsPlaylist(ref, true);
+          return p ? Buffer.from(serializeMediaPlaylist(p)) : undefined;
+        },
+        manifestMeta(names.playlist, this.#ended, false),
+        () => {
+          if (!captions.playlistStored) {
+            captions.playlistStored = true;
+            this.#publishManifests();
+          }
+        },
+      );
+    }
     pub.enqueueManifest(
       `${this.id}/${names.master}`,
       () => {
@@ -735,6 +855,16 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         },
         { contentType: 'image/jpeg', cacheControl: cacheControl.manifest(names.poster, true, false) },
       );
+      if (captions) {
+        pub.enqueueManifest(
+          `${this.id}/${names.captionsTrack}`,
+          () => {
+            const vtt = this.captionsText();
+            return vtt ? Buffer.from(vtt) : undefined;
+          },
+          manifestMeta(names.captionsTrack, true, false),
+        );
+      }
       pub.enqueueManifest(
         `${this.id}/${names.chapters}`,
         () => {
@@ -770,7 +900,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const key = `${trackId}|${skip}`;
     const hit = this.#cache.get(key);
     if (hit && hit.version === this.#version) return hit;
-    const full = this.mediaPlaylist(trackId);
+    const ref = trackId === names.captions ? this.captionReference : undefined;
+    const full = ref ? this.#captionsPlaylist(ref, false) : this.mediaPlaylist(trackId);
     if (!full) return undefined;
     const p = skip === 'NO' || !full.serverControl?.canSkipUntil ? full : deltaUpdate(full, full.serverControl.canSkipUntil, skip === 'v2');
     const entry = { version: this.#version, text: serializeMediaPlaylist(p) };
@@ -878,6 +1009,47 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     };
   }
 
+  /** The captions rendition's playlist: the reference track's, naming WebVTT files (captionTrack.ts). */
+  #captionsPlaylist(ref: Track, forStore: boolean): MediaPlaylist | undefined {
+    const p = this.mediaPlaylist(ref.id, { forStore });
+    return p && this.#captions?.playlist(p, forStore);
+  }
+
+  /**
+   * The DASH captions representation of a Period: the reference track's, over
+   * the wvtt objects (the same numbers and times), or undefined. In a stored
+   * MPD, only the segments whose caption uploads have settled.
+   */
+  #captionsRepresentation(ref: Track, session: number, sets: readonly DashAdaptationSet[], forStore: boolean): DashRepresentation | undefined {
+    const captions = this.#captions;
+    const mirror = sets.flatMap((a) => a.representations).find((r) => r.id === ref.id);
+    if (!captions || !mirror) return undefined;
+    // wvtt runs on a ms timescale (its init segment is then one for every source); times convert from the mirror's.
+    const ms = (ticks: number) => Math.round((ticks * 1000) / mirror.timescale);
+    let timeline = mirror.timeline.map((e) => ({ t: ms(e.t), d: ms(e.t + e.d) - ms(e.t) }));
+    if (forStore) {
+      if (captions.initUploads.get(session) !== 'stored') return undefined;
+      const stop = timeline.findIndex((_, i) => {
+        const up = captions.uploads.get(mirror.startNumber + i);
+        return !up || up.wvtt === 'pending';
+      });
+      timeline = stop < 0 ? timeline : timeline.slice(0, stop);
+      if (timeline.length === 0) return undefined;
+    }
+    return {
+      id: names.captions,
+      bandwidth: 1000,
+      codecs: 'wvtt',
+      timescale: 1000,
+      initialization: `${names.captions}/${names.init(session)}`,
+      media: `${names.captions}/seg-$Number$.m4s`,
+      startNumber: mirror.startNumber,
+      presentationTimeOffset: ms(mirror.presentationTimeOffset),
+      timeline,
+      ...(mirror.duration !== undefined ? { duration: ms(mirror.duration) } : {}),
+    };
+  }
+
   /** The multivariant playlist from the tracks really produced (undefined until one has media). */
   multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
     if (!this.#expectedReady()) return undefined;
@@ -912,7 +1084,18 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             averageBandwidth: Math.max(1, Math.round(t.averageBitrate)),
             codecs: t.init!.info.codec,
           }));
-    return { version: 9, independentSegments: true, audio: video.length > 0 ? audioRenditions : [], variants };
+    const captions = this.#captions;
+    const subtitles =
+      captions && this.captionReference && (!opts.storedOnly || captions.playlistStored)
+        ? [{ groupId: 'subs', name: captions.name, uri: `${names.captions}/${names.playlist}`, language: captions.language, default: false }]
+        : [];
+    return {
+      version: 9,
+      independentSegments: true,
+      audio: video.length > 0 ? audioRenditions : [],
+      ...(subtitles.length > 0 ? { subtitles } : {}),
+      variants: subtitles.length > 0 ? variants.map((v) => ({ ...v, subtitlesGroup: 'subs' })) : variants,
+    };
   }
 
   /** The live MPD; `utcTimingUrl` is the origin's time URL as this client reaches it (see Mpd.utcTimingUrl). */
@@ -984,6 +1167,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     // Anchor of a session: the video (else first) track's first segment of it.
     const anchorOf = (session: number) =>
       (tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!).sessionStarts.get(session)!;
+    const captionsRef = this.captionReference;
     const periods: DashPeriod[] = sorted
       .map((session, index) => {
         const anchor = anchorOf(session);
@@ -1033,6 +1217,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
             sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
           }
         }
+        const text = captionsRef && this.#captionsRepresentation(captionsRef, session, sets, opts.forStore === true);
+        if (text) sets.push({ id: 2, contentType: 'text', mimeType: 'application/mp4', lang: this.#captions!.language, role: 'subtitle', representations: [text] });
         return {
           id: `p${session}`,
           start: Math.max(0, (periodWall - ast) / 1000),
@@ -1107,7 +1293,7 @@ function offGrid(segs: readonly Segment[], targetTicks: number): boolean {
   return Math.abs(last.start + last.duration - expected) > targetTicks / 2;
 }
 
-export function mediaMeta(name: string, kind: 'video' | 'audio' | undefined) {
+export function mediaMeta(name: string, kind: 'video' | 'audio' | 'text' | undefined) {
   return { contentType: contentTypes(name, kind), cacheControl: cacheControl.immutable };
 }
 

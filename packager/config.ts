@@ -119,6 +119,21 @@ export const packagerConfigSchema = z.object({
    * the ingest listener private then).
    */
   ingestToken: z.string().min(16).optional(),
+  /**
+   * The live captions rendition (packager/captions.ts): a WebVTT subtitle
+   * rendition in HLS and DASH that cues posted to the broadcast fill. It is
+   * listed whether or not cues come, so a player that loaded the multivariant
+   * playlist before the first cue still has it.
+   */
+  captions: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** BCP 47 language of the captions (HLS LANGUAGE, DASH lang). */
+      language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/).default('en'),
+      /** Name players show in their captions menu. */
+      name: z.string().min(1).max(64).default('Captions'),
+    })
+    .default({ enabled: true, language: 'en', name: 'Captions' }),
 });
 
 export type PackagerConfig = z.infer<typeof packagerConfigSchema>;

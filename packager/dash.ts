@@ -32,8 +32,11 @@ export interface DashRepresentation {
 
 export interface DashAdaptationSet {
   readonly id: number;
-  readonly contentType: 'video' | 'audio';
+  readonly contentType: 'video' | 'audio' | 'text';
   readonly mimeType: string;
+  readonly lang?: string;
+  /** Role (urn:mpeg:dash:role:2011), e.g. `subtitle`. */
+  readonly role?: string;
   readonly representations: readonly DashRepresentation[];
 }
 
@@ -185,8 +188,8 @@ export function serializeMpd(mpd: Mpd): string {
           ...p.adaptationSets.map((a) =>
             el(
               'AdaptationSet',
-              { id: a.id, contentType: a.contentType, mimeType: a.mimeType, segmentAlignment: 'true', startWithSAP: 1 },
-              a.representations.map((r) => representation(r, mpd)),
+              { id: a.id, contentType: a.contentType, mimeType: a.mimeType, lang: a.lang, segmentAlignment: 'true', startWithSAP: 1 },
+              [...(a.role ? [el('Role', { schemeIdUri: 'urn:mpeg:dash:role:2011', value: a.role })] : []), ...a.representations.map((r) => representation(r, mpd))],
             ),
           ),
         ],

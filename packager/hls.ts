@@ -15,8 +15,8 @@ export interface HlsSegment {
   /** Seconds. */
   readonly duration: number;
   readonly discontinuity: boolean;
-  /** EXT-X-MAP URI that applies to this segment. */
-  readonly mapUri: string;
+  /** EXT-X-MAP URI that applies to this segment (none for WebVTT). */
+  readonly mapUri?: string;
   /** ms since the epoch. */
   readonly programDateTime?: number;
   /** Parts listed (only near the live edge). */
@@ -85,6 +85,7 @@ export interface VariantStream {
   readonly resolution?: { readonly width: number; readonly height: number };
   readonly frameRate?: number;
   readonly audioGroup?: string;
+  readonly subtitlesGroup?: string;
 }
 
 export interface AudioRendition {
@@ -96,10 +97,20 @@ export interface AudioRendition {
   readonly language?: string;
 }
 
+/** EXT-X-MEDIA TYPE=SUBTITLES (§4.4.6.1): a WebVTT rendition. */
+export interface SubtitleRendition {
+  readonly groupId: string;
+  readonly name: string;
+  readonly uri: string;
+  readonly language: string;
+  readonly default: boolean;
+}
+
 export interface MultivariantPlaylist {
   readonly version: number;
   readonly independentSegments: boolean;
   readonly audio: readonly AudioRendition[];
+  readonly subtitles?: readonly SubtitleRendition[];
   readonly variants: readonly VariantStream[];
 }
 
@@ -178,6 +189,19 @@ export const tag = {
       ['CHANNELS', a.channels !== undefined ? quoted(String(a.channels)) : undefined],
       ['URI', quoted(a.uri)],
     ])}`,
+  subtitles: (r: SubtitleRendition) =>
+    `#EXT-X-MEDIA:${attrs([
+      ['TYPE', 'SUBTITLES'],
+      ['GROUP-ID', quoted(r.groupId)],
+      ['NAME', quoted(r.name)],
+      ['LANGUAGE', quoted(r.language)],
+      ['DEFAULT', yesNo(r.default)],
+      ['AUTOSELECT', 'YES'],
+      ['FORCED', 'NO'],
+      // Transcribed speech for viewers who cannot hear it (§4.4.6.1 CHARACTERISTICS).
+      ['CHARACTERISTICS', quoted('public.accessibility.transcribes-spoken-dialog')],
+      ['URI', quoted(r.uri)],
+    ])}`,
   streamInf: (v: VariantStream) =>
     `#EXT-X-STREAM-INF:${attrs([
       ['BANDWIDTH', String(Math.round(v.bandwidth))],
@@ -186,6 +210,7 @@ export const tag = {
       ['RESOLUTION', v.resolution ? `${v.resolution.width}x${v.resolution.height}` : undefined],
       ['FRAME-RATE', v.frameRate !== undefined ? v.frameRate.toFixed(3) : undefined],
       ['AUDIO', v.audioGroup !== undefined ? quoted(v.audioGroup) : undefined],
+      ['SUBTITLES', v.subtitlesGroup !== undefined ? quoted(v.subtitlesGroup) : undefined],
     ])}`,
 };
 
@@ -201,7 +226,7 @@ export function serializeMediaPlaylist(p: MediaPlaylist): string {
   let map: string | undefined;
   p.segments.forEach((s, i) => {
     if (s.discontinuity && !(i === 0 && !p.skip)) out.push(tag.discontinuity());
-    if (s.mapUri !== map) {
+    if (s.mapUri !== undefined && s.mapUri !== map) {
       out.push(tag.map(s.mapUri));
       map = s.mapUri;
     }
@@ -220,6 +245,7 @@ export function serializeMultivariantPlaylist(p: MultivariantPlaylist): string {
   const out: string[] = ['#EXTM3U', tag.version(p.version)];
   if (p.independentSegments) out.push(tag.independentSegments());
   for (const a of p.audio) out.push(tag.media(a));
+  for (const r of p.subtitles ?? []) out.push(tag.subtitles(r));
   for (const v of p.variants) out.push(tag.streamInf(v), v.uri);
   return out.join('\n') + '\n';
 }

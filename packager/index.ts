@@ -12,5 +12,6 @@ export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, typ
 export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
 export { names, parseTrackObjectName } from './naming.ts';
 export { TIMELINE_CLASSES, TIMELINE_SCHEME, timelineChaptersVtt, type TimelineEvent, type TimelineKind } from './timeline.ts';
+export { CAPTION_LIMITS, type Cue, type CueInput } from './captions.ts';
 export type { Part, Segment, InitSegment, InitInfo, FragmentInfo, TrackKind } from './types.ts';
 export { signViewerToken, verifyViewerToken, viewerAuthMiddleware, signedUrlChecker, signedLivePath, type ViewerTokenClaims, type ViewerAuthOptions, type SignedUrlCheck } from './viewerAuth.ts';

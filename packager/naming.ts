@@ -12,6 +12,13 @@ export const names = {
   thumbnails: 'thumbs',
   /** A picture of the broadcast for link previews. */
   poster: 'poster.jpg',
+  /** The folder of the captions rendition (packager/captions.ts): a reserved track id. */
+  captions: 'captions',
+  /** The whole recording's captions as one WebVTT file (stored when the broadcast ends). */
+  captionsTrack: 'captions.vtt',
+  /** A segmented WebVTT segment and part of the captions rendition (HLS). */
+  vttSegment: (msn: number) => `seg-${msn}.vtt`,
+  vttPart: (msn: number, index: number) => `part-${msn}.${index}.vtt`,
   playlist: 'index.m3u8',
   init: (session: number) => `init-${session}.mp4`,
   segment: (msn: number) => `seg-${msn}.m4s`,
@@ -24,6 +31,23 @@ export type ObjectName =
   | { type: 'part'; msn: number; index: number }
   | { type: 'playlist' };
 
+export type CaptionObjectName =
+  | { type: 'playlist' }
+  | { type: 'vtt-segment'; msn: number }
+  | { type: 'vtt-part'; msn: number; index: number }
+  /** DASH: the wvtt init segment of a source session and the wvtt segments. */
+  | { type: 'init'; session: number }
+  | { type: 'segment'; msn: number };
+
+/** Parses an object name under `captions/`; undefined for anything we never produce. */
+export function parseCaptionObjectName(name: string): CaptionObjectName | undefined {
+  let m: RegExpExecArray | null;
+  if ((m = /^seg-(\d{1,12})\.vtt$/.exec(name))) return { type: 'vtt-segment', msn: Number(m[1]) };
+  if ((m = /^part-(\d{1,12})\.(\d{1,4})\.vtt$/.exec(name))) return { type: 'vtt-part', msn: Number(m[1]), index: Number(m[2]) };
+  const obj = parseTrackObjectName(name);
+  return obj?.type === 'part' ? undefined : obj;
+}
+
 /** Parses a per-track object name; undefined for anything we never produce. */
 export function parseTrackObjectName(name: string): ObjectName | undefined {
   let m: RegExpExecArray | null;
@@ -34,7 +58,8 @@ export function parseTrackObjectName(name: string): ObjectName | undefined {
   return undefined;
 }
 
-export function contentTypes(name: string, kind: 'video' | 'audio' | undefined): string {
+export function contentTypes(name: string, kind: 'video' | 'audio' | 'text' | undefined): string {
+  if (kind === 'text' && (name.endsWith('.mp4') || name.endsWith('.m4s'))) return 'application/mp4';
   if (name.endsWith('.m3u8')) return 'application/vnd.apple.mpegurl';
   if (name.endsWith('.mpd')) return 'application/dash+xml';
   if (name.endsWith('.vtt')) return 'text/vtt; charset=utf-8';

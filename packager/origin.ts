@@ -5,7 +5,7 @@ import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from 
 import type { Packager } from './packager.ts';
 import type { ObjectStore } from './store.ts';
 import type { Segment } from './types.ts';
-import { cacheControl, names, parseTrackObjectName } from './naming.ts';
+import { cacheControl, names, parseCaptionObjectName, parseTrackObjectName } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
 import { parseThumbnailName } from './thumbnails.ts';
 import { CORS_HEADERS, etagOf, holdSignal, writeText, writeWhole } from './originAnswers.ts';
@@ -109,7 +109,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
-    if (!ID_PATTERN.test(id) || ![names.master, names.mpd, names.chapters, names.thumbnailsTrack, names.poster].includes(name)) return notFound(res);
+    if (!ID_PATTERN.test(id) || ![names.master, names.mpd, names.chapters, names.thumbnailsTrack, names.captionsTrack, names.poster].includes(name)) return notFound(res);
     const alias = config.resolveAlias?.(id);
     if (alias && alias.broadcastId !== id) {
       // A relative Location keeps whatever prefix the client used (a CDN path, a signed
@@ -122,8 +122,8 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
     }
     const b = live(id);
     if (!b) return fromStore(req, res, `${id}/${name}`);
-    if (name === names.chapters || name === names.thumbnailsTrack) {
-      const vtt = name === names.chapters ? b.chaptersText() : b.thumbnailsText();
+    if (name === names.chapters || name === names.thumbnailsTrack || name === names.captionsTrack) {
+      const vtt = name === names.chapters ? b.chaptersText() : name === names.thumbnailsTrack ? b.thumbnailsText() : b.captionsText();
       if (vtt === undefined) return notFound(res, 'no media yet');
       const meta = manifestMeta(name, b.ended, false);
       return send(req, res, vtt, meta.contentType, meta.cacheControl);
@@ -158,6 +158,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
       const bytes = live(id)?.thumbnail(name);
       return bytes ? send(req, res, bytes, 'image/jpeg', cacheControl.immutable) : fromStore(req, res, `${id}/${names.thumbnails}/${name}`);
     }
+    if (trackId === names.captions) return captionObject(req, res, id, name);
     const obj = parseTrackObjectName(name);
     if (!ID_PATTERN.test(id) || !ID_PATTERN.test(trackId) || !obj) return notFound(res);
     const key = `${id}/${trackId}/${name}`;
@@ -199,11 +200,43 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
   });
 
   /**
+   * The captions rendition (`captions/…`): its playlist follows the reference
+   * track's (blocking reloads wait on that track), a part or segment is
+   * answered once the reference part or segment has landed (a request a
+   * little ahead is held, as for media), anything else from the store.
+   */
+  async function captionObject(req: Request, res: Response, id: string, name: string): Promise<void> {
+    const obj = parseCaptionObjectName(name);
+    if (!ID_PATTERN.test(id) || !obj) return notFound(res);
+    const key = `${id}/${names.captions}/${name}`;
+    const b = live(id);
+    const ref = b?.captionReference;
+    if (obj.type === 'playlist') return mediaPlaylist(req, res, b, ref, key, names.captions);
+    if (!b || !ref) return fromStore(req, res, key);
+    const meta = mediaMeta(name, 'text');
+    if (obj.type === 'vtt-part') {
+      const part = await livePart(b, ref, obj.msn, obj.index, timeout, () => holdSignal(req, res));
+      const bytes = part ? b.captionFile(obj) : undefined;
+      return bytes ? send(req, res, bytes, meta.contentType, meta.cacheControl) : notFound(res);
+    }
+    let bytes = b.captionFile(obj);
+    const cur = ref.current;
+    if (!bytes && obj.type !== 'init' && cur && !b.ended && obj.msn >= cur.msn && obj.msn <= cur.msn + 2) {
+      // The segment in progress (or about to start): held until it completes, bounded by the timeout.
+      const hold = holdSignal(req, res);
+      await ref.waitForPart(obj.msn, undefined, timeout, hold.signal);
+      hold.release();
+      bytes = b.captionFile(obj);
+    }
+    return bytes ? send(req, res, bytes, meta.contentType, meta.cacheControl) : fromStore(req, res, key);
+  }
+
+  /**
    * Media playlist with blocking reload (§6.2.5.2) and delta updates (§6.2.5.1);
    * the directives' rules and waits are liveEdge.ts's. The wait is bounded
    * (blockingTimeoutMs, about 3 target durations): 503 then.
    */
-  async function mediaPlaylist(req: Request, res: Response, b: Broadcast | undefined, track: Track | undefined, key: string): Promise<void> {
+  async function mediaPlaylist(req: Request, res: Response, b: Broadcast | undefined, track: Track | undefined, key: string, playlistId = track?.id): Promise<void> {
     const d = parseDirectives((name) => req.query[name]);
     if (!b || !track) return fromStore(req, res, key);
     checkReach(b, track, d);
@@ -217,7 +250,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
         return;
       }
     }
-    const bytes = b.mediaPlaylistBytes(track.id, d.skip);
+    const bytes = b.mediaPlaylistBytes(playlistId ?? track.id, d.skip);
     if (!bytes) return notFound(res, 'no media yet');
     const meta = manifestMeta(names.playlist, b.ended, d.msn !== undefined);
     send(req, res, bytes, meta.contentType, meta.cacheControl, false);

@@ -37,10 +37,19 @@ const num = (k: string, d: number) => (params.has(k) ? Number(params.get(k)) : d
 // `?catchup=1.5` sets the fastest catch-up rate; `?resync=off` leaves catch-up
 // to hls.js's own controller at that rate (for comparisons).
 const ownCatchup = params.get('resync') !== 'off';
-const hlsConfig: Partial<HlsConfig> = { debug: params.has('debug'), ...(ownCatchup ? {} : { maxLiveSyncPlaybackRate: num('catchup', 1.5) }) };
+const hlsConfig: Partial<HlsConfig> = {
+  debug: params.has('debug'),
+  ...(ownCatchup ? {} : { maxLiveSyncPlaybackRate: num('catchup', 1.5) }),
+  // `?captions=on`: hls.js selects the captions rendition itself when it loads the subtitle tracks.
+  ...(params.get('captions') === 'on' ? { subtitlePreference: { characteristics: 'public.accessibility.transcribes-spoken-dialog' } } : {}),
+};
 
 function onHls(h: Hls): void {
   h.on(Hls.Events.MANIFEST_PARSED, () => fillQualityMenu(h));
+  h.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => fillCaptionsMenu(h));
+  h.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_e, data) => {
+    $<HTMLSelectElement>('captions').value = String(data.id);
+  });
   h.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
     if (!data.details.live) {
       void loadChapters(h);
@@ -62,6 +71,24 @@ function fillQualityMenu(h: Hls): void {
   select.onchange = () => {
     h.currentLevel = Number(select.value);
   };
+}
+
+/**
+ * The captions menu: the playlist's subtitle renditions, off by default
+ * (`?captions=on` asks hls.js for the captions, see hlsConfig). hls.js renders
+ * the cues natively, in the video's text tracks, so the browser's own caption
+ * settings apply.
+ */
+function fillCaptionsMenu(h: Hls): void {
+  const select = $<HTMLSelectElement>('captions');
+  const tracks = h.subtitleTracks;
+  select.replaceChildren(new Option('Off', '-1'), ...tracks.map((t, i) => new Option(t.lang ? `${t.name} (${t.lang})` : t.name, String(i))));
+  select.onchange = () => {
+    const i = Number(select.value);
+    h.subtitleDisplay = i >= 0;
+    h.subtitleTrack = i;
+  };
+  $<HTMLElement>('captions-box').hidden = tracks.length === 0;
 }
 
 /** Who is speaking in the frame on screen (the playlist's speaker turns). */

@@ -38,7 +38,9 @@ async function checkStored(store: RecordingStore, id: string, tracks: string[], 
     if (allowMissing.has(key)) continue;
     const head = await client.send(new HeadObjectCommand({ Bucket: 'media', Key: key }));
     const audio = key.includes('/audio/');
-    assert.equal(head.ContentType, audio ? 'audio/mp4' : key.endsWith('.mp4') ? 'video/mp4' : 'video/iso.segment', key);
+    const captions = key.includes('/captions/');
+    const type = captions ? (key.endsWith('.vtt') ? 'text/vtt; charset=utf-8' : 'application/mp4') : audio ? 'audio/mp4' : key.endsWith('.mp4') ? 'video/mp4' : 'video/iso.segment';
+    assert.equal(head.ContentType, type, key);
     assert.equal(head.CacheControl, 'public, max-age=1209600, immutable', key);
   }
   return gaps;
@@ -91,7 +93,7 @@ test('S3 stopped mid-broadcast and restarted: the live edge is served from memor
     assert.equal(pub.dropped.count, 0);
     assert.deepEqual(store.violations, []);
     assert.deepEqual([...store.mpdNamedMissing], []);
-    const gaps = await checkStored(store, 'out1', ['video-360p', 'video-180p', 'audio']);
+    const gaps = await checkStored(store, 'out1', ['video-360p', 'video-180p', 'audio', 'captions']);
     assert.deepEqual(gaps, []);
     const stored = (await store.get('out1/video-360p/index.m3u8'))!.body.toString();
     const segs = stored.match(/^seg-\d+\.m4s$/gm)!;
@@ -185,10 +187,11 @@ test('store down with a tiny queue bound: queueFull is reported and the live edg
     assert.ok(maxQueued <= QUEUE_MAX && pub.peakQueued <= QUEUE_MAX, `queue depth ${pub.peakQueued} within ${QUEUE_MAX}`);
     assert.deepEqual(pub.dropped.keys, full, 'every dropped key is recorded');
     assert.equal(pub.dropped.count, full.length);
-    assert.ok(full.every((k) => /\/seg-\d+\.m4s$/.test(k)), 'init segments were not dropped');
+    assert.ok(full.every((k) => /\/seg-\d+\.(m4s|vtt)$/.test(k)), 'init segments were not dropped');
     assert.deepEqual(store.violations, []);
-    const gaps = await checkStored(store, 'full1', ['video-360p', 'video-180p', 'audio'], new Set(full));
-    assert.deepEqual(gaps.sort(), [...full].sort(), 'exactly the dropped segments are EXT-X-GAP in the stored playlists');
+    const gaps = await checkStored(store, 'full1', ['video-360p', 'video-180p', 'audio', 'captions'], new Set(full));
+    // A captions segment is stored twice (WebVTT for HLS, wvtt for DASH): the playlist marks a gap where its WebVTT was dropped.
+    assert.deepEqual(gaps.sort(), full.filter((k) => !/\/captions\/seg-\d+\.m4s$/.test(k)).sort(), 'exactly the dropped segments are EXT-X-GAP in the stored playlists');
     assert.ok([...store.mpdNamedMissing].every((k) => full.includes(k)), 'the MPD misses only dropped segments');
   } finally {
     down = false;

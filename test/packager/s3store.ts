@@ -56,9 +56,14 @@ export function namedBy(key: string, text: string): string[] {
     return [...new Set(all.flatMap((p: any) => p.segments.flatMap((s: any) => [s.resolvedUri, s.map.resolvedUri])).map((u: string) => new URL(u).pathname.slice(1)))] as string[];
   }
   const m = readM3u8(text) as any;
-  if (m.playlists) return [...m.playlists.map((p: any) => `${dirOf}/${p.uri}`), ...Object.values(m.mediaGroups.AUDIO ?? {}).flatMap((g: any) => Object.values(g).map((r: any) => `${dirOf}/${r.uri}`))];
+  if (m.playlists) {
+    const groups = [...Object.values(m.mediaGroups.AUDIO ?? {}), ...Object.values(m.mediaGroups.SUBTITLES ?? {})];
+    return [...m.playlists.map((p: any) => `${dirOf}/${p.uri}`), ...groups.flatMap((g: any) => Object.values(g).map((r: any) => `${dirOf}/${r.uri}`))];
+  }
   const gaps = new Set(gapUris(text));
-  return [...new Set(m.segments.flatMap((s: any) => (gaps.has(s.uri) ? [`${dirOf}/${s.map.uri}`] : [`${dirOf}/${s.uri}`, `${dirOf}/${s.map.uri}`])))] as string[];
+  // WebVTT segments (the captions rendition) have no EXT-X-MAP.
+  const map = (s: any): string[] => (s.map ? [`${dirOf}/${s.map.uri}`] : []);
+  return [...new Set(m.segments.flatMap((s: any) => (gaps.has(s.uri) ? map(s) : [`${dirOf}/${s.uri}`, ...map(s)])))] as string[];
 }
 
 /** URIs of segments marked EXT-X-GAP in a media playlist. */

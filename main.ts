@@ -45,7 +45,10 @@ const raw: AppConfigInput = {
         forcePathStyle: env.STAGECAST_S3_FORCE_PATH_STYLE === 'true',
       }
     : { kind: 'fs', dir: env.STAGECAST_DATA_DIR ? `${env.STAGECAST_DATA_DIR}/store` : undefined },
-  packager: { closeDrainTimeoutMs: num(env.STAGECAST_DRAIN_TIMEOUT_MS) },
+  packager: {
+    closeDrainTimeoutMs: num(env.STAGECAST_DRAIN_TIMEOUT_MS),
+    captions: { enabled: env.STAGECAST_CAPTIONS === '1' || env.STAGECAST_CAPTIONS === 'true', language: env.STAGECAST_CAPTIONS_LANGUAGE || undefined },
+  },
   endedGraceMs: num(env.STAGECAST_ENDED_GRACE_MS),
   rtp: {
     // Role broadcast: where SFUs send RTP and FFmpeg listens.

@@ -121,19 +121,22 @@ export const packagerConfigSchema = z.object({
   ingestToken: z.string().min(16).optional(),
   /**
    * The live captions rendition (packager/captions.ts): a WebVTT subtitle
-   * rendition in HLS and DASH that cues posted to the broadcast fill. It is
-   * listed whether or not cues come, so a player that loaded the multivariant
-   * playlist before the first cue still has it.
+   * rendition in HLS and DASH that cues posted to the broadcast fill. When on,
+   * it is listed whether or not cues come, so a player that loaded the
+   * multivariant playlist before the first cue still has it. Off by default:
+   * GStreamer 1.22's hlsdemux2 and dashdemux2 (Debian 12) stop in buffering
+   * when the rendition is there (test/e2e/players.browser.test.ts), so an
+   * event turns it on when it has captioning.
    */
   captions: z
     .object({
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(false),
       /** BCP 47 language of the captions (HLS LANGUAGE, DASH lang). */
       language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/).default('en'),
       /** Name players show in their captions menu. */
       name: z.string().min(1).max(64).default('Captions'),
     })
-    .default({ enabled: true, language: 'en', name: 'Captions' }),
+    .default({ enabled: false, language: 'en', name: 'Captions' }),
 });
 
 export type PackagerConfig = z.infer<typeof packagerConfigSchema>;

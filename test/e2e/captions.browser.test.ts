@@ -20,7 +20,7 @@ let browser: Browser;
 let players: PlainPlayerServer;
 
 before(async () => {
-  await setupHosts({ hosts: ['red'] });
+  await setupHosts({ hosts: ['red'], packager: { captions: { enabled: true } } });
   browser = await launchChromium();
   players = await startPlainPlayers();
 });

@@ -64,6 +64,8 @@ export interface HostsOptions {
   hostQuery?: string;
   /** The hosts that get a browser (default all three). */
   hosts?: readonly HostName[];
+  /** The app's packager config (captions, say). */
+  packager?: AppConfigInput['packager'];
 }
 let hostQuery = '';
 
@@ -83,6 +85,7 @@ export async function setupHosts(options: HostsOptions = {}): Promise<void> {
     transcode: options.transcode ?? { ladder: [{ name: '360p', height: 360, bitrateKbps: 600 }], x264Preset: 'ultrafast', fps: 15, supervision: { startTimeoutMs: 25_000 } },
     compose: { hostGraceMs: GRACE_MS },
     endedGraceMs: 2000,
+    ...(options.packager ? { packager: options.packager } : {}),
   });
   assert.equal((await api(app, 'POST', '/stages', { id: STAGE })).status, 201);
   for (const name of names) {

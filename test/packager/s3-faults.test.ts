@@ -65,7 +65,7 @@ async function blockingReloadsUntil(base: string, packager: Packager, id: string
 test('S3 stopped mid-broadcast and restarted: the live edge is served from memory meanwhile, the backlog drains, every named object is there and no manifest came before its media', async () => {
   const store = new RecordingStore(s3store(s3.endpoint));
   const QUEUE_MAX = 120;
-  const h = await startHarness({ uploadQueueMax: QUEUE_MAX, uploadRetry: { maxRetries: 60, delayMs: 100, maxDelayMs: 1_000, backoffFactor: 2 } }, store);
+  const h = await startHarness({ captions: { enabled: true }, uploadQueueMax: QUEUE_MAX, uploadRetry: { maxRetries: 60, delayMs: 100, maxDelayMs: 1_000, backoffFactor: 2 } }, store);
   const pub = h.packager.publisher!;
   let retries = 0;
   pub.on('retry', () => retries++);
@@ -163,7 +163,7 @@ test('store down with a tiny queue bound: queueFull is reported and the live edg
   proxy.failing = () => down;
   const store = new RecordingStore(s3store(proxy.endpoint));
   const QUEUE_MAX = 6;
-  const h = await startHarness({ uploadQueueMax: QUEUE_MAX, uploadRetry: { maxRetries: 200, delayMs: 50, maxDelayMs: 300, backoffFactor: 2 } }, store);
+  const h = await startHarness({ captions: { enabled: true }, uploadQueueMax: QUEUE_MAX, uploadRetry: { maxRetries: 200, delayMs: 50, maxDelayMs: 300, backoffFactor: 2 } }, store);
   const pub = h.packager.publisher!;
   const full: string[] = [];
   let maxQueued = 0;

@@ -26,7 +26,14 @@ const STAGE = 'weekly';
 const light: Partial<AppConfigInput> = {
   transcode: { ladder: 'sd', x264Preset: 'ultrafast', supervision: { startTimeoutMs: 30_000 } },
   endedGraceMs: 500,
+  packager: { captions: { enabled: true } },
 };
+
+/** A caption cue for the stage's live broadcast (media flows: the cue lands in its recording). */
+async function caption(app: RunningApp, id: string): Promise<void> {
+  const r = await api(app, 'POST', `/stages/${STAGE}/captions`, { text: `Caption of ${id}`, duration: 1500 });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+}
 
 let browser: Browser;
 let players: PlainPlayerServer;
@@ -185,6 +192,7 @@ for (const kind of kinds) {
         const first = await goLive(app);
         assert.equal(await stableTarget(app), `/live/${first.id}/master.m3u8`, 'the stable link redirects to the live broadcast');
         await plainHlsPlays(app);
+        await caption(app, first.id);
         await api(app, 'POST', `/stages/${STAGE}/stop`);
         await first.close();
         await app.packager.publisher?.drain();
@@ -195,6 +203,7 @@ for (const kind of kinds) {
         const second = await goLive(app);
         assert.notEqual(second.id, first.id);
         assert.equal(await stableTarget(app), `/live/${second.id}/master.m3u8`);
+        await caption(app, second.id);
         await api(app, 'POST', `/stages/${STAGE}/stop`);
         await second.close();
         await app.packager.publisher?.drain();
@@ -243,6 +252,14 @@ for (const kind of kinds) {
           assert.equal(image.headers.get('content-type'), 'image/jpeg');
           assert.deepEqual([...Buffer.from(await image.arrayBuffer()).subarray(0, 2)], [0xff, 0xd8]);
           assert.equal((await fetch(`${app.url}/live/${id}/poster.jpg`)).status, 200);
+          // Its captions: the whole file and the subtitle rendition the stored multivariant playlist names.
+          assert.match(await (await fetch(`${app.url}/live/${id}/captions.vtt`)).text(), new RegExp(`-->.*\n.*Caption of ${id}`));
+          assert.match(await (await fetch(`${app.url}/live/${id}/master.m3u8`)).text(), /#EXT-X-MEDIA:TYPE=SUBTITLES,.*URI="captions\/index.m3u8"/);
+          const subs = await (await fetch(`${app.url}/live/${id}/captions/index.m3u8`)).text();
+          assert.match(subs, /#EXT-X-ENDLIST\n$/);
+          const base = `${app.url}/live/${id}/captions`;
+          const withCue = await Promise.all((subs.match(/^seg-\d+\.vtt$/gm) ?? []).map(async (n) => (await (await fetch(`${base}/${n}`)).text()).includes(`Caption of ${id}`)));
+          assert.ok(withCue.some(Boolean), 'a stored WebVTT segment carries the cue');
         }
 
         // Both recordings play from the store (this process never had them in memory).

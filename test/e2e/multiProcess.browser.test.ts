@@ -74,6 +74,7 @@ describe('roles on separate processes behind a caching proxy', () => {
         STAGECAST_RTP_MAX_PORT: rtpRange.split('-')[1]!,
         // One small rung keeps host, SFU, FFmpeg and viewer within this machine's 2 cores.
         STAGECAST_LADDER: 'sd',
+        STAGECAST_CAPTIONS: '1',
         STAGECAST_X264_PRESET: 'ultrafast',
       },
       path.join(dir, 'broadcast.log'),
@@ -170,6 +171,21 @@ describe('roles on separate processes behind a caching proxy', () => {
       await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 40_000, polling: 200 });
       const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
       await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t + 10, t0, { timeout: 30_000, polling: 200 });
+
+      // Captions posted to the SFU's control API reach the broadcast on its node (relayed over the internal channel).
+      const cue = await api<{ id: string; error?: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'relayed to node-a', duration: 2000 });
+      assert.equal(cue.status, 201, JSON.stringify(cue.body));
+      assert.equal((await api<{ error: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'x'.repeat(501), duration: 1000 })).body.error.code, 'cue-too-large', 'the node\'s refusal comes back as it is');
+      const captioned = async () => {
+        const subs = await (await fetch(`${nodeUrl}/live/${bid}/captions/index.m3u8`)).text();
+        const files = subs.match(/^seg-\d+\.vtt$/gm) ?? [];
+        for (const f of files.slice(-4)) if ((await (await fetch(`${nodeUrl}/live/${bid}/captions/${f}`)).text()).includes('relayed to node-a')) return true;
+        return false;
+      };
+      for (const deadline = Date.now() + 15_000; !(await captioned()); ) {
+        assert.ok(Date.now() < deadline, 'the cue in a WebVTT segment of the node\'s captions rendition within 15 s');
+        await new Promise((r) => setTimeout(r, 250));
+      }
 
       // A second CDN client asking for the very next blocking reload and the preload-hinted part,
       // five times at once each: nginx must pull each once from the origin and answer the rest from cache.

@@ -53,9 +53,11 @@ class ReservedPorts implements PortAllocator {
  * `channel` (RTP outputs to the node's ports, resume, keyframes, stats, close)
  * and forwards the stage's events. Returns a dispose function; the channel
  * closing disposes too (every RTP output of this channel is closed).
+ * `logger` is bound to the stage and the node by the caller (pino writes a
+ * key bound twice twice).
  */
 export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger): () => void {
-  const log = logger.child({ stage: stage.id, component: 'feed-service' });
+  const log = logger;
   const outputs = new Map<string, RtpOutput>();
   const programInputs = new Map<string, ProgramSource>();
   const output = (params: unknown, method: string): RtpOutput => {

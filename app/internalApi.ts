@@ -42,7 +42,7 @@ export class InternalApi implements StageFeedSource {
 
   constructor(opts: InternalApiOptions) {
     this.#opts = opts;
-    this.#log = opts.logger.child({ component: 'internal-api', node: opts.nodeId });
+    this.#log = opts.logger.child({ component: 'internal-api' });
     this.router = express.Router();
     this.router.use((req, res, next) => {
       if (!bearerMatches(req.get('authorization'), opts.token)) return void res.status(401).json({ error: { code: 'unauthorized', message: 'internal token required' } });

@@ -60,7 +60,8 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
     super();
     this.id = stage.id;
     this.#channel = channel;
-    this.#log = logger.child({ stage: stage.id, component: 'remote-feed' });
+    // The internal API's channel logger names the component already; pino would write a second one.
+    this.#log = logger.child({ stage: stage.id });
     this.onListenerError((event, err) => this.#log.error({ err, event }, 'remote feed listener threw'));
     this.wantsProgram = stage.programInput === true;
     for (const p of stage.producers) this.#producers.set(p.id, p as ProducerInfo);

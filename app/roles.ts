@@ -95,7 +95,7 @@ function baseApp(): express.Express {
  * viewer links point at that node's path (/b/<node>/) on the CDN.
  */
 export async function startSfuNode(config: AppConfig, logger: Logger): Promise<RunningNode> {
-  const log = logger.child({ role: 'sfu' });
+  const log = logger.child({ process: 'sfu' });
   const closers = closerChain(log);
   const sfu = await Sfu.create(config.ingest, log);
   closers.push(() => sfu.close());
@@ -176,7 +176,7 @@ export async function startSfuNode(config: AppConfig, logger: Logger): Promise<R
  */
 export async function startBroadcastNode(config: AppConfig, logger: Logger, store: ObjectStore): Promise<RunningNode> {
   const nodeId = config.nodeId!;
-  const log = logger.child({ role: 'broadcast', node: nodeId });
+  const log = logger.child({ process: 'broadcast', node: nodeId });
   const closers = closerChain(log);
   try {
     const packager = createPackager(config.packager, { logger: log, store });

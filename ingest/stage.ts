@@ -340,7 +340,7 @@ export class Stage extends TypedEmitter<StageEvents> {
     }
     const host = new Host(this, role, name);
     this.#hosts.set(host.id, host);
-    this.#log.info({ host: host.id, role, name }, 'host joined');
+    this.#log.info({ host: host.id, hostRole: role, hostName: name }, 'host joined');
     this.emit('hostjoin', host.id);
     return host;
   }

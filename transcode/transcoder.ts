@@ -491,10 +491,10 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       resolveExit(run.exit);
       if (!run.activated) {
         if (this.#standby === run) this.#standby = undefined;
-        sessionLog.debug({ ...run.exit }, 'standby FFmpeg exited');
+        sessionLog.debug({ pid: run.exit.pid, code: run.exit.code, signal: run.exit.signal }, 'standby FFmpeg exited');
         return;
       }
-      sessionLog.info({ ...run.exit, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
+      sessionLog.info({ pid: run.exit.pid, code: run.exit.code, signal: run.exit.signal, requested: run.exit.requested, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
       this.emit('exit', run.exit);
       if (!run.requested && !this.#closed && this.#run === run && run.running) {
         this.#scheduleRestart(`FFmpeg exited unexpectedly (${run.signal ?? `code ${run.code}`}): ${errorSummary(this.#stderr.lines())}`);

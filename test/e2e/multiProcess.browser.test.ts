@@ -6,7 +6,7 @@
 // nginx's access log shows what was cached.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -18,6 +18,7 @@ import { until } from '../helpers/hosts.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
 import { postWhepOffer } from '../helpers/whep.ts';
+import { linesWithDuplicateKeys } from '../helpers/logKeys.ts';
 import { serveWhipClientPage } from './whip/servePage.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
@@ -434,5 +435,15 @@ describe('roles on separate processes behind a caching proxy', () => {
     const [min] = rtpRange.split('-').map(Number) as [number];
     for (let p = min + (min % 2); p < min + 8; p++) assert.equal(await isUdpPortBound('127.0.0.1', p), false, `UDP ${p} released`);
     for (const url of [sfuUrl, nodeUrl, cdn.url]) await assert.rejects(fetch(url), `${url} no longer listens`);
+  });
+
+  test('every log line of both processes has one key per name (role, stage, broadcast … not bound twice)', () => {
+    for (const name of ['sfu.log', 'broadcast.log']) {
+      const text = readFileSync(path.join(dir, name), 'utf8');
+      assert.ok(text.split('\n').filter((l) => l.startsWith('{')).length > 10, `${name} has the run's log lines`);
+      const twice = linesWithDuplicateKeys(text);
+      const summary = [...new Set(twice.map((d) => `${d.keys.join(',')} in "${d.msg}"`))];
+      assert.deepEqual(summary, [], `${name}: lines with a key twice`);
+    }
   });
 });

@@ -18,6 +18,23 @@ export default tseslint.config(
     },
   },
   {
+    // A stage is reached through its index.ts only (its whole public surface); tests and benchmarks may look inside.
+    files: ['ingest/**/*.ts', 'transcode/**/*.ts', 'packager/**/*.ts', 'common/**/*.ts', 'app/**/*.ts', 'player/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(ingest|transcode|packager|common|app|player)/(?!index\\.ts$).+',
+              message: "Import another stage through its index.ts (its public surface), not its files.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['main.ts', 'scripts/**', 'test/**', 'bench/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },

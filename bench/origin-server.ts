@@ -21,7 +21,8 @@ import express from 'express';
 import { appConfigSchema } from '../app/config.ts';
 import { startApp } from '../app/server.ts';
 import { silentLogger } from '../common/index.ts';
-import { CmafReader, createOriginHotPath, createOriginRouter, createPackager, type Broadcast } from '../packager/index.ts';
+import { createOriginHotPath, createOriginRouter, createPackager, type Broadcast } from '../packager/index.ts';
+import { CmafReader } from '../packager/cmaf.ts';
 import type { OriginServerOptions } from './lib/originProcess.ts';
 
 const opts = JSON.parse(process.argv[2]!) as OriginServerOptions;

@@ -1,7 +1,7 @@
 export { Sfu, type SfuEvents } from './sfu.ts';
 export { Stage, Host, type TransportLiveness } from './stage.ts';
 export { ProgramSource, programRtpParameters, type ProgramStreamSpec, type ProgramInputAddress } from './programSource.ts';
-export { WhepSessions, WhepSession, createWhepEgress, signWhepToken, verifyWhepToken, translateWhepOffer, type WhepSessionEndReason } from './whep/index.ts';
+export { WhepSessions, WhepSession, createWhepEgress, signWhepToken, verifyWhepToken, type WhepSessionEndReason } from './whep/index.ts';
 export { RtpOutput, type RtpOutputSource, type RtpOutputTrack, type RtpTargetHook } from './rtpOutput.ts';
 export { WorkerPool } from './workerPool.ts';
 export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
@@ -17,8 +17,6 @@ export {
   WhipSession,
   createWhipIngest,
   createWhipRouter,
-  translateOffer,
-  buildAnswer,
   type WhipOffer,
   type WhipSessionEndReason,
 } from './whip/index.ts';

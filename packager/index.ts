@@ -6,8 +6,6 @@ export { createOriginHotPath, type OriginHotPath, type OriginHotPathOptions, typ
 export { originServerOptions } from './httpServer.ts';
 export { packagerConfigSchema, parsePackagerConfig, retryPolicySchema, type PackagerConfig, type PackagerConfigInput, type RetryPolicy } from './config.ts';
 export { FsObjectStore, S3ObjectStore, Publisher, type ObjectStore, type ObjectMeta, type StoredObject, type S3StoreOptions } from './store.ts';
-export { CmafReader, parseMoov, parseMoof, readBoxes, type CmafEvent } from './cmaf.ts';
-export { Segmenter, type SegmenterEvents } from './segmenter.ts';
 export { serializeMediaPlaylist, serializeMultivariantPlaylist, deltaUpdate, type MediaPlaylist, type MultivariantPlaylist, type HlsSegment, type HlsPart } from './hls.ts';
 export { serializeMpd, type Mpd, type DashPeriod } from './dash.ts';
 export { names, parseTrackObjectName } from './naming.ts';

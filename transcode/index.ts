@@ -25,14 +25,12 @@ export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type Swit
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
-export { parseProgressLine } from './progress.ts';
 export { Transcoder, verifyFfmpeg, type TranscoderOptions, type WithStderr } from './transcoder.ts';
-export { DecodeErrorWatcher, DECODE_ERROR, type DecodeErrorStats } from './decodeErrors.ts';
+export type { DecodeErrorStats } from './decodeErrors.ts';
 export { RtpReturnRelay, type RtpReturnRelayOptions, type RtpReturnDestination } from './rtpReturn.ts';
 export { RtpSwitch, type RtpSwitchOptions, type RtpSwitchEvents, type RtpSwitchSourceAddress } from './rtpSwitch.ts';
-export { RtpSwitchCore, type RtpSwitchCoreOptions, type RtpSwitchStats, type RtpSwitchStep } from './rtpSwitchCore.ts';
-export { isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, inspectH264, type SwitchCodec, type H264PacketInfo } from './rtpKeyframe.ts';
-export { parseRtpHeader, isRtcpPacket, buildRtpPacket, seqDiff, tsDiff, type RtpHeader } from './rtpPacket.ts';
+export type { RtpSwitchStats } from './rtpSwitchCore.ts';
+export type { SwitchCodec } from './rtpKeyframe.ts';
 export type {
   CmafSink,
   HttpCmafSink,

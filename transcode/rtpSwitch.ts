@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DependencyError, InvalidStateError, errorMessage, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
-import { TypedEmitter } from '../common/events.ts';
+import { TypedEmitter } from '../common/index.ts';
 import { RtpSwitchCore, type RtpSwitchStats, type RtpSwitchStep } from './rtpSwitchCore.ts';
 import type { SwitchCodec } from './rtpKeyframe.ts';
 

@@ -12,7 +12,7 @@
  * - For H.264 the parameter sets precede the IDR: a keyframe that arrives
  *   without an SPS gets the source's last SPS/PPS replayed before it.
  */
-import { InputError } from '../common/errors.ts';
+import { InputError } from '../common/index.ts';
 import { inspectH264, isKeyframeStart, type SwitchCodec } from './rtpKeyframe.ts';
 import { buildRtpPacket, isRtcpPacket, parseRtpHeader, rewriteRtpHeader, seqDiff, tsDiff, type RtpHeader } from './rtpPacket.ts';
 

@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InputError } from '../../common/index.ts';
-import { CmafReader, parseMoof, parseMoov } from '../../packager/index.ts';
+import { CmafReader, parseMoof, parseMoov } from '../../packager/cmaf.ts';
 import { captureCmaf, splitCmaf } from '../packager/helpers.ts';
 
 const MAX_BOX = 256 * 1024;

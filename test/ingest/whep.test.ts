@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../common/index.ts';
-import { signWhepToken, translateWhepOffer, verifyWhepToken } from '../../ingest/index.ts';
+import { signWhepToken, verifyWhepToken } from '../../ingest/index.ts';
+import { translateWhepOffer } from '../../ingest/whep/index.ts';
 import { defaultOfferLimits } from '../../ingest/whip/index.ts';
 
 const FP = Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');

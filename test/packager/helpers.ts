@@ -6,7 +6,8 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import express from 'express';
 import { silentLogger } from '../../common/index.ts';
-import { type Broadcast, CmafReader, createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
+import { CmafReader } from '../../packager/cmaf.ts';
+import { type Broadcast, createIngestRouter, createOriginRouter, createPackager, type ObjectStore, type Packager, type PackagerConfigInput } from '../../packager/index.ts';
 
 export const FRAGMENT_US = 200_000;
 

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CmafReader, parsePackagerConfig } from '../../packager/index.ts';
+import { parsePackagerConfig } from '../../packager/index.ts';
+import { CmafReader } from '../../packager/cmaf.ts';
 import { ffmpegArgs, get, LADDER, runFfmpeg, startHarness, until, type Harness } from './helpers.ts';
 
 let h: Harness;

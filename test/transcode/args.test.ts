@@ -6,7 +6,6 @@ import {
   chooseLayout,
   ffmpegArgs,
   ladderRungs,
-  parseProgressLine,
   parseTranscodeConfig,
   planProgram,
   programSourceHeight,
@@ -16,6 +15,7 @@ import {
   type ProgramInput,
   type TranscodeConfigInput,
 } from '../../transcode/index.ts';
+import { parseProgressLine } from '../../transcode/progress.ts';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
 import { makeSdp, programOf } from './rtpSource.ts';
 

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DECODE_ERROR, DecodeErrorWatcher } from '../../transcode/index.ts';
+import { DECODE_ERROR, DecodeErrorWatcher } from '../../transcode/decodeErrors.ts';
 
 const run = promisify(execFile);
 

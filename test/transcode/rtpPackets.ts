@@ -1,5 +1,5 @@
 /** Synthetic RTP for the switch tests: VP8 and H.264 packetisations built byte by byte. */
-import { buildRtpPacket, parseRtpHeader, type RtpHeader } from '../../transcode/index.ts';
+import { buildRtpPacket, parseRtpHeader, type RtpHeader } from '../../transcode/rtpPacket.ts';
 
 export const VP8_PT = 96;
 export const H264_PT = 102;

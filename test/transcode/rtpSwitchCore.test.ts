@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InputError } from '../../common/index.ts';
-import { RtpSwitchCore, inspectH264, isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize, type RtpSwitchStep } from '../../transcode/index.ts';
+import { RtpSwitchCore, type RtpSwitchStep } from '../../transcode/rtpSwitchCore.ts';
+import { inspectH264, isKeyframeStart, isVp8KeyframeStart, vp8KeyframeSize } from '../../transcode/rtpKeyframe.ts';
 import { H264_PT, PPS, SPS, VP8_PT, h264FuA, h264Single, h264StapA, header, rtcpSenderReport, vp8Packet } from './rtpPackets.ts';
 
 const OUT_SSRC = 0xabcdef01;

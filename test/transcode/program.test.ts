@@ -81,7 +81,7 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     const s3 = boxesOf(3);
     await t.reconfigure(slate);
     assert.equal(t.session, 3);
-    await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s3.has(k)), 10_000);
+    await waitFor(() => ['video-180p:moof', 'audio:moof'].every((k) => s3.has(k)), 10_000, () => `fragments of video-180p and audio (seen: ${[...s3].join(', ')})`);
     // Every session opened each track anew (the packager's discontinuity).
     assert.deepEqual(opened.map((o) => o.trackId).sort(), ['audio', 'audio', 'audio', 'video-180p', 'video-180p', 'video-180p']);
 
@@ -117,10 +117,10 @@ test('reconfigure() needs a started transcoder, and a program needs consistent i
   assert.throws(() => createTranscoder({ config, program: mismatch, sink, logger: silentLogger() }), { name: 'InputError', code: 'bad-program' });
 });
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -839,14 +839,22 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       manifestMeta(names.mpd, this.#ended, false),
     );
     if (this.#ended) {
-      pub.enqueueManifest(
-        `${this.id}/${names.thumbnailsTrack}`,
-        () => {
-          const vtt = this.thumbnailsText();
-          return vtt ? Buffer.from(vtt) : undefined;
-        },
-        manifestMeta(names.thumbnailsTrack, true, false),
-      );
+      // The recording's text tracks, rendered when their upload starts (as every manifest).
+      const texts: [string, () => string | undefined][] = [
+        [names.thumbnailsTrack, () => this.thumbnailsText()],
+        [names.chapters, () => this.chaptersText()],
+        ...(captions ? [[names.captionsTrack, () => this.captionsText()] as [string, () => string | undefined]] : []),
+      ];
+      for (const [name, text] of texts) {
+        pub.enqueueManifest(
+          `${this.id}/${name}`,
+          () => {
+            const t = text();
+            return t ? Buffer.from(t) : undefined;
+          },
+          manifestMeta(name, true, false),
+        );
+      }
       pub.enqueueManifest(
         `${this.id}/${names.poster}`,
         () => {
@@ -854,24 +862,6 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
           return name ? this.thumbnail(name) : undefined;
         },
         { contentType: 'image/jpeg', cacheControl: cacheControl.manifest(names.poster, true, false) },
-      );
-      if (captions) {
-        pub.enqueueManifest(
-          `${this.id}/${names.captionsTrack}`,
-          () => {
-            const vtt = this.captionsText();
-            return vtt ? Buffer.from(vtt) : undefined;
-          },
-          manifestMeta(names.captionsTrack, true, false),
-        );
-      }
-      pub.enqueueManifest(
-        `${this.id}/${names.chapters}`,
-        () => {
-          const vtt = this.chaptersText();
-          return vtt ? Buffer.from(vtt) : undefined;
-        },
-        manifestMeta(names.chapters, true, false),
       );
     }
   }

@@ -224,6 +224,9 @@ test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFm
     for (const height of [180, 720, 360]) {
       await page.evaluate(`window.stagecast.hls.currentLevel = window.stagecast.hls.levels.findIndex((l) => l.height === ${height})`);
       await page.waitForFunction(`window.__player.sample().height === ${height}`, undefined, { timeout: 30_000 });
+      // A manual switch flushes the buffer (hls.js's immediate switch): measure once playback has resumed at the new size.
+      const resumedFrom = (await samplePlayback(page)).currentTime;
+      await page.waitForFunction(`window.__player.sample().currentTime > ${resumedFrom + 0.5}`, undefined, { timeout: 15_000 });
       const a = await samplePlayback(page);
       await new Promise((r) => setTimeout(r, 3000));
       const b = await samplePlayback(page);

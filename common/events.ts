@@ -59,9 +59,12 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
   }
 
   /** Resolves with the event's arguments the next time it fires. */
-  waitFor<K extends keyof E & string>(event: K, options: { signal?: AbortSignal } = {}): Promise<E[K]> {
+  waitFor<K extends keyof E & string>(event: K, options: { signal?: AbortSignal; filter?: (...args: E[K]) => boolean } = {}): Promise<E[K]> {
     return new Promise((resolve, reject) => {
       const onEvent = (...args: E[K]) => {
+        // Not the one awaited: keep listening.
+        if (options.filter && !options.filter(...args)) return;
+        this.off(event, onEvent);
         options.signal?.removeEventListener('abort', onAbort);
         resolve(args);
       };
@@ -71,7 +74,7 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
       };
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.once(event, onEvent);
+      this.on(event, onEvent);
     });
   }
 }

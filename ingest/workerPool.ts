@@ -10,6 +10,8 @@ export interface WorkerPoolOptions {
 export interface WorkerPoolEvents {
   /** A worker died unexpectedly; it has been replaced (or replacement failed). */
   workerdied: [pid: number, error: Error];
+  /** A dead worker's replacement is up. */
+  workerreplaced: [deadPid: number, newPid: number];
   /** A replacement worker for a dead one could not be started. */
   replacefailed: [error: Error];
 }
@@ -118,9 +120,12 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     this.#log.error({ pid: worker.pid, err: error }, 'mediasoup worker died; replacing it');
     this.emit('workerdied', worker.pid, error);
     if (this.#closed) return;
-    this.#spawn().catch((err: Error) => {
-      this.#log.error({ err }, 'could not replace a dead mediasoup worker');
-      this.emit('replacefailed', err);
-    });
+    this.#spawn().then(
+      (replacement) => this.emit('workerreplaced', worker.pid, replacement.pid),
+      (err: Error) => {
+        this.#log.error({ err }, 'could not replace a dead mediasoup worker');
+        this.emit('replacefailed', err);
+      },
+    );
   }
 }

@@ -5,6 +5,8 @@ import { Publisher, type ObjectStore } from './store.ts';
 
 export interface PackagerEvents {
   newBroadcast: [broadcast: Broadcast];
+  /** An ended broadcast left memory (removeBroadcast): the store serves it from now on. */
+  broadcastRemoved: [broadcastId: string];
   closed: [];
 }
 
@@ -73,6 +75,7 @@ export class Packager extends TypedEmitter<PackagerEvents> {
     if (!b) return;
     b.end();
     this.#broadcasts.delete(broadcastId);
+    this.emit('broadcastRemoved', broadcastId);
   }
 
   async close(): Promise<void> {

@@ -380,7 +380,7 @@ describe('VOD: the same URLs from the store after the stop', () => {
     host = undefined;
     // After the grace and once the uploads drain, the broadcast leaves memory: the store serves it alone.
     const bid = broadcastIdOf(app, STAGE);
-    await until('the ended broadcast leaves memory', async () => app.packager.getBroadcast(bid) === undefined, Boolean, 30_000);
+    if (app.packager.getBroadcast(bid)) await app.packager.waitFor('broadcastRemoved', { filter: (id) => id === bid, signal: AbortSignal.timeout(30_000) });
     const playlist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
     assert.match(playlist, /#EXT-X-ENDLIST/);
     const mpd = await (await fetch(manifest('manifest.mpd'))).text();

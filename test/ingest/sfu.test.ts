@@ -53,6 +53,7 @@ test('a worker that dies is replaced and the stages it carried close with reason
     const s2 = await sfu.createStage('s2');
     const victimPid = sfu.workers.pids[0]!;
     const died = sfu.workers.waitFor('workerdied');
+    const replaced = sfu.workers.waitFor('workerreplaced');
     const s1Closed = s1.waitFor('close');
     process.kill(victimPid, 'SIGKILL');
     const [pid] = await died;
@@ -64,8 +65,10 @@ test('a worker that dies is replaced and the stages it carried close with reason
     assert.equal(reason, 'worker-died');
     assert.equal(survivors.length, 1);
     // The pool is back to full strength, and new stages work.
-    while (sfu.workers.size < 2) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(!sfu.workers.pids.includes(victimPid));
+    const [deadPid, newPid] = await replaced;
+    assert.equal(deadPid, victimPid);
+    assert.equal(sfu.workers.size, 2);
+    assert.ok(!sfu.workers.pids.includes(victimPid) && sfu.workers.pids.includes(newPid));
     const s3 = await sfu.createStage('s3');
     await s3.addHost('host').createTransport();
     await survivors[0]!.addHost('host').createTransport();

@@ -7,11 +7,10 @@
 // recovers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import type { ClockRecord } from '../../bench/lib/clockReader.ts';
+import { browserBundle } from '../../bench/lib/browserBundle.ts';
 import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { impairRtpPair, type ImpairmentOptions, type UdpImpairment } from '../helpers/udpImpairment.ts';
@@ -44,16 +43,7 @@ before(async () => {
     },
   );
   browser = await launchChromium();
-  const built = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('../../bench/lib/clockReader.ts', import.meta.url))],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome110'],
-    logLevel: 'silent',
-  });
-  reader = built.outputFiles[0]!.text;
+  reader = await browserBundle(new URL('../../bench/lib/clockReader.ts', import.meta.url));
 });
 after(async () => {
   await browser?.close();

@@ -18,7 +18,7 @@ import { CAPTION_LIMITS, type Cue, type CueInput } from '../packager/index.ts';
 const time = z.union([z.number(), z.string().max(64)]);
 
 /** The shape of a cue (its rules are the packager's). */
-export const captionCueSchema = z
+const captionCueSchema = z
   .object({
     // Longer text is refused by the packager with its own 413; this bound only keeps bodies small.
     text: z.string().max(CAPTION_LIMITS.maxTextChars * 4),
@@ -29,8 +29,12 @@ export const captionCueSchema = z
   })
   .strict();
 
-export const invalidCue = (error: z.ZodError) =>
-  new InputError('bad-cue', `expected { text, start?, end? | duration?, speaker? }: ${error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+/** A cue's shape from JSON (the POST body, a socket message, the internal channel's params); InputError `bad-cue` otherwise. */
+export function parseCue(json: unknown): CueInput {
+  const cue = captionCueSchema.safeParse(json);
+  if (!cue.success) throw new InputError('bad-cue', `expected { text, start?, end? | duration?, speaker? }: ${cue.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  return cue.data;
+}
 
 /** Where cues go: the stage's live broadcast, in this process or on its node. */
 export type CaptionSink = (stageId: string, cue: CueInput) => Cue | Promise<Cue>;
@@ -95,9 +99,7 @@ export class CaptionSocketServer {
       } catch {
         throw new InputError('bad-cue', 'a message is one cue as JSON');
       }
-      const cue = captionCueSchema.safeParse(json);
-      if (!cue.success) throw invalidCue(cue.error);
-      return { type: 'cue', ...(await this.#sink(stageId, cue.data)) };
+      return { type: 'cue', ...(await this.#sink(stageId, parseCue(json))) };
     } catch (err) {
       if (err instanceof InputError) return { type: 'error', code: err.code, status: err.status, message: err.message };
       this.#log.error({ err, stage: stageId }, 'caption failed');

@@ -4,7 +4,7 @@ import { InputError, STAGE_ID_PATTERN, bearerMatches, type Logger } from '../com
 import { signWhepToken, type Sfu } from '../ingest/index.ts';
 import { signViewerToken, signedLivePath } from '../packager/index.ts';
 import type { BroadcastControl } from './broadcasts.ts';
-import { captionCueSchema, invalidCue } from './captionIngest.ts';
+import { parseCue } from './captionIngest.ts';
 import { stageOf, type Recording, type Recordings } from './recordings.ts';
 import { broadcastLinks, stageLinks } from './stageLinks.ts';
 import { rateLimitPerClient } from './rateLimit.ts';
@@ -172,9 +172,7 @@ export function createControlApi(opts: ControlApiOptions): Router {
   /** One caption cue for the stage's live broadcast (app/captionIngest.ts; the WebSocket form takes the same cues). */
   router.post('/stages/:id/captions', async (req, res) => {
     describe(req.params.id);
-    const cue = captionCueSchema.safeParse(req.body ?? {});
-    if (!cue.success) throw invalidCue(cue.error);
-    res.status(201).json(await broadcasts.addCaption(req.params.id, cue.data));
+    res.status(201).json(await broadcasts.addCaption(req.params.id, parseCue(req.body ?? {})));
   });
   router.post('/stages/:id/stop', async (req, res) => {
     await broadcasts.stop(req.params.id);

@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { InputError, bearerMatches, type Logger } from '../common/index.ts';
 import type { Broadcasts } from './broadcasts.ts';
-import { captionCueSchema, invalidCue } from './captionIngest.ts';
+import { parseCue } from './captionIngest.ts';
 import { RemoteStageFeed, remoteStageSchema } from './remoteFeed.ts';
 import { RpcChannel } from './rpcChannel.ts';
 import type { StageFeedSource } from './stageFeed.ts';
@@ -138,10 +138,7 @@ export class InternalApi implements StageFeedSource {
       })
       .handle('status', (params) => status(own(params)))
       .handle('addCaption', (params) => {
-        const id = own(params);
-        const cue = captionCueSchema.safeParse((params as { cue?: unknown }).cue);
-        if (!cue.success) throw invalidCue(cue.error);
-        return this.#opts.broadcasts.addCaption(id, cue.data);
+        return this.#opts.broadcasts.addCaption(own(params), parseCue((params as { cue?: unknown }).cue));
       })
       .handle('setLayout', (params) => {
         const id = own(params);

@@ -20,9 +20,10 @@ import { serializeMpd, type DashAdaptationSet, type DashPeriod, type DashReprese
 import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
 import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
-import { CaptionTrack } from './captionTrack.ts';
+import { CaptionTrack, type CaptionUpload } from './captionTrack.ts';
+import { WVTT_TIMESCALE, wvttTicks } from './wvtt.ts';
 import type { Cue, CueInput } from './captions.ts';
-import { names, contentTypes, cacheControl } from './naming.ts';
+import { names, contentTypes, cacheControl, textFiles } from './naming.ts';
 
 /** Broadcast and track ids (URL path segments and store key prefixes). */
 export const ID_PATTERN = BROADCAST_ID_PATTERN;
@@ -685,11 +686,6 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     return audio;
   }
 
-  /** The captions rendition's name and language (undefined when captions are off). */
-  get captions(): { readonly name: string; readonly language: string; readonly cues: readonly Cue[] } | undefined {
-    return this.#captions;
-  }
-
   /**
    * A caption cue (packager/captions.ts): placed on the broadcast clock, at
    * the live edge at the earliest, and in the subtitle files of its range.
@@ -722,9 +718,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const pub = this.#publisher;
     if (!captions || !pub) return;
     const prefix = `${this.id}/${names.captions}`;
-    const up = { vtt: 'pending', wvtt: 'pending' } as { vtt: 'pending' | 'stored' | 'dropped' | 'failed'; wvtt: 'pending' | 'stored' | 'dropped' | 'failed' };
+    const up: { vtt: CaptionUpload; wvtt: CaptionUpload } = { vtt: 'pending', wvtt: 'pending' };
     captions.uploads.set(seg.msn, up);
-    const settled = (which: 'vtt' | 'wvtt') => (outcome: 'stored' | 'dropped' | 'failed') => {
+    const settled = (which: 'vtt' | 'wvtt') => (outcome: CaptionUpload) => {
       up[which] = outcome;
       this.#publishManifests();
     };
@@ -761,6 +757,20 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   captionsText(): string | undefined {
     const span = this.#mediaSpan();
     return this.#captions && span ? this.#captions.wholeVtt(span.startMs) : undefined;
+  }
+
+  /** A WebVTT side file by name (`textFiles`): what the origin serves live and the store keeps; undefined before media, or without it. */
+  textFile(name: string): string | undefined {
+    switch (name) {
+      case names.chapters:
+        return this.chaptersText();
+      case names.thumbnailsTrack:
+        return this.thumbnailsText();
+      case names.captionsTrack:
+        return this.captionsText();
+      default:
+        return undefined;
+    }
   }
 
   end(): void {
@@ -839,17 +849,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       manifestMeta(names.mpd, this.#ended, false),
     );
     if (this.#ended) {
-      // The recording's text tracks, rendered when their upload starts (as every manifest).
-      const texts: [string, () => string | undefined][] = [
-        [names.thumbnailsTrack, () => this.thumbnailsText()],
-        [names.chapters, () => this.chaptersText()],
-        ...(captions ? [[names.captionsTrack, () => this.captionsText()] as [string, () => string | undefined]] : []),
-      ];
-      for (const [name, text] of texts) {
+      // The recording's text tracks, rendered when their upload starts (as every manifest); one a broadcast lacks renders nothing.
+      for (const name of textFiles) {
         pub.enqueueManifest(
           `${this.id}/${name}`,
           () => {
-            const t = text();
+            const t = this.textFile(name);
             return t ? Buffer.from(t) : undefined;
           },
           manifestMeta(name, true, false),
@@ -1014,8 +1019,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const captions = this.#captions;
     const mirror = sets.flatMap((a) => a.representations).find((r) => r.id === ref.id);
     if (!captions || !mirror) return undefined;
-    // wvtt runs on a ms timescale (its init segment is then one for every source); times convert from the mirror's.
-    const ms = (ticks: number) => Math.round((ticks * 1000) / mirror.timescale);
+    const ms = (ticks: number) => wvttTicks(ticks, mirror.timescale);
     let timeline = mirror.timeline.map((e) => ({ t: ms(e.t), d: ms(e.t + e.d) - ms(e.t) }));
     if (forStore) {
       if (captions.initUploads.get(session) !== 'stored') return undefined;
@@ -1030,7 +1034,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       id: names.captions,
       bandwidth: 1000,
       codecs: 'wvtt',
-      timescale: 1000,
+      timescale: WVTT_TIMESCALE,
       initialization: `${names.captions}/${names.init(session)}`,
       media: `${names.captions}/seg-$Number$.m4s`,
       startNumber: mirror.startNumber,

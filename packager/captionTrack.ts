@@ -8,7 +8,7 @@
  */
 import type { Segment } from './types.ts';
 import { placeCue, webvttFile, captionsVtt, type Cue, type CueInput, type VttTimeMap } from './captions.ts';
-import { wvttInit, wvttSegment } from './wvtt.ts';
+import { WVTT_TIMESCALE, wvttInit, wvttSegment, wvttTicks } from './wvtt.ts';
 import type { HlsSegment, MediaPlaylist } from './hls.ts';
 
 /** What a caption file needs of the reference track. */
@@ -82,17 +82,16 @@ export class CaptionTrack {
 
   /** The DASH (wvtt) init segment (ms timescale, so one serves every source session). */
   wvttInit(): Buffer {
-    return wvttInit(1000, this.language.split('-')[0]);
+    return wvttInit(WVTT_TIMESCALE, this.language.split('-')[0]);
   }
 
   /** The DASH (wvtt) segment `msn` (its reference segment complete), else undefined. */
   wvttSegment(ref: CaptionReference, msn: number): Buffer | undefined {
     const seg = ref.segment(msn);
     if (!seg?.complete) return undefined;
-    // On the ms timescale, rounded as the MPD rounds the reference's times.
-    const ms = (ticks: number) => Math.round((ticks * 1000) / seg.timescale);
-    const start = ms(seg.start);
-    return wvttSegment(this.#cues, { sequence: msn + 1, start, duration: ms(seg.start + seg.duration) - start, timescale: 1000, wallMs: seg.programDateTime });
+    const start = wvttTicks(seg.start, seg.timescale);
+    const end = wvttTicks(seg.start + seg.duration, seg.timescale);
+    return wvttSegment(this.#cues, { sequence: msn + 1, start, duration: end - start, timescale: WVTT_TIMESCALE, wallMs: seg.programDateTime });
   }
 
   /** The whole recording's captions, on the media time from `startMs` (the first segment). */
@@ -108,23 +107,23 @@ export class CaptionTrack {
    */
   playlist(ref: MediaPlaylist, stored = false): MediaPlaylist | undefined {
     const vtt = (uri: string) => uri.replace(/\.m4s$/, '.vtt');
-    let segments: HlsSegment[] = [];
-    for (const s of ref.segments) {
-      const msn = Number(/^seg-(\d+)\./.exec(s.uri)?.[1]);
-      if (stored) {
-        const up = this.uploads.get(msn);
-        if (!up || up.vtt === 'pending' || up.wvtt === 'pending') break;
-      }
-      const { mapUri: _map, ...rest } = s;
-      segments.push({ ...rest, uri: vtt(s.uri), ...(s.parts ? { parts: s.parts.map((p) => ({ ...p, uri: vtt(p.uri) })) } : {}) });
-    }
-    if (stored && segments.length === 0) return undefined;
-    segments = segments.map((s) => (stored && this.uploads.get(Number(/^seg-(\d+)\./.exec(s.uri)?.[1]))?.vtt !== 'stored' ? { ...s, gap: true } : s));
     // Parts only on the open segment and the last complete one (at least PART-HOLD-BACK of them): a
     // player's subtitle loader that starts behind the edge (hls.js starts at the playhead, and then
     // takes one file per playlist update) catches up by whole segments instead of trailing for good.
-    const lastComplete = segments.findLastIndex((s) => s.complete);
-    segments = segments.map((s, i) => (s.parts && i < lastComplete ? (({ parts: _p, ...rest }) => rest)(s) : s));
+    const lastComplete = ref.segments.findLastIndex((s) => s.complete);
+    const segments: HlsSegment[] = [];
+    for (const [i, s] of ref.segments.entries()) {
+      const up = this.uploads.get(ref.mediaSequence + i);
+      if (stored && (!up || up.vtt === 'pending' || up.wvtt === 'pending')) break;
+      const { mapUri: _map, parts, ...rest } = s;
+      segments.push({
+        ...rest,
+        uri: vtt(s.uri),
+        ...(parts && i >= lastComplete ? { parts: parts.map((p) => ({ ...p, uri: vtt(p.uri) })) } : {}),
+        ...(stored && up!.vtt !== 'stored' ? { gap: true } : {}),
+      });
+    }
+    if (stored && segments.length === 0) return undefined;
     const { dateRanges: _dr, ...rest } = ref;
     // Live, a TARGETDURATION of at least 3 (its segments stay those of the reference): hls.js gives
     // up on a blocking reload after max(3 × PART-TARGET, 0.8 × TARGETDURATION) and counts the

@@ -31,6 +31,9 @@ export type ObjectName =
   | { type: 'part'; msn: number; index: number }
   | { type: 'playlist' };
 
+/** The broadcast's WebVTT side files beside its playlists (Broadcast.textFile). */
+export const textFiles: readonly string[] = [names.chapters, names.thumbnailsTrack, names.captionsTrack];
+
 export type CaptionObjectName =
   | { type: 'playlist' }
   | { type: 'vtt-segment'; msn: number }

@@ -5,7 +5,7 @@ import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from 
 import type { Packager } from './packager.ts';
 import type { ObjectStore } from './store.ts';
 import type { Segment } from './types.ts';
-import { cacheControl, names, parseCaptionObjectName, parseTrackObjectName } from './naming.ts';
+import { cacheControl, names, parseCaptionObjectName, parseTrackObjectName, textFiles } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
 import { parseThumbnailName } from './thumbnails.ts';
 import { CORS_HEADERS, etagOf, holdSignal, writeText, writeWhole } from './originAnswers.ts';
@@ -109,7 +109,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
 
   router.get('/live/:b/:name', async (req, res) => {
     const { b: id, name } = req.params as { b: string; name: string };
-    if (!ID_PATTERN.test(id) || ![names.master, names.mpd, names.chapters, names.thumbnailsTrack, names.captionsTrack, names.poster].includes(name)) return notFound(res);
+    if (!ID_PATTERN.test(id) || ![names.master, names.mpd, names.poster, ...textFiles].includes(name)) return notFound(res);
     const alias = config.resolveAlias?.(id);
     if (alias && alias.broadcastId !== id) {
       // A relative Location keeps whatever prefix the client used (a CDN path, a signed
@@ -122,8 +122,8 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
     }
     const b = live(id);
     if (!b) return fromStore(req, res, `${id}/${name}`);
-    if (name === names.chapters || name === names.thumbnailsTrack || name === names.captionsTrack) {
-      const vtt = name === names.chapters ? b.chaptersText() : name === names.thumbnailsTrack ? b.thumbnailsText() : b.captionsText();
+    if (textFiles.includes(name)) {
+      const vtt = b.textFile(name);
       if (vtt === undefined) return notFound(res, 'no media yet');
       const meta = manifestMeta(name, b.ended, false);
       return send(req, res, vtt, meta.contentType, meta.cacheControl);

@@ -29,6 +29,12 @@ function u32(...values: number[]): Buffer {
   return b;
 }
 
+/** wvtt runs on a ms timescale (one init segment then serves every source); media times convert by this one rounding, in segments and in the MPD alike. */
+export const WVTT_TIMESCALE = 1000;
+export function wvttTicks(ticks: number, timescale: number): number {
+  return Math.round((ticks * WVTT_TIMESCALE) / timescale);
+}
+
 const MATRIX = u32(0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000);
 const TRACK_ID = 1;
 

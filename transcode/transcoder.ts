@@ -10,6 +10,7 @@ import type { TranscodeConfig } from './config.ts';
 import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
+import { nextRestart } from './restartPolicy.ts';
 import { parseProgramSdp } from './sdp.ts';
 import type { CmafSink, ExitInfo, KeyframeRequester, RtpReturnTarget, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
@@ -661,11 +662,10 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #scheduleRestart(reason: string): void {
     if (this.#closed || this.#state === 'restarting') return;
     this.#setState('restarting');
-    const { restart } = this.#opts.config.supervision;
-    const preempted = this.#preempted;
+    const step = nextRestart(this.#opts.config.supervision.restart, this.#attempt, this.#preempted);
     this.#preempted = false;
-    if (!preempted) this.#attempt += 1;
-    if (this.#attempt > restart.maxRetries) {
+    this.#attempt = step.attempt;
+    if (step.kind === 'give-up') {
       const err: WithStderr<DependencyError> = new DependencyError('ffmpeg-failed', `FFmpeg failed ${this.#attempt} times in a row, giving up: ${reason}`);
       err.stderr = this.#stderr.lines();
       this.#log.error({ err }, 'transcoder died');
@@ -676,7 +676,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       });
       return;
     }
-    const delayMs = preempted ? 0 : Math.min(restart.maxDelayMs, Math.round(restart.delayMs * restart.backoff ** (this.#attempt - 1)));
+    const { delayMs } = step;
     this.#log.warn({ attempt: this.#attempt, delayMs, reason }, 'restarting FFmpeg');
     this.emit('restart', { attempt: this.#attempt, delayMs, reason });
     const previous = this.#run;

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
-import { DependencyError, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { fluentCommand, rtpInputOptions, type FfmpegPlan } from './args.ts';
-import { planProgram, type ProgramInput } from './compose.ts';
+import { DependencyError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
+import { fluentCommand, type FfmpegPlan } from './args.ts';
+import type { ProgramInput } from './compose.ts';
 import { chooseLayout, type TrackLayout } from './layout.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
@@ -11,7 +11,8 @@ import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
 import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
 import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
 import { nextRestart } from './restartPolicy.ts';
-import { parseProgramSdp } from './sdp.ts';
+import { checkProgram, runPlan } from './runPlan.ts';
+import { OUTPUT_FAILED, startError, type WithStderr } from './ffmpegErrors.ts';
 import type { CmafSink, ExitInfo, KeyframeRequester, RtpReturnTarget, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
@@ -33,9 +34,6 @@ export interface TranscoderOptions {
   /** For logs (usually the broadcast id). */
   readonly id?: string;
 }
-
-/** An error carrying the FFmpeg stderr tail that explains it. */
-export type WithStderr<E extends Error> = E & { stderr?: readonly string[] };
 
 interface Run {
   readonly session: number;
@@ -63,9 +61,6 @@ interface Run {
   readonly flowing: Promise<void>;
   onFlowing: () => void;
 }
-
-/** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
-const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
 
 /** How long a reconfigured-away FFmpeg gets between SIGTERM and SIGKILL. */
 const RECONFIGURE_KILL_GRACE_MS = 1000;
@@ -332,26 +327,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   #plan(session: number): FfmpegPlan {
-    const { config, sink } = this.#opts;
-    const targetFor = (trackId: string) => {
-      if (sink.kind === 'http') return sink.urlFor(trackId);
-      return this.#bridge ? this.#bridge.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
-    };
-    const rtp = this.#opts.rtpReturn;
-    const rtpReturn = rtp && {
-      address: rtp.address,
-      video: { ...rtp.video, ssrc: rtp.ssrcFor(session, 'video') },
-      audio: { ...rtp.audio, ssrc: rtp.ssrcFor(session, 'audio') },
-    };
-    // Thumbnails go to an in-process sink that takes them (the HTTP sink has no place for them).
-    const thumbnailTarget = this.#bridge && sink.kind === 'stream' && sink.thumbnail ? this.#bridge.thumbnailUrlFor(session) : undefined;
-    return planProgram(
-      config,
-      this.#layout,
-      this.#program,
-      { targetFor, ...(rtpReturn ? { rtpReturn } : {}), ...(thumbnailTarget ? { thumbnailTarget } : {}) },
-      rtpInputOptions(config),
-    );
+    const { config, sink, rtpReturn } = this.#opts;
+    const endpoint = this.#bridge;
+    return runPlan({ config, layout: this.#layout, program: this.#program, sink, ...(endpoint ? { endpoint } : {}), ...(rtpReturn ? { rtpReturn } : {}) }, session);
   }
 
   /** The SDP FFmpeg reads on stdin, if its input has one. */
@@ -566,30 +544,10 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     }
     await this.#stopProcess(run);
     if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
-    throw this.#startError(outcome === 'timeout' ? 'timeout' : 'exited', run);
-  }
-
-  #startError(outcome: 'timeout' | 'exited', run: Run): Error {
-    const lines = this.#stderr.lines();
-    const text = lines.join('\n');
-    const summary = errorSummary(lines);
-    let err: WithStderr<Error>;
-    if (outcome === 'timeout') {
-      err = new DependencyError(
-        'start-timeout',
-        `FFmpeg produced no output within ${this.#opts.config.supervision.startTimeoutMs} ms (is RTP arriving on ports ${this.#ports.join(', ') || '(none)'}?)${summary ? `: ${summary}` : ''}`,
-      );
-    } else if (/bind failed|Address already in use/i.test(text)) {
-      err = new DependencyError('rtp-port-in-use', `FFmpeg cannot receive RTP: a port of the SDP is taken: ${summary}`);
-    } else if (/Connection refused|Failed to resolve|Server returned [45]\d\d|Broken pipe|Connection reset|Connection timed out|Error opening output|Network is unreachable/i.test(text)) {
-      err = new DependencyError('packager-unreachable', `packager refused FFmpeg's CMAF push: ${summary}`);
-    } else if (/Invalid data found|could not find codec parameters|Unsupported RTP|Error opening input/i.test(text) && !run.running) {
-      err = new InputError('bad-sdp', `FFmpeg rejected the SDP or its RTP: ${summary}`);
-    } else {
-      err = new DependencyError('ffmpeg-failed', `FFmpeg exited (${run.signal ?? `code ${run.code}`}) before producing output: ${summary}`);
-    }
-    err.stderr = lines;
-    return err;
+    throw startError(
+      { outcome: outcome === 'timeout' ? 'timeout' : 'exited', code: run.code, signal: run.signal, running: run.running, ports: this.#ports, startTimeoutMs: timeoutMs },
+      this.#stderr.lines(),
+    );
   }
 
   /**
@@ -692,23 +650,4 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }, delayMs);
     })();
   }
-}
-
-/** Checks a program's SDP against its composition; returns the RTP ports FFmpeg will bind. */
-function checkProgram(program: ProgramInput): number[] {
-  const { compose, sdp } = program;
-  if (sdp === undefined) {
-    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no SDP');
-    return [];
-  }
-  const info = parseProgramSdp(sdp); // InputError('bad-sdp')
-  const videoLines = program.simulcast ? program.simulcast.heights.length : compose.videos.length;
-  if (program.simulcast && compose.videos.length !== 1) throw new InputError('bad-program', 'a simulcast program has exactly one video');
-  if (info.videos.length !== videoLines || info.audios.length !== compose.audios) {
-    throw new InputError(
-      'bad-program',
-      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${videoLines} and ${compose.audios}`,
-    );
-  }
-  return [...info.videos, ...info.audios].map((m) => m.port);
 }

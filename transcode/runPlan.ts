@@ -1,0 +1,73 @@
+import { InputError } from '../common/index.ts';
+import { rtpInputOptions, type FfmpegPlan } from './args.ts';
+import { planProgram, type ProgramInput } from './compose.ts';
+import type { TranscodeConfig } from './config.ts';
+import type { TrackLayout } from './layout.ts';
+import { parseProgramSdp } from './sdp.ts';
+import type { CmafSink, RtpReturnTarget } from './types.ts';
+
+/**
+ * What one FFmpeg run (one session) is, pure: the program checked against its
+ * SDP, and the plan (argv, outputs) with this session's targets resolved. The
+ * process wrapper (ffmpegProcess.ts) runs it; nothing here spawns or listens.
+ */
+
+/** Where an in-process sink takes a session's pushes (the StreamSinkBridge, once it listens). */
+export interface SessionEndpoint {
+  urlFor(session: number, trackId: string): string;
+  thumbnailUrlFor(session: number): string;
+}
+
+export interface RunPlanInput {
+  readonly config: TranscodeConfig;
+  /** The broadcast's tracks (decided from the first program). */
+  readonly layout: TrackLayout;
+  readonly program: ProgramInput;
+  readonly sink: CmafSink;
+  /** The stream sink's loopback endpoint; absent before it listens (the plan then names port 0). */
+  readonly endpoint?: SessionEndpoint;
+  readonly rtpReturn?: RtpReturnTarget;
+}
+
+/** The FFmpeg plan of one session: each track pushed to the sink under this session, the RTP copy under this session's SSRCs. */
+export function runPlan(input: RunPlanInput, session: number): FfmpegPlan {
+  const { config, sink, endpoint } = input;
+  const targetFor = (trackId: string) => {
+    if (sink.kind === 'http') return sink.urlFor(trackId);
+    return endpoint ? endpoint.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
+  };
+  const rtp = input.rtpReturn;
+  const rtpReturn = rtp && {
+    address: rtp.address,
+    video: { ...rtp.video, ssrc: rtp.ssrcFor(session, 'video') },
+    audio: { ...rtp.audio, ssrc: rtp.ssrcFor(session, 'audio') },
+  };
+  // Thumbnails go to an in-process sink that takes them (the HTTP sink has no place for them).
+  const thumbnailTarget = endpoint && sink.kind === 'stream' && sink.thumbnail ? endpoint.thumbnailUrlFor(session) : undefined;
+  return planProgram(
+    config,
+    input.layout,
+    input.program,
+    { targetFor, ...(rtpReturn ? { rtpReturn } : {}), ...(thumbnailTarget ? { thumbnailTarget } : {}) },
+    rtpInputOptions(config),
+  );
+}
+
+/** Checks a program's SDP against its composition; returns the RTP ports FFmpeg will bind. */
+export function checkProgram(program: ProgramInput): number[] {
+  const { compose, sdp } = program;
+  if (sdp === undefined) {
+    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no SDP');
+    return [];
+  }
+  const info = parseProgramSdp(sdp); // InputError('bad-sdp')
+  const videoLines = program.simulcast ? program.simulcast.heights.length : compose.videos.length;
+  if (program.simulcast && compose.videos.length !== 1) throw new InputError('bad-program', 'a simulcast program has exactly one video');
+  if (info.videos.length !== videoLines || info.audios.length !== compose.audios) {
+    throw new InputError(
+      'bad-program',
+      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${videoLines} and ${compose.audios}`,
+    );
+  }
+  return [...info.videos, ...info.audios].map((m) => m.port);
+}

@@ -25,7 +25,8 @@ export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type Swit
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
-export { Transcoder, verifyFfmpeg, type TranscoderOptions } from './transcoder.ts';
+export { Transcoder, type TranscoderOptions } from './transcoder.ts';
+export { verifyFfmpeg } from './preflight.ts';
 export type { WithStderr } from './ffmpegErrors.ts';
 export type { DecodeErrorStats } from './decodeErrors.ts';
 export { RtpReturnRelay, type RtpReturnRelayOptions, type RtpReturnDestination } from './rtpReturn.ts';

@@ -38,6 +38,24 @@ export function checkFfmpeg(ffmpegPath: string, timeoutMs = 5000): Promise<strin
   });
 }
 
+const verifiedBinaries = new Map<string, Promise<string>>();
+
+/**
+ * Checks an FFmpeg binary once per process (`-version`); a failed check is
+ * forgotten so the next start checks again. Callers may warm it at start-up so
+ * the first broadcast does not pay for it (on a loaded machine the check alone
+ * can take seconds).
+ */
+export function verifyFfmpeg(ffmpegPath: string): Promise<string> {
+  let check = verifiedBinaries.get(ffmpegPath);
+  if (!check) {
+    check = checkFfmpeg(ffmpegPath);
+    verifiedBinaries.set(ffmpegPath, check);
+    check.catch(() => verifiedBinaries.delete(ffmpegPath));
+  }
+  return check;
+}
+
 /** Checks that the packager's HTTP ingest accepts TCP connections. */
 export function checkReachable(url: string, timeoutMs = 2000): Promise<void> {
   const u = new URL(url);

@@ -1,19 +1,19 @@
-import type { ChildProcess } from 'node:child_process';
-import { PassThrough } from 'node:stream';
-import type ffmpeg from 'fluent-ffmpeg';
 import { DependencyError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { fluentCommand, type FfmpegPlan } from './args.ts';
+import type { FfmpegPlan } from './args.ts';
 import type { ProgramInput } from './compose.ts';
 import { chooseLayout, type TrackLayout } from './layout.ts';
 import { StreamSinkBridge } from './bridge.ts';
 import type { TranscodeConfig } from './config.ts';
-import { DecodeErrorWatcher, type DecodeErrorStats } from './decodeErrors.ts';
-import { LineRing, errorSummary, parseProgressLine } from './progress.ts';
-import { checkFfmpeg, checkReachable, waitUdpBound } from './preflight.ts';
+import type { DecodeErrorStats } from './decodeErrors.ts';
+import { FfmpegProcess } from './ffmpegProcess.ts';
+import { OUTPUT_FAILED, startError, type WithStderr } from './ffmpegErrors.ts';
+import { KeyframeRequests } from './keyframes.ts';
+import { LineRing, errorSummary } from './progress.ts';
+import { checkReachable, verifyFfmpeg } from './preflight.ts';
 import { nextRestart } from './restartPolicy.ts';
 import { checkProgram, runPlan } from './runPlan.ts';
-import { OUTPUT_FAILED, startError, type WithStderr } from './ffmpegErrors.ts';
-import type { CmafSink, ExitInfo, KeyframeRequester, RtpReturnTarget, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
+import { StallWatchdog } from './stall.ts';
+import type { CmafSink, KeyframeRequester, RtpReturnTarget, TrackInfo, TranscodeProgress, TranscoderEvents, TranscoderState } from './types.ts';
 
 export interface TranscoderOptions {
   /** Parsed once with `parseTranscodeConfig`. */
@@ -35,60 +35,18 @@ export interface TranscoderOptions {
   readonly id?: string;
 }
 
-interface Run {
-  readonly session: number;
-  /** This session copies the host's video. */
-  readonly copies: boolean;
-  readonly command: ffmpeg.FfmpegCommand;
-  /** FFmpeg's stdin: the SDP is written when the run is activated. */
-  readonly sdpInput: PassThrough;
-  /** Given its SDP (a standby is not, until a restart needs it). */
-  activated: boolean;
-  onRunning: () => void;
-  readonly runningPromise: Promise<void>;
-  proc?: ChildProcess;
-  pid?: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  requested: boolean;
-  exit?: ExitInfo;
-  readonly exited: Promise<ExitInfo>;
-  lastOutTimeMs: number;
-  lastAdvanceAt: number;
-  running: boolean;
-  /** Tracks whose first fragment reached the in-process sink; `flowing` resolves when all have. */
-  readonly fragmentTracks: Set<string>;
-  readonly flowing: Promise<void>;
-  onFlowing: () => void;
-}
-
 /** How long a reconfigured-away FFmpeg gets between SIGTERM and SIGKILL. */
 const RECONFIGURE_KILL_GRACE_MS = 1000;
-
-const verifiedBinaries = new Map<string, Promise<string>>();
-
-/**
- * Checks an FFmpeg binary once per process (`-version`); a failed check is
- * forgotten so the next start checks again. Callers may warm it at start-up so
- * the first broadcast does not pay for it (on a loaded machine the check alone
- * can take seconds).
- */
-export function verifyFfmpeg(ffmpegPath: string): Promise<string> {
-  let check = verifiedBinaries.get(ffmpegPath);
-  if (!check) {
-    check = checkFfmpeg(ffmpegPath);
-    verifiedBinaries.set(ffmpegPath, check);
-    check.catch(() => verifiedBinaries.delete(ffmpegPath));
-  }
-  return check;
-}
 
 /**
  * Supervises FFmpeg for one broadcast: RTP in (per the SDP), one CMAF track per
  * rung and for audio out. States: starting → running ⇄ stalled → restarting →
  * starting …, and stopped (after close() or when retries run out, `died`).
  * Every FFmpeg (re)start is a new session: the sink sees new requests/streams
- * per track (a discontinuity for the packager).
+ * per track (a discontinuity for the packager). A facade: what a session runs
+ * is runPlan.ts, the process ffmpegProcess.ts, the restart rule
+ * restartPolicy.ts, stalls stall.ts, keyframe requests keyframes.ts; here are
+ * the states, the warm standby and the make-before-break hand-over.
  */
 export class Transcoder extends TypedEmitter<TranscoderEvents> {
   readonly id: string;
@@ -106,17 +64,15 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #closed = false;
   #session = 0;
   #attempt = 0;
-  #run?: Run;
-  #standby?: Run;
+  #run?: FfmpegProcess;
+  #standby?: FfmpegProcess;
   #bridge?: StreamSinkBridge;
-  #watchdog?: NodeJS.Timeout;
-  #keyframeTimer?: NodeJS.Timeout;
+  readonly #watchdog: StallWatchdog;
+  readonly #keyframes: KeyframeRequests;
   #restartTimer?: NodeJS.Timeout;
-  #owedKeyframeTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
   /** The starting session was stopped by reconfigure(): its failure is no failure. */
   #preempted = false;
-  readonly #decodeErrors: DecodeErrorWatcher;
 
   constructor(opts: TranscoderOptions) {
     super();
@@ -127,8 +83,27 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#ports = checkProgram(opts.program); // InputError('bad-sdp' | 'bad-program')
     this.#program = opts.program;
     this.#layout = chooseLayout(opts.config, opts.program);
-    this.#stderr = new LineRing(opts.config.supervision.stderrLines);
-    this.#decodeErrors = new DecodeErrorWatcher(opts.config.supervision.keyframeOnDecodeError.minIntervalMs);
+    const { supervision } = opts.config;
+    this.#stderr = new LineRing(supervision.stderrLines);
+    this.#keyframes = new KeyframeRequests({
+      ...(opts.keyframes ? { requester: opts.keyframes } : {}),
+      segmentDurationMs: opts.config.segmentDurationMs,
+      onDecodeError: supervision.keyframeOnDecodeError,
+      logger: this.#log,
+    });
+    this.#watchdog = new StallWatchdog(supervision.stallTimeoutMs, () => {
+      const run = this.#run;
+      if (!run || run.exit || !run.running || this.#closed) return undefined;
+      return { state: this.#state, lastAdvanceAt: run.lastAdvanceAt };
+    });
+    this.#watchdog.onListenerError((event, err) => this.#log.error({ err, event }, 'stall handling failed'));
+    this.#watchdog.on('stalled', (idleMs) => {
+      this.#log.warn({ idleMs, session: this.#run?.session }, 'output stalled');
+      this.#setState('stalled');
+      this.#keyframes.request('stall');
+    });
+    this.#watchdog.on('resumed', () => this.#setState('running'));
+    this.#watchdog.on('stuck', (idleMs) => this.#scheduleRestart(`output stalled for ${idleMs} ms`));
     this.#tracks = this.#plan(0).outputs.map((o) => o.track);
   }
 
@@ -161,7 +136,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
 
   /** Decode errors FFmpeg reported (all sessions) and the keyframe requests they led to. */
   get decodeStats(): DecodeErrorStats {
-    return this.#decodeErrors.stats;
+    return this.#keyframes.decodeStats;
   }
 
   /** The last stderr lines of FFmpeg (bounded). */
@@ -194,11 +169,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
         this.#bridge = await StreamSinkBridge.start(sink, this.#log, (info) => {
           const run = this.#run;
           if (run?.session === info.session) {
-            run.lastAdvanceAt = Date.now();
-            if (info.type === 'moof' && !run.fragmentTracks.has(info.trackId)) {
-              run.fragmentTracks.add(info.trackId);
-              if (run.fragmentTracks.size >= this.#tracks.length) run.onFlowing();
-            }
+            run.advanced();
+            if (info.type === 'moof') run.outputStarted(info.trackId);
           }
           this.emit('box', info);
         });
@@ -210,13 +182,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#setState('stopped');
       throw err;
     }
-    this.#watchdog = setInterval(() => this.#checkStall(), Math.max(50, Math.floor(config.supervision.stallTimeoutMs / 4)));
+    this.#watchdog.start();
     if (this.#layout.kind !== 'ladder') {
       // Copied video's keyframes come from the host: ask for one every segment while a session copies
       // (of every layer at once, so the renditions' segments start together).
-      this.#keyframeTimer = setInterval(() => {
-        if (this.#run?.copies) this.#requestKeyFrame('segment');
-      }, config.segmentDurationMs);
+      this.#keyframes.everySegment(() => this.#run?.copies === true);
     }
   }
 
@@ -230,13 +200,12 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   async #shutdown(): Promise<void> {
-    clearInterval(this.#watchdog);
-    clearInterval(this.#keyframeTimer);
+    this.#watchdog.stop();
+    this.#keyframes.stop();
     clearTimeout(this.#restartTimer);
-    clearTimeout(this.#owedKeyframeTimer);
     const standby = this.#standby;
     this.#standby = undefined;
-    await Promise.all([this.#run && this.#stopProcess(this.#run), standby && this.#stopProcess(standby)]);
+    await Promise.all([this.#run?.stop(), standby?.stop()]);
     await this.#bridge?.close();
     this.#bridge = undefined;
   }
@@ -272,14 +241,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#ports = ports;
     const standby = this.#standby;
     this.#standby = undefined;
-    if (standby) void this.#stopProcess(standby);
+    if (standby) void standby.stop();
     if (this.#state === 'restarting') return; // the pending restart plans with the new program
     if (this.#state === 'starting') {
       // A session of the old program is starting: stop it, the supervisor restarts at once
       // with the new one (not counted as a failure).
       if (this.#run && !this.#run.exit) {
         this.#preempted = true;
-        await this.#stopProcess(this.#run, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+        await this.#run.stop(Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
       }
       return;
     }
@@ -292,7 +261,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     // discontinuity. The old one's input may be dead already (a host left): FFmpeg then
     // ignores SIGTERM, and its unflushed tail is not worth waiting for.
     const previous = this.#run;
-    const stopPrevious = () => previous && this.#stopProcess(previous, Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+    const stopPrevious = () => previous?.stop(Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
     for (;;) {
       try {
         await this.#launch();
@@ -319,7 +288,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
    * feeds viewers until that moment. Bounded by the start timeout; an HTTP sink
    * gives no such signal, and FFmpeg's progress has to do.
    */
-  async #untilFlowing(run: Run): Promise<void> {
+  async #untilFlowing(run: FfmpegProcess): Promise<void> {
     if (!this.#bridge) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([run.flowing, run.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
@@ -345,103 +314,26 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.emit('state', state, previous);
   }
 
-  #requestKeyFrame(reason: string): void {
-    const requester = this.#opts.keyframes;
-    if (!requester) return;
-    this.#log.trace({ reason }, 'requestKeyFrame()');
-    try {
-      Promise.resolve(requester.requestKeyFrame()).catch((err: unknown) => this.#log.warn({ err, reason }, 'keyframe request failed'));
-    } catch (err) {
-      this.#log.warn({ err, reason }, 'keyframe request failed');
-    }
-  }
-
-  /**
-   * A damaged picture (lost or reordered RTP) stays damaged until the next
-   * keyframe, and FFmpeg never asks for one: ask the SFU, rate-limited.
-   */
-  #onDecodeLine(line: string): void {
-    if (!this.#opts.config.supervision.keyframeOnDecodeError.enabled) return;
-    const verdict = this.#decodeErrors.feed(line, Date.now());
-    if (verdict === 'ignored') return;
-    const stats = this.#decodeErrors.stats;
-    const request = verdict === 'request';
-    if (request) {
-      this.#log.debug({ ffmpeg: line, ...stats }, 'decode error: requesting a keyframe');
-      this.#requestKeyFrame('decode-error');
-    }
-    this.emit('decodeError', { line, keyframeRequested: request, ...stats });
-    const owedIn = this.#decodeErrors.owedIn(Date.now());
-    if (owedIn !== undefined && !this.#owedKeyframeTimer) {
-      this.#owedKeyframeTimer = setTimeout(() => {
-        this.#owedKeyframeTimer = undefined;
-        if (this.#closed || !this.#decodeErrors.settleOwed(Date.now())) return;
-        this.#log.debug({ ...this.#decodeErrors.stats }, 'decode error late in the interval: requesting a keyframe');
-        this.#requestKeyFrame('decode-error');
-      }, owedIn);
-    }
-  }
-
   /**
    * Spawns FFmpeg for a session without its SDP: it loads, parses its options and
    * blocks reading stdin, with no port bound and no output opened yet.
    */
-  #createRun(session: number): Run {
+  #createRun(session: number): FfmpegProcess {
     const plan = this.#plan(session);
     if (plan.mode === 'passthrough') this.#log.info({ session }, 'video copied from the host (passthrough)');
     else if (plan.mode === 'simulcast') this.#log.info({ session, layers: plan.outputs.length - 1 }, 'simulcast layers copied from the host, one rendition each');
     else if (this.#layout.kind === 'simulcast') this.#log.info({ session }, 'simulcast: video encoded while the program is not one simulcast H.264 video');
     else if (this.#layout.kind === 'single') this.#log.info({ session }, 'passthrough: video encoded while the program is not one H.264 video');
-    const sdpInput = new PassThrough();
-    const command = fluentCommand(plan, sdpInput, this.#opts.config.ffmpegPath);
-    let resolveExit!: (info: ExitInfo) => void;
-    let onRunning!: () => void;
-    let onFlowing!: () => void;
-    const run: Run = {
-      session,
-      copies: plan.mode !== 'ladder',
-      command,
-      sdpInput,
-      activated: false,
-      runningPromise: new Promise<void>((r) => (onRunning = r)),
-      onRunning: () => onRunning(),
-      code: null,
-      signal: null,
-      requested: false,
-      exited: new Promise<ExitInfo>((r) => (resolveExit = r)),
-      lastOutTimeMs: -1,
-      lastAdvanceAt: Date.now(),
-      running: false,
-      fragmentTracks: new Set(),
-      flowing: new Promise<void>((r) => (onFlowing = r)),
-      onFlowing: () => onFlowing(),
-    };
-    const sessionLog = this.#log.child({ session });
-
-    command.on('start', () => {
-      const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-      run.proc = proc;
-      run.pid = proc?.pid;
-      proc?.once('exit', (code, signal) => {
-        run.code = code;
-        run.signal = signal;
-      });
-      if (run.pid !== undefined) {
-        sessionLog.debug({ pid: run.pid, standby: !run.activated }, 'FFmpeg spawned');
-        this.emit('spawn', { session, pid: run.pid, standby: !run.activated, args: (command as unknown as { _getArguments(): string[] })._getArguments() });
-      }
-      if (run.requested) this.#signal(run); // stopped while fluent-ffmpeg was preparing
-    });
-    command.on('stderr', (line: string) => {
-      if (!run.activated) {
-        sessionLog.debug({ ffmpeg: line, standby: true }, 'stderr');
-        return;
-      }
+    const { ffmpegPath, supervision } = this.#opts.config;
+    const run = new FfmpegProcess({ plan, ffmpegPath, session, killGraceMs: supervision.killGraceMs, logger: this.#log });
+    run.on('spawn', (pid, args) => this.emit('spawn', { session, pid, standby: !run.activated, args }));
+    run.on('stderr', (line, progress) => {
       this.#stderr.push(line);
-      const progress = parseProgressLine(line);
       if (!progress) {
-        sessionLog.debug({ ffmpeg: line }, 'stderr');
-        if (this.#run === run && !run.requested) this.#onDecodeLine(line);
+        if (this.#run === run && !run.requested) {
+          const report = this.#keyframes.decodeLine(line);
+          if (report) this.emit('decodeError', report);
+        }
         // FFmpeg drops an output whose push failed and goes on with the others: restart the
         // session so every track resumes (the packager sees a discontinuity on each).
         if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
@@ -451,37 +343,18 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       }
       this.#lastProgress = progress;
       if (run.session === this.#run?.session) this.emit('progress', progress);
-      if (progress.outTimeMs !== undefined && progress.outTimeMs > run.lastOutTimeMs) {
-        const first = run.lastOutTimeMs >= 0 || progress.outTimeMs > 0;
-        run.lastOutTimeMs = progress.outTimeMs;
-        run.lastAdvanceAt = Date.now();
-        if (first && !run.running) {
-          run.running = true;
-          run.onRunning();
-        }
-      }
     });
-    const ended = (err?: Error) => {
-      if (run.exit) return;
-      // fluent-ffmpeg may report before our own 'exit' listener runs; the process object knows already.
-      run.code = run.proc?.exitCode ?? run.code;
-      run.signal = run.proc?.signalCode ?? run.signal;
-      run.exit = { session, pid: run.pid, code: run.code, signal: run.signal, requested: run.requested };
-      resolveExit(run.exit);
+    run.on('exit', (exit) => {
       if (!run.activated) {
         if (this.#standby === run) this.#standby = undefined;
-        sessionLog.debug({ pid: run.exit.pid, code: run.exit.code, signal: run.exit.signal }, 'standby FFmpeg exited');
         return;
       }
-      sessionLog.info({ pid: run.exit.pid, code: run.exit.code, signal: run.exit.signal, requested: run.exit.requested, error: err ? errorMessage(err) : undefined }, 'FFmpeg exited');
-      this.emit('exit', run.exit);
+      this.emit('exit', exit);
       if (!run.requested && !this.#closed && this.#run === run && run.running) {
         this.#scheduleRestart(`FFmpeg exited unexpectedly (${run.signal ?? `code ${run.code}`}): ${errorSummary(this.#stderr.lines())}`);
       }
-    };
-    command.on('error', (err: Error) => ended(err));
-    command.on('end', () => ended());
-    command.run();
+    });
+    run.spawn();
     return run;
   }
 
@@ -498,38 +371,25 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     let run = this.#standby;
     this.#standby = undefined;
     if (run && (run.exit || run.session !== this.#session + 1)) {
-      void this.#stopProcess(run);
+      void run.stop();
       run = undefined;
     }
     run ??= this.#createRun(this.#session + 1);
     this.#session = run.session;
     this.#run = run;
     this.#stderr.clear();
-    run.activated = true;
-    run.lastAdvanceAt = Date.now();
+    run.activate(this.#sdp() ?? '');
     this.#setState('starting');
-    run.sdpInput.end(this.#sdp() ?? '');
     const sessionLog = this.#log.child({ session: run.session });
-    if (run.pid !== undefined) sessionLog.info({ pid: run.pid }, 'FFmpeg activated');
 
     // Keyframe requests once FFmpeg listens, repeated every segment until output flows.
     const abort = new AbortController();
-    const kf = async () => {
-      try {
-        await waitUdpBound(this.#ports, abort.signal);
-      } catch {
-        return;
-      }
-      this.#requestKeyFrame('start');
-      const again = setInterval(() => this.#requestKeyFrame('start'), this.#opts.config.segmentDurationMs);
-      abort.signal.addEventListener('abort', () => clearInterval(again), { once: true });
-    };
-    void kf();
+    this.#keyframes.untilOutput(this.#ports, abort.signal);
 
     const timeoutMs = this.#opts.config.supervision.startTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      run.runningPromise.then(() => 'running' as const),
+      run.outputAdvancing.then(() => 'running' as const),
       run.exited.then(() => 'exited' as const),
       new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
     ]);
@@ -542,79 +402,12 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#prepareStandby();
       return;
     }
-    await this.#stopProcess(run);
+    await run.stop();
     if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
     throw startError(
       { outcome: outcome === 'timeout' ? 'timeout' : 'exited', code: run.code, signal: run.signal, running: run.running, ports: this.#ports, startTimeoutMs: timeoutMs },
       this.#stderr.lines(),
     );
-  }
-
-  /**
-   * A running FFmpeg gets SIGTERM (it flushes its fragments and ends its pushes);
-   * a standby still waiting for its SDP has nothing to flush and ignores SIGTERM
-   * while blocked on stdin, so its stdin is closed instead and it exits at once.
-   */
-  #signal(run: Run): void {
-    const proc = run.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    if (run.activated) {
-      this.#log.debug({ pid: run.pid, session: run.session }, 'SIGTERM');
-      proc.kill('SIGTERM');
-    } else {
-      run.sdpInput.end();
-    }
-  }
-
-  /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
-  async #stopProcess(run: Run, graceMs = this.#opts.config.supervision.killGraceMs): Promise<void> {
-    if (run.exit) return;
-    run.requested = true;
-    if (!run.activated) run.sdpInput.end();
-    // fluent-ffmpeg may still be preparing (no process yet): the 'start' handler signals it.
-    if (!run.proc) {
-      await Promise.race([run.exited, new Promise((r) => setTimeout(r, graceMs))]);
-      if (!run.proc) return; // fluent-ffmpeg never spawned; nothing runs.
-    }
-    const proc = run.proc;
-    this.#signal(run);
-    // FFmpeg acts on the first SIGTERM between packets; blocked on an input that has
-    // gone quiet (the publisher left) it waits out its 10 s RTP read timeout. A second
-    // SIGTERM interrupts that read and it still exits through its own cleanup (outputs
-    // closed, only the fragment in progress lost), unlike SIGKILL.
-    const nudge = run.activated
-      ? setTimeout(() => {
-          if (proc.exitCode === null && proc.signalCode === null) {
-            this.#log.info({ pid: run.pid, session: run.session }, 'FFmpeg still waiting on its input: second SIGTERM');
-            proc.kill('SIGTERM');
-          }
-        }, Math.floor(this.#opts.config.supervision.killGraceMs / 2))
-      : undefined;
-    const killer = setTimeout(() => {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        this.#log.warn({ pid: run.pid, session: run.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
-        proc.kill('SIGKILL');
-      }
-    }, graceMs);
-    await run.exited;
-    clearTimeout(nudge);
-    clearTimeout(killer);
-  }
-
-  #checkStall(): void {
-    const run = this.#run;
-    if (!run || run.exit || !run.running || this.#closed) return;
-    const idle = Date.now() - run.lastAdvanceAt;
-    const stallMs = this.#opts.config.supervision.stallTimeoutMs;
-    if (this.#state === 'running' && idle > stallMs) {
-      this.#log.warn({ idleMs: idle, session: run.session }, 'output stalled');
-      this.#setState('stalled');
-      this.#requestKeyFrame('stall');
-    } else if (this.#state === 'stalled' && idle <= stallMs) {
-      this.#setState('running');
-    } else if (this.#state === 'stalled' && idle > 2 * stallMs) {
-      this.#scheduleRestart(`output stalled for ${idle} ms`);
-    }
   }
 
   #scheduleRestart(reason: string): void {
@@ -639,7 +432,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.emit('restart', { attempt: this.#attempt, delayMs, reason });
     const previous = this.#run;
     void (async () => {
-      if (previous) await this.#stopProcess(previous);
+      if (previous) await previous.stop();
       if (this.#closed) return;
       this.#restartTimer = setTimeout(() => {
         if (this.#closed) return;

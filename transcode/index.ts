@@ -1,6 +1,10 @@
 /**
- * transcode/: FFmpeg from a program (the hosts' plain RTP, described by
- * ingest's SDP, and how to compose it) to CMAF tracks for the packager, supervised. The only public surface of the stage.
+ * transcode/: the stage's public surface (other folders import only this file).
+ * In: a program, the hosts' plain RTP described by ingest's SDP and how to
+ * compose it, and a config with the ladder (`parseTranscodeConfig`). Out: one
+ * CMAF byte stream per rendition and session (to the packager's HTTP ingest or
+ * an in-process `openTrack`), and the FFmpeg runs' lifecycle as Transcoder
+ * events (state, spawn, progress, restart, exit, died).
  */
 import type { Logger } from '../common/index.ts';
 import type { TranscodeConfig } from './config.ts';

@@ -3,14 +3,13 @@ import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index
 import type { Broadcast, Cue, CueInput, Packager, TimelineEvent, TimelineKind } from '../packager/index.ts';
 import {
   RtpReturnRelay, RtpSwitch, createTranscoder, streamCmafSink, switchedProgramSdp, videoCodecKey,
-  type ProgramInput, type SwitchCodec, type TranscodeConfig, type TranscodeProgress, type Transcoder,
+  type ProgramInput, type SwitchCodec, type TranscodeConfig, type Transcoder,
 } from '../transcode/index.ts';
 import { composeProgram, sameAudios, sameProgram, speakerSources, type CompositionHost, type LayoutMode, type ProgramSpec } from './composition.ts';
 import type { ComposeConfig } from './config.ts';
 import { SpeakerSelector, loudestOf } from './speaker.ts';
 import type { StageFeed, StageProgramInput, StageRtpOutput } from './stageFeed.ts';
-
-export type BroadcastState = 'starting' | 'live' | 'stopping' | 'ended' | 'failed';
+import { broadcastStatus, type BroadcastState, type BroadcastStatus } from './broadcastStatus.ts';
 
 export interface LiveBroadcastEvents {
   state: [state: BroadcastState];
@@ -32,51 +31,6 @@ export interface LiveBroadcastDeps {
   /** Something between the SFU and FFmpeg (the RTP fault tests' impairment proxy); unset in production. */
   rtpTarget?: RtpTargetHook;
   logger: Logger;
-}
-
-export interface BroadcastStatus {
-  /** The broadcast (names its media: `/live/<id>/…`). */
-  id: string;
-  /** The stage it is a broadcast of (names the room). */
-  stageId: string;
-  state: BroadcastState;
-  error?: string;
-  startedAt?: string;
-  endedAt?: string;
-  renditions: { trackId: string; kind: string; height?: number; bitrateKbps?: number; measuredBandwidth?: number }[];
-  input: { producerId: string; kind: string; bitrate: number }[];
-  transcoder?: {
-    state: string;
-    session: number;
-    pid?: number;
-    speed?: number;
-    fps?: number;
-    restarts: number;
-    /** The session copies the host's H.264 (passthrough) rather than encoding it. */
-    videoCopied: boolean;
-    /** Damaged pictures FFmpeg reported (lost/reordered RTP) and the keyframe requests they led to. */
-    decodeErrors: number;
-    keyframeRequests: number;
-  };
-  /** Age of the newest part at the live edge, ms: how fresh the origin's edge is. */
-  lastPartAgeMs?: number;
-  /** What the program shows now. */
-  program?: {
-    mode: LayoutMode;
-    speaker?: string;
-    videos: { hostId: string; cell: { x: number; y: number; width: number; height: number } }[];
-    audios: string[];
-    slate: boolean;
-    /** Program changes applied (each an FFmpeg restart with a discontinuity); speaker switches behind the RTP switch are not. */
-    changes: number;
-    /**
-     * The speaker layout's RTP switch: its sources (hosts), the one on air, switches made; with
-     * copied simulcast layers (one switch per layer, highest first) each layer's as well.
-     */
-    switch?: { sources: string[]; onAir?: string; switches: number; layers?: { height: number | undefined; onAir?: string; switches: number }[] };
-    /** Set while no host publishes: when the broadcast ends unless one comes back. */
-    hostGraceEndsAt?: string;
-  };
 }
 
 /**
@@ -776,73 +730,24 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
   }
 
   async status(): Promise<BroadcastStatus> {
-    const progress: TranscodeProgress | undefined = this.#transcoder?.lastProgress;
-    const bandwidth = new Map(this.#broadcast?.tracks.map((t) => [t.id, t.bandwidth]) ?? []);
-    return {
+    const input = await this.#inputStats();
+    return broadcastStatus({
       id: this.id,
       stageId: this.stageId,
       state: this.#state,
-      ...(this.#error ? { error: this.#error } : {}),
-      ...(this.#startedAt ? { startedAt: this.#startedAt.toISOString() } : {}),
-      ...(this.#endedAt ? { endedAt: this.#endedAt.toISOString() } : {}),
-      renditions: (this.#transcoder?.tracks ?? []).map((t) => ({
-        trackId: t.trackId,
-        kind: t.kind,
-        ...(t.height !== undefined ? { height: t.height } : {}),
-        ...(t.bitrateKbps !== undefined ? { bitrateKbps: t.bitrateKbps } : {}),
-        ...(bandwidth.get(t.trackId) ? { measuredBandwidth: bandwidth.get(t.trackId) } : {}),
-      })),
-      input: await this.#inputStats(),
-      ...(this.#transcoder
-        ? {
-            transcoder: {
-              state: this.#transcoder.state,
-              session: this.#transcoder.session,
-              ...(this.#transcoder.pid !== undefined ? { pid: this.#transcoder.pid } : {}),
-              restarts: this.#restarts,
-              videoCopied: this.#transcoder.copiesVideo,
-              ...this.#transcoder.decodeStats,
-              ...(progress?.speed !== undefined ? { speed: progress.speed } : {}),
-              ...(progress?.fps !== undefined ? { fps: progress.fps } : {}),
-            },
-          }
-        : {}),
-      ...(this.#lastPartAt && this.#state === 'live' ? { lastPartAgeMs: Date.now() - this.#lastPartAt } : {}),
-      ...(this.#program
-        ? {
-            program: {
-              mode: this.#mode,
-              ...(this.#speakers.current ? { speaker: this.#speakers.current } : {}),
-              videos: this.#program.videos.map((v) => ({ hostId: v.hostId, cell: v.cell })),
-              audios: this.#program.audios.map((a) => a.hostId),
-              slate: this.#program.slate,
-              changes: this.#changes,
-              ...(this.#switched ? { switch: this.#switchStatus(this.#switched) } : {}),
-              ...(this.#graceEndsAt ? { hostGraceEndsAt: new Date(this.#graceEndsAt).toISOString() } : {}),
-            },
-          }
-        : {}),
-    };
-  }
-
-  /** The switch as the status shows it: the top lane's on-air source and switches; with layers, each lane's. */
-  #switchStatus(switched: SwitchedVideo): NonNullable<NonNullable<BroadcastStatus['program']>['switch']> {
-    const hostOf = (producerId: string | undefined) => (producerId === undefined ? undefined : (switched.sources.get(producerId)?.hostId ?? producerId));
-    const top = switched.lanes[0]!.rtpSwitch;
-    const onAir = hostOf(top.active);
-    return {
-      sources: [...switched.sources.values()].map((s) => s.hostId),
-      ...(onAir ? { onAir } : {}),
-      switches: top.stats.switches,
-      ...(switched.lanes[0]!.layer
-        ? {
-            layers: switched.lanes.map((l) => {
-              const laneOnAir = hostOf(l.rtpSwitch.active);
-              return { height: l.layer!.height, ...(laneOnAir ? { onAir: laneOnAir } : {}), switches: l.rtpSwitch.stats.switches };
-            }),
-          }
-        : {}),
-    };
+      error: this.#error,
+      startedAt: this.#startedAt,
+      endedAt: this.#endedAt,
+      transcoder: this.#transcoder,
+      restarts: this.#restarts,
+      packaged: this.#broadcast?.tracks ?? [],
+      input,
+      lastPartAt: this.#lastPartAt,
+      program: this.#program
+        ? { mode: this.#mode, speaker: this.#speakers.current, spec: this.#program, changes: this.#changes, switched: this.#switched, graceEndsAt: this.#graceEndsAt }
+        : undefined,
+      now: Date.now(),
+    });
   }
 
   /** Bytes per program input, from the SFU's view (every switch source included). */

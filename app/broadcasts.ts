@@ -4,7 +4,8 @@ import type { Cue, CueInput, Packager } from '../packager/index.ts';
 import type { TranscodeConfig } from '../transcode/index.ts';
 import type { ComposeConfig } from './config.ts';
 import type { LayoutMode } from './composition.ts';
-import { LiveBroadcast, type BroadcastStatus } from './liveBroadcast.ts';
+import type { BroadcastStatus } from './broadcastStatus.ts';
+import { LiveBroadcast } from './liveBroadcast.ts';
 import type { Recordings } from './recordings.ts';
 import type { StageFeedSource } from './stageFeed.ts';
 

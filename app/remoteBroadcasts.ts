@@ -6,7 +6,7 @@ import type { BroadcastControl } from './broadcasts.ts';
 import type { LayoutMode } from './composition.ts';
 import { serveStageFeed } from './feedService.ts';
 import { FEEDS_PATH } from './internalApi.ts';
-import type { BroadcastStatus } from './liveBroadcast.ts';
+import type { BroadcastStatus } from './broadcastStatus.ts';
 import { rankNodes, type BroadcastNode } from './placement.ts';
 import { RpcChannel } from './rpcChannel.ts';
 

@@ -1,3 +1,8 @@
+/**
+ * The app's entry: app/ wires the stages (ingest → transcode → packager →
+ * origin/store → player). It takes the config (app/config.ts) and gives the
+ * running HTTP app (`startApp`, or `startNode` for a process's role).
+ */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';

@@ -1,4 +1,5 @@
 import type { types as ms } from 'mediasoup';
+import { write, type MediaDescription, type SessionDescription } from 'sdp-transform';
 import type { MediaKind } from '../types.ts';
 import type { WhipOffer } from './offer.ts';
 
@@ -59,7 +60,9 @@ export type AnswerSection = AcceptedAnswerSection | RejectedAnswerSection;
  * them: nothing trickles), our DTLS fingerprint with `a=setup:passive`, the
  * accepted sections in a BUNDLE group (the offerer-tagged one first, RFC 8843
  * §7.3.1; port 9, no bundle-only, JSEP §5.3.1), every other section port 0.
- * Pure: the same input always gives the same text.
+ * The answer is built as an sdp-transform session description and written by
+ * it (attributes in its grammar's order). Pure: the same input always gives
+ * the same text.
  */
 export function writeAnswer(
   sections: readonly AnswerSection[],
@@ -69,58 +72,69 @@ export function writeAnswer(
 ): string {
   const accepted = sections.filter((m): m is AcceptedAnswerSection => m.accepted);
   const group = [...accepted.filter((m) => m.mid === bundle.bundleTag), ...accepted.filter((m) => m.mid !== bundle.bundleTag)];
-  const lines = ['v=0', `o=- ${opts.sessionId} 1 IN IP4 0.0.0.0`, 's=-', 't=0 0', 'a=ice-lite'];
-  lines.push(`a=group:BUNDLE ${group.map((m) => m.mid).join(' ')}`);
-  if (bundle.extmapAllowMixed) lines.push('a=extmap-allow-mixed');
-  lines.push('a=msid-semantic: WMS *');
-  for (const m of sections) lines.push(...mediaSection(m, transport));
-  return `${lines.join('\r\n')}\r\n`;
+  const session: SessionDescription = {
+    version: 0,
+    origin: { username: '-', sessionId: opts.sessionId, sessionVersion: 1, netType: 'IN', ipVer: 4, address: '0.0.0.0' },
+    name: '-',
+    timing: { start: 0, stop: 0 },
+    icelite: 'ice-lite',
+    groups: [{ type: 'BUNDLE', mids: group.map((m) => m.mid).join(' ') }],
+    ...(bundle.extmapAllowMixed ? { extmapAllowMixed: 'extmap-allow-mixed' as const } : {}),
+    msidSemantic: { semantic: 'WMS', token: '*' },
+    media: sections.map((m) => mediaDescription(m, transport)),
+  };
+  return write(session);
 }
 
-function mediaSection(m: AnswerSection, t: WhipTransportDescription): string[] {
+const NO_ADDRESS = { version: 4, ip: '0.0.0.0' };
+
+function mediaDescription(m: AnswerSection, t: WhipTransportDescription): MediaDescription {
   if (!m.accepted) {
-    return [`m=${m.type} 0 ${m.protocol} ${m.formats || '0'}`, 'c=IN IP4 0.0.0.0', ...(m.mid !== undefined ? [`a=mid:${m.mid}`] : []), 'a=inactive'];
+    return { type: m.type, port: 0, protocol: m.protocol, payloads: m.formats || '0', connection: NO_ADDRESS, rtp: [], fmtp: [], ...(m.mid !== undefined ? { mid: m.mid } : {}), direction: 'inactive' };
   }
   const { rtpParameters: p } = m;
   const fingerprint = t.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256') ?? t.dtlsParameters.fingerprints[0];
   if (!fingerprint) throw new TypeError('the transport has no DTLS fingerprint');
-  const out = [
-    `m=${m.kind} 9 ${m.protocol} ${p.codecs.map((c) => c.payloadType).join(' ')}`,
-    'c=IN IP4 0.0.0.0',
-    `a=ice-ufrag:${t.iceParameters.usernameFragment}`,
-    `a=ice-pwd:${t.iceParameters.password}`,
-    `a=fingerprint:${fingerprint.algorithm} ${fingerprint.value}`,
-    'a=setup:passive',
-    `a=mid:${m.mid}`,
-    `a=${m.direction}`,
-    'a=rtcp-mux',
-  ];
-  if (p.rtcp?.reducedSize) out.push('a=rtcp-rsize');
-  if (m.send) out.push(`a=msid:${m.send.streamId} ${m.send.trackId}`);
-  for (const h of p.headerExtensions ?? []) out.push(`a=extmap:${h.id} ${h.uri}`);
-  for (const c of p.codecs) {
-    const name = c.mimeType.split('/')[1];
-    out.push(`a=rtpmap:${c.payloadType} ${name}/${c.clockRate}${c.channels && c.channels > 1 ? `/${c.channels}` : ''}`);
-    for (const fb of c.rtcpFeedback ?? []) out.push(`a=rtcp-fb:${c.payloadType} ${fb.type}${fb.parameter ? ` ${fb.parameter}` : ''}`);
-    const fmtp = Object.entries(c.parameters ?? {})
+  const fmtp = (c: ms.RtpCodecParameters) =>
+    Object.entries(c.parameters ?? {})
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(';');
-    if (fmtp) out.push(`a=fmtp:${c.payloadType} ${fmtp}`);
-  }
-  if (m.simulcastRecv) {
+  const sent = m.send ? [m.send.ssrc, ...(m.send.rtxSsrc !== undefined ? [m.send.rtxSsrc] : [])] : [];
+  return {
+    type: m.kind,
+    port: 9,
+    protocol: m.protocol,
+    payloads: p.codecs.map((c) => c.payloadType).join(' '),
+    connection: NO_ADDRESS,
+    iceUfrag: t.iceParameters.usernameFragment,
+    icePwd: t.iceParameters.password,
+    fingerprint: { type: fingerprint.algorithm, hash: fingerprint.value },
+    setup: 'passive',
+    mid: m.mid,
+    direction: m.direction,
+    rtcpMux: 'rtcp-mux',
+    ...(p.rtcp?.reducedSize ? { rtcpRsize: 'rtcp-rsize' as const } : {}),
+    ...(m.send ? { msid: [{ id: m.send.streamId, appdata: m.send.trackId }] } : {}),
+    ext: (p.headerExtensions ?? []).map((h) => ({ value: h.id, uri: h.uri })),
+    rtp: p.codecs.map((c) => ({ payload: c.payloadType, codec: c.mimeType.split('/')[1]!, rate: c.clockRate, ...(c.channels && c.channels > 1 ? { encoding: c.channels } : {}) })),
+    rtcpFb: p.codecs.flatMap((c) => (c.rtcpFeedback ?? []).map((fb) => ({ payload: c.payloadType, type: fb.type, ...(fb.parameter ? { subtype: fb.parameter } : {}) }))),
+    fmtp: p.codecs.filter((c) => fmtp(c) !== '').map((c) => ({ payload: c.payloadType, config: fmtp(c) })),
     // RFC 8853 §5.3: the answer receives the rids the offer sends, in its order.
-    for (const rid of m.simulcastRecv) out.push(`a=rid:${rid} recv`);
-    out.push(`a=simulcast:recv ${m.simulcastRecv.join(';')}`);
-  }
-  if (m.send) {
-    if (m.send.rtxSsrc !== undefined) out.push(`a=ssrc-group:FID ${m.send.ssrc} ${m.send.rtxSsrc}`);
-    for (const ssrc of [m.send.ssrc, ...(m.send.rtxSsrc !== undefined ? [m.send.rtxSsrc] : [])]) out.push(`a=ssrc:${ssrc} cname:${m.send.cname}`);
-  }
-  for (const c of t.iceCandidates) {
-    const address = c.address || c.ip;
-    const tcp = c.protocol === 'tcp' ? ` tcptype ${c.tcpType ?? 'passive'}` : '';
-    out.push(`a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${address} ${c.port} typ ${c.type}${tcp}`);
-  }
-  out.push('a=end-of-candidates');
-  return out;
+    ...(m.simulcastRecv
+      ? { rids: m.simulcastRecv.map((rid) => ({ id: rid, direction: 'recv' })), simulcast: { dir1: 'recv' as const, list1: m.simulcastRecv.join(';') } }
+      : {}),
+    ...(m.send?.rtxSsrc !== undefined ? { ssrcGroups: [{ semantics: 'FID', ssrcs: `${m.send.ssrc} ${m.send.rtxSsrc}` }] } : {}),
+    ...(m.send ? { ssrcs: sent.map((ssrc) => ({ id: ssrc, attribute: 'cname', value: m.send!.cname })) } : {}),
+    candidates: t.iceCandidates.map((c) => ({
+      foundation: c.foundation,
+      component: 1,
+      transport: c.protocol,
+      priority: c.priority,
+      ip: c.address || c.ip,
+      port: c.port,
+      type: c.type,
+      ...(c.protocol === 'tcp' ? { tcptype: c.tcpType ?? 'passive' } : {}),
+    })),
+    endOfCandidates: 'end-of-candidates',
+  };
 }

@@ -3,10 +3,12 @@
 // writes: WHIP (receive, simulcast, RTX, rejected sections with and without a
 // mid, the tagged section not first) and WHEP (send: SSRC, RTX SSRC, MSID).
 // The new answer must say the same thing: the same lines in each section, and
-// the same session description once parsed (RFC 9725, RFC 8843).
+// the same session description once parsed (RFC 9725, RFC 8843); only the order
+// of a= lines within the session part and within a section differs (RFC 8866
+// §5 fixes the order of line types, not of attributes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse } from 'sdp-transform';
+import { parse, write } from 'sdp-transform';
 import { buildAnswer, type WhipOffer, type WhipTransportDescription } from '../../ingest/whip/index.ts';
 import { writeAnswer, type AnswerSection } from '../../ingest/whip/answer.ts';
 
@@ -287,5 +289,9 @@ for (const [name, answer, golden] of [
     assert.deepEqual(parsed, parse(golden));
     assert.equal(parsed.invalid, undefined, 'every line is one sdp-transform knows');
     for (const m of parsed.media) assert.equal(m.invalid, undefined, `every line of m=${m.type} (mid ${m.mid}) is one sdp-transform knows`);
+  });
+
+  test(`a ${name} answer is the reference answer as sdp-transform writes it (its attribute order, byte for byte)`, () => {
+    assert.equal(answer(), write(parse(golden)));
   });
 }

@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, write } from 'sdp-transform';
-import { buildAnswer, type WhipOffer, type WhipTransportDescription } from '../../ingest/whip/index.ts';
-import { writeAnswer, type AnswerSection } from '../../ingest/whip/answer.ts';
+import { writeAnswer, type AnswerSection, type AnswerTransport } from '../../ingest/webrtcHttp/answer.ts';
+import { buildAnswer, type WhipOffer } from '../../ingest/whip/index.ts';
 
-const transport: WhipTransportDescription = {
+const transport: AnswerTransport = {
   iceParameters: { usernameFragment: 'srvufrag0123456789abcdef01234567', password: 'srvpassword0123456789abcdef012345', iceLite: true },
   iceCandidates: [
     { foundation: 'udpcandidate', priority: 1076302079, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'udp', port: 40001, type: 'host' },

@@ -1,3 +1,15 @@
+/**
+ * Ingest: hosts' media in, plain RTP out. This file is the stage's whole public surface.
+ *
+ * Takes in WebRTC from browser hosts over our signalling (signalling/, the host
+ * page), WHIP (RFC 9725) from OBS, GStreamer and FFmpeg (whip/), and WHEP
+ * viewers (whep/), who are sent the broadcast's program, which comes back in
+ * as RTP (ProgramSource). WHIP and WHEP share their HTTP and SDP side
+ * (webrtcHttp/).
+ *
+ * Gives out plain RTP per host and track to transcode (RtpOutput), described
+ * by SDP (buildFfmpegSdp), and stage and host events (Sfu, Stage).
+ */
 export { Sfu, type SfuEvents } from './sfu.ts';
 export { Stage, Host, type TransportLiveness } from './stage.ts';
 export { ProgramSource, programRtpParameters, type ProgramStreamSpec, type ProgramInputAddress } from './programSource.ts';

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { Logger } from '../../common/index.ts';
 import type { IngestConfig } from '../config.ts';
 import type { Sfu } from '../sfu.ts';
-import { createWhipRouter } from '../whip/http.ts';
+import { createSessionRouter } from '../webrtcHttp/router.ts';
 import { WhepSessions } from './sessions.ts';
 
 export { WhepSessions, WhepSession, type WhepSessionEndReason, type WhepSessionsEvents, type WhepSessionsOptions } from './sessions.ts';
@@ -11,8 +11,9 @@ export { translateWhepOffer, programCapabilities, type WhepOffer, type WhepOffer
 
 /**
  * WHEP playback as configured (`ingest.whep`): the sessions on `sfu`, and the
- * router that serves them (mount at /whep). The HTTP side is WHIP's: the same
- * offer/answer exchange, session URL, CORS, rate limit and error shape.
+ * router that serves them (mount at /whep). The HTTP side is WHIP's
+ * (ingest/webrtcHttp/router.ts): the same offer/answer exchange, session URL,
+ * CORS, rate limit and error shape.
  */
 export function createWhepEgress(sfu: Sfu, config: IngestConfig['whep'], logger: Logger): { sessions: WhepSessions; router: Router } {
   const sessions = new WhepSessions(
@@ -24,5 +25,5 @@ export function createWhepEgress(sfu: Sfu, config: IngestConfig['whep'], logger:
     },
     logger,
   );
-  return { sessions, router: createWhipRouter(sessions, { ...config, logger, label: 'WHEP' }) };
+  return { sessions, router: createSessionRouter(sessions, { ...config, logger, label: 'WHEP' }) };
 }

@@ -1,85 +1,48 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
-import { InputError, InvalidStateError, TypedEmitter, type Logger } from '../../common/index.ts';
+import { InputError, InvalidStateError, type Logger } from '../../common/index.ts';
 import type { ProgramSource } from '../programSource.ts';
 import type { Sfu } from '../sfu.ts';
-import { watchLiveness, type Stage, type TransportLiveness } from '../stage.ts';
+import { watchLiveness, type Stage } from '../stage.ts';
 import type { MediaKind } from '../types.ts';
-import { writeAnswer, type AnswerSection } from '../whip/answer.ts';
-import type { WhipOfferLimits } from '../whip/offer.ts';
+import { newSdpSessionId, writeAnswer, type AnswerSection } from '../webrtcHttp/answer.ts';
+import type { OfferLimits } from '../webrtcHttp/offer.ts';
+import { asOfferError, SdpSession, SdpSessions, digestToken, type SdpSessionEndReason, type SdpSessionsEvents } from '../webrtcHttp/sessions.ts';
 import { verifyWhepToken, type WhepTokenClaims } from './token.ts';
 import { translateWhepOffer, type WhepOffer, type WhepReceivingMedia } from './offer.ts';
 
-export type WhepSessionEndReason = 'deleted' | 'ice-disconnected' | 'dtls-failed' | 'transport-closed' | 'connect-timeout' | 'program-ended' | 'shutdown';
+export type WhepSessionEndReason = SdpSessionEndReason | 'program-ended';
 
-export interface WhepSessionsEvents {
-  sessioncreate: [session: WhepSession];
-  sessionclose: [session: WhepSession, reason: WhepSessionEndReason];
-}
+export type WhepSessionsEvents = SdpSessionsEvents<WhepSession, WhepSessionEndReason>;
 
 export interface WhepSessionsOptions {
-  limits: WhipOfferLimits;
+  limits: OfferLimits;
   /** A session not connected (DTLS up) by then is ended, freeing its seat. */
   connectTimeoutMs: number;
   /** WebRTC seats per stage (503 beyond). */
   maxViewersPerStage: number;
 }
 
-const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
-
 /** One WHEP viewer: a WebRtcTransport on a viewer router and a consumer per program track it receives. */
-export class WhepSession {
-  readonly id = randomUUID();
-  readonly etag = `"${randomBytes(12).toString('base64url')}"`;
-  readonly createdAt = new Date();
-  #ended: WhepSessionEndReason | undefined;
-  #connected = false;
-  readonly #cleanups: (() => void)[] = [];
-
+export class WhepSession extends SdpSession<'program-ended'> {
   constructor(
-    readonly stage: Stage,
+    stage: Stage,
     readonly transport: ms.WebRtcTransport,
     readonly consumers: readonly ms.Consumer[],
-    readonly answer: string,
-    readonly tokenDigest: Buffer,
-    private readonly onEnd: (s: WhepSession, reason: WhepSessionEndReason) => void,
-  ) {}
-
-  get ended(): WhepSessionEndReason | undefined {
-    return this.#ended;
+    answer: string,
+    tokenDigest: Buffer,
+    onEnd: (s: SdpSession<'program-ended'>, reason: WhepSessionEndReason) => void,
+  ) {
+    super(stage, answer, tokenDigest, onEnd);
   }
 
-  get connected(): boolean {
-    return this.#connected;
+  /** A viewer that joins mid-GOP sees a picture at the program's next keyframe (FFmpeg cannot answer a PLI). */
+  protected override onConnected(): void {
+    for (const c of this.consumers) if (c.kind === 'video' && !c.closed) c.requestKeyFrame().catch(() => {});
   }
 
-  heldBy(token: string): boolean {
-    return timingSafeEqual(digest(token), this.tokenDigest);
-  }
-
-  /** @internal */
-  onLiveness(state: TransportLiveness): void {
-    if (state === 'connected') {
-      this.#connected = true;
-      // A viewer that joins mid-GOP sees a picture at the program's next keyframe (FFmpeg cannot answer a PLI).
-      for (const c of this.consumers) if (c.kind === 'video' && !c.closed) c.requestKeyFrame().catch(() => {});
-      return;
-    }
-    this.end(state === 'disconnected' ? 'ice-disconnected' : state === 'failed' ? 'dtls-failed' : 'transport-closed');
-  }
-
-  /** @internal */
-  addCleanup(fn: () => void): void {
-    this.#cleanups.push(fn);
-  }
-
-  /** Ends the session: its transport (and so its consumers) closes. Safe twice. */
-  end(reason: WhepSessionEndReason): void {
-    if (this.#ended) return;
-    this.#ended = reason;
-    for (const c of this.#cleanups.splice(0)) c();
+  /** Its transport (and so its consumers) closes. */
+  protected override release(): void {
     this.transport.close();
-    this.onEnd(this, reason);
   }
 }
 
@@ -101,32 +64,16 @@ interface ViewerRouter {
  * offer become a WebRTC session receiving the stage's program, the very
  * picture and mix HLS viewers get (ingest/programSource.ts).
  */
-export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
+export class WhepSessions extends SdpSessions<WhepSession, 'program-ended'> {
   readonly #sfu: Sfu;
   readonly #opts: WhepSessionsOptions;
-  readonly #log: Logger;
-  readonly #sessions = new Map<string, WhepSession>();
   /** Per stage, per payload-type signature. */
   readonly #routers = new WeakMap<Stage, Map<string, Promise<ViewerRouter>>>();
-  #closed = false;
 
   constructor(sfu: Sfu, opts: WhepSessionsOptions, logger: Logger) {
-    super();
+    super({ protocol: 'WHEP', service: 'WHEP', tokenHolder: 'viewer', connectTimeoutMs: opts.connectTimeoutMs }, logger);
     this.#sfu = sfu;
     this.#opts = opts;
-    this.#log = logger.child({ component: 'whep' });
-    this.onListenerError((event, err) => this.#log.error({ err, event }, 'WHEP listener threw'));
-  }
-
-  get sessions(): WhepSession[] {
-    return [...this.#sessions.values()];
-  }
-
-  /** Sessions on a stage. */
-  countOn(stageId: string): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) if (s.stage.id === stageId) n++;
-    return n;
   }
 
   /** Checks the viewer token: 401 missing/bad/expired, 403 another stage's, 404 no such stage. */
@@ -143,7 +90,7 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
    * are taken. Any failure leaves nothing behind.
    */
   async create(auth: { stage: Stage }, token: string, sdp: unknown, remote?: string): Promise<WhepSession> {
-    if (this.#closed) throw new InvalidStateError('WHEP is closed');
+    this.checkOpen();
     const { stage } = auth;
     const offer = translateWhepOffer(sdp, this.#opts.limits);
     const program = stage.program;
@@ -151,7 +98,7 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
     if (this.countOn(stage.id) >= this.#opts.maxViewersPerStage) {
       throw new InputError('whep-full', `stage ${stage.id} has all its ${this.#opts.maxViewersPerStage} WebRTC seats taken; watch over HLS`, 503);
     }
-    const log = this.#log.child({ stage: stage.id, remote });
+    const log = this.log.child({ stage: stage.id, remote });
     const producers = await this.#pipedProgram(stage, program, offer);
     const viewer = await this.#viewerRouter(stage, offer);
     const transport = await stage.createWebRtcTransport(viewer.router);
@@ -159,7 +106,7 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
       return await this.#open(stage, transport, producers, offer, token, log);
     } catch (err) {
       transport.close();
-      throw err instanceof Error && err.name === 'UnsupportedError' ? new InputError('unsupported-offer', `the SFU refused the offered parameters: ${err.message}`, 422) : err;
+      throw asOfferError(err, false);
     }
   }
 
@@ -189,25 +136,16 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
       sections,
       { bundleTag: offer.bundleTag, extmapAllowMixed: offer.extmapAllowMixed },
       { iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters },
-      { sessionId: String(randomBytes(6).readUIntBE(0, 6)) },
+      { sessionId: newSdpSessionId() },
     );
-    if (this.#closed) throw new InvalidStateError('WHEP closed while the session was being created');
-    const session = new WhepSession(stage, transport, consumers, answer, digest(token), (s, reason) => {
-      this.#sessions.delete(s.id);
-      log.info({ session: s.id, reason, viewers: this.countOn(stage.id) }, 'WHEP session ended');
-      this.emit('sessionclose', s, reason);
-    });
-    session.addCleanup(watchLiveness(transport, (state) => session.onLiveness(state)));
+    this.checkOpen(true);
+    const session = new WhepSession(stage, transport, consumers, answer, digestToken(token), this.onSessionEnd(log, () => ({ viewers: this.countOn(stage.id) })));
     // The program ended (the broadcast stopped): the pipe producer closes, and so the consumer.
     for (const c of consumers) c.once('producerclose', () => session.end('program-ended'));
-    const timer = setTimeout(() => {
-      if (!session.connected) session.end('connect-timeout');
-    }, this.#opts.connectTimeoutMs);
-    session.addCleanup(() => clearTimeout(timer));
-    this.#sessions.set(session.id, session);
-    log.info({ session: session.id, tracks: consumers.map((c) => ({ kind: c.kind, payloadType: c.rtpParameters.codecs[0]?.payloadType })), viewers: this.countOn(stage.id) }, 'WHEP session created');
-    this.emit('sessioncreate', session);
-    return session;
+    return this.track(session, (listener) => watchLiveness(transport, listener), log, () => ({
+      tracks: consumers.map((c) => ({ kind: c.kind, payloadType: c.rtpParameters.codecs[0]?.payloadType })),
+      viewers: this.countOn(stage.id),
+    }));
   }
 
   /** The viewer router for this offer's payload-type numbering, created once per stage and numbering. */
@@ -227,7 +165,7 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
         ])
         .then((router) => {
           router.observer.once('close', () => byKey.delete(key));
-          this.#log.info({ stage: stage.id, payloadTypes: { audio, video } }, 'WHEP viewer router created');
+          this.log.info({ stage: stage.id, payloadTypes: { audio, video } }, 'WHEP viewer router created');
           return { router };
         });
       entry.catch(() => byKey.delete(key));
@@ -254,25 +192,6 @@ export class WhepSessions extends TypedEmitter<WhepSessionsEvents> {
       });
     }
     return viewer.piped!.producers;
-  }
-
-  get(stageId: string, id: string): WhepSession | undefined {
-    const s = this.#sessions.get(id);
-    return s && s.stage.id === stageId ? s : undefined;
-  }
-
-  /** Ends a session on DELETE: 404 unknown, 401 when the token is not the one that created it. */
-  delete(stageId: string, id: string, token: string | undefined): void {
-    const s = this.get(stageId, id);
-    if (!s) throw new InputError('unknown-session', `no WHEP session ${id} on stage ${stageId}`, 404);
-    if (!token || !s.heldBy(token)) throw new InputError('unauthorized', 'DELETE needs the viewer token the session was created with', 401);
-    s.end('deleted');
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const s of [...this.#sessions.values()]) s.end('shutdown');
   }
 }
 

@@ -1,20 +1,8 @@
 import type { types as ms } from 'mediasoup';
-import { parse as parseSdp, parseParams, type MediaDescription, type SessionDescription } from 'sdp-transform';
-import { InputError } from '../../common/index.ts';
+import type { MediaDescription } from 'sdp-transform';
 import type { MediaKind } from '../types.ts';
-import { h264Profile } from './h264.ts';
-
-/** Bounds on what an offer may be; anything beyond is refused before it is parsed. */
-export interface WhipOfferLimits {
-  /** Largest offer in bytes (413 beyond). */
-  maxBytes: number;
-  /** Most `m=` sections an offer may carry (422 beyond). */
-  maxMediaSections: number;
-  /** Longest SDP line (400 beyond). */
-  maxLineLength: number;
-}
-
-export const defaultOfferLimits: WhipOfferLimits = { maxBytes: 32 * 1024, maxMediaSections: 8, maxLineLength: 2048 };
+import { chooseCodec, codecParameters, feedbackFor, fmtpOf, type ChosenCodec } from '../webrtcHttp/codec.ts';
+import { bundleGroup, checkOneTransport, checkRtpSection, checkSetup, defaultOfferLimits, malformed, offerOf, parseOffer, takeSections, unsupported, type OfferLimits, type RejectedMedia, type SdpOffer } from '../webrtcHttp/offer.ts';
 
 /** A media section of the offer the server receives: what `transport.produce()` gets. */
 export interface AcceptedMedia {
@@ -38,41 +26,10 @@ export interface AcceptedMedia {
   simulcast?: { rids: string[] };
 }
 
-/** A media section the answer rejects (port 0): disabled by the offer (port 0 without bundle-only), not sent to us, or not audio/video. */
-export interface RejectedMedia {
-  accepted: false;
-  mid: string | undefined;
-  type: string;
-  protocol: string;
-  /** The m-line's format list, echoed in the rejected answer m-line. */
-  formats: string;
-  reason: string;
-}
-
 export type OfferedMedia = AcceptedMedia | RejectedMedia;
 
 /** A validated WHIP offer, translated for mediasoup. */
-export interface WhipOffer {
-  iceUfrag: string;
-  icePwd: string;
-  /** The client's DTLS fingerprints (the client is the DTLS client). */
-  fingerprints: ms.DtlsFingerprint[];
-  extmapAllowMixed: boolean;
-  /**
-   * The mid of the offerer-tagged section (RFC 8843 §7.3.1): the first mid of
-   * the BUNDLE group that is accepted and has a port of its own. Its transport
-   * (ICE, DTLS) carries every accepted section; the answer names it first.
-   */
-  bundleTag: string;
-  /** Every m= section, in offer order (the answer keeps the order). */
-  media: OfferedMedia[];
-}
-
-const fingerprintAlgorithms = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
-const rtpProtocols = new Set(['UDP/TLS/RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'TCP/DTLS/RTP/SAVPF', 'TCP/TLS/RTP/SAVPF']);
-
-const malformed = (message: string) => new InputError('malformed-sdp', message, 400);
-const unsupported = (message: string) => new InputError('unsupported-offer', message, 422);
+export type WhipOffer = SdpOffer<AcceptedMedia>;
 
 /**
  * Validates a WHIP offer and translates each m= section the client sends into
@@ -97,76 +54,39 @@ const unsupported = (message: string) => new InputError('unsupported-offer', mes
  * JSEP §5.2.1). Nothing the client sends is dropped quietly: an audio or video
  * section it sends that cannot be taken refuses the whole offer (422).
  */
-export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: WhipOfferLimits = defaultOfferLimits): WhipOffer {
-  if (typeof sdp !== 'string' || sdp.length === 0) throw malformed('the body must be an SDP offer');
-  const bytes = Buffer.byteLength(sdp, 'utf8');
-  if (bytes > limits.maxBytes) throw new InputError('offer-too-large', `the offer is ${bytes} bytes; at most ${limits.maxBytes} are accepted`, 413);
-  checkLines(sdp, limits);
-
-  let session: SessionDescription;
-  try {
-    session = parseSdp(sdp);
-  } catch (err) {
-    throw malformed(`the SDP cannot be parsed: ${(err as Error).message}`);
-  }
-  if (!Array.isArray(session.media) || session.media.length === 0) throw malformed('the offer has no m= section');
-
-  const fingerprintOf = (m: MediaDescription) => m.fingerprint ?? session.fingerprint;
-  const bundle = (session.groups ?? []).find((g) => g.type === 'BUNDLE');
-  const bundled = new Set(bundle ? String(bundle.mids).split(' ') : []);
-  const mids = new Set<string>();
-  const media: OfferedMedia[] = [];
+export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: OfferLimits = defaultOfferLimits): WhipOffer {
+  const session = parseOffer(sdp, limits);
+  const bundleOrder = bundleGroup(session);
+  const bundled = new Set(bundleOrder);
   /** The m= section each accepted entry of `media` came from. */
   const sectionOf = new Map<AcceptedMedia, MediaDescription>();
   const problems: string[] = [];
 
-  session.media.forEach((m, index) => {
-    const where = `m=${m.type} #${index}${m.mid !== undefined ? ` (mid ${m.mid})` : ''}`;
-    const mid = m.mid === undefined ? undefined : String(m.mid);
-    if (mid !== undefined) {
-      if (mids.has(mid)) throw malformed(`${where}: mid ${mid} appears twice`);
-      mids.add(mid);
-    }
-    const reject = (reason: string): void => {
-      media.push({ accepted: false, mid, type: String(m.type), protocol: String(m.protocol), formats: String(m.payloads ?? ''), reason });
-    };
-    // Port 0 disables a section, unless it is bundle-only: then it is to be taken within the BUNDLE group (RFC 8843 §7.2).
-    const bundleOnly = m.port === 0 && m.bundleOnly !== undefined;
-    if (m.port === 0 && !bundleOnly) return reject('rejected by the offer (port 0)');
-    if (m.type !== 'audio' && m.type !== 'video') return reject(`${m.type} is not taken; only audio and video are`);
-    const direction = m.direction ?? session.direction ?? 'sendrecv';
-    if (direction !== 'sendonly' && direction !== 'sendrecv') return reject(`${where} does not send (${direction}); a WHIP session only receives`);
-    const kind: MediaKind = m.type;
-    if (!rtpProtocols.has(String(m.protocol))) throw unsupported(`${where}: protocol ${m.protocol} is not WebRTC (UDP/TLS/RTP/SAVPF)`);
-    if (mid === undefined) throw malformed(`${where}: a=mid is missing`);
+  const media = takeSections<AcceptedMedia>(session, 'WHIP', (s, taken) => {
+    const { m, where, kind, bundleOnly } = s;
+    const mid = checkRtpSection(s);
     if (bundleOnly && !bundled.has(mid)) {
       throw unsupported(`${where}: a=bundle-only (port 0), but mid ${mid} is not in the a=group:BUNDLE; such a section can only be taken within that group (RFC 8843)`);
     }
-    // A bundle-only section may leave out the transport attributes: it takes the offerer-tagged section's (checked below).
-    if (m.rtcpMux !== 'rtcp-mux' && !bundleOnly) throw unsupported(`${where}: a=rtcp-mux is required`);
     if (m.ssrcGroups?.some((g) => g.semantics === 'SIM')) {
       throw unsupported(`${where}: simulcast by a=ssrc-group:SIM is not supported; send RFC 8853 simulcast (a=rid, a=simulcast:send)`);
     }
     if (m.simulcast_03) throw unsupported(`${where}: draft-03 simulcast ("a=simulcast: send rid=…") is not supported; send RFC 8853 a=simulcast:send`);
     const simulcast = simulcastOf(m, kind, where);
-    if (media.some((o) => o.accepted && o.kind === kind)) throw unsupported(`${where}: a WHIP session sends at most one ${kind} track`);
+    if (taken.some((o) => o.kind === kind)) throw unsupported(`${where}: a WHIP session sends at most one ${kind} track`);
     const ufrag = m.iceUfrag ?? session.iceUfrag;
     const pwd = m.icePwd ?? session.icePwd;
     if ((!ufrag || !pwd) && !(bundleOnly && !ufrag && !pwd)) throw malformed(`${where}: a=ice-ufrag and a=ice-pwd are required`);
-    const fp = fingerprintOf(m);
-    if (!fp && !bundleOnly) throw malformed(`${where}: a=fingerprint is required (DTLS-SRTP)`);
-    const setup = m.setup ?? session.setup;
-    if (setup !== 'actpass' && setup !== 'active' && !(bundleOnly && setup === undefined)) {
-      throw unsupported(`${where}: a=setup:${setup ?? '(missing)'}; the WHIP client must be the DTLS client (actpass or active)`);
-    }
+    if (!(m.fingerprint ?? session.fingerprint) && !bundleOnly) throw malformed(`${where}: a=fingerprint is required (DTLS-SRTP)`);
+    checkSetup(s, session, 'WHIP');
 
     const chosen = chooseCodec(m, kind, caps);
     if (typeof chosen === 'string') {
       problems.push(`${where}: ${chosen}`);
-      return;
+      return undefined;
     }
     const rtpParameters = buildRtpParameters(m, kind, mid, chosen, caps, where, simulcast);
-    const taken: AcceptedMedia = {
+    const accepted: AcceptedMedia = {
       accepted: true,
       mid,
       kind,
@@ -175,20 +95,17 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
       rtpParameters,
       ...(simulcast ? { simulcast: { rids: simulcast.offered } } : {}),
     };
-    media.push(taken);
-    sectionOf.set(taken, m);
+    sectionOf.set(accepted, m);
+    return accepted;
   });
 
   if (problems.length) throw unsupported(`no usable codec: ${problems.join('; ')}`);
   const accepted = media.filter((m): m is AcceptedMedia => m.accepted);
   if (accepted.length === 0) throw unsupported('the offer sends no audio or video this server can receive');
-  if (accepted.length > 1 && !accepted.every((m) => bundled.has(m.mid))) {
-    throw unsupported('every media section must be in one a=group:BUNDLE (one transport per session)');
-  }
+  checkOneTransport(accepted, bundleOrder);
 
   // The offerer-tagged section (RFC 8843 §7.3.1): the first mid of the BUNDLE group we take that has a port of its
   // own (a bundle-only section never is); a lone section outside any BUNDLE group is its own.
-  const bundleOrder = bundle ? String(bundle.mids).split(' ') : [];
   const tagged =
     bundleOrder.map((id) => accepted.find((a) => a.mid === id)).find((a) => a !== undefined && !a.bundleOnly) ??
     accepted.find((a) => !a.bundleOnly && !bundled.has(a.mid));
@@ -208,105 +125,7 @@ export function translateOffer(sdp: unknown, caps: ms.RtpCapabilities, limits: W
     // rtcp-rsize is a transport attribute too: a bundle-only section that leaves it out follows the tagged one.
     if (a.bundleOnly && sectionOf.get(a)!.rtcpRsize === undefined) a.rtpParameters.rtcp = { ...a.rtpParameters.rtcp, reducedSize: first.rtcpRsize === 'rtcp-rsize' };
   }
-  return {
-    ...offerTransport(session, first),
-    extmapAllowMixed: session.extmapAllowMixed !== undefined || session.media.some((m) => m.extmapAllowMixed !== undefined),
-    bundleTag: tagged.mid,
-    media,
-  };
-}
-
-/**
- * The ICE credentials and DTLS fingerprint of the section whose transport the
- * session uses (session-level values where the section has none), checked.
- */
-export function offerTransport(session: SessionDescription, section: MediaDescription): { iceUfrag: string; icePwd: string; fingerprints: ms.DtlsFingerprint[] } {
-  const iceUfrag = String(section.iceUfrag ?? session.iceUfrag);
-  const icePwd = String(section.icePwd ?? session.icePwd);
-  const fp = section.fingerprint ?? session.fingerprint;
-  if (!fp) throw malformed('a=fingerprint is required (DTLS-SRTP)');
-  const algorithm = String(fp.type).toLowerCase();
-  const value = String(fp.hash);
-  if (!fingerprintAlgorithms.has(algorithm)) throw malformed(`fingerprint algorithm ${fp.type} is not one of ${[...fingerprintAlgorithms].join(', ')}`);
-  if (!/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}$/.test(value)) throw malformed('the fingerprint is not colon-separated hex');
-  if (!/^[A-Za-z0-9+/]{4,256}$/.test(iceUfrag) || !/^[A-Za-z0-9+/]{22,256}$/.test(icePwd)) {
-    throw malformed('a=ice-ufrag must be 4-256 and a=ice-pwd 22-256 ice-chars (RFC 8839)');
-  }
-  return { iceUfrag, icePwd, fingerprints: [{ algorithm: algorithm as ms.FingerprintAlgorithm, value: value.toUpperCase() }] };
-}
-
-/** Cheap checks on the raw text before a parser sees it (400 malformed, 422 too many sections). */
-export function checkLines(sdp: string, limits: WhipOfferLimits): void {
-  const lines = sdp.split(/\r?\n/);
-  if (lines[0] !== 'v=0') throw malformed('an SDP starts with "v=0"');
-  let sections = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '' && i === lines.length - 1) break;
-    if (line.length > limits.maxLineLength) throw malformed(`line ${i + 1} is longer than ${limits.maxLineLength} characters`);
-    if (!/^[a-z]=/.test(line)) throw malformed(`line ${i + 1} is not "<letter>=<value>": ${JSON.stringify(line.slice(0, 40))}`);
-    if (line.startsWith('m=') && ++sections > limits.maxMediaSections) {
-      throw unsupported(`the offer has more than ${limits.maxMediaSections} m= sections`);
-    }
-  }
-  if (sections === 0) throw malformed('the offer has no m= section');
-}
-
-export interface ChosenCodec {
-  payloadType: number;
-  capability: ms.RtpCodecCapability;
-  parameters: Record<string, string | number>;
-  channels?: number;
-}
-
-export function fmtpOf(m: MediaDescription, pt: number): Record<string, string | number> {
-  const f = (m.fmtp ?? []).find((x) => Number(x.payload) === pt);
-  if (!f || typeof f.config !== 'string') return {};
-  const out: Record<string, string | number> = {};
-  for (const [k, v] of Object.entries(parseParams(f.config) as Record<string, unknown>)) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k)) continue;
-    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-    else if (typeof v === 'string' && v.length <= 256) out[k] = v;
-  }
-  return out;
-}
-
-function describeCapability(c: ms.RtpCodecCapability): string {
-  if (c.mimeType.toLowerCase() === 'video/h264') return `${c.mimeType} (constrained baseline, packetization-mode=1)`;
-  return c.mimeType;
-}
-
-/** The first offered codec the router takes, or why there is none. */
-export function chooseCodec(m: MediaDescription, kind: MediaKind, caps: ms.RtpCapabilities): ChosenCodec | string {
-  const usable = (caps.codecs ?? []).filter((c) => c.kind === kind && !/\/rtx$/i.test(c.mimeType));
-  const offered: string[] = [];
-  const order = String(m.payloads ?? '')
-    .split(' ')
-    .filter((p) => /^\d{1,3}$/.test(p))
-    .map(Number);
-  for (const pt of order) {
-    if (pt > 127) continue;
-    const rtp = (m.rtp ?? []).find((r) => Number(r.payload) === pt);
-    if (!rtp) continue;
-    const name = String(rtp.codec);
-    if (/^(rtx|red|ulpfec|flexfec-03|cn|telephone-event)$/i.test(name)) continue;
-    offered.push(`${name}/${rtp.rate}`);
-    const parameters = fmtpOf(m, pt);
-    const channels = rtp.encoding === undefined ? 1 : Number(rtp.encoding);
-    const capability = usable.find((c) => {
-      if (c.mimeType.toLowerCase() !== `${kind}/${name.toLowerCase()}` || c.clockRate !== Number(rtp.rate)) return false;
-      if (kind === 'audio' && (c.channels ?? 1) !== channels) return false;
-      if (c.mimeType.toLowerCase() === 'video/h264') {
-        const wantMode = Number(c.parameters?.['packetization-mode'] ?? 0);
-        if (Number(parameters['packetization-mode'] ?? 0) !== wantMode) return false;
-        if (h264Profile(parameters['profile-level-id']) !== h264Profile(c.parameters?.['profile-level-id'])) return false;
-      }
-      return true;
-    });
-    if (capability) return { payloadType: pt, capability, parameters, ...(kind === 'audio' ? { channels } : {}) };
-  }
-  const accepted = usable.map(describeCapability).join(', ');
-  return `no supported codec among ${offered.length ? offered.join(', ') : '(none)'}; this server takes ${accepted}`;
+  return offerOf(session, first, tagged.mid, media);
 }
 
 /** Most simulcast layers one track may send (OBS offers 1–4). */
@@ -384,25 +203,10 @@ function buildRtpParameters(
   where: string,
   simulcast: SimulcastOffer | undefined,
 ): ms.RtpParameters {
-  const capFeedback = chosen.capability.rtcpFeedback ?? [];
-  const feedback: ms.RtcpFeedback[] = [];
-  for (const fb of m.rtcpFb ?? []) {
-    if (fb.payload !== '*' && Number(fb.payload) !== chosen.payloadType) continue;
-    const type = String(fb.type);
-    const parameter = fb.subtype === undefined ? '' : String(fb.subtype);
-    if (!capFeedback.some((c) => c.type === type && (c.parameter ?? '') === parameter)) continue;
-    if (!feedback.some((f) => f.type === type && f.parameter === parameter)) feedback.push({ type, parameter });
-  }
-  const codecs: ms.RtpCodecParameters[] = [
-    {
-      mimeType: chosen.capability.mimeType,
-      payloadType: chosen.payloadType,
-      clockRate: chosen.capability.clockRate,
-      ...(chosen.channels !== undefined && chosen.channels > 1 ? { channels: chosen.channels } : {}),
-      parameters: chosen.parameters,
-      rtcpFeedback: feedback,
-    },
-  ];
+  const offered = feedbackFor(m, chosen);
+  // Each once: an offer may give one twice (under `*` and under the payload type).
+  const feedback = offered.filter((f, i) => offered.findIndex((g) => g.type === f.type && g.parameter === f.parameter) === i);
+  const codecs: ms.RtpCodecParameters[] = [codecParameters(chosen, feedback)];
 
   // Retransmission (RFC 4588) for the chosen codec, when the router does rtx for this kind.
   const routerRtx = (caps.codecs ?? []).some((c) => c.kind === kind && /\/rtx$/i.test(c.mimeType));

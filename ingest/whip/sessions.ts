@@ -1,86 +1,46 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
-import { InputError, InvalidStateError, TypedEmitter, type Logger } from '../../common/index.ts';
+import { InputError, type Logger } from '../../common/index.ts';
 import type { HostTokenClaims } from '../hostToken.ts';
 import type { Sfu } from '../sfu.ts';
-import type { Host, Stage, TransportLiveness } from '../stage.ts';
+import type { Host, Stage } from '../stage.ts';
 import type { ProducerInfo } from '../types.ts';
+import { newSdpSessionId } from '../webrtcHttp/answer.ts';
+import type { OfferLimits } from '../webrtcHttp/offer.ts';
+import { asOfferError, SdpSession, SdpSessions, digestToken, type SdpSessionEndReason, type SdpSessionsEvents } from '../webrtcHttp/sessions.ts';
 import { buildAnswer } from './answer.ts';
-import { translateOffer, type WhipOffer, type WhipOfferLimits } from './offer.ts';
+import { translateOffer, type WhipOffer } from './offer.ts';
 
 /** Why a WHIP session ended. */
-export type WhipSessionEndReason = 'deleted' | 'ice-disconnected' | 'dtls-failed' | 'transport-closed' | 'connect-timeout' | 'shutdown';
+export type WhipSessionEndReason = SdpSessionEndReason;
 
-export interface WhipSessionsEvents {
-  sessioncreate: [session: WhipSession];
-  sessionclose: [session: WhipSession, reason: WhipSessionEndReason];
-}
+export type WhipSessionsEvents = SdpSessionsEvents<WhipSession, WhipSessionEndReason>;
 
 export interface WhipSessionsOptions {
-  limits: WhipOfferLimits;
+  limits: OfferLimits;
   /** A session not connected (DTLS up) by then is ended, freeing its host slot. */
   connectTimeoutMs: number;
 }
-
-const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
 
 /**
  * One WHIP publisher: a Host on the stage with one WebRtcTransport and a
  * producer per offered track. It ends when deleted, when its transport's
  * ICE/DTLS fails or closes, or when it never connects.
  */
-export class WhipSession {
-  readonly id = randomUUID();
-  /** Identifies the ICE session for the ETag header (RFC 9725 §4.3). */
-  readonly etag = `"${randomBytes(12).toString('base64url')}"`;
-  readonly createdAt = new Date();
-  #ended: WhipSessionEndReason | undefined;
-  #connected = false;
-  #cleanups: (() => void)[] = [];
-
+export class WhipSession extends SdpSession {
   constructor(
-    readonly stage: Stage,
+    stage: Stage,
     readonly host: Host,
     readonly producers: ProducerInfo[],
-    readonly answer: string,
-    readonly tokenDigest: Buffer,
-    private readonly onEnd: (s: WhipSession, reason: WhipSessionEndReason) => void,
-  ) {}
-
-  get ended(): WhipSessionEndReason | undefined {
-    return this.#ended;
+    answer: string,
+    tokenDigest: Buffer,
+    onEnd: (s: SdpSession, reason: WhipSessionEndReason) => void,
+  ) {
+    super(stage, answer, tokenDigest, onEnd);
   }
 
-  get connected(): boolean {
-    return this.#connected;
-  }
-
-  /** Whether `token` is the one this session was created with (DELETE must present it). */
-  heldBy(token: string): boolean {
-    return timingSafeEqual(digest(token), this.tokenDigest);
-  }
-
-  /** @internal */
-  onLiveness(state: TransportLiveness): void {
-    if (state === 'connected') {
-      this.#connected = true;
-      return;
-    }
-    this.end(state === 'disconnected' ? 'ice-disconnected' : state === 'failed' ? 'dtls-failed' : 'transport-closed');
-  }
-
-  /** @internal */
-  addCleanup(fn: () => void): void {
-    this.#cleanups.push(fn);
-  }
-
-  /** Ends the session: the host leaves the stage and its producers close. Safe twice. */
-  end(reason: WhipSessionEndReason): void {
-    if (this.#ended) return;
-    this.#ended = reason;
-    for (const c of this.#cleanups.splice(0)) c();
+  /** The host leaves the stage and its producers close. */
+  protected override release(): void {
     this.host.close();
-    this.onEnd(this, reason);
   }
 }
 
@@ -90,23 +50,14 @@ export class WhipSession {
  * producers exactly like a browser host's. Sessions are tracked here and all
  * ended on close().
  */
-export class WhipSessions extends TypedEmitter<WhipSessionsEvents> {
+export class WhipSessions extends SdpSessions<WhipSession> {
   readonly #sfu: Sfu;
   readonly #opts: WhipSessionsOptions;
-  readonly #log: Logger;
-  readonly #sessions = new Map<string, WhipSession>();
-  #closed = false;
 
   constructor(sfu: Sfu, opts: WhipSessionsOptions, logger: Logger) {
-    super();
+    super({ protocol: 'WHIP', service: 'WHIP ingest', tokenHolder: 'host', connectTimeoutMs: opts.connectTimeoutMs }, logger);
     this.#sfu = sfu;
     this.#opts = opts;
-    this.#log = logger.child({ component: 'whip' });
-    this.onListenerError((event, err) => this.#log.error({ err, event }, 'WHIP listener threw'));
-  }
-
-  get sessions(): WhipSession[] {
-    return [...this.#sessions.values()];
   }
 
   /** Checks the bearer token for the stage: 401 bad/expired, 403 another stage's, 404 no such stage. */
@@ -121,19 +72,19 @@ export class WhipSessions extends TypedEmitter<WhipSessionsEvents> {
    * the transport and produces each track. Any failure leaves nothing behind.
    */
   async create(auth: { stage: Stage; claims: HostTokenClaims }, token: string, sdp: unknown, remote?: string): Promise<WhipSession> {
-    if (this.#closed) throw new InvalidStateError('WHIP ingest is closed');
+    this.checkOpen();
     const { stage, claims } = auth;
     const offer = translateOffer(sdp, stage.rtpCapabilities, this.#opts.limits);
     if (claims.role === 'host-audio' && offer.media.some((m) => m.accepted && m.kind === 'video')) {
       throw new InputError('forbidden', 'this host token allows audio only, and the offer sends video', 403);
     }
     const host = stage.addHost(claims.role, claims.name ?? 'WHIP');
-    const log = this.#log.child({ stage: stage.id, host: host.id, remote });
+    const log = this.log.child({ stage: stage.id, host: host.id, remote });
     try {
       return await this.#open(stage, host, offer, token, log);
     } catch (err) {
       host.close();
-      throw asClientError(err);
+      throw asOfferError(err, true);
     }
   }
 
@@ -151,50 +102,12 @@ export class WhipSessions extends TypedEmitter<WhipSessionsEvents> {
         iceCandidates: transport.iceCandidates as ms.IceCandidate[],
         dtlsParameters: transport.dtlsParameters as ms.DtlsParameters,
       },
-      { sessionId: String(randomBytes(6).readUIntBE(0, 6)) },
+      { sessionId: newSdpSessionId() },
     );
-    if (this.#closed) throw new InvalidStateError('WHIP ingest closed while the session was being created');
-    const session = new WhipSession(stage, host, producers, answer, digest(token), (s, reason) => {
-      this.#sessions.delete(s.id);
-      log.info({ session: s.id, reason }, 'WHIP session ended');
-      this.emit('sessionclose', s, reason);
-    });
-    session.addCleanup(host.watchTransport(transport.id, (state) => session.onLiveness(state)));
-    const timer = setTimeout(() => {
-      if (!session.connected) session.end('connect-timeout');
-    }, this.#opts.connectTimeoutMs);
-    session.addCleanup(() => clearTimeout(timer));
-    this.#sessions.set(session.id, session);
-    log.info({ session: session.id, producers: producers.map((p) => ({ id: p.id, kind: p.kind, mimeType: p.mimeType })) }, 'WHIP session created');
-    this.emit('sessioncreate', session);
-    return session;
+    this.checkOpen(true);
+    const session = new WhipSession(stage, host, producers, answer, digestToken(token), this.onSessionEnd(log));
+    return this.track(session, (listener) => host.watchTransport(transport.id, listener), log, () => ({
+      producers: producers.map((p) => ({ id: p.id, kind: p.kind, mimeType: p.mimeType })),
+    }));
   }
-
-  /** The session `id` on `stageId`, if it is live. */
-  get(stageId: string, id: string): WhipSession | undefined {
-    const s = this.#sessions.get(id);
-    return s && s.stage.id === stageId ? s : undefined;
-  }
-
-  /** Ends a session on DELETE: 404 unknown, 401 when the token is not the one that created it. */
-  delete(stageId: string, id: string, token: string | undefined): void {
-    const s = this.get(stageId, id);
-    if (!s) throw new InputError('unknown-session', `no WHIP session ${id} on stage ${stageId}`, 404);
-    if (!token || !s.heldBy(token)) throw new InputError('unauthorized', 'DELETE needs the host token the session was created with', 401);
-    s.end('deleted');
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const s of [...this.#sessions.values()]) s.end('shutdown');
-  }
-}
-
-/** mediasoup refuses parameters with TypeError/UnsupportedError: the offer is to blame (422). */
-function asClientError(err: unknown): unknown {
-  if (err instanceof TypeError || (err instanceof Error && err.name === 'UnsupportedError')) {
-    return new InputError('unsupported-offer', `the SFU refused the offered parameters: ${err.message}`, 422);
-  }
-  return err;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { InputError } from '../../common/index.ts';
 import { signWhepToken, verifyWhepToken } from '../../ingest/index.ts';
 import { translateWhepOffer } from '../../ingest/whep/index.ts';
-import { defaultOfferLimits } from '../../ingest/whip/index.ts';
+import { defaultOfferLimits } from '../../ingest/webrtcHttp/offer.ts';
 
 const FP = Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
 /** A Chromium-shaped receive-only offer: H.264 at payload type 106, Opus at 109, VP8 first. */

@@ -10,7 +10,10 @@ import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import { InputError } from '../../common/index.ts';
 import { stageMediaCodecs } from '../../ingest/index.ts';
-import { buildAnswer, defaultOfferLimits, h264Profile, translateOffer, type AcceptedMedia, type WhipTransportDescription } from '../../ingest/whip/index.ts';
+import { buildAnswer, translateOffer, type AcceptedMedia } from '../../ingest/whip/index.ts';
+import type { AnswerTransport } from '../../ingest/webrtcHttp/answer.ts';
+import { h264Profile } from '../../ingest/webrtcHttp/h264.ts';
+import { defaultOfferLimits } from '../../ingest/webrtcHttp/offer.ts';
 
 const goldenPath = (name: string) => new URL(`./golden/whip/${name}`, import.meta.url);
 const golden = (name: string) => readFileSync(goldenPath(name), 'utf8');
@@ -27,7 +30,7 @@ const gstreamer = golden('gstreamer-offer.sdp');
 const gstreamerH264 = golden('gstreamer-h264-offer.sdp');
 
 /** A fixed server side, so answers are byte-for-byte comparable. */
-const transport: WhipTransportDescription = {
+const transport: AnswerTransport = {
   iceParameters: { usernameFragment: 'srvufrag0123456789abcdef01234567', password: 'srvpassword0123456789abcdef012345', iceLite: true },
   iceCandidates: [
     { foundation: 'udpcandidate', priority: 1076302079, ip: '198.51.100.7', address: '198.51.100.7', protocol: 'udp', port: 40001, type: 'host' },

@@ -1,8 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ClientRateLimiter, InputError, InvalidStateError, type Logger } from '../../common/index.ts';
-import type { IngestConfig } from '../config.ts';
-import type { Sfu } from '../sfu.ts';
-import { WhipSessions } from './sessions.ts';
 
 /** What the HTTP side needs of WHIP's or WHEP's sessions: both are an SDP offer in, an answer and a session URL out. */
 export interface SdpSessionEndpoint<A> {
@@ -13,7 +10,7 @@ export interface SdpSessionEndpoint<A> {
   delete(stageId: string, sessionId: string, token: string | undefined): void;
 }
 
-export interface WhipRouterOptions {
+export interface SessionRouterOptions {
   /** Largest body read (413 beyond). */
   maxOfferBytes: number;
   /** Requests per second per client IP, and the burst above it (429 beyond). */
@@ -36,7 +33,8 @@ function bearer(req: Request): string | undefined {
 }
 
 /**
- * The WHIP endpoint (RFC 9725), to mount at `/whip`:
+ * The WHIP endpoint (RFC 9725), to mount at `/whip`, or with `label: 'WHEP'`
+ * the WHEP one (the same exchange, session URL, CORS, rate limit and errors):
  * - `POST /:stageId` with `Content-Type: application/sdp` and a host token as
  *   `Authorization: Bearer` → `201` with the SDP answer, `Location` and `ETag`;
  * - `DELETE /:stageId/:sessionId` ends the session;
@@ -45,7 +43,7 @@ function bearer(req: Request): string | undefined {
  *   does no ICE restart (a client reconnects with a new POST).
  * Errors are `{ error: { code, message } }` with the RFC's statuses.
  */
-export function createWhipRouter<A>(sessions: SdpSessionEndpoint<A>, opts: WhipRouterOptions): Router {
+export function createSessionRouter<A>(sessions: SdpSessionEndpoint<A>, opts: SessionRouterOptions): Router {
   const label = opts.label ?? 'WHIP';
   const router = express.Router();
   // Per client IP (`req.ip`: honours `trust proxy`), in bounded memory.
@@ -149,7 +147,6 @@ export function createWhipRouter<A>(sessions: SdpSessionEndpoint<A>, opts: WhipR
   return router;
 }
 
-
 function classify(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof InputError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof InvalidStateError) return { status: 409, code: 'invalid-state', message: err.message };
@@ -158,14 +155,4 @@ function classify(err: unknown): { status: number; code: string; message: string
   if (e?.type === 'entity.too.large') return { status: 413, code: 'offer-too-large', message: 'the offer is too large' };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'invalid-request', message: e.message ?? 'bad request' };
   return { status: 500, code: 'internal', message: 'internal error' };
-}
-
-/** WHIP ingest as configured (`ingest.whip`): the sessions on `sfu`, and the router that serves them (mount at /whip). */
-export function createWhipIngest(sfu: Sfu, config: IngestConfig['whip'], logger: Logger): { sessions: WhipSessions; router: Router } {
-  const sessions = new WhipSessions(
-    sfu,
-    { limits: { maxBytes: config.maxOfferBytes, maxMediaSections: config.maxMediaSections, maxLineLength: 2048 }, connectTimeoutMs: config.connectTimeoutMs },
-    logger,
-  );
-  return { sessions, router: createWhipRouter(sessions, { ...config, logger }) };
 }

@@ -1,6 +1,7 @@
 /** packager/: CMAF segmenter, LL-HLS + DASH manifests, origin, object store. The only public surface. */
 export { Packager, createPackager, type PackagerDeps, type PackagerEvents } from './packager.ts';
-export { Broadcast, Track, type BroadcastEvents, type BroadcastOptions, type TrackEvents } from './broadcast.ts';
+export { Broadcast, type BroadcastEvents, type BroadcastOptions } from './broadcast.ts';
+export { Track, type TrackEvents } from './track.ts';
 export { createOriginRouter, createIngestRouter, type OriginConfig, type AliasTarget } from './origin.ts';
 export { createOriginHotPath, type OriginHotPath, type OriginHotPathOptions, type HotRoute } from './originHotPath.ts';
 export { originServerOptions } from './httpServer.ts';

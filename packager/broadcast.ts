@@ -6,22 +6,16 @@ import type { SourceSession } from './sourceSession.ts';
 import { Track } from './track.ts';
 import type { Part, Segment } from './types.ts';
 import type { Publisher } from './store.ts';
-import {
-  deltaUpdate,
-  serializeMediaPlaylist,
-  serializeMultivariantPlaylist,
-  type AudioRendition,
-  type HlsSegment,
-  type MediaPlaylist,
-  type MultivariantPlaylist,
-  type VariantStream,
-} from './hls.ts';
-import { serializeMpd, type DashAdaptationSet, type DashPeriod, type DashRepresentation, type Mpd } from './dash.ts';
+import { deltaUpdate, serializeMediaPlaylist, serializeMultivariantPlaylist, type MediaPlaylist, type MultivariantPlaylist } from './hls.ts';
+import { serializeMpd, type Mpd } from './dash.ts';
+import { buildCaptionsPlaylist, buildMediaPlaylist } from './hlsMediaPlaylist.ts';
+import { buildMultivariantPlaylist } from './hlsMultivariant.ts';
+import { OffGridSessions, buildMpd } from './dashMpd.ts';
+import type { ManifestSource, ManifestTrack } from './manifestSource.ts';
 import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
-import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
+import { checkTimelineEvent, timelineChaptersVtt, timelineDateRanges, type TimelineEvent } from './timeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { CaptionTrack, type CaptionUpload } from './captionTrack.ts';
-import { WVTT_TIMESCALE, wvttTicks } from './wvtt.ts';
 import type { Cue, CueInput } from './captions.ts';
 import { names, cacheControl, textFiles, mediaMeta, manifestMeta } from './naming.ts';
 
@@ -51,8 +45,11 @@ export interface BroadcastOptions {
 }
 
 /**
- * One live broadcast: its tracks, the playlists and MPD built from them, and
- * publishing to the object store (media first, then manifests).
+ * One live broadcast: its tracks (track.ts) and how a new source session
+ * switches in on all of them, its timeline, thumbnails and captions, the
+ * playlists and MPD built from its state (hlsMediaPlaylist.ts,
+ * hlsMultivariant.ts, dashMpd.ts) and cached per version, and publishing to
+ * the object store (media first, then manifests).
  */
 export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly id: string;
@@ -70,8 +67,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #availability = new AvailabilityClock();
   #allSeen = false;
   readonly #startableTracks = new Set<string>();
-  /** `track|session` pairs whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
-  readonly #offGrid = new Set<string>();
+  /** Sessions whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
+  readonly #offGrid: OffGridSessions;
   /** Speaker turns, hosts joining and leaving, layouts: in time order. */
   readonly #timeline: TimelineEvent[] = [];
   /** Every thumbnail of the broadcast (for the thumbnails track), and the bytes of the recent ones (the store has all). */
@@ -90,6 +87,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#publisher = publisher;
     this.#expected = options.expectedTracks ?? [];
     this.#captions = config.captions.enabled ? new CaptionTrack(config.captions.language, config.captions.name) : undefined;
+    this.#offGrid = new OffGridSessions(logger);
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
 
@@ -111,7 +109,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * (a long GOP), HOLD-BACK is three of those: waiting for that much also means
    * a steady long GOP is in TARGETDURATION before the playlist is first served.
    */
-  #startable(track: Track | undefined): boolean {
+  #startable(track: ManifestTrack | undefined): boolean {
     if (!track) return false;
     if (this.#startableTracks.has(track.id)) return true;
     let ms = 0;
@@ -230,7 +228,6 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
   }
 
-  /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
   /** The timeline so far, in time order. */
   get timeline(): readonly TimelineEvent[] {
     return this.#timeline;
@@ -439,6 +436,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
   }
 
+  /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
   end(): void {
     if (this.#ended) return;
     for (const t of this.#tracks.values()) t.stop();
@@ -486,7 +484,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       pub.enqueueManifest(
         `${this.id}/${names.captions}/${names.playlist}`,
         () => {
-          const p = this.#captionsPlaylist(ref, true);
+          const p = buildCaptionsPlaylist(this.#source(), ref, true);
           return p ? Buffer.from(serializeMediaPlaylist(p)) : undefined;
         },
         manifestMeta(names.playlist, this.#ended, false),
@@ -562,200 +560,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const hit = this.#cache.get(key);
     if (hit && hit.version === this.#version) return hit;
     const ref = trackId === names.captions ? this.captionReference : undefined;
-    const full = ref ? this.#captionsPlaylist(ref, false) : this.mediaPlaylist(trackId);
+    const full = ref ? buildCaptionsPlaylist(this.#source(), ref, false) : this.mediaPlaylist(trackId);
     if (!full) return undefined;
     const p = skip === 'NO' || !full.serverControl?.canSkipUntil ? full : deltaUpdate(full, full.serverControl.canSkipUntil, skip === 'v2');
     const entry = { version: this.#version, text: serializeMediaPlaylist(p) };
     this.#cache.set(key, entry);
     return entry;
-  }
-
-  /**
-   * The media playlist model of a track. Live: the sliding window (or the DVR
-   * window), parts on the newest segments, a preload hint, rendition reports.
-   * Ended: every retained segment, ENDLIST. `forStore`: the copy written to the
-   * object store, which names segments only (parts live in memory).
-   */
-  mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
-    const track = this.#tracks.get(trackId);
-    if (!track || !track.init || !track.current || !this.#startable(track)) return undefined;
-    const cfg = this.#config;
-    const liveTd = track.targetDuration;
-    const partTarget = cfg.partTargetMs / 1000;
-    const lowLatency = !opts.forStore && !this.#ended;
-    const cur = track.current;
-    // §6.2.2: a live playlist lasts at least three target durations.
-    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs, 3000 * liveTd);
-    let first = 0;
-    if (!this.#ended) {
-      // Window measured over the last `windowMs` of media, counting across sessions.
-      let acc = 0;
-      for (let i = track.segments.length - 1; i >= 0; i--) {
-        acc += track.segments[i]!.duration / track.segments[i]!.timescale;
-        first = i;
-        if (acc * 1000 >= windowMs) break;
-      }
-    }
-    let list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
-    if (opts.forStore) list = storedPrefix(track, list);
-    if (list.length === 0) return undefined;
-    // Live (memory and store copies alike): the track's high-water mark, so it never
-    // shrinks between reloads. Ended (VOD): the longest of the segments it lists.
-    const td = this.#ended ? list.reduce((m, s) => Math.max(m, Math.round(s.duration / s.timescale)), 1) : liveTd;
-    // Parts are listed on segments ending within partListTargetDurations of the live
-    // edge, measured by summing durations (timestamps may jump at a discontinuity).
-    const partHorizon = cfg.partListTargetDurations * td;
-    const fromEdge: number[] = [];
-    for (let i = list.length - 1, acc = 0; i >= 0; i--) {
-      fromEdge[i] = acc;
-      acc += list[i]!.duration / list[i]!.timescale;
-    }
-    const segments: HlsSegment[] = list.map((s, i) => {
-      const listParts = lowLatency && s.parts.length > 0 && (fromEdge[i]! < partHorizon || !s.complete);
-      return {
-        uri: names.segment(s.msn),
-        duration: s.duration / s.timescale,
-        discontinuity: s.discontinuity,
-        mapUri: names.init(s.session),
-        programDateTime: s.programDateTime,
-        complete: s.complete,
-        ...(opts.forStore && (s.upload === 'dropped' || s.upload === 'failed') ? { gap: true } : {}),
-        ...(listParts
-          ? { parts: s.parts.map((p) => ({ uri: names.part(p.msn, p.index), duration: p.duration / s.timescale, independent: p.independent })) }
-          : {}),
-      };
-    });
-    const firstSeg = list[0]!;
-    // The preload hint names the part that will come. When the open segment is
-    // at its target the next part starts a new one, but that segment is not
-    // closed (no EXTINF) until the part arrives, and a hint into a segment
-    // after an open one breaks Shaka's parser: no hint for those ~200 ms
-    // (blocking reloads still answer). A hint that never comes would be a 404.
-    const next = cur.complete ? { msn: cur.msn + 1, part: 0 } : track.segmenter.nextPartStartsSegment() ? undefined : { msn: cur.msn, part: cur.parts.length };
-    const live = lowLatency && !track.failure;
-    return {
-      version: 9,
-      targetDuration: td,
-      ...(lowLatency ? { partTarget } : {}),
-      ...(lowLatency
-        ? {
-            serverControl: {
-              canBlockReload: true,
-              partHoldBack: Number((3 * partTarget).toFixed(3)),
-              holdBack: 3 * td,
-              canSkipUntil: 6 * td,
-            },
-          }
-        : {}),
-      ...(this.#ended ? { playlistType: 'VOD' as const } : {}),
-      independentSegments: true,
-      mediaSequence: firstSeg.msn,
-      // The Discontinuity Sequence Number of the first listed segment (the serializer
-      // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
-      discontinuitySequence: firstSeg.discontinuitySequence,
-      segments,
-      ...(this.#timeline.length > 0 ? { dateRanges: timelineDateRanges(this.#timeline, firstSeg.programDateTime) } : {}),
-      ...(live && next ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
-      renditionReports: lowLatency
-        ? this.tracks
-            .filter((t) => t.id !== trackId && t.current && t.init && t.kind === track.kind)
-            .map((t) => {
-              const c = t.current!;
-              return c.complete
-                ? { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 }
-                : { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 };
-            })
-        : [],
-      endList: this.#ended,
-    };
-  }
-
-  /** The captions rendition's playlist: the reference track's, naming WebVTT files (captionTrack.ts). */
-  #captionsPlaylist(ref: Track, forStore: boolean): MediaPlaylist | undefined {
-    const p = this.mediaPlaylist(ref.id, { forStore });
-    return p && this.#captions?.playlist(p, forStore);
-  }
-
-  /**
-   * The DASH captions representation of a Period: the reference track's, over
-   * the wvtt objects (the same numbers and times), or undefined. In a stored
-   * MPD, only the segments whose caption uploads have settled.
-   */
-  #captionsRepresentation(ref: Track, session: number, sets: readonly DashAdaptationSet[], forStore: boolean): DashRepresentation | undefined {
-    const captions = this.#captions;
-    const mirror = sets.flatMap((a) => a.representations).find((r) => r.id === ref.id);
-    if (!captions || !mirror) return undefined;
-    const ms = (ticks: number) => wvttTicks(ticks, mirror.timescale);
-    let timeline = mirror.timeline.map((e) => ({ t: ms(e.t), d: ms(e.t + e.d) - ms(e.t) }));
-    if (forStore) {
-      if (captions.initUploads.get(session) !== 'stored') return undefined;
-      const stop = timeline.findIndex((_, i) => {
-        const up = captions.uploads.get(mirror.startNumber + i);
-        return !up || up.wvtt === 'pending';
-      });
-      timeline = stop < 0 ? timeline : timeline.slice(0, stop);
-      if (timeline.length === 0) return undefined;
-    }
-    return {
-      id: names.captions,
-      bandwidth: 1000,
-      codecs: 'wvtt',
-      timescale: WVTT_TIMESCALE,
-      initialization: `${names.captions}/${names.init(session)}`,
-      media: `${names.captions}/seg-$Number$.m4s`,
-      startNumber: mirror.startNumber,
-      presentationTimeOffset: ms(mirror.presentationTimeOffset),
-      timeline,
-      ...(mirror.duration !== undefined ? { duration: ms(mirror.duration) } : {}),
-    };
-  }
-
-  /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
-    if (!this.#expectedReady()) return undefined;
-    const ready = this.tracks.filter((t) => t.init && !t.failure && this.#startable(t) && (!opts.storedOnly || t.playlistStored));
-    const audio = ready.filter((t) => t.kind === 'audio');
-    const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
-    if (ready.length === 0) return undefined;
-    const audioRenditions: AudioRendition[] = audio.map((t, i) => ({
-      groupId: 'audio',
-      name: t.id,
-      uri: `${t.id}/${names.playlist}`,
-      default: i === 0,
-      ...(t.init!.info.channels ? { channels: t.init!.info.channels } : {}),
-    }));
-    const audioBw = Math.max(0, ...audio.map((t) => t.bandwidth));
-    const audioAvg = Math.max(0, ...audio.map((t) => t.averageBitrate));
-    const audioCodec = audio[0]?.init!.info.codec;
-    const variants: VariantStream[] =
-      video.length > 0
-        ? video.map((t) => ({
-            uri: `${t.id}/${names.playlist}`,
-            bandwidth: Math.max(1, Math.round(t.bandwidth + audioBw)),
-            averageBandwidth: Math.max(1, Math.round(t.averageBitrate + audioAvg)),
-            codecs: [t.init!.info.codec, audioCodec].filter(Boolean).join(','),
-            ...(t.init!.info.width ? { resolution: { width: t.init!.info.width, height: t.init!.info.height ?? 0 } } : {}),
-            ...(t.frameRate ? { frameRate: t.frameRate } : {}),
-            ...(audio.length > 0 ? { audioGroup: 'audio' } : {}),
-          }))
-        : audio.map((t) => ({
-            uri: `${t.id}/${names.playlist}`,
-            bandwidth: Math.max(1, Math.round(t.bandwidth)),
-            averageBandwidth: Math.max(1, Math.round(t.averageBitrate)),
-            codecs: t.init!.info.codec,
-          }));
-    const captions = this.#captions;
-    const subtitles =
-      captions && this.captionReference && (!opts.storedOnly || captions.playlistStored)
-        ? [{ groupId: 'subs', name: captions.name, uri: `${names.captions}/${names.playlist}`, language: captions.language, default: false }]
-        : [];
-    return {
-      version: 9,
-      independentSegments: true,
-      audio: video.length > 0 ? audioRenditions : [],
-      ...(subtitles.length > 0 ? { subtitles } : {}),
-      variants: subtitles.length > 0 ? variants.map((v) => ({ ...v, subtitlesGroup: 'subs' })) : variants,
-    };
   }
 
   /** The live MPD; `utcTimingUrl` is the origin's time URL as this client reaches it (see Mpd.utcTimingUrl). */
@@ -773,178 +583,44 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /**
-   * The MPD over the same segment objects: one Period per source session,
-   * SegmentTimeline of complete segments with $Number$ = media sequence number.
+   * The media playlist model of a track (hlsMediaPlaylist.ts). Live: the
+   * sliding window (or the DVR window), parts on the newest segments, a preload
+   * hint, rendition reports. Ended: every retained segment, ENDLIST.
+   * `forStore`: the copy written to the object store, which names segments only.
+   */
+  mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
+    const track = this.#tracks.get(trackId);
+    return track && buildMediaPlaylist(this.#source(), track, opts);
+  }
+
+  /** The multivariant playlist from the tracks really produced (hlsMultivariant.ts; undefined until one has media). */
+  multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    return buildMultivariantPlaylist(this.#source(), opts);
+  }
+
+  /**
+   * The MPD over the same segment objects (dashMpd.ts): one Period per source
+   * session, $Number$ = media sequence number.
    */
   mpd(now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
-    if (!this.#expectedReady()) return undefined;
-    const cfg = this.#config;
-    const tracks = this.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
-    if (tracks.length === 0) return undefined;
-    /**
-     * Wall clock of a session's first segment: on the availability clock (when
-     * its media really reaches us), falling back to PROGRAM-DATE-TIME.
-     */
-    const sessionWall = (session: number, anchor: { start: number; timescale: number; pdt: number }): number => {
-      const zero = this.#availability.zeroMs(session);
-      return zero !== undefined ? Math.round(zero + (anchor.start / anchor.timescale) * 1000) : anchor.pdt;
-    };
-    const firstSession = Math.min(...tracks.flatMap((t) => [...t.sessionStarts.keys()]));
-    const firstRef = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(firstSession)) ?? tracks.find((t) => t.sessionStarts.has(firstSession))!;
-    const ast = sessionWall(firstSession, firstRef.sessionStarts.get(firstSession)!);
-    const sessions = new Set<number>();
-    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
-    const pick = (t: Track): Segment[] => {
-      let done = t.segments.filter((s) => s.complete);
-      if (opts.forStore) done = storedPrefix(t, done);
-      if (this.#ended || done.length === 0) return done;
-      const last = done[done.length - 1]!;
-      const horizon = last.programDateTime - windowMs;
-      return done.filter((s) => s.programDateTime >= horizon);
-    };
-    const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
-    /**
-     * LL-DASH (DASH-IF low-latency guidelines): the live MPD addresses segments
-     * by number (SegmentTemplate@duration, no timeline), so a client works out
-     * from its clock when segment n exists, and with availabilityTimeOffset =
-     * segment − chunk requests it one chunk after it starts; the origin holds a
-     * request that comes a little early and streams the segment as it grows.
-     * Our segments sit on the segment-target grid (video: a keyframe every
-     * target; audio: cut on the same grid), which number addressing needs.
-     * A timeline did not fit: dash.js only requests what its last MPD lists
-     * (so each request waited for an MPD refresh), and Shaka takes the end of
-     * the last listed segment as the live edge (so announcing the segment in
-     * progress sent it ahead of the media into stalls). Stored and ended MPDs
-     * keep the exact timeline.
-     * Keyframes that are not ours (a publisher's long GOP in passthrough)
-     * make segments longer than the target: numbers then no longer follow
-     * time, so a client would ask for the wrong segment. Such a track's
-     * session falls back to the timeline (with the costs above) for good.
-     */
-    const numbered = !opts.forStore && !this.#ended;
-    for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
-    const sorted = [...sessions].sort((a, b) => a - b);
-    // Anchor of a session: the video (else first) track's first segment of it.
-    const anchorOf = (session: number) =>
-      (tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!).sessionStarts.get(session)!;
-    const captionsRef = this.captionReference;
-    const periods: DashPeriod[] = sorted
-      .map((session, index) => {
-        const anchor = anchorOf(session);
-        const anchorSec = anchor.start / anchor.timescale;
-        const periodWall = sessionWall(session, anchor);
-        const next = sorted[index + 1];
-        const events = timelineDashEvents(this.#timeline, periodWall, next === undefined ? Infinity : sessionWall(next, anchorOf(next)));
-        const sets: DashAdaptationSet[] = [];
-        for (const kind of ['video', 'audio'] as const) {
-          const reps = tracks
-            .filter((t) => t.kind === kind)
-            .map((t) => ({ t, segs: picked.get(t.id)!.filter((s) => s.session === session) }))
-            .filter((x) => x.segs.length > 0)
-            .map(({ t, segs }) => {
-              const info = t.init!.info;
-              const ts = info.timescale;
-              const targetTicks = Math.round((cfg.segmentTargetMs * ts) / 1000);
-              const gridKey = `${t.id}|${session}`;
-              if (numbered && !this.#offGrid.has(gridKey) && offGrid(segs, targetTicks)) {
-                this.#offGrid.add(gridKey);
-                this.#logger.warn({ rendition: t.id, session }, 'segments off the segment-target grid: the live MPD lists a SegmentTimeline for this track');
-              }
-              return {
-                id: t.id,
-                bandwidth: Math.max(1, Math.round(t.bandwidth)),
-                codecs: info.codec,
-                ...(info.width ? { width: info.width, height: info.height ?? 0 } : {}),
-                ...(t.frameRate ? { frameRate: t.frameRate } : {}),
-                ...(info.sampleRate ? { audioSamplingRate: info.sampleRate, channels: info.channels ?? 2 } : {}),
-                timescale: ts,
-                initialization: `${t.id}/${names.init(session)}`,
-                media: `${t.id}/seg-$Number$.m4s`,
-                ...(numbered && !this.#offGrid.has(gridKey)
-                  ? (() => {
-                      // Number-addressed: segment n of the session starts (n − first) segment targets after its first.
-                      const own = t.sessionStarts.get(session)!;
-                      return { startNumber: own.msn, presentationTimeOffset: own.start, duration: targetTicks, timeline: [] };
-                    })()
-                  : {
-                      startNumber: segs[0]!.msn,
-                      presentationTimeOffset: Math.round(anchorSec * ts),
-                      timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
-                    }),
-              };
-            });
-          if (reps.length > 0) {
-            sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
-          }
-        }
-        const text = captionsRef && this.#captionsRepresentation(captionsRef, session, sets, opts.forStore === true);
-        if (text) sets.push({ id: 2, contentType: 'text', mimeType: 'application/mp4', lang: this.#captions!.language, role: 'subtitle', representations: [text] });
-        return {
-          id: `p${session}`,
-          start: Math.max(0, (periodWall - ast) / 1000),
-          ...(events.size > 0 ? { eventStreams: [...events].map(([kind, list]) => ({ schemeIdUri: TIMELINE_SCHEME, value: TIMELINE_CLASSES[kind], events: list })) } : {}),
-          adaptationSets: sets,
-        };
-      })
-      .filter((p) => p.adaptationSets.length > 0);
-    if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
-    // A loop, not Math.max(...all): a day of segments over several tracks overflows the call stack.
-    let maxSeg = 0;
-    for (const segs of picked.values()) for (const s of segs) maxSeg = Math.max(maxSeg, s.duration / s.timescale);
-    const staticMpd = this.#ended;
-    let total = 0;
-    if (staticMpd) {
-      const lastPeriod = periods[periods.length - 1]!;
-      const lastDur = Math.max(
-        0,
-        ...lastPeriod.adaptationSets.flatMap((a) =>
-          a.representations.map((r) => {
-            const l = r.timeline[r.timeline.length - 1]!;
-            return (l.t + l.d - r.presentationTimeOffset) / r.timescale;
-          }),
-        ),
-      );
-      total = lastPeriod.start + lastDur;
-    }
+    return buildMpd(this.#source(), now, opts);
+  }
+
+  /** What the manifest builders read of this broadcast, as it is now. */
+  #source(): ManifestSource {
     return {
-      type: staticMpd ? 'static' : 'dynamic',
-      availabilityStartTime: ast,
-      publishTime: staticMpd ? (this.#endedAt ?? now) : now,
-      ...(staticMpd ? { mediaPresentationDuration: total } : { minimumUpdatePeriod: cfg.segmentTargetMs / 1000, timeShiftBufferDepth: windowMs / 1000 }),
-      maxSegmentDuration: maxSeg,
-      minBufferTime: cfg.segmentTargetMs / 1000,
-      ...(staticMpd || opts.forStore ? {} : { availabilityTimeOffset: (cfg.segmentTargetMs - cfg.partTargetMs) / 1000 }),
-      ...(staticMpd ? {} : { latency: cfg.dashLatency }),
-      periods,
+      config: this.#config,
+      tracks: this.tracks,
+      ended: this.#ended,
+      endedAt: this.#endedAt,
+      timeline: this.#timeline,
+      dateRanges: (fromMs) => timelineDateRanges(this.#timeline, fromMs),
+      captions: this.#captions,
+      captionReference: this.captionReference,
+      expectedReady: () => this.#expectedReady(),
+      startable: (track) => this.#startable(track),
+      availabilityZero: (session) => this.#availability.zeroMs(session),
+      offGrid: this.#offGrid,
     };
   }
 }
-
-/**
- * What a store manifest may name: segments up to the first one whose upload (or
- * whose init segment's upload) has not settled yet. Dropped or failed segments
- * stay in the list (HLS marks them EXT-X-GAP), so numbering is unchanged.
- */
-function storedPrefix(track: Track, list: Segment[]): Segment[] {
-  const out: Segment[] = [];
-  for (const s of list) {
-    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.session) !== 'stored') break;
-    out.push(s);
-  }
-  return out;
-}
-
-/**
- * Whether a session's segments have left the segment-target grid that number
- * addressing assumes: the end of the newest drifted more than half a target from
- * where whole targets after the first listed one put it. A constant offset (an
- * audio track cut on the absolute grid, a short first segment) is not drift.
- */
-function offGrid(segs: readonly Segment[], targetTicks: number): boolean {
-  const first = segs[0];
-  const last = segs[segs.length - 1];
-  if (!first || !last || last === first) return false;
-  const expected = first.start + first.duration + (last.msn - first.msn) * targetTicks;
-  return Math.abs(last.start + last.duration - expected) > targetTicks / 2;
-}
-

@@ -12,8 +12,9 @@ import { buildCaptionsPlaylist, buildMediaPlaylist } from './hlsMediaPlaylist.ts
 import { buildMultivariantPlaylist } from './hlsMultivariant.ts';
 import { OffGridSessions, buildMpd } from './dashMpd.ts';
 import type { ManifestSource, ManifestTrack } from './manifestSource.ts';
-import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
-import { checkTimelineEvent, timelineChaptersVtt, timelineDateRanges, type TimelineEvent } from './timeline.ts';
+import { ThumbnailTrack } from './thumbnailTrack.ts';
+import { timelineChaptersVtt, type TimelineEvent } from './timeline.ts';
+import { BroadcastTimeline } from './broadcastTimeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { CaptionTrack, type CaptionUpload } from './captionTrack.ts';
 import type { Cue, CueInput } from './captions.ts';
@@ -69,12 +70,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #startableTracks = new Set<string>();
   /** Sessions whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
   readonly #offGrid: OffGridSessions;
-  /** Speaker turns, hosts joining and leaving, layouts: in time order. */
-  readonly #timeline: TimelineEvent[] = [];
-  /** Every thumbnail of the broadcast (for the thumbnails track), and the bytes of the recent ones (the store has all). */
-  readonly #thumbs: ThumbnailRef[] = [];
-  readonly #thumbNames = new Set<string>();
-  readonly #thumbBytes = new Map<string, Buffer>();
+  /** Speaker turns, hosts joining and leaving, layouts. */
+  readonly #timeline = new BroadcastTimeline();
+  readonly #thumbs: ThumbnailTrack;
   /** The live captions rendition (undefined when turned off in the config). */
   readonly #captions: CaptionTrack | undefined;
 
@@ -88,6 +86,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#expected = options.expectedTracks ?? [];
     this.#captions = config.captions.enabled ? new CaptionTrack(config.captions.language, config.captions.name) : undefined;
     this.#offGrid = new OffGridSessions(logger);
+    this.#thumbs = new ThumbnailTrack(config);
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
 
@@ -230,7 +229,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /** The timeline so far, in time order. */
   get timeline(): readonly TimelineEvent[] {
-    return this.#timeline;
+    return this.#timeline.events;
   }
 
   /**
@@ -241,11 +240,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   addTimelineEvent(event: TimelineEvent): TimelineEvent {
     if (this.#ended) throw new InvalidStateError(`addTimelineEvent() after end() [broadcast:${this.id}]`);
-    const e = checkTimelineEvent(event);
-    if (this.#timeline.some((x) => x.id === e.id)) throw new TypeError(`duplicate timeline event id ${e.id}`);
-    let i = this.#timeline.length;
-    while (i > 0 && this.#timeline[i - 1]!.at > e.at) i--;
-    this.#timeline.splice(i, 0, e);
+    const e = this.#timeline.add(event);
     this.#bump();
     this.#publishManifests();
     this.emit('timeline', e);
@@ -261,57 +256,24 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   addThumbnail(ref: { session: number; index: number; mediaMs: number }, jpeg: Buffer): void {
     if (this.#ended) throw new InvalidStateError(`addThumbnail() after end() [broadcast:${this.id}]`);
-    if (!Number.isInteger(ref.session) || ref.session < 0 || !Number.isInteger(ref.index) || ref.index < 0 || !(ref.mediaMs >= 0)) {
-      throw new TypeError(`invalid thumbnail ${JSON.stringify(ref)}`);
-    }
-    if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.session}/${ref.index} is not a JPEG of at most 1 MiB`);
-    const name = thumbnailName(ref.session, ref.index);
-    if (this.#thumbNames.has(name)) return;
-    this.#thumbNames.add(name);
-    this.#thumbs.push({ session: ref.session, mediaMs: ref.mediaMs, name });
-    this.#thumbBytes.set(name, jpeg);
-    // The recent ones only (Map order is arrival order): about two live windows' worth.
-    const keep = Math.max(30, Math.ceil((2 * Math.max(this.#config.liveWindowMs, this.#config.dvrWindowMs)) / this.#config.segmentTargetMs));
-    for (const old of this.#thumbBytes.keys()) {
-      if (this.#thumbBytes.size <= keep) break;
-      this.#thumbBytes.delete(old);
-    }
+    const name = this.#thumbs.add(ref, jpeg);
+    if (name === undefined) return;
     this.#publisher?.enqueueMedia(`${this.id}/${names.thumbnails}/${name}`, jpeg, { contentType: 'image/jpeg', cacheControl: cacheControl.immutable });
   }
 
   /** A recent thumbnail's bytes (older ones are in the store). */
   thumbnail(name: string): Buffer | undefined {
-    return this.#thumbBytes.get(name);
-  }
-
-  /** The reference video track of the thumbnails: the first video track with media. */
-  #thumbnailTrack(): Track | undefined {
-    return this.tracks.find((t) => t.kind === 'video' && t.segments.some((s) => s.complete));
-  }
-
-  /** The reference track's complete segments, each under its source's number (thumbnails are numbered by source). */
-  #thumbnailSegments(): ThumbnailSegment[] | undefined {
-    const track = this.#thumbnailTrack();
-    if (!track || this.#thumbs.length === 0) return undefined;
-    return track.segments.filter((s) => s.complete).map((s) => ({ session: track.sourceOfSession.get(s.session) ?? -1, start: s.start, duration: s.duration, timescale: s.timescale }));
+    return this.#thumbs.bytes(name);
   }
 
   /** The WebVTT thumbnails track over the broadcast's segments (the recording's timeline); undefined without thumbnails. */
   thumbnailsText(): string | undefined {
-    const segs = this.#thumbnailSegments();
-    return segs ? thumbnailsVtt(segs, this.#thumbs, `${names.thumbnails}/`) : undefined;
+    return this.#thumbs.vtt(this.tracks);
   }
 
   /** The poster: the thumbnail of the third segment (past the start-up), else the newest; its name. */
   posterName(): string | undefined {
-    const segs = this.#thumbnailSegments();
-    if (!segs) return undefined;
-    const bySession = thumbnailsBySession(this.#thumbs);
-    for (const s of segs.slice(0, 3).reverse()) {
-      const hit = thumbnailFor(s, bySession);
-      if (hit) return hit.name;
-    }
-    return this.#thumbs.at(-1)!.name;
+    return this.#thumbs.poster(this.tracks);
   }
 
   /** The media's span on the wall clock: the first segment's PROGRAM-DATE-TIME to the end of the last. */
@@ -332,7 +294,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** The speaker turns as WebVTT chapters on the media's time (from its first segment); undefined before any media. */
   chaptersText(): string | undefined {
     const span = this.#mediaSpan();
-    return span ? timelineChaptersVtt(this.#timeline, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
+    return span ? timelineChaptersVtt(this.#timeline.events, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
   }
 
   /**
@@ -613,8 +575,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       tracks: this.tracks,
       ended: this.#ended,
       endedAt: this.#endedAt,
-      timeline: this.#timeline,
-      dateRanges: (fromMs) => timelineDateRanges(this.#timeline, fromMs),
+      timeline: this.#timeline.events,
+      dateRanges: (fromMs) => this.#timeline.dateRanges(fromMs),
       captions: this.#captions,
       captionReference: this.captionReference,
       expectedReady: () => this.#expectedReady(),

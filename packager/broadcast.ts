@@ -268,7 +268,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /** The WebVTT thumbnails track over the broadcast's segments (the recording's timeline); undefined without thumbnails. */
   thumbnailsText(): string | undefined {
-    return this.#thumbs.vtt(this.tracks);
+    return this.#thumbs.vtt(this.tracks, this.#version);
   }
 
   /** The poster: the thumbnail of the third segment (past the start-up), else the newest; its name. */

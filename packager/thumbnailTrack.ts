@@ -19,6 +19,8 @@ export class ThumbnailTrack {
   readonly #bytes = new Map<string, Buffer>();
   /** How many of the newest keep their bytes in memory: about two live windows' worth. */
   readonly #keep: number;
+  /** The last thumbnails track, for the broadcast version and thumbnail count it was built at. */
+  #vtt: { version: number; count: number; text: string | undefined } | undefined;
 
   constructor(config: Pick<PackagerConfig, 'liveWindowMs' | 'dvrWindowMs' | 'segmentTargetMs'>) {
     this.#keep = Math.max(30, Math.ceil((2 * Math.max(config.liveWindowMs, config.dvrWindowMs)) / config.segmentTargetMs));
@@ -53,10 +55,20 @@ export class ThumbnailTrack {
     return this.#bytes.get(name);
   }
 
-  /** The WebVTT thumbnails track over the reference track's segments (the recording's timeline); undefined without thumbnails or video. */
-  vtt(tracks: readonly ThumbnailSource[]): string | undefined {
+  /**
+   * The WebVTT thumbnails track over the reference track's segments (the
+   * recording's timeline); undefined without thumbnails or video. Built once
+   * per `version` of the broadcast (which moves with every part, segment and
+   * session of its tracks) and thumbnail count: players poll it, and a long
+   * recording's has a cue per segment.
+   */
+  vtt(tracks: readonly ThumbnailSource[], version: number): string | undefined {
+    const hit = this.#vtt;
+    if (hit && hit.version === version && hit.count === this.#refs.length) return hit.text;
     const segs = this.#segments(tracks);
-    return segs ? thumbnailsVtt(segs, this.#refs, `${names.thumbnails}/`) : undefined;
+    const text = segs ? thumbnailsVtt(segs, this.#refs, `${names.thumbnails}/`) : undefined;
+    this.#vtt = { version, count: this.#refs.length, text };
+    return text;
   }
 
   /** The poster: the thumbnail of the third segment (past the start-up), else the newest; its name. */

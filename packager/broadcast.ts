@@ -1,366 +1,27 @@
-import { Writable } from 'node:stream';
-import { BROADCAST_ID_PATTERN, InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
-import { CmafReader } from './cmaf.ts';
-import type { PackagerConfig } from './config.ts';
-import { Segmenter, type SegmenterOptions, type SessionAnchor } from './segmenter.ts';
-import { SourceSession, type SessionEvent } from './sourceSession.ts';
-import type { InitSegment, Part, Segment } from './types.ts';
+import type { Writable } from 'node:stream';
+import { BROADCAST_ID_PATTERN, InputError, InvalidStateError, TypedEmitter, type Logger } from '../common/index.ts';
+import { configuredTargetDuration, type PackagerConfig } from './config.ts';
+import type { SessionAnchor } from './segmenter.ts';
+import type { SourceSession } from './sourceSession.ts';
+import { Track } from './track.ts';
+import type { Part, Segment } from './types.ts';
 import type { Publisher } from './store.ts';
-import {
-  deltaUpdate,
-  serializeMediaPlaylist,
-  serializeMultivariantPlaylist,
-  type AudioRendition,
-  type HlsSegment,
-  type MediaPlaylist,
-  type MultivariantPlaylist,
-  type VariantStream,
-} from './hls.ts';
-import { serializeMpd, type DashAdaptationSet, type DashPeriod, type DashRepresentation, type Mpd } from './dash.ts';
-import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
-import { TIMELINE_CLASSES, TIMELINE_SCHEME, checkTimelineEvent, timelineChaptersVtt, timelineDashEvents, timelineDateRanges, type TimelineEvent } from './timeline.ts';
+import { deltaUpdate, serializeMediaPlaylist, serializeMultivariantPlaylist, type MediaPlaylist, type MultivariantPlaylist } from './hls.ts';
+import { serializeMpd, type Mpd } from './dash.ts';
+import { buildCaptionsPlaylist, buildMediaPlaylist } from './hlsMediaPlaylist.ts';
+import { buildMultivariantPlaylist } from './hlsMultivariant.ts';
+import { OffGridSessions, buildMpd } from './dashMpd.ts';
+import type { ManifestSource, ManifestTrack } from './manifestSource.ts';
+import { ThumbnailTrack } from './thumbnailTrack.ts';
+import { timelineChaptersVtt, type TimelineEvent } from './timeline.ts';
+import { BroadcastTimeline } from './broadcastTimeline.ts';
 import { AvailabilityClock } from './availabilityClock.ts';
 import { CaptionTrack, type CaptionUpload } from './captionTrack.ts';
-import { WVTT_TIMESCALE, wvttTicks } from './wvtt.ts';
 import type { Cue, CueInput } from './captions.ts';
-import { names, contentTypes, cacheControl, textFiles } from './naming.ts';
+import { names, cacheControl, textFiles, mediaMeta, manifestMeta } from './naming.ts';
 
 /** Broadcast and track ids (URL path segments and store key prefixes). */
 export const ID_PATTERN = BROADCAST_ID_PATTERN;
-
-export interface TrackEvents {
-  part: [segment: Segment, part: Part];
-  segment: [segment: Segment];
-  init: [init: InitSegment];
-  /** The source session failed (bad input); the track stops until a new session opens. */
-  failed: [error: Error];
-  /** A held source session has media and may be switched in (see `activate`). */
-  ready: [session: SourceSession];
-}
-
-interface Waiter {
-  msn: number;
-  part: number | undefined;
-  resolve: (ok: boolean) => void;
-}
-
-/**
- * One rendition (or the audio track) of a broadcast: its segmenter, the
- * segments in memory and the waiters of blocking requests.
- */
-export class Track extends TypedEmitter<TrackEvents> {
-  readonly id: string;
-  readonly segmenter: Segmenter;
-  readonly inits = new Map<number, InitSegment>();
-  /** Segment metadata, oldest first (bounded by maxRetainedSegments); bytes only for the live window. */
-  readonly segments: Segment[] = [];
-  /** The source (transcoder run) behind each segmenter session: what the source's thumbnails are numbered by. */
-  readonly sourceOfSession = new Map<number, number>();
-  /** First segment (start, PDT) of each session: anchors DASH periods. */
-  readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
-  failure: Error | undefined;
-  /** Upload state of each session's init segment (with a store). */
-  readonly initUpload = new Map<number, 'pending' | 'stored' | 'dropped' | 'failed'>();
-  /** Whether this track's media playlist has been written to the store (the stored multivariant playlist names only those). */
-  playlistStored = false;
-  /** Peak and average bitrate over complete segments, bit/s. */
-  peakBitrate = 0;
-  /** Longest complete segment so far, rounded to whole seconds: the TARGETDURATION high-water mark. */
-  #longestSegment = 0;
-  #bytes = 0;
-  #seconds = 0;
-  #waiters = new Set<Waiter>();
-  /** Open source sessions, oldest first: at most one active, newer ones held. */
-  readonly #sessions: SourceSession[] = [];
-  #seq = 0;
-  #stopped = false;
-  readonly #config: PackagerConfig;
-  readonly #logger: Logger;
-
-  constructor(id: string, config: PackagerConfig, logger: Logger, anchor?: SegmenterOptions['anchor']) {
-    super();
-    this.id = id;
-    this.#config = config;
-    this.#logger = logger;
-    this.onListenerError((event, err) => logger.error({ err, event }, 'track listener threw'));
-    this.segmenter = new Segmenter({
-      segmentTargetMs: config.segmentTargetMs,
-      maxTimestampGapMs: config.maxTimestampGapMs,
-      ...(anchor ? { anchor } : {}),
-    });
-    this.segmenter.onListenerError((event, err) => logger.error({ err, event }, 'segmenter listener threw'));
-    this.segmenter.on('init', (init) => {
-      this.inits.set(init.session, init);
-      const source = this.#active?.source;
-      if (source !== undefined) this.sourceOfSession.set(init.session, source);
-      this.emit('init', init);
-    });
-    this.segmenter.on('part', (seg, part) => {
-      if (part.index === 0) {
-        this.segments.push(seg);
-        if (!this.sessionStarts.has(seg.session)) {
-          this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime, msn: seg.msn });
-          // Where each track's session starts, in its media time and in the playlist: what a player aligns at a discontinuity.
-          this.#logger.info({ session: seg.session, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a source session');
-        }
-        this.#trim();
-      }
-      this.emit('part', seg, part);
-      this.#wake();
-    });
-    this.segmenter.on('segment', (seg) => {
-      const secs = seg.duration / seg.timescale;
-      this.#longestSegment = Math.max(this.#longestSegment, Math.round(secs));
-      if (secs > 0) {
-        this.peakBitrate = Math.max(this.peakBitrate, (seg.byteLength * 8) / secs);
-        this.#bytes += seg.byteLength;
-        this.#seconds += secs;
-      }
-      this.emit('segment', seg);
-      this.#wake();
-    });
-  }
-
-  get init(): InitSegment | undefined {
-    return this.segmenter.init;
-  }
-
-  get kind(): 'video' | 'audio' | undefined {
-    return this.segmenter.init?.info.kind;
-  }
-
-  get averageBitrate(): number {
-    if (this.#seconds > 0) return (this.#bytes * 8) / this.#seconds;
-    const cur = this.current;
-    return cur && cur.duration > 0 ? (cur.byteLength * 8 * cur.timescale) / cur.duration : 0;
-  }
-
-  get bandwidth(): number {
-    return Math.max(this.peakBitrate, this.averageBitrate);
-  }
-
-  /**
-   * TARGETDURATION of the live playlist (RFC 8216bis §4.4.3.1): every EXTINF,
-   * rounded, must be ≤ it, and it must not change. Segments can outgrow the
-   * target (a publisher's GOP in passthrough; the segmenter cuts at 3×), so it
-   * is the longest segment the track has completed in its whole life (every
-   * complete segment is listed), never below the configured target: a
-   * high-water mark that only grows, and only when a segment forces it.
-   */
-  get targetDuration(): number {
-    return Math.max(configuredTargetDuration(this.#config), this.#longestSegment);
-  }
-
-  /** The newest segment (possibly in progress). */
-  get current(): Segment | undefined {
-    return this.segments[this.segments.length - 1];
-  }
-
-  /** Estimated frame rate from the first sample duration of the latest part. */
-  frameRate: number | undefined;
-
-  segment(msn: number): Segment | undefined {
-    const first = this.segments[0];
-    if (!first) return undefined;
-    return this.segments[msn - first.msn];
-  }
-
-  /** Whether the playlist already holds segment `msn` (complete) or part `msn.part` (§6.2.5.2). */
-  has(msn: number, part: number | undefined): boolean {
-    const cur = this.current;
-    if (!cur) return false;
-    if (msn < cur.msn) return true;
-    if (msn > cur.msn) return false;
-    if (part === undefined) return cur.complete;
-    return cur.parts.length > part;
-  }
-
-  /** Resolves true when `has(msn, part)` holds, false on timeout, abort or when the track stops. */
-  waitForPart(msn: number, part: number | undefined, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.has(msn, part)) return Promise.resolve(true);
-    if (this.#stopped) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done(false), timeoutMs);
-      const onAbort = () => done(false);
-      const waiter: Waiter = {
-        msn,
-        part,
-        resolve: (ok) => done(ok),
-      };
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#waiters.delete(waiter);
-        resolve(ok);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(waiter);
-    });
-  }
-
-  get waiting(): number {
-    return this.#waiters.size;
-  }
-
-  /**
-   * A new source session: returns the Writable the CMAF bytes go into. It is
-   * held until it has a fragment and is switched in (see `activate`); `source`
-   * names the source's session so the broadcast can switch its tracks together.
-   */
-  openSession(source?: number): Writable {
-    if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
-    const session = new SourceSession(source, this.#seq++);
-    this.#sessions.push(session);
-    const reader = new CmafReader({ maxBoxBytes: this.#config.maxBoxBytes });
-    let failed = false;
-    const fail = (err: unknown): Error => {
-      const error = err instanceof Error ? err : new Error(String(err));
-      if (!failed) {
-        failed = true;
-        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code, source }, 'track failed: bad CMAF input');
-        // A bad new session is dropped and the one it would have replaced goes on; the track
-        // fails only when nothing else feeds it. The write's error tells the writer either way.
-        const active = this.#active;
-        if (session.state !== 'active') this.#drop(session, false);
-        if (!active || active === session) {
-          this.failure = error;
-          this.segmenter.flush();
-          this.emit('failed', error);
-        }
-      }
-      return error;
-    };
-    const writable: Writable = new Writable({
-      highWaterMark: 256 * 1024,
-      write: (chunk: Buffer, _enc, cb) => {
-        if (session.state === 'superseded') return cb(new InvalidStateError('superseded'));
-        try {
-          for (const ev of reader.push(chunk)) {
-            this.#onEvent(session, ev.type === 'init' ? { type: 'init', info: ev.info, bytes: ev.bytes } : { type: 'fragment', info: ev.info, bytes: ev.bytes, now: Date.now() });
-          }
-          cb();
-        } catch (err) {
-          cb(fail(err));
-        }
-      },
-      final: (cb) => {
-        try {
-          reader.end();
-          session.ended = true;
-          this.#onEnded(session);
-          cb();
-        } catch (err) {
-          cb(fail(err));
-        }
-      },
-    });
-    session.writable = writable;
-    return writable;
-  }
-
-  /** The pending session of `source` that has media, if there is one. */
-  readySession(source: number): SourceSession | undefined {
-    return this.#sessions.find((s) => s.source === source && s.ready);
-  }
-
-  /** The source number of the session feeding the track. */
-  get activeSource(): number | undefined {
-    return this.#active?.source;
-  }
-
-  get #active(): SourceSession | undefined {
-    return this.#sessions.find((s) => s.state === 'active');
-  }
-
-  /**
-   * Switches a held session in: every older session (the active one included)
-   * is superseded and the held media goes to the segmenter, a discontinuity.
-   */
-  activate(session: SourceSession): void {
-    if (session.state !== 'pending' || this.#stopped) return;
-    for (const s of [...this.#sessions]) {
-      if (s.seq >= session.seq) continue;
-      if (s.state === 'active') this.#logger.info({ source: s.source, next: session.source }, 'source session superseded by a newer one');
-      this.#drop(s);
-    }
-    session.state = 'active';
-    this.failure = undefined;
-    for (const ev of session.take()) this.#apply(ev);
-    if (session.ended) this.segmenter.flush();
-  }
-
-  #onEvent(session: SourceSession, ev: SessionEvent): void {
-    if (session.state === 'active') return this.#apply(ev);
-    if (session.state === 'superseded') return;
-    session.hold(ev);
-    if (ev.type === 'fragment') this.emit('ready', session);
-  }
-
-  #apply(ev: SessionEvent): void {
-    if (ev.type === 'init') {
-      this.segmenter.onInit(ev.info, ev.bytes);
-      return;
-    }
-    if (ev.info.firstSampleDuration > 0 && ev.info.keyframe !== undefined && this.kind === 'video') {
-      this.frameRate = this.init!.info.timescale / ev.info.firstSampleDuration;
-    }
-    this.segmenter.onFragment(ev.info, ev.bytes, ev.now);
-  }
-
-  #onEnded(session: SourceSession): void {
-    if (session.state === 'active') {
-      this.segmenter.flush();
-    } else if (session.state === 'pending') {
-      // Ended before it was switched in: its media (if any, and nothing newer came) still goes out.
-      const newest = this.#sessions.at(-1) === session;
-      if (session.ready && newest) this.activate(session);
-      else this.#drop(session);
-    }
-  }
-
-  /** Forgets a session; a writer still pushing into it sees its stream close (no 'error' to crash on). */
-  #drop(session: SourceSession, close = true): void {
-    session.state = 'superseded';
-    session.take();
-    const i = this.#sessions.indexOf(session);
-    if (i >= 0) this.#sessions.splice(i, 1);
-    const w = session.writable;
-    if (close && w && !w.destroyed && !w.writableFinished) w.destroy();
-  }
-
-  /** Stops the track: completes the segment in progress and releases every waiter. */
-  stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    for (const session of [...this.#sessions]) this.#drop(session);
-    this.segmenter.flush();
-    for (const w of [...this.#waiters]) w.resolve(this.has(w.msn, w.part));
-  }
-
-  #wake(): void {
-    if (this.#waiters.size === 0) return;
-    for (const w of [...this.#waiters]) if (this.has(w.msn, w.part)) w.resolve(true);
-  }
-
-  /** Drops bytes of segments older than the memory window and metadata beyond the retention bound. */
-  #trim(): void {
-    const cur = this.current;
-    if (!cur) return;
-    const ts = cur.timescale;
-    // The playlist window (at least 3 target durations) plus slack for the segment in progress.
-    const td = this.targetDuration * 1000;
-    const windowTicks = ((Math.max(this.#config.liveWindowMs, 3 * td) + 2 * Math.max(this.#config.segmentTargetMs, td)) * ts) / 1000;
-    for (let i = this.segments.length - 2; i >= 0; i--) {
-      const s = this.segments[i]!;
-      if (s.bytes === undefined && s.parts.length === 0) break;
-      if (s.session === cur.session && cur.start - s.start < windowTicks) continue;
-      if (s.session !== cur.session && this.segments.length - i < (this.#config.liveWindowMs / this.#config.segmentTargetMs) * 2) continue;
-      s.bytes = undefined;
-      s.parts.length = 0;
-    }
-    while (this.segments.length > this.#config.maxRetainedSegments) this.segments.shift();
-  }
-}
 
 export interface BroadcastEvents {
   part: [trackId: string, segment: Segment, part: Part];
@@ -385,8 +46,11 @@ export interface BroadcastOptions {
 }
 
 /**
- * One live broadcast: its tracks, the playlists and MPD built from them, and
- * publishing to the object store (media first, then manifests).
+ * One live broadcast: its tracks (track.ts) and how a new source session
+ * switches in on all of them, its timeline, thumbnails and captions, the
+ * playlists and MPD built from its state (hlsMediaPlaylist.ts,
+ * hlsMultivariant.ts, dashMpd.ts) and cached per version, and publishing to
+ * the object store (media first, then manifests).
  */
 export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly id: string;
@@ -404,14 +68,11 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   readonly #availability = new AvailabilityClock();
   #allSeen = false;
   readonly #startableTracks = new Set<string>();
-  /** `track|session` pairs whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
-  readonly #offGrid = new Set<string>();
-  /** Speaker turns, hosts joining and leaving, layouts: in time order. */
-  readonly #timeline: TimelineEvent[] = [];
-  /** Every thumbnail of the broadcast (for the thumbnails track), and the bytes of the recent ones (the store has all). */
-  readonly #thumbs: ThumbnailRef[] = [];
-  readonly #thumbNames = new Set<string>();
-  readonly #thumbBytes = new Map<string, Buffer>();
+  /** Sessions whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
+  readonly #offGrid: OffGridSessions;
+  /** Speaker turns, hosts joining and leaving, layouts. */
+  readonly #timeline = new BroadcastTimeline();
+  readonly #thumbs: ThumbnailTrack;
   /** The live captions rendition (undefined when turned off in the config). */
   readonly #captions: CaptionTrack | undefined;
 
@@ -424,6 +85,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#publisher = publisher;
     this.#expected = options.expectedTracks ?? [];
     this.#captions = config.captions.enabled ? new CaptionTrack(config.captions.language, config.captions.name) : undefined;
+    this.#offGrid = new OffGridSessions(logger);
+    this.#thumbs = new ThumbnailTrack(config);
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
 
@@ -445,7 +108,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * (a long GOP), HOLD-BACK is three of those: waiting for that much also means
    * a steady long GOP is in TARGETDURATION before the playlist is first served.
    */
-  #startable(track: Track | undefined): boolean {
+  #startable(track: ManifestTrack | undefined): boolean {
     if (!track) return false;
     if (this.#startableTracks.has(track.id)) return true;
     let ms = 0;
@@ -564,10 +227,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
   }
 
-  /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
   /** The timeline so far, in time order. */
   get timeline(): readonly TimelineEvent[] {
-    return this.#timeline;
+    return this.#timeline.events;
   }
 
   /**
@@ -578,11 +240,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   addTimelineEvent(event: TimelineEvent): TimelineEvent {
     if (this.#ended) throw new InvalidStateError(`addTimelineEvent() after end() [broadcast:${this.id}]`);
-    const e = checkTimelineEvent(event);
-    if (this.#timeline.some((x) => x.id === e.id)) throw new TypeError(`duplicate timeline event id ${e.id}`);
-    let i = this.#timeline.length;
-    while (i > 0 && this.#timeline[i - 1]!.at > e.at) i--;
-    this.#timeline.splice(i, 0, e);
+    const e = this.#timeline.add(event);
     this.#bump();
     this.#publishManifests();
     this.emit('timeline', e);
@@ -598,57 +256,24 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    */
   addThumbnail(ref: { session: number; index: number; mediaMs: number }, jpeg: Buffer): void {
     if (this.#ended) throw new InvalidStateError(`addThumbnail() after end() [broadcast:${this.id}]`);
-    if (!Number.isInteger(ref.session) || ref.session < 0 || !Number.isInteger(ref.index) || ref.index < 0 || !(ref.mediaMs >= 0)) {
-      throw new TypeError(`invalid thumbnail ${JSON.stringify(ref)}`);
-    }
-    if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.session}/${ref.index} is not a JPEG of at most 1 MiB`);
-    const name = thumbnailName(ref.session, ref.index);
-    if (this.#thumbNames.has(name)) return;
-    this.#thumbNames.add(name);
-    this.#thumbs.push({ session: ref.session, mediaMs: ref.mediaMs, name });
-    this.#thumbBytes.set(name, jpeg);
-    // The recent ones only (Map order is arrival order): about two live windows' worth.
-    const keep = Math.max(30, Math.ceil((2 * Math.max(this.#config.liveWindowMs, this.#config.dvrWindowMs)) / this.#config.segmentTargetMs));
-    for (const old of this.#thumbBytes.keys()) {
-      if (this.#thumbBytes.size <= keep) break;
-      this.#thumbBytes.delete(old);
-    }
+    const name = this.#thumbs.add(ref, jpeg);
+    if (name === undefined) return;
     this.#publisher?.enqueueMedia(`${this.id}/${names.thumbnails}/${name}`, jpeg, { contentType: 'image/jpeg', cacheControl: cacheControl.immutable });
   }
 
   /** A recent thumbnail's bytes (older ones are in the store). */
   thumbnail(name: string): Buffer | undefined {
-    return this.#thumbBytes.get(name);
-  }
-
-  /** The reference video track of the thumbnails: the first video track with media. */
-  #thumbnailTrack(): Track | undefined {
-    return this.tracks.find((t) => t.kind === 'video' && t.segments.some((s) => s.complete));
-  }
-
-  /** The reference track's complete segments, each under its source's number (thumbnails are numbered by source). */
-  #thumbnailSegments(): ThumbnailSegment[] | undefined {
-    const track = this.#thumbnailTrack();
-    if (!track || this.#thumbs.length === 0) return undefined;
-    return track.segments.filter((s) => s.complete).map((s) => ({ session: track.sourceOfSession.get(s.session) ?? -1, start: s.start, duration: s.duration, timescale: s.timescale }));
+    return this.#thumbs.bytes(name);
   }
 
   /** The WebVTT thumbnails track over the broadcast's segments (the recording's timeline); undefined without thumbnails. */
   thumbnailsText(): string | undefined {
-    const segs = this.#thumbnailSegments();
-    return segs ? thumbnailsVtt(segs, this.#thumbs, `${names.thumbnails}/`) : undefined;
+    return this.#thumbs.vtt(this.tracks, this.#version);
   }
 
   /** The poster: the thumbnail of the third segment (past the start-up), else the newest; its name. */
   posterName(): string | undefined {
-    const segs = this.#thumbnailSegments();
-    if (!segs) return undefined;
-    const bySession = thumbnailsBySession(this.#thumbs);
-    for (const s of segs.slice(0, 3).reverse()) {
-      const hit = thumbnailFor(s, bySession);
-      if (hit) return hit.name;
-    }
-    return this.#thumbs.at(-1)!.name;
+    return this.#thumbs.poster(this.tracks);
   }
 
   /** The media's span on the wall clock: the first segment's PROGRAM-DATE-TIME to the end of the last. */
@@ -669,7 +294,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   /** The speaker turns as WebVTT chapters on the media's time (from its first segment); undefined before any media. */
   chaptersText(): string | undefined {
     const span = this.#mediaSpan();
-    return span ? timelineChaptersVtt(this.#timeline, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
+    return span ? timelineChaptersVtt(this.#timeline.events, span.startMs, this.#ended ? span.endMs : Math.max(span.endMs, Date.now())) : undefined;
   }
 
   /**
@@ -773,6 +398,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     }
   }
 
+  /** Ends the broadcast: ENDLIST playlists and a static MPD; the objects form a VOD. Safe twice. */
   end(): void {
     if (this.#ended) return;
     for (const t of this.#tracks.values()) t.stop();
@@ -820,7 +446,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       pub.enqueueManifest(
         `${this.id}/${names.captions}/${names.playlist}`,
         () => {
-          const p = this.#captionsPlaylist(ref, true);
+          const p = buildCaptionsPlaylist(this.#source(), ref, true);
           return p ? Buffer.from(serializeMediaPlaylist(p)) : undefined;
         },
         manifestMeta(names.playlist, this.#ended, false),
@@ -896,200 +522,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     const hit = this.#cache.get(key);
     if (hit && hit.version === this.#version) return hit;
     const ref = trackId === names.captions ? this.captionReference : undefined;
-    const full = ref ? this.#captionsPlaylist(ref, false) : this.mediaPlaylist(trackId);
+    const full = ref ? buildCaptionsPlaylist(this.#source(), ref, false) : this.mediaPlaylist(trackId);
     if (!full) return undefined;
     const p = skip === 'NO' || !full.serverControl?.canSkipUntil ? full : deltaUpdate(full, full.serverControl.canSkipUntil, skip === 'v2');
     const entry = { version: this.#version, text: serializeMediaPlaylist(p) };
     this.#cache.set(key, entry);
     return entry;
-  }
-
-  /**
-   * The media playlist model of a track. Live: the sliding window (or the DVR
-   * window), parts on the newest segments, a preload hint, rendition reports.
-   * Ended: every retained segment, ENDLIST. `forStore`: the copy written to the
-   * object store, which names segments only (parts live in memory).
-   */
-  mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
-    const track = this.#tracks.get(trackId);
-    if (!track || !track.init || !track.current || !this.#startable(track)) return undefined;
-    const cfg = this.#config;
-    const liveTd = track.targetDuration;
-    const partTarget = cfg.partTargetMs / 1000;
-    const lowLatency = !opts.forStore && !this.#ended;
-    const cur = track.current;
-    // §6.2.2: a live playlist lasts at least three target durations.
-    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs, 3000 * liveTd);
-    let first = 0;
-    if (!this.#ended) {
-      // Window measured over the last `windowMs` of media, counting across sessions.
-      let acc = 0;
-      for (let i = track.segments.length - 1; i >= 0; i--) {
-        acc += track.segments[i]!.duration / track.segments[i]!.timescale;
-        first = i;
-        if (acc * 1000 >= windowMs) break;
-      }
-    }
-    let list = track.segments.slice(first).filter((s) => s.complete || (lowLatency && s.parts.length > 0));
-    if (opts.forStore) list = storedPrefix(track, list);
-    if (list.length === 0) return undefined;
-    // Live (memory and store copies alike): the track's high-water mark, so it never
-    // shrinks between reloads. Ended (VOD): the longest of the segments it lists.
-    const td = this.#ended ? list.reduce((m, s) => Math.max(m, Math.round(s.duration / s.timescale)), 1) : liveTd;
-    // Parts are listed on segments ending within partListTargetDurations of the live
-    // edge, measured by summing durations (timestamps may jump at a discontinuity).
-    const partHorizon = cfg.partListTargetDurations * td;
-    const fromEdge: number[] = [];
-    for (let i = list.length - 1, acc = 0; i >= 0; i--) {
-      fromEdge[i] = acc;
-      acc += list[i]!.duration / list[i]!.timescale;
-    }
-    const segments: HlsSegment[] = list.map((s, i) => {
-      const listParts = lowLatency && s.parts.length > 0 && (fromEdge[i]! < partHorizon || !s.complete);
-      return {
-        uri: names.segment(s.msn),
-        duration: s.duration / s.timescale,
-        discontinuity: s.discontinuity,
-        mapUri: names.init(s.session),
-        programDateTime: s.programDateTime,
-        complete: s.complete,
-        ...(opts.forStore && (s.upload === 'dropped' || s.upload === 'failed') ? { gap: true } : {}),
-        ...(listParts
-          ? { parts: s.parts.map((p) => ({ uri: names.part(p.msn, p.index), duration: p.duration / s.timescale, independent: p.independent })) }
-          : {}),
-      };
-    });
-    const firstSeg = list[0]!;
-    // The preload hint names the part that will come. When the open segment is
-    // at its target the next part starts a new one, but that segment is not
-    // closed (no EXTINF) until the part arrives, and a hint into a segment
-    // after an open one breaks Shaka's parser: no hint for those ~200 ms
-    // (blocking reloads still answer). A hint that never comes would be a 404.
-    const next = cur.complete ? { msn: cur.msn + 1, part: 0 } : track.segmenter.nextPartStartsSegment() ? undefined : { msn: cur.msn, part: cur.parts.length };
-    const live = lowLatency && !track.failure;
-    return {
-      version: 9,
-      targetDuration: td,
-      ...(lowLatency ? { partTarget } : {}),
-      ...(lowLatency
-        ? {
-            serverControl: {
-              canBlockReload: true,
-              partHoldBack: Number((3 * partTarget).toFixed(3)),
-              holdBack: 3 * td,
-              canSkipUntil: 6 * td,
-            },
-          }
-        : {}),
-      ...(this.#ended ? { playlistType: 'VOD' as const } : {}),
-      independentSegments: true,
-      mediaSequence: firstSeg.msn,
-      // The Discontinuity Sequence Number of the first listed segment (the serializer
-      // omits EXT-X-DISCONTINUITY on the first segment, whose number already counts it).
-      discontinuitySequence: firstSeg.discontinuitySequence,
-      segments,
-      ...(this.#timeline.length > 0 ? { dateRanges: timelineDateRanges(this.#timeline, firstSeg.programDateTime) } : {}),
-      ...(live && next ? { preloadHint: { type: 'PART' as const, uri: names.part(next.msn, next.part) } } : {}),
-      renditionReports: lowLatency
-        ? this.tracks
-            .filter((t) => t.id !== trackId && t.current && t.init && t.kind === track.kind)
-            .map((t) => {
-              const c = t.current!;
-              return c.complete
-                ? { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 }
-                : { uri: `../${t.id}/${names.playlist}`, lastMsn: c.msn, lastPart: c.parts.length - 1 };
-            })
-        : [],
-      endList: this.#ended,
-    };
-  }
-
-  /** The captions rendition's playlist: the reference track's, naming WebVTT files (captionTrack.ts). */
-  #captionsPlaylist(ref: Track, forStore: boolean): MediaPlaylist | undefined {
-    const p = this.mediaPlaylist(ref.id, { forStore });
-    return p && this.#captions?.playlist(p, forStore);
-  }
-
-  /**
-   * The DASH captions representation of a Period: the reference track's, over
-   * the wvtt objects (the same numbers and times), or undefined. In a stored
-   * MPD, only the segments whose caption uploads have settled.
-   */
-  #captionsRepresentation(ref: Track, session: number, sets: readonly DashAdaptationSet[], forStore: boolean): DashRepresentation | undefined {
-    const captions = this.#captions;
-    const mirror = sets.flatMap((a) => a.representations).find((r) => r.id === ref.id);
-    if (!captions || !mirror) return undefined;
-    const ms = (ticks: number) => wvttTicks(ticks, mirror.timescale);
-    let timeline = mirror.timeline.map((e) => ({ t: ms(e.t), d: ms(e.t + e.d) - ms(e.t) }));
-    if (forStore) {
-      if (captions.initUploads.get(session) !== 'stored') return undefined;
-      const stop = timeline.findIndex((_, i) => {
-        const up = captions.uploads.get(mirror.startNumber + i);
-        return !up || up.wvtt === 'pending';
-      });
-      timeline = stop < 0 ? timeline : timeline.slice(0, stop);
-      if (timeline.length === 0) return undefined;
-    }
-    return {
-      id: names.captions,
-      bandwidth: 1000,
-      codecs: 'wvtt',
-      timescale: WVTT_TIMESCALE,
-      initialization: `${names.captions}/${names.init(session)}`,
-      media: `${names.captions}/seg-$Number$.m4s`,
-      startNumber: mirror.startNumber,
-      presentationTimeOffset: ms(mirror.presentationTimeOffset),
-      timeline,
-      ...(mirror.duration !== undefined ? { duration: ms(mirror.duration) } : {}),
-    };
-  }
-
-  /** The multivariant playlist from the tracks really produced (undefined until one has media). */
-  multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
-    if (!this.#expectedReady()) return undefined;
-    const ready = this.tracks.filter((t) => t.init && !t.failure && this.#startable(t) && (!opts.storedOnly || t.playlistStored));
-    const audio = ready.filter((t) => t.kind === 'audio');
-    const video = ready.filter((t) => t.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
-    if (ready.length === 0) return undefined;
-    const audioRenditions: AudioRendition[] = audio.map((t, i) => ({
-      groupId: 'audio',
-      name: t.id,
-      uri: `${t.id}/${names.playlist}`,
-      default: i === 0,
-      ...(t.init!.info.channels ? { channels: t.init!.info.channels } : {}),
-    }));
-    const audioBw = Math.max(0, ...audio.map((t) => t.bandwidth));
-    const audioAvg = Math.max(0, ...audio.map((t) => t.averageBitrate));
-    const audioCodec = audio[0]?.init!.info.codec;
-    const variants: VariantStream[] =
-      video.length > 0
-        ? video.map((t) => ({
-            uri: `${t.id}/${names.playlist}`,
-            bandwidth: Math.max(1, Math.round(t.bandwidth + audioBw)),
-            averageBandwidth: Math.max(1, Math.round(t.averageBitrate + audioAvg)),
-            codecs: [t.init!.info.codec, audioCodec].filter(Boolean).join(','),
-            ...(t.init!.info.width ? { resolution: { width: t.init!.info.width, height: t.init!.info.height ?? 0 } } : {}),
-            ...(t.frameRate ? { frameRate: t.frameRate } : {}),
-            ...(audio.length > 0 ? { audioGroup: 'audio' } : {}),
-          }))
-        : audio.map((t) => ({
-            uri: `${t.id}/${names.playlist}`,
-            bandwidth: Math.max(1, Math.round(t.bandwidth)),
-            averageBandwidth: Math.max(1, Math.round(t.averageBitrate)),
-            codecs: t.init!.info.codec,
-          }));
-    const captions = this.#captions;
-    const subtitles =
-      captions && this.captionReference && (!opts.storedOnly || captions.playlistStored)
-        ? [{ groupId: 'subs', name: captions.name, uri: `${names.captions}/${names.playlist}`, language: captions.language, default: false }]
-        : [];
-    return {
-      version: 9,
-      independentSegments: true,
-      audio: video.length > 0 ? audioRenditions : [],
-      ...(subtitles.length > 0 ? { subtitles } : {}),
-      variants: subtitles.length > 0 ? variants.map((v) => ({ ...v, subtitlesGroup: 'subs' })) : variants,
-    };
   }
 
   /** The live MPD; `utcTimingUrl` is the origin's time URL as this client reaches it (see Mpd.utcTimingUrl). */
@@ -1107,190 +545,44 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /**
-   * The MPD over the same segment objects: one Period per source session,
-   * SegmentTimeline of complete segments with $Number$ = media sequence number.
+   * The media playlist model of a track (hlsMediaPlaylist.ts). Live: the
+   * sliding window (or the DVR window), parts on the newest segments, a preload
+   * hint, rendition reports. Ended: every retained segment, ENDLIST.
+   * `forStore`: the copy written to the object store, which names segments only.
+   */
+  mediaPlaylist(trackId: string, opts: { forStore?: boolean } = {}): MediaPlaylist | undefined {
+    const track = this.#tracks.get(trackId);
+    return track && buildMediaPlaylist(this.#source(), track, opts);
+  }
+
+  /** The multivariant playlist from the tracks really produced (hlsMultivariant.ts; undefined until one has media). */
+  multivariantPlaylist(opts: { storedOnly?: boolean } = {}): MultivariantPlaylist | undefined {
+    return buildMultivariantPlaylist(this.#source(), opts);
+  }
+
+  /**
+   * The MPD over the same segment objects (dashMpd.ts): one Period per source
+   * session, $Number$ = media sequence number.
    */
   mpd(now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
-    if (!this.#expectedReady()) return undefined;
-    const cfg = this.#config;
-    const tracks = this.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
-    if (tracks.length === 0) return undefined;
-    /**
-     * Wall clock of a session's first segment: on the availability clock (when
-     * its media really reaches us), falling back to PROGRAM-DATE-TIME.
-     */
-    const sessionWall = (session: number, anchor: { start: number; timescale: number; pdt: number }): number => {
-      const zero = this.#availability.zeroMs(session);
-      return zero !== undefined ? Math.round(zero + (anchor.start / anchor.timescale) * 1000) : anchor.pdt;
-    };
-    const firstSession = Math.min(...tracks.flatMap((t) => [...t.sessionStarts.keys()]));
-    const firstRef = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(firstSession)) ?? tracks.find((t) => t.sessionStarts.has(firstSession))!;
-    const ast = sessionWall(firstSession, firstRef.sessionStarts.get(firstSession)!);
-    const sessions = new Set<number>();
-    const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
-    const pick = (t: Track): Segment[] => {
-      let done = t.segments.filter((s) => s.complete);
-      if (opts.forStore) done = storedPrefix(t, done);
-      if (this.#ended || done.length === 0) return done;
-      const last = done[done.length - 1]!;
-      const horizon = last.programDateTime - windowMs;
-      return done.filter((s) => s.programDateTime >= horizon);
-    };
-    const picked = new Map(tracks.map((t) => [t.id, pick(t)]));
-    /**
-     * LL-DASH (DASH-IF low-latency guidelines): the live MPD addresses segments
-     * by number (SegmentTemplate@duration, no timeline), so a client works out
-     * from its clock when segment n exists, and with availabilityTimeOffset =
-     * segment − chunk requests it one chunk after it starts; the origin holds a
-     * request that comes a little early and streams the segment as it grows.
-     * Our segments sit on the segment-target grid (video: a keyframe every
-     * target; audio: cut on the same grid), which number addressing needs.
-     * A timeline did not fit: dash.js only requests what its last MPD lists
-     * (so each request waited for an MPD refresh), and Shaka takes the end of
-     * the last listed segment as the live edge (so announcing the segment in
-     * progress sent it ahead of the media into stalls). Stored and ended MPDs
-     * keep the exact timeline.
-     * Keyframes that are not ours (a publisher's long GOP in passthrough)
-     * make segments longer than the target: numbers then no longer follow
-     * time, so a client would ask for the wrong segment. Such a track's
-     * session falls back to the timeline (with the costs above) for good.
-     */
-    const numbered = !opts.forStore && !this.#ended;
-    for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
-    const sorted = [...sessions].sort((a, b) => a - b);
-    // Anchor of a session: the video (else first) track's first segment of it.
-    const anchorOf = (session: number) =>
-      (tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!).sessionStarts.get(session)!;
-    const captionsRef = this.captionReference;
-    const periods: DashPeriod[] = sorted
-      .map((session, index) => {
-        const anchor = anchorOf(session);
-        const anchorSec = anchor.start / anchor.timescale;
-        const periodWall = sessionWall(session, anchor);
-        const next = sorted[index + 1];
-        const events = timelineDashEvents(this.#timeline, periodWall, next === undefined ? Infinity : sessionWall(next, anchorOf(next)));
-        const sets: DashAdaptationSet[] = [];
-        for (const kind of ['video', 'audio'] as const) {
-          const reps = tracks
-            .filter((t) => t.kind === kind)
-            .map((t) => ({ t, segs: picked.get(t.id)!.filter((s) => s.session === session) }))
-            .filter((x) => x.segs.length > 0)
-            .map(({ t, segs }) => {
-              const info = t.init!.info;
-              const ts = info.timescale;
-              const targetTicks = Math.round((cfg.segmentTargetMs * ts) / 1000);
-              const gridKey = `${t.id}|${session}`;
-              if (numbered && !this.#offGrid.has(gridKey) && offGrid(segs, targetTicks)) {
-                this.#offGrid.add(gridKey);
-                this.#logger.warn({ rendition: t.id, session }, 'segments off the segment-target grid: the live MPD lists a SegmentTimeline for this track');
-              }
-              return {
-                id: t.id,
-                bandwidth: Math.max(1, Math.round(t.bandwidth)),
-                codecs: info.codec,
-                ...(info.width ? { width: info.width, height: info.height ?? 0 } : {}),
-                ...(t.frameRate ? { frameRate: t.frameRate } : {}),
-                ...(info.sampleRate ? { audioSamplingRate: info.sampleRate, channels: info.channels ?? 2 } : {}),
-                timescale: ts,
-                initialization: `${t.id}/${names.init(session)}`,
-                media: `${t.id}/seg-$Number$.m4s`,
-                ...(numbered && !this.#offGrid.has(gridKey)
-                  ? (() => {
-                      // Number-addressed: segment n of the session starts (n − first) segment targets after its first.
-                      const own = t.sessionStarts.get(session)!;
-                      return { startNumber: own.msn, presentationTimeOffset: own.start, duration: targetTicks, timeline: [] };
-                    })()
-                  : {
-                      startNumber: segs[0]!.msn,
-                      presentationTimeOffset: Math.round(anchorSec * ts),
-                      timeline: segs.map((s) => ({ t: s.start, d: s.duration })),
-                    }),
-              };
-            });
-          if (reps.length > 0) {
-            sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
-          }
-        }
-        const text = captionsRef && this.#captionsRepresentation(captionsRef, session, sets, opts.forStore === true);
-        if (text) sets.push({ id: 2, contentType: 'text', mimeType: 'application/mp4', lang: this.#captions!.language, role: 'subtitle', representations: [text] });
-        return {
-          id: `p${session}`,
-          start: Math.max(0, (periodWall - ast) / 1000),
-          ...(events.size > 0 ? { eventStreams: [...events].map(([kind, list]) => ({ schemeIdUri: TIMELINE_SCHEME, value: TIMELINE_CLASSES[kind], events: list })) } : {}),
-          adaptationSets: sets,
-        };
-      })
-      .filter((p) => p.adaptationSets.length > 0);
-    if (periods.length === 0 || [...picked.values()].every((p) => p.length === 0)) return undefined;
-    // A loop, not Math.max(...all): a day of segments over several tracks overflows the call stack.
-    let maxSeg = 0;
-    for (const segs of picked.values()) for (const s of segs) maxSeg = Math.max(maxSeg, s.duration / s.timescale);
-    const staticMpd = this.#ended;
-    let total = 0;
-    if (staticMpd) {
-      const lastPeriod = periods[periods.length - 1]!;
-      const lastDur = Math.max(
-        0,
-        ...lastPeriod.adaptationSets.flatMap((a) =>
-          a.representations.map((r) => {
-            const l = r.timeline[r.timeline.length - 1]!;
-            return (l.t + l.d - r.presentationTimeOffset) / r.timescale;
-          }),
-        ),
-      );
-      total = lastPeriod.start + lastDur;
-    }
+    return buildMpd(this.#source(), now, opts);
+  }
+
+  /** What the manifest builders read of this broadcast, as it is now. */
+  #source(): ManifestSource {
     return {
-      type: staticMpd ? 'static' : 'dynamic',
-      availabilityStartTime: ast,
-      publishTime: staticMpd ? (this.#endedAt ?? now) : now,
-      ...(staticMpd ? { mediaPresentationDuration: total } : { minimumUpdatePeriod: cfg.segmentTargetMs / 1000, timeShiftBufferDepth: windowMs / 1000 }),
-      maxSegmentDuration: maxSeg,
-      minBufferTime: cfg.segmentTargetMs / 1000,
-      ...(staticMpd || opts.forStore ? {} : { availabilityTimeOffset: (cfg.segmentTargetMs - cfg.partTargetMs) / 1000 }),
-      ...(staticMpd ? {} : { latency: cfg.dashLatency }),
-      periods,
+      config: this.#config,
+      tracks: this.tracks,
+      ended: this.#ended,
+      endedAt: this.#endedAt,
+      timeline: this.#timeline.events,
+      dateRanges: (fromMs) => this.#timeline.dateRanges(fromMs),
+      captions: this.#captions,
+      captionReference: this.captionReference,
+      expectedReady: () => this.#expectedReady(),
+      startable: (track) => this.#startable(track),
+      availabilityZero: (session) => this.#availability.zeroMs(session),
+      offGrid: this.#offGrid,
     };
   }
-}
-
-/**
- * What a store manifest may name: segments up to the first one whose upload (or
- * whose init segment's upload) has not settled yet. Dropped or failed segments
- * stay in the list (HLS marks them EXT-X-GAP), so numbering is unchanged.
- */
-function storedPrefix(track: Track, list: Segment[]): Segment[] {
-  const out: Segment[] = [];
-  for (const s of list) {
-    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.session) !== 'stored') break;
-    out.push(s);
-  }
-  return out;
-}
-
-/** TARGETDURATION the configured segment target gives (at least 1): the floor of every live playlist's. */
-function configuredTargetDuration(config: PackagerConfig): number {
-  return Math.max(1, Math.round(config.segmentTargetMs / 1000));
-}
-
-/**
- * Whether a session's segments have left the segment-target grid that number
- * addressing assumes: the end of the newest drifted more than half a target from
- * where whole targets after the first listed one put it. A constant offset (an
- * audio track cut on the absolute grid, a short first segment) is not drift.
- */
-function offGrid(segs: readonly Segment[], targetTicks: number): boolean {
-  const first = segs[0];
-  const last = segs[segs.length - 1];
-  if (!first || !last || last === first) return false;
-  const expected = first.start + first.duration + (last.msn - first.msn) * targetTicks;
-  return Math.abs(last.start + last.duration - expected) > targetTicks / 2;
-}
-
-export function mediaMeta(name: string, kind: 'video' | 'audio' | 'text' | undefined) {
-  return { contentType: contentTypes(name, kind), cacheControl: cacheControl.immutable };
-}
-
-export function manifestMeta(name: string, ended: boolean, directives: boolean) {
-  return { contentType: contentTypes(name, undefined), cacheControl: cacheControl.manifest(name, ended, directives) };
 }

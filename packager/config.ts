@@ -151,3 +151,8 @@ export function parsePackagerConfig(input: PackagerConfigInput = {}): PackagerCo
   }
   return result.data;
 }
+
+/** TARGETDURATION the configured segment target gives (at least 1): the floor of every live playlist's. */
+export function configuredTargetDuration(config: PackagerConfig): number {
+  return Math.max(1, Math.round(config.segmentTargetMs / 1000));
+}

@@ -6,7 +6,8 @@
  * both ask here, so they hold and refuse exactly alike.
  */
 import { InputError } from '../common/index.ts';
-import type { Broadcast, Track } from './broadcast.ts';
+import type { Broadcast } from './broadcast.ts';
+import type { Track } from './track.ts';
 import type { Part } from './types.ts';
 
 export interface Directives {

@@ -89,3 +89,13 @@ export const cacheControl = {
     return 'public, max-age=1';
   },
 };
+
+/** Content-Type and Cache-Control of a media object (init segment, segment, part, image): immutable. */
+export function mediaMeta(name: string, kind: 'video' | 'audio' | 'text' | undefined) {
+  return { contentType: contentTypes(name, kind), cacheControl: cacheControl.immutable };
+}
+
+/** Content-Type and Cache-Control of a manifest or side file (`directives`: a blocking request, see cacheControl.manifest). */
+export function manifestMeta(name: string, ended: boolean, directives: boolean) {
+  return { contentType: contentTypes(name, undefined), cacheControl: cacheControl.manifest(name, ended, directives) };
+}

@@ -1,11 +1,12 @@
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { InputError, bearerMatches, errorMessage, type Logger } from '../common/index.ts';
-import { ID_PATTERN, manifestMeta, mediaMeta, type Broadcast, type Track } from './broadcast.ts';
+import { ID_PATTERN, type Broadcast } from './broadcast.ts';
+import type { Track } from './track.ts';
 import type { Packager } from './packager.ts';
 import type { ObjectStore } from './store.ts';
 import type { Segment } from './types.ts';
-import { cacheControl, names, parseCaptionObjectName, parseTrackObjectName, textFiles } from './naming.ts';
+import { cacheControl, manifestMeta, mediaMeta, names, parseCaptionObjectName, parseTrackObjectName, textFiles } from './naming.ts';
 import { serializeMultivariantPlaylist } from './hls.ts';
 import { parseThumbnailName } from './thumbnails.ts';
 import { CORS_HEADERS, etagOf, holdSignal, writeText, writeWhole } from './originAnswers.ts';

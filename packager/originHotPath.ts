@@ -12,9 +12,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InputError, errorMessage, type Logger } from '../common/index.ts';
-import { ID_PATTERN, manifestMeta, mediaMeta } from './broadcast.ts';
+import { ID_PATTERN } from './broadcast.ts';
 import type { Packager } from './packager.ts';
-import { cacheControl, names, parseTrackObjectName } from './naming.ts';
+import { cacheControl, manifestMeta, mediaMeta, names, parseTrackObjectName } from './naming.ts';
 import { holdSignal, writeText, writeWhole } from './originAnswers.ts';
 import { awaitDirectives, checkReach, livePart, type Directives } from './liveEdge.ts';
 

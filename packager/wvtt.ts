@@ -9,7 +9,8 @@
  */
 import { cuePayload, cuesIn, type Cue } from './captions.ts';
 
-function box(type: string, ...payload: Buffer[]): Buffer {
+/** ISO BMFF box writers (the tests' synthetic CMAF uses them too). */
+export function box(type: string, ...payload: Buffer[]): Buffer {
   const body = Buffer.concat(payload);
   const head = Buffer.alloc(8);
   head.writeUInt32BE(8 + body.length, 0);
@@ -17,13 +18,13 @@ function box(type: string, ...payload: Buffer[]): Buffer {
   return Buffer.concat([head, body]);
 }
 
-function fullBox(type: string, version: number, flags: number, ...payload: Buffer[]): Buffer {
+export function fullBox(type: string, version: number, flags: number, ...payload: Buffer[]): Buffer {
   const vf = Buffer.alloc(4);
   vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
   return box(type, vf, ...payload);
 }
 
-function u32(...values: number[]): Buffer {
+export function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
   values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
   return b;

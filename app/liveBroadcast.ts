@@ -160,6 +160,8 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#program.run(this.#transcoder);
       // The packager serves no multivariant playlist or MPD until every track has media.
       this.#broadcast = packager.createBroadcast(this.id, { expectedTracks: this.#transcoder.tracks.map((t) => t.trackId) });
+      // The packager judges when a new FFmpeg run is on air; the transcoder stops the previous run then.
+      this.#broadcast.on('sourceSwitched', (run) => this.#transcoder?.sourceSwitched(run));
       this.#broadcast.on('part', () => {
         this.#lastPartAt = Date.now();
       });

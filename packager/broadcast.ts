@@ -31,6 +31,12 @@ export interface BroadcastEvents {
   timeline: [event: TimelineEvent];
   /** A caption cue was placed (see addCaption). */
   caption: [cue: Cue];
+  /**
+   * Every track now takes its media from source session `source` (a transcoder
+   * run): the previous source feeds nothing, and its producer can stop. The one
+   * judge of make-before-break (the transcoder waits for this, not for its own count).
+   */
+  sourceSwitched: [source: number];
   ended: [];
 }
 
@@ -61,6 +67,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #ended = false;
   #endedAt: number | undefined;
   #version = 0;
+  /** The newest source announced by `sourceSwitched`. */
+  #switchedSource: number | undefined;
   readonly #cache = new Map<string, { version: number; text: string; tag?: string; bytes?: Buffer }>();
   readonly #expected: readonly string[];
   readonly #anchors = new Map<number, SessionAnchor>();
@@ -216,7 +224,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     });
     if (group.every((g) => g !== undefined)) {
       for (const g of group) if (g) g[0].activate(g[1]);
-      return;
+      return this.#announceSwitch(source, ids);
     }
     if (session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {
       this.#logger.warn(
@@ -224,7 +232,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
         'source session switched in alone: other tracks have no media from it',
       );
       track.activate(session);
+      this.#announceSwitch(source, ids);
     }
+  }
+
+  /** Says `sourceSwitched` once every track (expected or open) is on `source`. */
+  #announceSwitch(source: number, ids: ReadonlySet<string>): void {
+    if (this.#switchedSource !== undefined && this.#switchedSource >= source) return;
+    if (![...ids].every((id) => this.#tracks.get(id)?.activeSource === source)) return;
+    this.#switchedSource = source;
+    this.#logger.debug({ source }, 'source session switched in on every track');
+    this.emit('sourceSwitched', source);
   }
 
   /** The timeline so far, in time order. */

@@ -42,18 +42,17 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
   readonly outputAdvancing: Promise<void>;
   /** Resolves when it has ended (or never spawned and was stopped). */
   readonly exited: Promise<ExitInfo>;
-  /** Resolves when its output has reached `outputStarted` on every planned track. */
-  readonly flowing: Promise<void>;
+  /** Resolves when the sink has switched every track to this run's output (`switchedIn`). */
+  readonly switched: Promise<void>;
   readonly #command: ffmpeg.FfmpegCommand;
   /** FFmpeg's stdin: the SDP is written when the process is activated. */
   readonly #sdpInput = new PassThrough();
   readonly #killGraceMs: number;
   readonly #log: Logger;
   readonly #sessionLog: Logger;
-  readonly #fragmentTracks = new Set<string>();
   #onAdvancing!: () => void;
   #resolveExit!: (info: ExitInfo) => void;
-  #onFlowing!: () => void;
+  #onSwitched!: () => void;
   #activated = false;
   #proc?: ChildProcess;
   #pid?: number;
@@ -76,7 +75,7 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     this.onListenerError((event, err) => this.#log.error({ err, event, session: this.session }, 'listener failed'));
     this.outputAdvancing = new Promise<void>((r) => (this.#onAdvancing = r));
     this.exited = new Promise<ExitInfo>((r) => (this.#resolveExit = r));
-    this.flowing = new Promise<void>((r) => (this.#onFlowing = r));
+    this.switched = new Promise<void>((r) => (this.#onSwitched = r));
     const command = fluentCommand(opts.plan, this.#sdpInput, opts.ffmpegPath);
     this.#command = command;
     command.on('start', () => this.#started());
@@ -132,11 +131,9 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     this.#lastAdvanceAt = Date.now();
   }
 
-  /** A fragment of `trackId` reached the sink: once every planned track has had one, `flowing` resolves. */
-  outputStarted(trackId: string): void {
-    if (this.#fragmentTracks.has(trackId)) return;
-    this.#fragmentTracks.add(trackId);
-    if (this.#fragmentTracks.size >= this.plan.outputs.length) this.#onFlowing();
+  /** The sink (the packager) took this run's output on every track: `switched` resolves. */
+  switchedIn(): void {
+    this.#onSwitched();
   }
 
   /** Gives FFmpeg its SDP: it opens its RTP ports and outputs now. */

@@ -170,7 +170,6 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
           const run = this.#run;
           if (run?.session === info.session) {
             run.advanced();
-            if (info.type === 'moof') run.outputStarted(info.trackId);
           }
           this.emit('box', info);
         });
@@ -228,8 +227,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   /**
    * Replaces the program (hosts joined or left, layout changed) and restarts
    * FFmpeg with it, make before break: the new session starts while the current
-   * one still runs and is stopped once the new one's output flows (the packager
-   * takes the newer session of each track). Resolves then; a session that fails
+   * one still runs and is stopped once the sink says it took the new one's output
+   * on every track (`sourceSwitched`). Resolves then; a session that fails
    * to start is retried by the supervisor like any other, and a newer program
    * given while one is starting replaces it at once.
    */
@@ -283,15 +282,23 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /**
-   * Waits until the session's fragments reach the in-process packager on every
-   * track (it switches its tracks to the new session then), so the previous FFmpeg
-   * feeds viewers until that moment. Bounded by the start timeout; an HTTP sink
-   * gives no such signal, and FFmpeg's progress has to do.
+   * The sink switched every track to session `session`'s output: the packager is
+   * the one judge of that moment (it holds a new session's media until every
+   * track has some, then switches them together), and the run before it can stop.
+   */
+  sourceSwitched(session: number): void {
+    for (const run of [this.#run, this.#standby]) if (run?.session === session) run.switchedIn();
+  }
+
+  /**
+   * Waits until the in-process sink says it switched to the run (`sourceSwitched`),
+   * so the previous FFmpeg feeds viewers until that moment. Bounded by the start
+   * timeout; an HTTP sink gives no such signal, and FFmpeg's progress has to do.
    */
   async #untilFlowing(run: FfmpegProcess): Promise<void> {
     if (!this.#bridge) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([run.flowing, run.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
+    await Promise.race([run.switched, run.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
     clearTimeout(timer);
   }
 

@@ -384,24 +384,34 @@ const summary = (b: Broadcast, id: string) => b.track(id)!.segments.map((s) => `
 
 test('Broadcast: a new source switches in on video and audio at once, when both have its media; each then counts one discontinuity at the same segment number', async () => {
   const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('together', { expectedTracks: ['video', 'audio'] });
+  const switched: number[] = [];
+  b.on('sourceSwitched', (source) => switched.push(source));
   const [v1, a1] = [b.openTrack('video', 1), b.openTrack('audio', 1)];
   await feed(v1, VIDEO, 0, 7, { init: true });
+  assert.deepEqual(switched, [], 'the first run is announced only once audio has media too');
   await feed(a1, AUDIO, 0, 7, { init: true });
+  assert.deepEqual(switched, [1]);
   const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
   await feed(a2, AUDIO, 0, 2, { init: true, offsetTicks: 480_000 });
   assert.equal(b.track('audio')!.activeSource, 1, 'audio waits for video');
+  assert.deepEqual(switched, [1], 'run 2 is not announced while video has none of its media');
   await feed(v1, VIDEO, 7, 1);
   await feed(a1, AUDIO, 7, 1);
   await feed(v2, VIDEO, 0, 1, { init: true, offsetTicks: 900_000 });
+  assert.deepEqual(switched, [1, 2], 'announced once, when both tracks switched');
   assert.deepEqual(summary(b, 'video'), ['0 s0 5p', '1 s0 3p', '2 s1 disc 1p']);
   assert.deepEqual(summary(b, 'audio'), ['0 s0 5p', '1 s0 3p', '2 s1 disc 2p']);
   assert.ok(v1.destroyed && a1.destroyed, 'the old run\'s writers are closed');
+  await feed(v2, VIDEO, 1, 1, { offsetTicks: 900_000 });
+  assert.deepEqual(switched, [1, 2], 'more media of the same run announces nothing');
   b.end();
 });
 
 test('Broadcast: a track whose sibling never gets the new source\'s media switches alone after two segment durations of waiting', async (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 0, 1) });
   const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('alone', { expectedTracks: ['video', 'audio'] });
+  const switched: number[] = [];
+  b.on('sourceSwitched', (source) => switched.push(source));
   await feed(b.openTrack('video', 1), VIDEO, 0, 5, { init: true });
   await feed(b.openTrack('audio', 1), AUDIO, 0, 5, { init: true });
   b.openTrack('video', 2); // opened, never any media
@@ -414,12 +424,15 @@ test('Broadcast: a track whose sibling never gets the new source\'s media switch
   await feed(a2, AUDIO, 2, 1, { offsetTicks: 480_000 });
   assert.equal(b.track('audio')!.activeSource, 2, 'switched alone');
   assert.equal(b.track('video')!.activeSource, 1);
+  assert.deepEqual(switched, [1], 'run 2 is not announced while video still takes run 1: its FFmpeg must stay');
   assert.deepEqual(summary(b, 'audio'), ['0 s0 5p', '1 s1 disc 3p']);
   b.end();
 });
 
 test('Broadcast: a session without a source number (an HTTP push) switches in alone at its first fragment', async () => {
   const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('push', { expectedTracks: ['video', 'audio'] });
+  const switched: number[] = [];
+  b.on('sourceSwitched', (source) => switched.push(source));
   const first = b.openTrack('video');
   await feed(first, VIDEO, 0, 3, { init: true });
   const second = b.openTrack('video');
@@ -428,5 +441,6 @@ test('Broadcast: a session without a source number (an HTTP push) switches in al
   await feed(second, VIDEO, 0, 1, { offsetTicks: 900_000 });
   assert.deepEqual(summary(b, 'video'), ['0 s0 3p', '1 s1 disc 1p']);
   assert.ok(first.destroyed);
+  assert.deepEqual(switched, [], 'a push without a source number is no transcoder run');
   b.end();
 });

@@ -31,6 +31,15 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     id: 'program-test',
   });
   assert.deepEqual(t.tracks.map((x) => x.trackId), ['video-180p', 'audio']);
+  // This test's sink stands in for the packager, the judge of make-before-break: it says
+  // `sourceSwitched` once a run's first fragment came on every track.
+  const fragmented = new Map<number, Set<string>>();
+  t.on('box', (b) => {
+    if (b.type !== 'moof') return;
+    const tracks = fragmented.get(b.session) ?? new Set<string>();
+    fragmented.set(b.session, tracks.add(b.trackId));
+    if (tracks.size === t.tracks.length) t.sourceSwitched(b.session);
+  });
   const v = await pool.allocate();
   const a = await pool.allocate();
   const source = startRtpSource({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp, width: 320, height: 180, fps: 15 });

@@ -292,7 +292,8 @@ export class Track extends TypedEmitter<TrackEvents> {
       // Ended before it was switched in: its media (if any, and nothing newer came) still goes out.
       const newest = this.#sessions.at(-1) === session;
       if (session.ready && newest) this.activate(session);
-      else this.#drop(session);
+      // Its writer ended it: forgotten, not destroyed, so the writer's end completes (an HTTP push gets its 204).
+      else this.#drop(session, false);
     }
   }
 

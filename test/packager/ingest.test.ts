@@ -41,6 +41,16 @@ test('FFmpeg pushes CMAF directly over HTTP (chunked PUT per track) and the play
   }
 });
 
+test('a push that ends after its init segment, without media, ends cleanly (204) and the track keeps what it had', async () => {
+  const b = h.packager.getBroadcast('http1')!;
+  const track = b.track('video-180p')!;
+  const before = track.segments.length;
+  const res = await put(`${h.base}/ingest/http1/video-180p`, [track.init!.bytes]);
+  assert.equal(res.status, 204, res.text);
+  assert.equal(track.segments.length, before);
+  assert.equal(track.failure, undefined);
+});
+
 test('bad input fails only its own track with a clear error; other tracks and broadcasts go on', async () => {
   // A good track from FFmpeg on broadcast bad1 and on broadcast good1, while bad inputs hit bad1's other tracks.
   const run = runFfmpeg(ffmpegArgs([`${h.base}/ingest/bad1/video-360p`, `${h.base}/ingest/good1/video-360p`], 4, [LADDER[0]!, LADDER[0]!], ['-method', 'PUT']));

@@ -181,6 +181,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       this.#setState('stopped');
       throw err;
     }
+    // A listener may have closed it as it came up: no timers then, they would outlive it.
+    if (this.#closed) return;
     this.#watchdog.start();
     if (this.#layout.kind !== 'ladder') {
       // Copied video's keyframes come from the host: ask for one every segment while a session copies

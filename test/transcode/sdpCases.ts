@@ -1,18 +1,15 @@
 /**
  * Representative RTP sessions toward FFmpeg, as data: each case's SDP text is
- * kept in `golden/sdp/<name>.sdp`, written by the SDP writer that ingest had
- * before the SDP moved to transcode (ingest/sdp.ts `buildFfmpegSdp` and
- * transcode/sdp.ts `switchedProgramSdp` at commit 1aee291). The writer in
- * transcode must give FFmpeg the same lines (test/transcode/ffmpegSdp.test.ts).
+ * kept in `golden/sdp/<name>.sdp`, written by the SDP writers of commit
+ * 1aee291, before the SDP moved from ingest to transcode (ingest/sdp.ts
+ * `buildFfmpegSdp` for one output's session, transcode/sdp.ts
+ * `switchedProgramSdp` over those for the switched program). Today's writer
+ * must give FFmpeg the same lines (test/transcode/ffmpegSdp.test.ts).
  */
-import type { RtpTrackDescription } from '../../ingest/index.ts';
+import type { RtpSessionDescriptor, RtpTrackDescription } from '../../common/index.ts';
 
 /** A session: the address FFmpeg receives on, a name, the tracks in m-line order. */
-export interface SessionCase {
-  address: string;
-  sessionName: string;
-  tracks: RtpTrackDescription[];
-}
+export type SessionCase = RtpSessionDescriptor;
 
 /** The switched speaker program: per lane, the lane's source output and where its switch sends; then the audio output. */
 export interface SwitchedCase {

@@ -18,9 +18,9 @@ export interface CompositionHost {
 
 export interface ProgramSpec {
   readonly mode: LayoutMode;
-  /** Video inputs in SDP order, each with its cell (fractions of the frame). */
+  /** Video inputs in the RTP session's order, each with its cell (fractions of the frame). */
   readonly videos: readonly { readonly hostId: string; readonly producerId: string; readonly cell: ComposeCell }[];
-  /** Audio inputs in SDP order, all mixed. */
+  /** Audio inputs in the RTP session's order, all mixed. */
   readonly audios: readonly { readonly hostId: string; readonly producerId: string }[];
   /** No host sends video: the slate is shown. */
   readonly slate: boolean;

@@ -77,7 +77,7 @@ export function serveStageFeed(channel: RpcChannel, stage: Stage, logger: Logger
         outputs.delete(outputId);
         channel.notify('outputclose', { outputId });
       });
-      return { outputId, sdp: o.sdp, tracks: o.tracks };
+      return { outputId, descriptor: o.descriptor, tracks: o.tracks };
     })
     .handle('output.resume', (params) => output(params, 'output.resume').resume())
     .handle('output.requestKeyFrame', (params) => output(params, 'output.requestKeyFrame').requestKeyFrame())

@@ -1,6 +1,6 @@
-import { InvalidStateError, TypedEmitter, type Logger, type UdpPortPool } from '../common/index.ts';
+import { InvalidStateError, TypedEmitter, type Logger, type RtpSessionDescriptor, type UdpPortPool } from '../common/index.ts';
 import type { AudioLevel, RtpOutputSource, RtpTargetHook } from '../ingest/index.ts';
-import { switchedProgramSdp, type ProgramInput, type TranscodeConfig, type Transcoder } from '../transcode/index.ts';
+import { switchedProgramSession, type ProgramInput, type TranscodeConfig, type Transcoder } from '../transcode/index.ts';
 import type { BroadcastStatus, ProgramView } from './broadcastStatus.ts';
 import { composeProgram, sameProgram, speakerSources, type CompositionHost, type LayoutMode, type ProgramSpec } from './composition.ts';
 import type { ComposeConfig } from './config.ts';
@@ -52,7 +52,8 @@ interface ProgramFeed {
   /** The program's RTP output (its audios only when the video comes through the switch). */
   output: StageRtpOutput | undefined;
   switched: SwitchedVideo | undefined;
-  sdp: string | undefined;
+  /** What FFmpeg receives: the output's session, or the switches' videos and the output's audios. */
+  rtp: RtpSessionDescriptor | undefined;
   /** The output carries the one video's simulcast layers (highest first, with their heights when known). */
   layers?: (number | undefined)[] | undefined;
 }
@@ -239,7 +240,7 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
     }
     const layers = programLayers(spec, this.#context());
     const output = await this.#openOutput(spec, layers);
-    return { output, switched: undefined, sdp: output?.sdp, layers: layers?.map((l) => l.height) };
+    return { output, switched: undefined, rtp: output?.descriptor, layers: layers?.map((l) => l.height) };
   }
 
   async #openSwitched(
@@ -254,13 +255,13 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
     try {
       for (const s of sources) await switched.addSource(s);
       audio = await this.#openOutput({ ...spec, videos: [] });
-      const sdp = switchedProgramSdp({ videos: switched.videoLines(spec.videos[0]!.producerId), audio: audio?.sdp });
+      const rtp = switchedProgramSession({ videos: switched.videoLanes(spec.videos[0]!.producerId), audio: audio?.descriptor });
       switched.select(spec.videos[0]!.producerId);
       this.#log.info(
         { codec: codec.codec, sources: sources.map((s) => s.hostId), ports: switched.lanes.map((l) => l.ports.rtp), ...(layers ? { layers: layers.map((l) => l.height) } : {}) },
         layers ? 'speaker layout through one RTP switch per simulcast layer' : 'speaker layout through the RTP switch',
       );
-      return { output: audio, switched, sdp, ...(layers ? { layers: layers.map((l) => l.height) } : {}) };
+      return { output: audio, switched, rtp, ...(layers ? { layers: layers.map((l) => l.height) } : {}) };
     } catch (err) {
       audio?.close();
       await switched.close();
@@ -268,7 +269,7 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
     }
   }
 
-  /** RTP toward FFmpeg for a program's tracks: videos (or the one video's layers, highest first) first, then audios (the SDP's order). */
+  /** RTP toward FFmpeg for a program's tracks: videos (or the one video's layers, highest first) first, then audios (the order FFmpeg maps them in). */
   async #openOutput(spec: ProgramSpec, layers?: readonly { spatialLayer: number }[]): Promise<StageRtpOutput | undefined> {
     const videos: RtpOutputSource[] = layers
       ? layers.map((l) => ({ producerId: spec.videos[0]!.producerId, spatialLayer: l.spatialLayer }))
@@ -285,9 +286,9 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
 
   #programInput(spec: ProgramSpec, feed: ProgramFeed): ProgramInput {
     const producers = new Map(this.#deps.stage.producers.map((p) => [p.id, p]));
-    const { sdp, layers } = feed;
+    const { rtp, layers } = feed;
     return {
-      ...(sdp ? { sdp } : {}),
+      ...(rtp ? { rtp } : {}),
       ...(layers ? { simulcast: { heights: layers } } : {}),
       compose: {
         videos: spec.videos.map((v) => {

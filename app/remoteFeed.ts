@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STAGE_ID_PATTERN, TypedEmitter, type Logger, type PortAllocator, type PortPair } from '../common/index.ts';
+import { STAGE_ID_PATTERN, TypedEmitter, rtpSessionSchema, type Logger, type PortAllocator, type PortPair, type RtpSessionDescriptor } from '../common/index.ts';
 import type { MediaKind, ProducerInfo, ProgramInputAddress, ProgramStreamSpec, RtpOutputSource, RtpOutputTrack, StageEvents } from '../ingest/index.ts';
 import type { RpcChannel } from './rpcChannel.ts';
 import type { StageFeed, StageFeedHost, StageProgramInput, StageRtpOutput } from './stageFeed.ts';
@@ -28,7 +28,8 @@ const programInputSchema = z.object({ inputId: z.string().min(1).max(64), addres
 const stageEventSchema = z.object({ name: z.string().min(1).max(64), args: z.array(z.unknown()).max(8) });
 const outputSchema = z.object({
   outputId: z.string(),
-  sdp: z.string().max(64 * 1024),
+  /** What the SFU's output sends where: checked here, bounded, before FFmpeg's SDP is written from it. */
+  descriptor: rtpSessionSchema,
   tracks: z.array(
     z.object({
       kind: z.enum(['audio', 'video']),
@@ -99,7 +100,7 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
       const answer = outputSchema.parse(
         await this.#channel.request('createRtpOutput', { producerIds: opts.producerIds, remoteIp: opts.remoteIp, ports: pairs }),
       );
-      const output = new RemoteRtpOutput(this.#channel, answer.outputId, answer.sdp, answer.tracks, () => {
+      const output = new RemoteRtpOutput(this.#channel, answer.outputId, answer.descriptor, answer.tracks, () => {
         this.#outputs.delete(answer.outputId);
         for (const p of pairs) opts.portPool.release(p);
       });
@@ -162,17 +163,17 @@ export class RemoteStageFeed extends TypedEmitter<StageEvents> implements StageF
 
 /** The SFU's RTP output toward this node, driven over the channel. */
 class RemoteRtpOutput implements StageRtpOutput {
-  readonly sdp: string;
+  readonly descriptor: RtpSessionDescriptor;
   readonly tracks: readonly RtpOutputTrack[];
   readonly #channel: RpcChannel;
   readonly #id: string;
   readonly #onClosed: () => void;
   #closed = false;
 
-  constructor(channel: RpcChannel, id: string, sdp: string, tracks: RtpOutputTrack[], onClosed: () => void) {
+  constructor(channel: RpcChannel, id: string, descriptor: RtpSessionDescriptor, tracks: RtpOutputTrack[], onClosed: () => void) {
     this.#channel = channel;
     this.#id = id;
-    this.sdp = sdp;
+    this.descriptor = descriptor;
     this.tracks = tracks;
     this.#onClosed = onClosed;
   }

@@ -1,4 +1,4 @@
-import type { PortAllocator } from '../common/index.ts';
+import type { PortAllocator, RtpSessionDescriptor } from '../common/index.ts';
 import type { MediaKind, ProducerInfo, ProgramInputAddress, ProgramStreamSpec, RtpOutputSource, RtpOutputTrack, RtpTargetHook, StageEvents } from '../ingest/index.ts';
 
 /**
@@ -7,7 +7,8 @@ import type { MediaKind, ProducerInfo, ProgramInputAddress, ProgramStreamSpec, R
  * it is a proxy to the RtpOutput on the SFU (app/remoteFeed.ts).
  */
 export interface StageRtpOutput {
-  readonly sdp: string;
+  /** What arrives on which port (transcode writes FFmpeg's SDP from it). */
+  readonly descriptor: RtpSessionDescriptor;
   readonly tracks: readonly RtpOutputTrack[];
   readonly closed: boolean;
   /** Starts the media and asks the publishers for a keyframe. */

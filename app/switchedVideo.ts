@@ -1,5 +1,5 @@
 import { InvalidStateError, type Logger, type PortPair, type UdpPortPool } from '../common/index.ts';
-import { RtpSwitch, videoCodecKey, type SwitchedVideoLine } from '../transcode/index.ts';
+import { RtpSwitch, videoCodecKey, type SwitchedVideoLane } from '../transcode/index.ts';
 import type { StageFeed, StageRtpOutput } from './stageFeed.ts';
 import { layersKey, type LaneLayer, type SwitchCodecSpec } from './switchPlan.ts';
 
@@ -38,8 +38,8 @@ export class SwitchedVideo {
   readonly layersKey: string;
   /** Per source: its host and its outputs, one per lane in the lanes' order. */
   readonly sources = new Map<string, { hostId: string; outputs: StageRtpOutput[] }>();
-  /** The video m-line's codec as the first source's SDP has it: every source's must match (a check of `codecKey`). */
-  #sdpKey: string | undefined;
+  /** The video codec as the first source's output describes it: every source's must match (a check of `codecKey`). */
+  #videoKey: string | undefined;
   #closed = false;
   readonly #opts: SwitchedVideoOptions;
 
@@ -118,9 +118,10 @@ export class SwitchedVideo {
         });
         outputs.push(output);
         if (rtpSwitch.closed) throw new InvalidStateError('the RTP switch closed while a source was being added');
-        const key = videoCodecKey(output.sdp);
-        this.#sdpKey ??= key;
-        if (key !== this.#sdpKey) throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${this.#sdpKey})`);
+        const video = output.descriptor.tracks.find((t) => t.kind === 'video');
+        const key = video && videoCodecKey(video);
+        this.#videoKey ??= key;
+        if (key !== this.#videoKey) throw new InvalidStateError(`host ${source.hostId}'s video is not the switch's codec (${key} ≠ ${this.#videoKey})`);
       }
     } catch (err) {
       for (const o of outputs) o.close();
@@ -141,11 +142,11 @@ export class SwitchedVideo {
     }
   }
 
-  /** The program SDP's video lines: one per lane, as the source's outputs describe them, at the lane's port and SSRC. */
-  videoLines(producerId: string): SwitchedVideoLine[] {
+  /** The program's video tracks: one per lane, as the source's outputs describe them, at the lane's port and SSRC. */
+  videoLanes(producerId: string): SwitchedVideoLane[] {
     const source = this.sources.get(producerId);
     if (!source) throw new InvalidStateError(`the speaker's video ${producerId} is not a switch source`);
-    return this.#lanes.map((l, i) => ({ source: source.outputs[i]!.sdp, port: l.ports.rtp, ssrc: l.rtpSwitch.ssrc }));
+    return this.#lanes.map((l, i) => ({ source: source.outputs[i]!.descriptor, port: l.ports.rtp, ssrc: l.rtpSwitch.ssrc }));
   }
 
   /** Puts a source on air on every lane (at its next keyframe). */

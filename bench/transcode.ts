@@ -31,7 +31,7 @@ import type { AppConfigInput } from '../app/config.ts';
 import type { RunningApp } from '../app/server.ts';
 import { UdpPortPool, isUdpPortBound } from '../common/index.ts';
 import type { RtpOutput, RtpOutputSource } from '../ingest/index.ts';
-import { chooseLayout, ffmpegArgs, parseTranscodeConfig, planProgram, rtpInputOptions, type ProgramInput } from '../transcode/index.ts';
+import { chooseLayout, ffmpegArgs, ffmpegSdp, parseTranscodeConfig, planProgram, rtpInputOptions, type ProgramInput } from '../transcode/index.ts';
 import { api, startTestApp, type TestAppOverrides } from '../test/helpers/app.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { procCpuSeconds } from './lib/procStats.ts';
@@ -160,7 +160,7 @@ async function measurePlain(app: RunningApp, stageId: string, argv: string[], fp
   const output: RtpOutput = await stage.createRtpOutput({ producerIds, remoteIp: '127.0.0.1', portPool: pool });
   const plainArgv = argv.map((a) => a.replace(/^http:\/\/127\.0\.0\.1:\d+\/.*\/([^/]+)$/, `http://127.0.0.1:${receiverPort}/plain/$1`));
   const child = spawn(FFMPEG, plainArgv, { stdio: ['pipe', 'ignore', 'pipe'] });
-  child.stdin!.end(output.sdp);
+  child.stdin!.end(ffmpegSdp(output.descriptor));
   // Media-seconds of encoded video: FFmpeg's `frame=` (frames of the first video output, at
   // the ladder's constant rate) over the frame rate. Its `time=` also advances on audio
   // alone while the video waits for a keyframe, which would count an idle encoder as a
@@ -237,7 +237,14 @@ async function runScenario(browser: Browser, s: Scenario, receiverPort: number, 
  */
 async function thumbnailCost(receiverPort: number, runs = 5): Promise<{ withS: number[]; withoutS: number[] }> {
   const program: ProgramInput = {
-    sdp: 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 40000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 40002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n',
+    rtp: {
+      address: '127.0.0.1',
+      sessionName: 'synthetic',
+      tracks: [
+        { kind: 'video', port: 40000, payloadType: 96, mimeType: 'video/VP8', clockRate: 90000 },
+        { kind: 'audio', port: 40002, payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+      ],
+    },
     compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, source: { width: 1280, height: 720 } }], audios: 1, slateImage: 'unused.png' },
   };
   const argvOf = (thumbnails: boolean): string[] => {

@@ -7,3 +7,4 @@ export { bearerMatches, bearerToken } from './bearer.ts';
 export { TokenBucket } from './tokenBucket.ts';
 export { ClientRateLimiter, type ClientRateLimiterOptions } from './clientRateLimiter.ts';
 export { BROADCAST_ID_PATTERN, STAGE_ID_PATTERN, broadcastIdFor, stageOfBroadcast, looksLikeBroadcastId } from './broadcastIds.ts';
+export { rtpSessionSchema, type RtpSessionDescriptor, type RtpTrackDescription } from './rtpSession.ts';

@@ -18,7 +18,6 @@ export { RtpOutput, type RtpOutputSource, type RtpOutputTrack, type RtpTargetHoo
 export { WorkerPool } from './workerPool.ts';
 export { ingestConfigSchema, type IngestConfig, type IngestConfigInput } from './config.ts';
 export { signHostToken, verifyHostToken, type HostRole, type HostTokenClaims } from './hostToken.ts';
-export { buildFfmpegSdp, type FfmpegSdpInput, type RtpTrackDescription } from './sdp.ts';
 export { SignallingServer, CloseCode } from './signalling/server.ts';
 export { parseRequest, requestSchema, type SignalRequest, type ServerMessage } from './signalling/messages.ts';
 export { buildHostPage, createHostPageRouter, type HostPageAssets } from './hostPage.ts';

@@ -1,6 +1,5 @@
 import type { types as ms } from 'mediasoup';
-import type { Logger, PortAllocator, PortPair } from '../common/index.ts';
-import { buildFfmpegSdp, type RtpTrackDescription } from './sdp.ts';
+import type { Logger, PortAllocator, PortPair, RtpSessionDescriptor, RtpTrackDescription } from '../common/index.ts';
 import type { MediaKind } from './types.ts';
 
 /**
@@ -33,7 +32,7 @@ interface Leg {
 /**
  * Where a PlainTransport sends a track's RTP/RTCP instead of straight to the
  * receiver's ports: something in between (a relay, or a UDP impairment proxy in
- * the fault tests) that forwards to `receiver`. The SDP still names the
+ * the fault tests) that forwards to `receiver`. The descriptor still names the
  * receiver's own ports. `release` runs when the output closes.
  */
 export type RtpTargetHook = (track: { kind: MediaKind; receiver: { ip: string; ports: PortPair } }) => Promise<{
@@ -61,9 +60,11 @@ interface CreateOptions {
  * receiver's ports) and one consumer per producer, created paused: the receiver
  * must be listening before media flows, and FFmpeg needs a keyframe first, so
  * `resume()` starts the media and asks the publisher for a keyframe.
+ * `descriptor` says what arrives on which port, as data (transcode writes the
+ * SDP FFmpeg reads from it).
  */
 export class RtpOutput {
-  readonly sdp: string;
+  readonly descriptor: RtpSessionDescriptor;
   readonly tracks: readonly RtpOutputTrack[];
   readonly #legs: Leg[];
   readonly #pool: PortAllocator;
@@ -71,9 +72,9 @@ export class RtpOutput {
   readonly #onClose: (() => void)[] = [];
   #closed = false;
 
-  private constructor(legs: Leg[], sdp: string, pool: PortAllocator, log: Logger) {
+  private constructor(legs: Leg[], descriptor: RtpSessionDescriptor, pool: PortAllocator, log: Logger) {
     this.#legs = legs;
-    this.sdp = sdp;
+    this.descriptor = descriptor;
     this.#pool = pool;
     this.#log = log;
     this.tracks = legs.map((l) => ({
@@ -130,7 +131,7 @@ export class RtpOutput {
       }
       throw err;
     }
-    const sdp = buildFfmpegSdp({
+    const descriptor: RtpSessionDescriptor = {
       address: opts.remoteIp,
       sessionName: opts.sessionName,
       tracks: legs.map((l): RtpTrackDescription => {
@@ -149,9 +150,9 @@ export class RtpOutput {
           label: l.spatialLayer !== undefined ? `${l.producerId}/${l.spatialLayer}` : l.producerId,
         };
       }),
-    });
+    };
     log.info({ tracks: legs.map((l) => ({ kind: l.consumer.kind, port: l.ports.rtp })) }, 'RTP output opened');
-    return new RtpOutput(legs, sdp, opts.portPool, log);
+    return new RtpOutput(legs, descriptor, opts.portPool, log);
   }
 
   get closed(): boolean {

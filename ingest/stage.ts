@@ -347,8 +347,8 @@ export class Stage extends TypedEmitter<StageEvents> {
 
   /**
    * Opens RTP toward a transcoder: a PlainTransport and a paused consumer per
-   * track, to port pairs from `portPool` on `remoteIp`, and the SDP describing it.
-   * Call `resume()` once the receiver listens.
+   * track, to port pairs from `portPool` on `remoteIp`, described as data
+   * (`descriptor`). Call `resume()` once the receiver listens.
    */
   async createRtpOutput(opts: { producerIds: RtpOutputSource[]; remoteIp: string; portPool: PortAllocator; target?: RtpTargetHook }): Promise<RtpOutput> {
     this.#assertOpen();

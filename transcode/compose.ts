@@ -1,4 +1,4 @@
-import { InputError } from '../common/index.ts';
+import { InputError, type RtpSessionDescriptor } from '../common/index.ts';
 import {
   audioFragmentDurationUs,
   cmafOutputOptions,
@@ -25,8 +25,8 @@ export interface ComposeCell {
 }
 
 /**
- * What one composed program is made of. The SDP's video m-lines are placed, in
- * order, in `videos[i].cell`; every audio m-line is mixed. Without video the
+ * What one composed program is made of. The RTP session's video tracks are
+ * placed, in order, in `videos[i].cell`; every audio track is mixed. Without video the
  * slate image is shown; without audio, silence goes out. The output tracks
  * (every ladder rung and audio) are the same whatever the spec, so the packager
  * sees one broadcast across spec changes, with a discontinuity at each.
@@ -34,7 +34,7 @@ export interface ComposeCell {
 export interface ComposeSpec {
   /** `source`: the host's picture size when known (browser hosts report it), for the no-upscale rule. */
   readonly videos: readonly { readonly cell: ComposeCell; readonly source?: { readonly width: number; readonly height: number } }[];
-  /** Audio m-lines of the SDP, all mixed. */
+  /** Audio tracks of the RTP session, all mixed. */
   readonly audios: number;
   /** Image shown when no video is in the program (PNG or JPEG path). */
   readonly slateImage: string;
@@ -43,15 +43,16 @@ export interface ComposeSpec {
 /** A program transcoder's input: the RTP of the program's tracks (absent when nobody sends) and how to compose it. */
 export interface ProgramInput {
   /**
-   * SDP with the video m-lines first (in `compose.videos` order), then the
-   * audio m-lines; with `simulcast`, the video m-lines are instead the layers
-   * of the one video, highest first.
+   * The RTP FFmpeg receives (ingest's description of it), video tracks first
+   * (in `compose.videos` order), then the audio tracks; with `simulcast`, the
+   * video tracks are instead the layers of the one video, highest first.
+   * FFmpeg gets it as SDP on stdin (ffmpegSdp.ts).
    */
-  readonly sdp?: string;
+  readonly rtp?: RtpSessionDescriptor;
   readonly compose: ComposeSpec;
   /**
    * The one video of the program arrives as simulcast layers, each its own
-   * m-line (highest first), with the layer's height when the publisher said
+   * track (highest first), with the layer's height when the publisher said
    * it. The `simulcast` layout copies each into a rendition of its own.
    */
   readonly simulcast?: { readonly heights: readonly (number | undefined)[] };
@@ -105,10 +106,10 @@ function checkSpec(spec: ComposeSpec): void {
  */
 export function planProgram(config: TranscodeConfig, layout: TrackLayout, program: ProgramInput, options: PlanOptions, inputOptions: readonly string[]): FfmpegPlan {
   const spec = program.compose;
-  const hasSdp = program.sdp !== undefined;
+  const hasRtp = program.rtp !== undefined;
   checkSpec(spec);
-  if (hasSdp !== spec.videos.length + spec.audios > 0) {
-    throw new InputError('bad-program', hasSdp ? 'an SDP was given for a program without RTP inputs' : 'the program has RTP inputs but no SDP');
+  if (hasRtp !== spec.videos.length + spec.audios > 0) {
+    throw new InputError('bad-program', hasRtp ? 'an RTP session was given for a program without RTP inputs' : 'the program has RTP inputs but no RTP session');
   }
   const copy = layout.kind === 'single' && programCopiable(program);
   const copyLayers = layout.kind === 'simulcast' && layersCopiable(layout, program);
@@ -119,7 +120,7 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   const fps = config.fps;
   const httpTimeoutMs = config.output.httpTimeoutMs;
   const extraInputs: { source: string; options: string[] }[] = [];
-  let next = hasSdp ? 1 : 0;
+  let next = hasRtp ? 1 : 0;
   const graph: string[] = [];
   const fit = (w: number, h: number) =>
     `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p`;
@@ -212,8 +213,8 @@ export function planProgram(config: TranscodeConfig, layout: TrackLayout, progra
   });
   return {
     mode: copyLayers ? 'simulcast' : copy ? 'passthrough' : 'ladder',
-    sdpOnStdin: hasSdp,
-    inputOptions: hasSdp ? inputOptions : [],
+    sdpOnStdin: hasRtp,
+    inputOptions: hasRtp ? inputOptions : [],
     extraInputs,
     globalOptions: ['-hide_banner', '-loglevel', 'level+info', '-stats', '-stats_period', String(config.supervision.statsPeriodMs / 1000)],
     complexFilter: graph.join(';'),

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import type ffmpeg from 'fluent-ffmpeg';
-import { TypedEmitter, errorMessage, type Logger } from '../common/index.ts';
+import { TypedEmitter, errorMessage, type Logger, type RtpSessionDescriptor } from '../common/index.ts';
 import { fluentCommand, type FfmpegPlan } from './args.ts';
+import { ffmpegSdp } from './ffmpegSdp.ts';
 import { parseProgressLine } from './progress.ts';
 import type { ExitInfo, TranscodeProgress } from './types.ts';
 
@@ -28,7 +29,7 @@ export type FfmpegProcessEvents = {
 /**
  * One FFmpeg process for one session, spawned without its SDP: it loads,
  * parses its options and blocks reading stdin, with no port bound and no
- * output opened, until `activate(sdp)` (a warm standby costs nothing until
+ * output opened, until `activate(rtp)` (a warm standby costs nothing until
  * then). It watches its stats line for output advancing and stops gracefully:
  * SIGTERM (it flushes its fragments), a second SIGTERM, SIGKILL last. Tracked
  * by its own pid, never by name.
@@ -136,8 +137,13 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     this.#onSwitched();
   }
 
-  /** Gives FFmpeg its SDP: it opens its RTP ports and outputs now. */
-  activate(sdp: string): void {
+  /**
+   * Gives FFmpeg the SDP of its RTP session (nothing for a program without
+   * RTP): it opens its RTP ports and outputs now. The one place SDP text is
+   * written for FFmpeg.
+   */
+  activate(rtp: RtpSessionDescriptor | undefined): void {
+    const sdp = rtp ? ffmpegSdp(rtp) : '';
     this.#activated = true;
     this.#lastAdvanceAt = Date.now();
     this.#sdpInput.end(sdp);

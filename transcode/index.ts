@@ -1,6 +1,7 @@
 /**
  * transcode/: the stage's public surface (other folders import only this file).
- * In: a program, the hosts' plain RTP described by ingest's SDP and how to
+ * In: a program, the hosts' plain RTP as ingest describes it (an
+ * RtpSessionDescriptor; the SDP FFmpeg reads is written here) and how to
  * compose it, and a config with the ladder (`parseTranscodeConfig`). Out: one
  * CMAF byte stream per rendition and session (to the packager's HTTP ingest or
  * an in-process `openTrack`), and the FFmpeg runs' lifecycle as Transcoder
@@ -25,7 +26,8 @@ export {
   type RetryConfig,
   type LadderPresetName,
 } from './config.ts';
-export { parseSdp, parseProgramSdp, switchedProgramSdp, videoCodecKey, type SwitchedVideoLine, type SdpInfo, type SdpMedia, type ProgramSdpInfo } from './sdp.ts';
+export { checkRtpSession, switchedProgramSession, type SwitchedVideoLane, type RtpSessionInfo } from './rtpSession.ts';
+export { ffmpegSdp, videoCodecKey } from './ffmpegSdp.ts';
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
 export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';

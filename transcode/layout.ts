@@ -1,7 +1,7 @@
 import { InputError } from '../common/index.ts';
 import { ladderRungs, selectRungs, type Rung, type TranscodeConfig } from './config.ts';
 import type { ComposeSpec, ProgramInput } from './compose.ts';
-import { parseProgramSdp } from './sdp.ts';
+import { codecOf } from './rtpSession.ts';
 
 /**
  * The CMAF tracks of one broadcast, decided once when its transcoder is made
@@ -42,18 +42,19 @@ export function programSourceHeight(spec: ComposeSpec): number | undefined {
 /** Whether a program can go out with its video copied: exactly one video, H.264, filling the frame. */
 export function programCopiable(program: ProgramInput): boolean {
   const { videos } = program.compose;
-  if (videos.length !== 1 || !program.sdp) return false;
+  if (videos.length !== 1 || !program.rtp) return false;
   const cell = videos[0]!.cell;
   if (cell.x !== 0 || cell.y !== 0 || cell.width !== 1 || cell.height !== 1) return false;
-  return parseProgramSdp(program.sdp).videos[0]?.codec === 'H264';
+  const video = program.rtp.tracks.find((t) => t.kind === 'video');
+  return video !== undefined && codecOf(video) === 'H264';
 }
 
 /** Whether a program's simulcast layers can be copied into the layout's renditions: one H.264 video full frame, as many layers as renditions. */
 export function layersCopiable(layout: Extract<TrackLayout, { kind: 'simulcast' }>, program: ProgramInput): boolean {
   const layers = program.simulcast?.heights.length ?? 0;
   if (layers !== layout.rungs.length || !programCopiable(program)) return false;
-  const videos = parseProgramSdp(program.sdp!).videos;
-  return videos.length === layers && videos.every((v) => v.codec === 'H264');
+  const videos = program.rtp!.tracks.filter((t) => t.kind === 'video');
+  return videos.length === layers && videos.every((v) => codecOf(v) === 'H264');
 }
 
 /**

@@ -3,12 +3,12 @@ import { rtpInputOptions, type FfmpegPlan } from './args.ts';
 import { planProgram, type ProgramInput } from './compose.ts';
 import type { TranscodeConfig } from './config.ts';
 import type { TrackLayout } from './layout.ts';
-import { parseProgramSdp } from './sdp.ts';
+import { checkRtpSession } from './rtpSession.ts';
 import type { CmafSink, RtpReturnTarget } from './types.ts';
 
 /**
  * What one FFmpeg run (one session) is, pure: the program checked against its
- * SDP, and the plan (argv, outputs) with this session's targets resolved. The
+ * RTP session, and the plan (argv, outputs) with this session's targets resolved. The
  * process wrapper (ffmpegProcess.ts) runs it; nothing here spawns or listens.
  */
 
@@ -53,20 +53,20 @@ export function runPlan(input: RunPlanInput, session: number): FfmpegPlan {
   );
 }
 
-/** Checks a program's SDP against its composition; returns the RTP ports FFmpeg will bind. */
+/** Checks a program's RTP session against its composition; returns the RTP ports FFmpeg will bind. */
 export function checkProgram(program: ProgramInput): number[] {
-  const { compose, sdp } = program;
-  if (sdp === undefined) {
-    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no SDP');
+  const { compose, rtp } = program;
+  if (rtp === undefined) {
+    if (compose.videos.length + compose.audios > 0) throw new InputError('bad-program', 'the program has RTP inputs but no RTP session');
     return [];
   }
-  const info = parseProgramSdp(sdp); // InputError('bad-sdp')
-  const videoLines = program.simulcast ? program.simulcast.heights.length : compose.videos.length;
+  const info = checkRtpSession(rtp); // InputError('bad-sdp')
+  const videoTracks = program.simulcast ? program.simulcast.heights.length : compose.videos.length;
   if (program.simulcast && compose.videos.length !== 1) throw new InputError('bad-program', 'a simulcast program has exactly one video');
-  if (info.videos.length !== videoLines || info.audios.length !== compose.audios) {
+  if (info.videos.length !== videoTracks || info.audios.length !== compose.audios) {
     throw new InputError(
       'bad-program',
-      `the SDP has ${info.videos.length} video and ${info.audios.length} audio m-lines, the composition ${videoLines} and ${compose.audios}`,
+      `the RTP session has ${info.videos.length} video and ${info.audios.length} audio tracks, the composition ${videoTracks} and ${compose.audios}`,
     );
   }
   return [...info.videos, ...info.audios].map((m) => m.port);

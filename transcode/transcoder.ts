@@ -39,7 +39,7 @@ export interface TranscoderOptions {
 const RECONFIGURE_KILL_GRACE_MS = 1000;
 
 /**
- * Supervises FFmpeg for one broadcast: RTP in (per the SDP), one CMAF track per
+ * Supervises FFmpeg for one broadcast: RTP in (per the program's RTP session), one CMAF track per
  * rung and for audio out. States: starting → running ⇄ stalled → restarting →
  * starting …, and stopped (after close() or when retries run out, `died`).
  * Every FFmpeg (re)start is a new session: the sink sees new requests/streams
@@ -310,11 +310,6 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     return runPlan({ config, layout: this.#layout, program: this.#program, sink, ...(endpoint ? { endpoint } : {}), ...(rtpReturn ? { rtpReturn } : {}) }, session);
   }
 
-  /** The SDP FFmpeg reads on stdin, if its input has one. */
-  #sdp(): string | undefined {
-    return this.#program.sdp;
-  }
-
   #setState(state: TranscoderState): void {
     const previous = this.#state;
     if (previous === state) return;
@@ -371,7 +366,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #prepareStandby(): void {
     if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
     // A program without RTP has no SDP to wait for: its FFmpeg would start at once.
-    if (this.#sdp() === undefined) return;
+    if (this.#program.rtp === undefined) return;
     this.#standby = this.#createRun(this.#session + 1);
   }
 
@@ -387,7 +382,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.#session = run.session;
     this.#run = run;
     this.#stderr.clear();
-    run.activate(this.#sdp() ?? '');
+    run.activate(this.#program.rtp);
     this.#setState('starting');
     const sessionLog = this.#log.child({ session: run.session });
 

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import express from 'express';
-import { isUdpPortBound, UdpPortPool } from '../../common/index.ts';
+import { isUdpPortBound, UdpPortPool, type RtpSessionDescriptor } from '../../common/index.ts';
 import type { RtpOutput, Stage } from '../../ingest/index.ts';
-import { chooseLayout, planProgram, rtpInputOptions, type ProgramInput, type TranscodeConfig } from '../../transcode/index.ts';
+import { chooseLayout, ffmpegSdp, planProgram, rtpInputOptions, type ProgramInput, type TranscodeConfig } from '../../transcode/index.ts';
 
 export interface Baseline {
   /** The page playing the baseline with hls.js defaults. */
@@ -43,8 +43,8 @@ function codecOptions(options: readonly string[]): string[] {
  * FFmpeg argv for the baseline: our input options and top-rung/audio encoder
  * settings as the product plans them for this one host, `hls` muxer output.
  */
-export function baselineArgs(config: TranscodeConfig, sdp: string, source: { width: number; height: number } | undefined, audios: number, dir: string): string[] {
-  const program: ProgramInput = { sdp, compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, ...(source ? { source } : {}) }], audios, slateImage: '' } };
+export function baselineArgs(config: TranscodeConfig, rtp: RtpSessionDescriptor, source: { width: number; height: number } | undefined, audios: number, dir: string): string[] {
+  const program: ProgramInput = { rtp, compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, ...(source ? { source } : {}) }], audios, slateImage: '' } };
   const plan = planProgram(config, chooseLayout(config, program), program, { targetFor: () => 'unused' }, rtpInputOptions(config));
   const video = plan.outputs.find((o) => o.track.kind === 'video');
   const audio = plan.outputs.find((o) => o.track.kind === 'audio');
@@ -93,10 +93,10 @@ export async function startBaseline(opts: {
   try {
     const portPool = new UdpPortPool({ host: '127.0.0.1', ...opts.ports });
     output = await opts.stage.createRtpOutput({ producerIds: [video.id, ...(audio ? [audio.id] : [])], remoteIp: '127.0.0.1', portPool });
-    const argv = baselineArgs(opts.config, output.sdp, video.source, audio ? 1 : 0, dir);
+    const argv = baselineArgs(opts.config, output.descriptor, video.source, audio ? 1 : 0, dir);
     child = spawn(opts.ffmpegPath, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    child.stdin!.end(output.sdp);
+    child.stdin!.end(ffmpegSdp(output.descriptor));
     // The consumers start paused: media flows once FFmpeg holds every RTP port.
     const deadline = Date.now() + 15_000;
     for (const t of output.tracks) {

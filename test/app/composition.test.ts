@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { composeProgram, gridCells, sameAudios, sameProgram, speakerSources, type CompositionHost } from '../../app/composition.ts';
 import { SpeakerSelector, loudestOf } from '../../app/speaker.ts';
+import type { RtpSessionDescriptor } from '../../common/index.ts';
 import { canvasSize, cellPixels, ladderRungs, parseTranscodeConfig, planProgram } from '../../transcode/index.ts';
 
 const host = (id: string, opts: { video?: boolean; audio?: boolean; videoPaused?: boolean; audioPaused?: boolean } = {}): CompositionHost => ({
@@ -79,8 +80,15 @@ test('the spec becomes FFmpeg inputs: stacked cells, amix without normalisation,
   const targetFor = (t: string) => `http://127.0.0.1:1/${t}`;
   const spec = composeProgram({ hosts: [host('a'), host('b'), host('c')], mode: 'grid' });
   const layout = { kind: 'ladder', rungs: ladderRungs(config) } as const;
-  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', ...[5000, 5002, 5004].flatMap((p) => [`m=video ${p} RTP/AVP 96`, 'a=rtpmap:96 VP8/90000']), ...[5006, 5008, 5010].flatMap((p) => [`m=audio ${p} RTP/AVP 111`, 'a=rtpmap:111 opus/48000/2'])].join('\r\n') + '\r\n';
-  const plan = planProgram(config, layout, { sdp, compose: { videos: spec.videos, audios: spec.audios.length, slateImage: '/slate.png' } }, { targetFor }, ['-f', 'sdp']);
+  const rtp: RtpSessionDescriptor = {
+    address: '127.0.0.1',
+    sessionName: 'test',
+    tracks: [
+      ...[5000, 5002, 5004].map((port) => ({ kind: 'video' as const, port, payloadType: 96, mimeType: 'video/VP8', clockRate: 90000 })),
+      ...[5006, 5008, 5010].map((port) => ({ kind: 'audio' as const, port, payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2 })),
+    ],
+  };
+  const plan = planProgram(config, layout, { rtp, compose: { videos: spec.videos, audios: spec.audios.length, slateImage: '/slate.png' } }, { targetFor }, ['-f', 'sdp']);
   assert.match(plan.complexFilter!, /xstack=inputs=3:layout=0_0\|320_0\|0_180:fill=black,pad=640:360/);
   assert.match(plan.complexFilter!, /\[a0\]\[a1\]\[a2\]amix=inputs=3:normalize=0/);
   assert.deepEqual(plan.extraInputs, []);
@@ -90,8 +98,8 @@ test('the spec becomes FFmpeg inputs: stacked cells, amix without normalisation,
   assert.deepEqual(slate.extraInputs!.map((i) => i.source), ['/slate.png', 'anullsrc=r=48000:cl=stereo']);
   assert.ok(slate.extraInputs!.every((i) => i.options.includes('-re')), 'generated inputs are paced in real time');
   assert.deepEqual(slate.outputs.map((o) => o.track.trackId), plan.outputs.map((o) => o.track.trackId), 'the same tracks whatever the program');
-  assert.throws(() => planProgram(config, layout, { compose: { videos: [], audios: 1, slateImage: '/s.png' } }, { targetFor }, []), /no SDP/);
-  assert.throws(() => planProgram(config, layout, { sdp, compose: { videos: [{ cell: { x: 0.8, y: 0, width: 0.5, height: 1 } }], audios: 0, slateImage: '' } }, { targetFor }, []), /out of the frame/);
+  assert.throws(() => planProgram(config, layout, { compose: { videos: [], audios: 1, slateImage: '/s.png' } }, { targetFor }, []), /no RTP session/);
+  assert.throws(() => planProgram(config, layout, { rtp, compose: { videos: [{ cell: { x: 0.8, y: 0, width: 0.5, height: 1 } }], audios: 0, slateImage: '' } }, { targetFor }, []), /out of the frame/);
 });
 
 test('speaker hysteresis: a challenger must dominate for minDominance, the speaker holds for minHold, silence changes nothing', () => {

@@ -36,7 +36,7 @@ function fakeStage(hostIds: string[]) {
       let closed = false;
       const output: FakeOutput = {
         producerIds: opts.producerIds,
-        sdp: `sdp ${outputs.length}`,
+        descriptor: { address: '127.0.0.1', sessionName: `output ${outputs.length}`, tracks: [] },
         tracks: [],
         get closed() {
           return closed;
@@ -89,7 +89,7 @@ test('the first program: every unpaused host in the grid, videos then audios on 
   await program.open();
   assert.deepEqual(outputs[0]!.producerIds, ['h1v', 'h2v', 'h1a', 'h2a']);
   const input = program.input();
-  assert.equal(input.sdp, 'sdp 0');
+  assert.equal(input.rtp, outputs[0]!.descriptor);
   assert.deepEqual(input.compose.videos.map((v) => v.cell.width), [0.5, 0.5]);
   assert.equal(input.compose.audios, 2);
   assert.deepEqual(program.view?.spec.videos.map((v) => v.hostId), ['h1', 'h2']);
@@ -117,7 +117,7 @@ test('stage changes within the debounce make one program change; a change that l
   await settle();
   assert.equal(programs.length, 1);
   assert.deepEqual(programs[0]!.compose.videos.map((v) => v.cell.width), [1]);
-  assert.equal(programs[0]!.sdp, 'sdp 1');
+  assert.equal(programs[0]!.rtp, outputs[1]!.descriptor);
   assert.equal(outputs[0]!.closed, true, 'the previous output closes once FFmpeg runs the new program');
   assert.equal(program.view?.changes, 1);
   assert.deepEqual(

@@ -18,6 +18,7 @@ import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { UdpPortPool } from '../../common/index.ts';
 import type { WhipSession } from '../../ingest/index.ts';
+import { ffmpegSdp } from '../../transcode/index.ts';
 import { api, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
@@ -126,7 +127,7 @@ for (const [video, mimeType] of [
       const vid = stage.producers.find((p) => p.kind === 'video')!;
       const output = await stage.createRtpOutput({ producerIds: [vid.id, audio.id], remoteIp: '127.0.0.1', portPool });
       try {
-        const span = await decodeFromSdp(output.sdp, {
+        const span = await decodeFromSdp(ffmpegSdp(output.descriptor), {
           seconds: 2,
           streams: 2,
           timeoutMs: 30_000,

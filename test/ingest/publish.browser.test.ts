@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core';
 import { UdpPortPool } from '../../common/index.ts';
 import type { ProducerInfo, Stage } from '../../ingest/index.ts';
 import type { RunningApp } from '../../app/server.ts';
+import { ffmpegSdp } from '../../transcode/index.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
@@ -52,9 +53,16 @@ for (const codec of ['video/VP8', 'video/H264'] as const) {
 
       const output = await stage.createRtpOutput({ producerIds: [video.id, audio.id], remoteIp: '127.0.0.1', portPool });
       try {
-        assert.match(output.sdp, new RegExp(`a=rtpmap:\\d+ ${codec.split('/')[1]}/90000`));
-        if (codec === 'video/H264') assert.match(output.sdp, /packetization-mode=1/);
-        const decoded = decodeFromSdp(output.sdp, {
+        // The output describes its RTP as data; transcode writes the SDP FFmpeg reads from it.
+        assert.deepEqual(output.descriptor.tracks.map((t) => [t.kind, t.mimeType, t.port, t.clockRate]), [
+          ['video', codec, output.tracks[0]!.ports.rtp, 90000],
+          ['audio', 'audio/opus', output.tracks[1]!.ports.rtp, 48000],
+        ]);
+        if (codec === 'video/H264') assert.equal(output.descriptor.tracks[0]!.parameters?.['packetization-mode'], 1);
+        const sdp = ffmpegSdp(output.descriptor);
+        assert.match(sdp, new RegExp(`a=rtpmap:\\d+ ${codec.split('/')[1]}/90000`));
+        if (codec === 'video/H264') assert.match(sdp, /packetization-mode=1/);
+        const decoded = decodeFromSdp(sdp, {
           seconds: 2,
           streams: 2,
           timeoutMs: 30000,

@@ -17,28 +17,34 @@ import {
 } from '../../transcode/index.ts';
 import { parseProgressLine } from '../../transcode/progress.ts';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
-import { makeSdp, programOf } from './rtpSource.ts';
+import type { RtpSessionDescriptor, RtpTrackDescription } from '../../common/index.ts';
+import { makeRtpSession, programOf } from './rtpSource.ts';
 
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 const update = process.env.UPDATE_GOLDEN === '1';
 const targetFor = (trackId: string) => `http://127.0.0.1:8080/ingest/b1/${trackId}`;
-const vp8 = makeSdp({ codec: 'VP8', videoPort: 40000, audioPort: 40002 });
-const h264 = makeSdp({ codec: 'H264', videoPort: 40000, audioPort: 40002 });
+const vp8 = makeRtpSession({ codec: 'VP8', videoPort: 40000, audioPort: 40002 });
+const h264 = makeRtpSession({ codec: 'H264', videoPort: 40000, audioPort: 40002 });
 const p720 = { width: 1280, height: 720 };
+
+const videoTrack = (codec: 'VP8' | 'H264', port: number, parameters: Record<string, string | number> = {}): RtpTrackDescription => ({
+  kind: 'video', port, payloadType: 96, mimeType: `video/${codec}`, clockRate: 90000, parameters,
+});
+const audioTrack = (port: number): RtpTrackDescription => ({ kind: 'audio', port, payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
+const sessionOf = (...tracks: RtpTrackDescription[]): RtpSessionDescriptor => ({ address: '127.0.0.1', sessionName: 'test', tracks });
 
 /** Two hosts side by side (a grid of two), VP8 or H.264, both with audio. */
 function gridOf(codec: 'VP8' | 'H264', source?: { width: number; height: number }): ProgramInput {
-  const one = codec === 'VP8' ? 'a=rtpmap:96 VP8/90000' : 'a=rtpmap:96 H264/90000';
-  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', 'm=video 40000 RTP/AVP 96', one, 'm=video 40010 RTP/AVP 96', one, 'm=audio 40002 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2', 'm=audio 40012 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
+  const rtp = sessionOf(videoTrack(codec, 40000), videoTrack(codec, 40010), audioTrack(40002), audioTrack(40012));
   const cell = (x: number) => ({ cell: { x, y: 0, width: 0.5, height: 1 }, ...(source ? { source } : {}) });
-  return { sdp, compose: { videos: [cell(0), cell(0.5)], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
+  return { rtp, compose: { videos: [cell(0), cell(0.5)], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
 }
 
-/** One H.264 simulcast host full frame: its layers as video m-lines (highest first), then its audio, as LiveBroadcast sends them. */
-function layersOf(heights: (number | undefined)[]): ProgramInput {
-  const video = (port: number) => [`m=video ${port} RTP/AVP 96`, 'a=rtpmap:96 H264/90000', 'a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f'];
-  const sdp = ['v=0', 'c=IN IP4 127.0.0.1', ...heights.flatMap((_, i) => video(40000 + 10 * i)), 'm=audio 40100 RTP/AVP 111', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
-  return { ...programOf(sdp, p720), simulcast: { heights } };
+/** One H.264 simulcast host full frame: its layers as video tracks (highest first), then its audio, as LiveBroadcast sends them. */
+function layersOf(heights: (number | undefined)[], codec: 'VP8' | 'H264' = 'H264'): ProgramInput {
+  const parameters: Record<string, string | number> = codec === 'H264' ? { 'level-asymmetry-allowed': 1, 'packetization-mode': 1, 'profile-level-id': '42e01f' } : {};
+  const rtp = sessionOf(...heights.map((_, i) => videoTrack(codec, 40000 + 10 * i, parameters)), audioTrack(40100));
+  return { ...programOf(rtp, p720), simulcast: { heights } };
 }
 
 /** The plan the product makes for a broadcast's first session: the layout from the first program, then the session's plan. */
@@ -153,7 +159,7 @@ describe('transcode FFmpeg arguments (golden, the plan the product makes)', () =
     assert.equal(chooseLayout(config, programOf(h264, p720)).kind, 'ladder');
     assert.equal(chooseLayout(config, gridOf('H264', p720)).kind, 'ladder');
     assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), layersOf([720, 360, 180])).kind, 'simulcast');
-    const vp8Layers = { ...layersOf([720, 360]), sdp: layersOf([720, 360]).sdp!.replaceAll('H264/90000', 'VP8/90000') };
+    const vp8Layers = layersOf([720, 360], 'VP8');
     assert.equal(chooseLayout(config, vp8Layers).kind, 'ladder');
   });
 

@@ -4,10 +4,10 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../common/index.ts';
+import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair, type RtpSessionDescriptor, type RtpTrackDescription } from '../../common/index.ts';
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, type TranscodeConfigInput } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
-import { isAlive, makeSdp, programOf, startRtpSource } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf, startRtpSource } from './rtpSource.ts';
 
 const pool = new UdpPortPool({ host: '127.0.0.1', min: 26000, max: 26999 });
 const light: TranscodeConfigInput = { x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }] };
@@ -40,21 +40,26 @@ function trackPids(t: Transcoder): number[] {
 }
 
 describe('transcode errors: clear, typed, nothing left running', () => {
-  test('a malformed or unsupported SDP is rejected with InputError bad-sdp (or bad-program when it does not match the composition) before anything starts', () => {
+  test('a malformed or unsupported RTP session is rejected with InputError bad-sdp (or bad-program when it does not match the composition) before anything starts', () => {
     const base = { config: parseTranscodeConfig(light), sink: httpCmafSink('http://127.0.0.1:1/ingest/b'), logger: silentLogger() };
-    const cases: [string, RegExp][] = [
-      ['', /empty/],
-      ['hello', /v=0/],
-      ['v=0\r\nc=IN IP4 127.0.0.1\r\n', /the SDP has 0 video and 0 audio m-lines, the composition 1 and 1/],
-      ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\n', /no rtpmap/],
-      ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 AV1/90000\r\n', /unsupported video codec AV1/],
-      ['v=0\r\nm=audio 5000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n', /no connection address/],
-      ['v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 99999 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n', /port out of range/],
+    const good = makeRtpSession({ codec: 'VP8', videoPort: 5000, audioPort: 5002 });
+    const [video, audio] = good.tracks as [RtpTrackDescription, RtpTrackDescription];
+    const cases: [unknown, RegExp][] = [
+      [undefined, /the program has RTP inputs but no RTP session/],
+      ['hello', /bad RTP session: .*expected object/],
+      [{ ...good, tracks: [] }, /the RTP session has 0 video and 0 audio tracks, the composition 1 and 1/],
+      [{ ...good, tracks: [{ ...video, payloadType: 200 }, audio] }, /tracks\.0\.payloadType/],
+      [{ ...good, tracks: [{ ...video, mimeType: 'video/AV1' }, audio] }, /unsupported video codec AV1/],
+      [{ ...good, address: '' }, /address: not an IP address/],
+      [{ ...good, tracks: [{ ...video, port: 99999 }, audio] }, /tracks\.0\.port: invalid RTP port/],
+      [{ ...good, tracks: [{ ...video, kind: 'audio' }, audio] }, /mimeType does not match kind/],
+      [{ ...good, tracks: [audio, video] }, /video tracks must come before audio tracks/],
+      [{ ...good, tracks: [video, { ...audio, port: 5001 }] }, /port 5001 overlaps another track's RTP\/RTCP pair/],
     ];
-    for (const [sdp, message] of cases) {
-      assert.throws(() => createTranscoder({ ...base, program: programOf(sdp) }), (err: Error & { code?: string }) => {
+    for (const [rtp, message] of cases) {
+      assert.throws(() => createTranscoder({ ...base, program: { ...programOf(good), rtp: rtp as RtpSessionDescriptor } }), (err: Error & { code?: string }) => {
         assert.equal(err.name, 'InputError');
-        assert.equal(err.code, /composition/.test(message.source) ? 'bad-program' : 'bad-sdp');
+        assert.equal(err.code, /composition|no RTP session/.test(message.source) ? 'bad-program' : 'bad-sdp');
         assert.match(err.message, message);
         return true;
       });
@@ -64,7 +69,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
   test('passthrough with a VP8 host keeps its one video track and encodes it (a copy needs H.264), rather than refusing the broadcast', () => {
     const t = createTranscoder({
       config: parseTranscodeConfig({ mode: 'passthrough' }),
-      program: programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })),
+      program: programOf(makeRtpSession({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })),
       sink: httpCmafSink('http://127.0.0.1:1/ingest/b'),
       logger: silentLogger(),
     });
@@ -79,7 +84,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
     await receiver.listen();
     const t = createTranscoder({
       config: parseTranscodeConfig({ ...light, ffmpegPath: '/nonexistent/bin/ffmpeg' }),
-      program: programOf(makeSdp({ codec: 'VP8', videoPort: 46900, audioPort: 46902 })),
+      program: programOf(makeRtpSession({ codec: 'VP8', videoPort: 46900, audioPort: 46902 })),
       sink: httpCmafSink(receiver.baseUrl()),
       logger: silentLogger(),
     });
@@ -100,7 +105,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
     const port = await closedPort();
     const t = createTranscoder({
       config: parseTranscodeConfig(light),
-      program: programOf(makeSdp({ codec: 'VP8', videoPort: 46904, audioPort: 46906 })),
+      program: programOf(makeRtpSession({ codec: 'VP8', videoPort: 46904, audioPort: 46906 })),
       sink: httpCmafSink(`http://127.0.0.1:${port}/ingest/b1`),
       logger: silentLogger(),
     });
@@ -119,7 +124,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await withPorts(async (v, a) => {
         const t = createTranscoder({
           config: parseTranscodeConfig(light),
-          program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+          program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
           sink: httpCmafSink(`http://127.0.0.1:${port}/ingest/b1`),
           logger: silentLogger(),
         });
@@ -156,7 +161,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       try {
         const t = createTranscoder({
           config: parseTranscodeConfig(light),
-          program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+          program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
           sink: httpCmafSink(receiver.baseUrl()),
           logger: silentLogger(),
         });
@@ -177,7 +182,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await receiver.listen();
       const t = createTranscoder({
         config: parseTranscodeConfig({ ...light, supervision: { startTimeoutMs: 1500 } }),
-        program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+        program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
         sink: httpCmafSink(receiver.baseUrl()),
         logger: silentLogger(),
       });
@@ -197,7 +202,7 @@ describe('transcode errors: clear, typed, nothing left running', () => {
       await receiver.listen();
       const t = createTranscoder({
         config: parseTranscodeConfig({ ...light, supervision: { restart: { maxRetries: 2, delayMs: 50, backoff: 2 } } }),
-        program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+        program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
         sink: httpCmafSink(receiver.baseUrl()),
         logger: silentLogger(),
       });

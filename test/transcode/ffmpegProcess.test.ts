@@ -1,12 +1,12 @@
 // One FFmpeg process on its own (no Transcoder): a warm standby and a stop on a dead input.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../common/index.ts';
+import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair, type RtpSessionDescriptor } from '../../common/index.ts';
 import { chooseLayout, httpCmafSink, parseTranscodeConfig } from '../../transcode/index.ts';
 import { FfmpegProcess } from '../../transcode/ffmpegProcess.ts';
 import { waitUdpBound } from '../../transcode/preflight.ts';
 import { runPlan } from '../../transcode/runPlan.ts';
-import { isAlive, makeSdp, programOf } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf } from './rtpSource.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '26000', '26999'];
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
@@ -17,16 +17,16 @@ describe('transcode FFmpeg process', () => {
   const pids: number[] = [];
 
   /** A process for a VP8 + Opus program on fresh ports, pushing to a packager that is not there (nothing gets that far). */
-  async function create(session: number): Promise<{ ffmpeg: FfmpegProcess; sdp: string; rtpPorts: number[] }> {
+  async function create(session: number): Promise<{ ffmpeg: FfmpegProcess; rtp: RtpSessionDescriptor; rtpPorts: number[] }> {
     const v = await pool.allocate();
     const a = await pool.allocate();
     ports.push(v, a);
-    const sdp = makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp });
-    const program = programOf(sdp);
+    const rtp = makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp });
+    const program = programOf(rtp);
     const plan = runPlan({ config, layout: chooseLayout(config, program), program, sink: httpCmafSink('http://127.0.0.1:1/ingest/b') }, session);
     const ffmpeg = new FfmpegProcess({ plan, ffmpegPath: config.ffmpegPath, session, killGraceMs: config.supervision.killGraceMs, logger: silentLogger() });
     ffmpeg.on('spawn', (pid) => pids.push(pid));
-    return { ffmpeg, sdp, rtpPorts: [v.rtp, a.rtp] };
+    return { ffmpeg, rtp, rtpPorts: [v.rtp, a.rtp] };
   }
 
   after(async () => {
@@ -58,11 +58,11 @@ describe('transcode FFmpeg process', () => {
   });
 
   test('activated on RTP that never comes: it binds the SDP ports, no output advances, and stop() ends it by SIGTERM (it exits by itself, no SIGKILL)', async () => {
-    const { ffmpeg, sdp, rtpPorts } = await create(1);
+    const { ffmpeg, rtp, rtpPorts } = await create(1);
     const spawned = ffmpeg.waitFor('spawn');
     ffmpeg.spawn();
     const [pid] = await spawned;
-    ffmpeg.activate(sdp);
+    ffmpeg.activate(rtp);
     assert.equal(ffmpeg.activated, true);
     await waitUdpBound(rtpPorts, AbortSignal.timeout(30_000));
     assert.equal(ffmpeg.running, false);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../common/index.ts';
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder } from '../../transcode/index.ts';
 import { CmafReceiver, type Session } from './cmafReceiver.ts';
-import { isAlive, makeSdp, programOf, startRtpSource, type RtpSource, type VideoCodec } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource, type VideoCodec } from './rtpSource.ts';
 
 const pool = new UdpPortPool({ host: '127.0.0.1', min: 42000, max: 42999 });
 
@@ -33,10 +33,10 @@ async function setup(codec: VideoCodec, mode: 'ladder' | 'passthrough'): Promise
   const ports = [await pool.allocate(), await pool.allocate()];
   const [v, a] = ports as [PortPair, PortPair];
   const ctx: Ctx = { receiver, ports, keyframeRequests: 0, pids: [] };
-  const sdp = makeSdp({ codec, videoPort: v.rtp, audioPort: a.rtp });
+  const rtp = makeRtpSession({ codec, videoPort: v.rtp, audioPort: a.rtp });
   ctx.transcoder = createTranscoder({
     config: testConfig(mode),
-    program: programOf(sdp, { width: 640, height: 360 }),
+    program: programOf(rtp, { width: 640, height: 360 }),
     sink: httpCmafSink(receiver.baseUrl()),
     logger: silentLogger(),
     keyframes: { requestKeyFrame: () => void ctx.keyframeRequests++ },

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { UdpPortPool, silentLogger } from '../../common/index.ts';
 import { createTranscoder, parseTranscodeConfig, streamCmafSink, type ProgramInput } from '../../transcode/index.ts';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
-import { isAlive, makeSdp, programOf, startRtpSource } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf, startRtpSource } from './rtpSource.ts';
 
 const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '26000', '26999'];
 const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
@@ -76,7 +76,7 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     const pid1 = t.pid!;
     const s2 = boxesOf(2);
     const handover2 = handover(2);
-    const rtp: ProgramInput = { sdp: makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }), compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } };
+    const rtp: ProgramInput = { rtp: makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }), compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } };
     await t.reconfigure(rtp);
     assert.equal(t.session, 2);
     assert.equal(t.state, 'running');
@@ -105,8 +105,8 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     const h5 = handover5();
     assert.ok(h5.previousFedUntilFlow, `session 3 fed the tracks until session 5 flowed: ${JSON.stringify(h5)}`);
     assert.equal(isAlive(pid3), false);
-    // A program whose SDP disagrees with its composition is refused, and the running session stays.
-    await assert.rejects(t.reconfigure({ ...rtp, compose: { ...rtp.compose, audios: 0 } }), /bad-program|m-lines/);
+    // A program whose RTP session disagrees with its composition is refused, and the running session stays.
+    await assert.rejects(t.reconfigure({ ...rtp, compose: { ...rtp.compose, audios: 0 } }), /bad-program|audio tracks/);
     assert.equal(t.session, 5);
   } finally {
     await t.close();
@@ -119,10 +119,10 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
 
 test('reconfigure() needs a started transcoder, and a program needs consistent inputs', async () => {
   const sink = streamCmafSink(() => new PassThrough());
-  const idle = createTranscoder({ config, program: programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), sink, logger: silentLogger() });
+  const idle = createTranscoder({ config, program: programOf(makeRtpSession({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), sink, logger: silentLogger() });
   await assert.rejects(idle.reconfigure(slate), { name: 'InvalidStateError' });
   assert.throws(() => createTranscoder({ config, program: { compose: { videos: [], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } }, sink, logger: silentLogger() }), { name: 'InputError' });
-  const mismatch = { ...programOf(makeSdp({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), compose: { videos: [], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
+  const mismatch = { ...programOf(makeRtpSession({ codec: 'VP8', videoPort: 5000, audioPort: 5002 })), compose: { videos: [], audios: 2, slateImage: DEFAULT_SLATE_IMAGE } };
   assert.throws(() => createTranscoder({ config, program: mismatch, sink, logger: silentLogger() }), { name: 'InputError', code: 'bad-program' });
 });
 

@@ -1,7 +1,8 @@
-/** A test publisher: a second FFmpeg sending VP8 or H.264 + Opus as RTP per a generated SDP. */
+/** A test publisher: a second FFmpeg sending VP8 or H.264 + Opus as RTP, and the RTP session that describes it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
+import type { RtpSessionDescriptor } from '../../common/index.ts';
 import type { ProgramInput } from '../../transcode/index.ts';
 
 export type VideoCodec = 'VP8' | 'H264';
@@ -25,34 +26,32 @@ export interface SourceSpec {
 const VIDEO_PT = { VP8: 96, H264: 102 } as const;
 const AUDIO_PT = 111;
 
-/** The SDP FFmpeg (the transcoder) reads to receive what `startRtpSource` sends. */
-export function makeSdp(spec: SourceSpec): string {
-  const pt = VIDEO_PT[spec.codec];
-  const lines = [
-    'v=0',
-    'o=- 0 0 IN IP4 127.0.0.1',
-    's=stagecast test source',
-    'c=IN IP4 127.0.0.1',
-    't=0 0',
-    `m=video ${spec.videoPort} RTP/AVP ${pt}`,
-    spec.codec === 'VP8' ? `a=rtpmap:${pt} VP8/90000` : `a=rtpmap:${pt} H264/90000`,
-    ...(spec.codec === 'H264' ? [`a=fmtp:${pt} level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f`] : []),
-    'a=recvonly',
-    `m=audio ${spec.audioPort} RTP/AVP ${AUDIO_PT}`,
-    `a=rtpmap:${AUDIO_PT} opus/48000/2`,
-    `a=fmtp:${AUDIO_PT} minptime=10;useinbandfec=1`,
-    'a=recvonly',
-  ];
-  return lines.join('\r\n') + '\r\n';
+/** The RTP session the transcoder receives (what `startRtpSource` sends), as ingest would describe it. */
+export function makeRtpSession(spec: SourceSpec): RtpSessionDescriptor {
+  return {
+    address: '127.0.0.1',
+    sessionName: 'stagecast test source',
+    tracks: [
+      {
+        kind: 'video',
+        port: spec.videoPort,
+        payloadType: VIDEO_PT[spec.codec],
+        mimeType: `video/${spec.codec}`,
+        clockRate: 90000,
+        parameters: spec.codec === 'H264' ? { 'level-asymmetry-allowed': 1, 'packetization-mode': 1, 'profile-level-id': '42e01f' } : {},
+      },
+      { kind: 'audio', port: spec.audioPort, payloadType: AUDIO_PT, mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } },
+    ],
+  };
 }
 
 /**
  * One host full frame with its audio, as LiveBroadcast composes a stage of one
- * host: what the product gives the transcoder for an SDP like `makeSdp`'s.
+ * host: what the product gives the transcoder for a session like `makeRtpSession`'s.
  */
-export function programOf(sdp: string, source?: { width: number; height: number }): ProgramInput {
+export function programOf(rtp: RtpSessionDescriptor, source?: { width: number; height: number }): ProgramInput {
   return {
-    sdp,
+    rtp,
     compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, ...(source ? { source } : {}) }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE },
   };
 }

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import type { RtpSessionDescriptor } from '../../common/index.ts';
 import {
   chooseLayout,
   ffmpegArgs,
@@ -19,19 +20,17 @@ const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 const update = process.env.UPDATE_GOLDEN === '1';
 
 const slate = '/slate.png';
-const sdp = (codec: 'VP8' | 'H264') =>
-  [
-    'v=0',
-    'c=IN IP4 127.0.0.1',
-    'm=video 40000 RTP/AVP 96',
-    `a=rtpmap:96 ${codec}/90000`,
-    ...(codec === 'H264' ? ['a=fmtp:96 packetization-mode=1;profile-level-id=42e01f'] : []),
-    'm=audio 40002 RTP/AVP 111',
-    'a=rtpmap:111 opus/48000/2',
-  ].join('\r\n') + '\r\n';
+const session = (codec: 'VP8' | 'H264'): RtpSessionDescriptor => ({
+  address: '127.0.0.1',
+  sessionName: 'test',
+  tracks: [
+    { kind: 'video', port: 40000, payloadType: 96, mimeType: `video/${codec}`, clockRate: 90000, ...(codec === 'H264' ? { parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' } } : {}) },
+    { kind: 'audio', port: 40002, payloadType: 111, mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  ],
+});
 /** One host full frame, 720p. */
 const one = (codec: 'VP8' | 'H264'): ProgramInput => ({
-  sdp: sdp(codec),
+  rtp: session(codec),
   compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 }, source: { width: 1280, height: 720 } }], audios: 1, slateImage: slate },
 });
 const slateOnly: ProgramInput = { compose: { videos: [], audios: 0, slateImage: slate } };
@@ -126,13 +125,13 @@ describe('transcode program check (before anything starts)', () => {
     assert.deepEqual(checkProgram(slateOnly), []);
   });
 
-  test('an SDP that does not match the composition is InputError bad-program; a malformed one bad-sdp', () => {
+  test('an RTP session that does not match the composition is InputError bad-program; a malformed one bad-sdp', () => {
     const cases: [ProgramInput, string, RegExp][] = [
-      [{ compose: { ...one('VP8').compose } }, 'bad-program', /the program has RTP inputs but no SDP/],
-      [{ ...one('VP8'), compose: { ...one('VP8').compose, audios: 2 } }, 'bad-program', /the SDP has 1 video and 1 audio m-lines, the composition 1 and 2/],
-      [{ ...one('H264'), simulcast: { heights: [720, 360] } }, 'bad-program', /the SDP has 1 video and 1 audio m-lines, the composition 2 and 1/],
-      [{ ...slateOnly, sdp: sdp('VP8'), simulcast: { heights: [720] } }, 'bad-program', /a simulcast program has exactly one video/],
-      [{ ...one('VP8'), sdp: 'hello' }, 'bad-sdp', /v=0/],
+      [{ compose: { ...one('VP8').compose } }, 'bad-program', /the program has RTP inputs but no RTP session/],
+      [{ ...one('VP8'), compose: { ...one('VP8').compose, audios: 2 } }, 'bad-program', /the RTP session has 1 video and 1 audio tracks, the composition 1 and 2/],
+      [{ ...one('H264'), simulcast: { heights: [720, 360] } }, 'bad-program', /the RTP session has 1 video and 1 audio tracks, the composition 2 and 1/],
+      [{ ...slateOnly, rtp: session('VP8'), simulcast: { heights: [720] } }, 'bad-program', /a simulcast program has exactly one video/],
+      [{ ...one('VP8'), rtp: { ...session('VP8'), address: 'hello' } }, 'bad-sdp', /not an IP address/],
     ];
     for (const [program, code, message] of cases) {
       assert.throws(() => checkProgram(program), (err: Error & { code?: string }) => {

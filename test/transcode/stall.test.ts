@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UdpPortPool, silentLogger, type PortPair } from '../../common/index.ts';
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, type TranscoderState, type TranscodeProgress } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
-import { isAlive, makeSdp, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
 
 const pool = new UdpPortPool({ host: '127.0.0.1', min: 47100, max: 47999 });
 
@@ -46,7 +46,7 @@ describe('transcode supervision: stalls', () => {
         ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }],
         supervision: { stallTimeoutMs: 1000 },
       }),
-      program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+      program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
       sink: httpCmafSink(receiver.baseUrl()),
       logger: silentLogger(),
       keyframes: { requestKeyFrame: () => void keyframeRequests++ },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../common/index.ts';
 import { createTranscoder, parseTranscodeConfig, streamCmafSink, type Transcoder, type TranscoderState } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
-import { isAlive, makeSdp, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
+import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
 
 const pool = new UdpPortPool({ host: '127.0.0.1', min: 44000, max: 44999 });
 
@@ -23,7 +23,7 @@ describe('transcode supervision: FFmpeg killed mid-run (in-process sink)', () =>
     const [v, a] = ports as [PortPair, PortPair];
     transcoder = createTranscoder({
       config: parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }] }),
-      program: programOf(makeSdp({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
+      program: programOf(makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp })),
       sink: streamCmafSink((trackId) => receiver.openTrack(trackId)),
       logger: silentLogger(),
       keyframes: {

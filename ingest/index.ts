@@ -8,7 +8,8 @@
  * (webrtcHttp/).
  *
  * Gives out plain RTP per host and track to transcode (RtpOutput), described
- * by SDP (buildFfmpegSdp), and stage and host events (Sfu, Stage).
+ * as data (RtpOutput.descriptor, an RtpSessionDescriptor of common/; transcode
+ * writes the SDP FFmpeg reads from it), and stage and host events (Sfu, Stage).
  */
 export { Sfu, type SfuEvents } from './sfu.ts';
 export { Stage, Host, type TransportLiveness } from './stage.ts';

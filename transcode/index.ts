@@ -5,7 +5,9 @@
  * compose it, and a config with the ladder (`parseTranscodeConfig`). Out: one
  * CMAF byte stream per rendition and session (to the packager's HTTP ingest or
  * an in-process `openTrack`), and the FFmpeg runs' lifecycle as Transcoder
- * events (state, spawn, progress, restart, exit, died).
+ * events (state, spawn, progress, restart, exit, died). The sink tells it when
+ * it took a new run's output on every track (`Transcoder.sourceSwitched`): the
+ * previous run of a make-before-break change stops then.
  */
 import type { Logger } from '../common/index.ts';
 import type { TranscodeConfig } from './config.ts';

@@ -20,7 +20,7 @@ import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
 import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
 import { postWhepOffer } from '../helpers/whep.ts';
 import { linesWithDuplicateKeys } from '../helpers/logKeys.ts';
-import { serveWhipClientPage } from './whip/servePage.ts';
+import { serveWhipClientPage } from '../helpers/e2e/whipClient.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
 const INTERNAL = 'multi-process-internal-token-0123';

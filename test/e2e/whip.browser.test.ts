@@ -10,7 +10,7 @@ import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { serveWhipClientPage, type WhipClientPage } from './whip/servePage.ts';
+import { serveWhipClientPage, type WhipClientPage } from '../helpers/e2e/whipClient.ts';
 
 const transcode: AppConfigInput['transcode'] = {
   ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],

@@ -9,16 +9,8 @@ import type { RunningApp } from '../../app/server.ts';
 import type { AppConfigInput } from '../../app/config.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
-
-/** Two small rungs keep host, SFU, FFmpeg and viewer within this machine's 2 cores. */
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [
-    { name: '360p', height: 360, bitrateKbps: 700 },
-    { name: '180p', height: 180, bitrateKbps: 250 },
-  ],
-  x264Preset: 'ultrafast',
-};
 
 type Viewer = { duration: number; bufferedEnd: number; currentTime: number; width: number; height: number; audioBytes: number; state: string; latency?: string };
 
@@ -56,7 +48,7 @@ function scenario(name: string, storeFor: () => Promise<{ store: AppConfigInput[
       h = await startE2e({ app: false });
       const s = await storeFor();
       h.defer('backend', 'the store', () => s.close());
-      app = await h.startApp({ store: s.store, transcode, endedGraceMs: 4000 });
+      app = await h.startApp({ store: s.store, transcode: TWO_RUNGS, endedGraceMs: 4000 });
     });
     after(() => h?.close());
 

@@ -12,17 +12,12 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { embedSnippets } from '../../player/index.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
 const STAGE = 'embed';
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  supervision: { startTimeoutMs: 30_000 },
-};
 
 /** The embedding site: its own copy of hls.js and a page per snippet, on an origin of its own. */
 async function serveSite(pages: Record<string, string>): Promise<{ origin: string; close(): Promise<void> }> {
@@ -45,7 +40,7 @@ let app: RunningApp;
 let site: Awaited<ReturnType<typeof serveSite>>;
 
 before(async () => {
-  h = await startE2e({ app: { transcode, endedGraceMs: 2000 } });
+  h = await startE2e({ app: { transcode: ONE_RUNG, endedGraceMs: 2000 } });
   app = h.app;
   const snippets = embedSnippets({ base: app.url, broadcast: STAGE });
   site = await serveSite({ '/plain.html': snippets.hlsjs, '/element.html': snippets.element });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { RunningApp } from '../../app/server.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { stallStats, watchStalls } from '../helpers/stalls.ts';
 
 let h: E2e;
@@ -12,7 +13,7 @@ let app: RunningApp;
 
 before(async () => {
   h = await startE2e({
-    app: { transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }], x264Preset: 'ultrafast' } },
+    app: { transcode: TWO_RUNGS },
   });
   app = h.app;
 });

@@ -22,22 +22,14 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { samplePlayback, type PlainPlayer, type PlainPlayerServer, type PlaybackSample } from '../helpers/plainPlayers.ts';
 import { until as waitUntil } from '../helpers/wait.ts';
 
 const STAGE = 'players';
-/** Two small rungs keep host, SFU, FFmpeg and a player within this machine's 2 cores (as broadcast.browser.test.ts). */
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [
-    { name: '360p', height: 360, bitrateKbps: 700 },
-    { name: '180p', height: 180, bitrateKbps: 250 },
-  ],
-  x264Preset: 'ultrafast',
-};
 /** Media seconds each browser player must play, live and VOD. */
 const BROWSER_SECONDS = { live: 10, vod: 8 };
 /** Media seconds (buffer timestamps) each GStreamer pipeline must decode, and the bound on getting there. */
@@ -327,7 +319,7 @@ const CLIENTS: Client[] = [
 ];
 
 before(async () => {
-  h = await startE2e({ app: { transcode, endedGraceMs: 4000 } });
+  h = await startE2e({ app: { transcode: TWO_RUNGS, endedGraceMs: 4000 } });
   app = h.app;
   // Client processes a failed subtest left running.
   h.defer('viewer', 'the client processes', () => {

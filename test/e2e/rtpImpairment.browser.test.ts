@@ -12,6 +12,7 @@ import type { ClockRecord } from '../../bench/lib/clockReader.ts';
 import { browserBundle } from '../../bench/lib/browserBundle.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { impairRtpPair, type ImpairmentOptions, type UdpImpairment } from '../helpers/udpImpairment.ts';
 
 const IMPAIRMENT: Omit<ImpairmentOptions, 'seed'> = { loss: 0.05, reorder: 0.05, jitterMs: 50 };
@@ -31,8 +32,7 @@ before(async () => {
   app = await h.startApp(
     {
       transcode: {
-        ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }],
-        x264Preset: 'ultrafast',
+        ...TWO_RUNGS,
         // The first keyframe has to get through the losses too; start-up time is not what this test measures.
         supervision: { startTimeoutMs: 20_000 },
       },

@@ -9,6 +9,7 @@ import type { RunningApp } from '../../app/server.ts';
 import { S3ObjectStore } from '../../packager/index.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
 import { stallStats, watchStalls } from '../helpers/stalls.ts';
 import { namedBy } from '../packager/s3store.ts';
@@ -31,7 +32,7 @@ before(async () => {
   await s3.start();
   app = await h.startApp({
     store: { kind: 's3', bucket: 'media', endpoint: s3.endpoint, forcePathStyle: true, credentials },
-    transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }], x264Preset: 'ultrafast' },
+    transcode: TWO_RUNGS,
     // Retries outlast the outage (capped at 2 s apart, so the backlog drains soon after the store is back).
     packager: { uploadQueueMax: QUEUE_MAX, uploadQueueMaxBytes: QUEUE_MAX_BYTES, uploadRetry: { maxRetries: 60, delayMs: 200, maxDelayMs: 2_000, backoffFactor: 2 } },
     endedGraceMs: 2_000,

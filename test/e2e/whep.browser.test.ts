@@ -8,20 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
-import type { AppConfigInput } from '../../app/config.ts';
 import { signWhepToken } from '../../ingest/index.ts';
 import { api } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { until } from '../helpers/wait.ts';
 import { postWhepOffer } from '../helpers/whep.ts';
-
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [
-    { name: '360p', height: 360, bitrateKbps: 700 },
-    { name: '180p', height: 180, bitrateKbps: 250 },
-  ],
-  x264Preset: 'ultrafast',
-};
 
 type WhepView = { state: string; error: string; width: number; height: number; frames: number; currentTime: number; audioPackets: number; videoPackets: number };
 
@@ -61,7 +53,7 @@ describe('WHEP playback', () => {
   const stageId = 'whep-e2e';
 
   before(async () => {
-    h = await startE2e({ app: { transcode, ingest: { whep: { enabled: true, maxViewersPerStage: 1 } } } });
+    h = await startE2e({ app: { transcode: TWO_RUNGS, ingest: { whep: { enabled: true, maxViewersPerStage: 1 } } } });
     app = h.app;
   });
   after(() => h?.close());

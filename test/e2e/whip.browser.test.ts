@@ -6,23 +6,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
-
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
-  supervision: { startTimeoutMs: 30_000 },
-};
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
 let h: E2e;
 let app: RunningApp;
 
 before(async () => {
-  h = await startE2e({ app: { transcode, endedGraceMs: 2000 } });
+  h = await startE2e({ app: { transcode: ONE_RUNG, endedGraceMs: 2000 } });
   app = h.app;
 });
 after(() => h?.close());

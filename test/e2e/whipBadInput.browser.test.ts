@@ -4,22 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { api, broadcastIdOf } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
 const offer = (name: string) => readFileSync(new URL(`../ingest/golden/whip/${name}`, import.meta.url), 'utf8');
 const obs = offer('obs-offer.sdp');
 const chromium = offer('chromium-offer.sdp');
-
-// One small rung keeps host, SFU, FFmpeg and the machine's other tenants going; a generous start
-// timeout because what is tested is WHIP beside a running broadcast, not FFmpeg's start-up time.
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  supervision: { startTimeoutMs: 30_000 },
-};
 
 let h: E2e;
 let app: RunningApp;
@@ -29,7 +21,7 @@ let token: string;
 before(async () => {
   h = await startE2e({
     app: {
-      transcode,
+      transcode: ONE_RUNG,
       ingest: {
         hostTokenSecret: 'test-host-token-secret-0123456789',
         // Sessions that never connect must outlive this test; the burst covers this test's ~45 requests from loopback,

@@ -12,22 +12,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
 import { UdpPortPool } from '../../common/index.ts';
 import type { WhipSession } from '../../ingest/index.ts';
 import { api } from '../helpers/app.ts';
 import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
 import { NetnsUnavailableError, createVethNamespace, deleteAllNamespaces, liveNamespaces, type VethNamespace } from '../helpers/netns.ts';
 import { GstWhipClient, gstreamerUnavailable } from './whip/gstClient.ts';
-
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
-  supervision: { startTimeoutMs: 30_000 },
-};
 
 // Where no namespace can be made (no CAP_NET_ADMIN) or GStreamer's elements are missing, the tests say so and skip.
 let skipReason: string | undefined;
@@ -59,7 +52,7 @@ before(async () => {
     // Reachable from the namespace: the HTTP server (WHIP, pages, API) and the WebRTC transports on the host-side veth address.
     http: { host: ns.hostIp, port: 0 },
     ingest: { listenIp: ns.hostIp, hostTokenSecret: 'test-host-token-secret-0123456789' },
-    transcode,
+    transcode: ONE_RUNG,
     // Once the publisher leaves, the broadcast ends soon (the slate would otherwise run 30 s).
     compose: { hostGraceMs: 2000 },
     endedGraceMs: 2000,

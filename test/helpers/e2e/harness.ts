@@ -230,13 +230,13 @@ export class E2e {
 
   /** Opens a viewer of `kind` and, if asked, waits until it plays. */
   async openViewer(opts: ViewerOptions): Promise<Page> {
-    const client = opts.client ?? (opts.url && opts.kind !== 'watch' ? undefined : this.client);
     let url: string;
-    if (opts.kind === 'watch') {
+    if (opts.kind === 'watch' && !opts.url) {
       const which = opts.stage !== undefined ? `stage=${opts.stage}` : `broadcast=${opts.broadcast}`;
-      url = opts.url ?? `${client!.url}/watch/?${which}${opts.query ? `&${opts.query}` : ''}`;
-    } else if (opts.kind === 'whep') url = opts.url!;
-    else url = (await this.players()).pageUrl(opts.kind, opts.url!);
+      url = `${(opts.client ?? this.client).url}/watch/?${which}${opts.query ? `&${opts.query}` : ''}`;
+    } else if (!opts.url) throw new TypeError(`a ${opts.kind} viewer needs its url`);
+    else if (opts.kind === 'watch' || opts.kind === 'whep') url = opts.url;
+    else url = (await this.players()).pageUrl(opts.kind, opts.url);
     const page = await this.newPage({ ...(opts.browser ? { browser: opts.browser } : {}), ...(opts.context ? { context: true } : {}) });
     await opts.init?.(page);
     await page.goto(url);

@@ -10,25 +10,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { api, TEST_ADMIN_TOKEN } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { startPlainPlayers, type PlainPlayerServer } from '../helpers/plainPlayers.ts';
-import { app, broadcastId, join, setupHosts, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
+import type { PlainPlayerServer } from '../helpers/plainPlayers.ts';
+import { app, broadcastId, harness, join, setupHosts, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
 
-let browser: Browser;
 let players: PlainPlayerServer;
 
 before(async () => {
   await setupHosts({ hosts: ['red'], packager: { captions: { enabled: true } } });
-  browser = await launchChromium();
-  players = await startPlainPlayers();
+  players = await harness().players();
 });
-after(async () => {
-  await browser?.close().catch(() => {});
-  await players?.close();
-  await teardownHosts();
-});
+after(teardownHosts);
 
 type PlacedCue = { id: string; start: number; end: number; text: string; shiftedMs: number };
 const post = (cue: unknown) => api<PlacedCue & { error?: { code: string; message: string } }>(app, 'POST', `/stages/${STAGE}/captions`, cue);
@@ -94,7 +87,7 @@ test('captions: posted cues show in plain hls.js within PART-HOLD-BACK + 1 s at 
   // Plain hls.js: the viewer turns captions on (the page's one line for a captions button).
   // Each page in its own context: a browser allows 6 HTTP/1.1 connections per host and profile, and one
   // LL-HLS player with captions holds up to 6 (blocking playlist reloads and parts for video, audio and captions).
-  const hlsPage = await (await browser.newContext()).newPage();
+  const hlsPage = await harness().newPage({ context: true });
   await hlsPage.goto(players.pageUrl('hlsjs', `${app.url}/live/${STAGE}/master.m3u8`));
   await hlsPage.waitForFunction(() => document.querySelector('video')!.currentTime > 1, undefined, { timeout: 60_000, polling: 200 });
   await hlsPage.evaluate(() => {
@@ -117,7 +110,7 @@ test('captions: posted cues show in plain hls.js within PART-HOLD-BACK + 1 s at 
       w.subtitleLoads.push(`${Date.now()} error:${d.details}${d.fatal ? ':fatal' : ''}:${d.frag?.type ?? ''}${d.frag?.sn ?? ''}`);
     });
   });
-  const viewer = await (await browser.newContext()).newPage();
+  const viewer = await harness().newPage({ context: true });
   await viewer.goto(`${app.url}/watch/?broadcast=${STAGE}&captions=on`);
   await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 60_000, polling: 200 });
   assert.equal(await viewer.locator('#captions-box').isVisible(), true, 'our viewer shows a captions menu');
@@ -174,7 +167,7 @@ test('captions: posted cues show in plain hls.js within PART-HOLD-BACK + 1 s at 
   const third = await check('After the restart');
 
   // dash.js (no settings: its first text track is on by default) shows them from the wvtt representation.
-  const dashPage = await (await browser.newContext()).newPage();
+  const dashPage = await harness().newPage({ context: true });
   await dashPage.goto(players.pageUrl('dashjs', `${app.url}/live/${broadcastId()}/manifest.mpd`));
   await dashPage.waitForFunction(() => document.querySelector('video')!.currentTime > 1, undefined, { timeout: 60_000, polling: 200 });
   if (Date.now() < lastEnd + 50) await new Promise((resolve) => setTimeout(resolve, lastEnd + 50 - Date.now()));

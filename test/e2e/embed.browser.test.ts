@@ -11,19 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
+import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { embedSnippets } from '../../player/index.ts';
-import { api, startTestApp, waitForPlaylist } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
 const STAGE = 'embed';
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  supervision: { startTimeoutMs: 30_000 },
-};
 
 /** The embedding site: its own copy of hls.js and a page per snippet, on an origin of its own. */
 async function serveSite(pages: Record<string, string>): Promise<{ origin: string; close(): Promise<void> }> {
@@ -41,42 +35,27 @@ async function serveSite(pages: Record<string, string>): Promise<{ origin: strin
   };
 }
 
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
 let site: Awaited<ReturnType<typeof serveSite>>;
-let host: Page;
 
 before(async () => {
-  app = await startTestApp({ transcode, endedGraceMs: 2000 });
-  browser = await launchChromium();
+  h = await startE2e({ app: { transcode: ONE_RUNG, endedGraceMs: 2000 } });
+  app = h.app;
   const snippets = embedSnippets({ base: app.url, broadcast: STAGE });
   site = await serveSite({ '/plain.html': snippets.hlsjs, '/element.html': snippets.element });
+  h.defer('server', 'the embedding site', () => site.close());
   assert.notEqual(new URL(site.origin).origin, new URL(app.url).origin, 'the site is cross-origin');
 
-  const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: STAGE });
-  assert.equal(created.status, 201);
-  const stage = app.sfu.getStage(STAGE)!;
-  const published = new Promise<void>((resolve) => {
-    const check = () => {
-      if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) resolve();
-    };
-    stage.on('producer', check);
-  });
-  host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-  await published;
-  const live = await api(app, 'POST', `/stages/${STAGE}/live`);
-  assert.equal(live.status, 201, JSON.stringify(live.body));
+  const created = await h.createStage(STAGE);
+  await h.publishHost({ stage: STAGE, hostUrl: created.hostUrl });
+  await h.goLive(STAGE);
   // The plain snippet is a site's own hls.js on a live stream: it gives up on a 404
   // manifest, so it is loaded once the broadcast is live (playlists come at HOLD-BACK).
-  await waitForPlaylist(app, STAGE);
+  await h.waitForPlaylist(STAGE);
 });
 
-after(async () => {
-  await browser?.close();
-  await app?.close();
-  await site?.close();
-});
+after(() => h?.close());
 
 /** Where the page's hls.js instance is: the snippet's (caught by the init script) or the element's. */
 type Locator = 'plain' | 'element';
@@ -181,7 +160,7 @@ function assertHeldTarget(w: Watch, seconds: number, report: (summary: string) =
 }
 
 test("a site's own hls.js with our controller, imported from another origin, plays live and holds the target", async (t) => {
-  const page = await browser.newPage();
+  const page = await h.newPage();
   try {
     // The snippet keeps its hls.js instance to itself; the test finds it by
     // wrapping the site's Hls class as hls.min.js defines it (the real hls.js runs).
@@ -208,7 +187,7 @@ test("a site's own hls.js with our controller, imported from another origin, pla
 });
 
 test('the <stagecast-player> element, loaded from another origin, plays live and holds the target', async (t) => {
-  const page = await browser.newPage();
+  const page = await h.newPage();
   try {
     await page.goto(`${site.origin}/element.html`);
     await page.waitForFunction(() => document.querySelector('stagecast-player')?.getAttribute('state') === 'playing', undefined, {

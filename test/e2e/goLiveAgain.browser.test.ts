@@ -14,13 +14,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { Browser } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { samplePlayback, startPlainPlayers, type PlainPlayerServer } from '../helpers/plainPlayers.ts';
+import { api } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { samplePlayback } from '../helpers/plainPlayers.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
+import { until } from '../helpers/wait.ts';
 
 const STAGE = 'weekly';
 const light: Partial<AppConfigInput> = {
@@ -35,44 +35,27 @@ async function caption(app: RunningApp, id: string): Promise<void> {
   assert.equal(r.status, 201, JSON.stringify(r.body));
 }
 
-let browser: Browser;
-let players: PlainPlayerServer;
+let h: E2e;
 before(async () => {
-  browser = await launchChromium();
-  players = await startPlainPlayers();
+  // The app is started (and restarted) by each test, on its store.
+  h = await startE2e({ app: false });
 });
-after(async () => {
-  await browser?.close();
-  await players?.close();
-});
+after(() => h?.close());
 
 type Status = { id: string; stageId: string; state: string };
 type StageView = { broadcast: Status | null; broadcasts: { id: string; state: string; hlsUrl: string }[]; hlsUrl: string; viewerUrl: string };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Creates the stage (a restarted process knows no stages), publishes from the host page, goes live; returns the broadcast id. */
 async function goLive(app: RunningApp): Promise<{ id: string; close: () => Promise<void> }> {
   let created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: STAGE });
   if (created.status === 409) created = await api<{ hostUrl: string }>(app, 'POST', `/stages/${STAGE}/host-tokens`, {});
   assert.ok(created.status === 201, JSON.stringify(created.body));
-  const host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-  await until('the host publishing', async () => ((app.sfu.getStage(STAGE)?.producers.length ?? 0) >= 2 ? true : undefined));
-  const live = await api<{ broadcast: Status; hlsUrl: string }>(app, 'POST', `/stages/${STAGE}/live`);
-  assert.equal(live.status, 201, JSON.stringify(live.body));
-  assert.equal(live.body.broadcast.stageId, STAGE);
-  assert.match(live.body.broadcast.id, /^weekly-\d{8}T\d{6}Z(-\d+)?$/);
-  assert.equal(live.body.hlsUrl, `${app.url}/live/${STAGE}/master.m3u8`, 'the go-live answer gives the stage\'s stable link');
-  return { id: live.body.broadcast.id, close: () => host.close() };
+  const host = await h.publishHost({ stage: STAGE, hostUrl: created.body.hostUrl });
+  const live = await h.goLive<{ broadcast: Status; hlsUrl: string }>(STAGE);
+  assert.equal(live.broadcast.stageId, STAGE);
+  assert.match(live.broadcast.id, /^weekly-\d{8}T\d{6}Z(-\d+)?$/);
+  assert.equal(live.hlsUrl, `${app.url}/live/${STAGE}/master.m3u8`, 'the go-live answer gives the stage\'s stable link');
+  return { id: live.broadcast.id, close: () => host.close() };
 }
 
 /** Where the stable link leads now (fetch follows the redirect), once it serves a playlist. */
@@ -81,7 +64,7 @@ async function stableTarget(app: RunningApp): Promise<string> {
     const res = await fetch(`${app.url}/live/${STAGE}/master.m3u8`);
     await res.arrayBuffer();
     return res.status === 200 ? new URL(res.url).pathname : undefined;
-  });
+  }, 60_000);
 }
 
 /** FFmpeg as the client: decodes the video of an HLS URL to the end (a VOD) and counts its frames. */
@@ -107,9 +90,9 @@ function ffmpegFrames(url: string): Promise<number> {
  * machine the first seconds after start-up can stall (a run on 2026-12-04 counted 40 frames in its 3 s).
  */
 async function plainHlsPlays(app: RunningApp): Promise<void> {
-  const page = await browser.newPage();
+  const page = await h.newPage();
   try {
-    await page.goto(players.pageUrl('hlsjs', `${app.url}/live/${STAGE}/master.m3u8`));
+    await page.goto((await h.players()).pageUrl('hlsjs', `${app.url}/live/${STAGE}/master.m3u8`));
     await page.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
     const a = await samplePlayback(page);
     const moved = await page
@@ -184,7 +167,7 @@ for (const kind of kinds) {
       const store = await kind.setup();
       let app: RunningApp | undefined;
       try {
-        app = await startTestApp({ ...light, store: store.store });
+        app = await h.startApp({ ...light, store: store.store });
         // Before the first broadcast the stable link is "not live yet".
         await api(app, 'POST', '/stages', { id: STAGE });
         assert.equal((await fetch(`${app.url}/live/${STAGE}/master.m3u8`)).status, 404);
@@ -209,11 +192,11 @@ for (const kind of kinds) {
         await app.packager.publisher?.drain();
         // Between broadcasts the stable link offers the latest recording.
         assert.equal(await stableTarget(app), `/live/${second.id}/master.m3u8`);
-        await app.close();
+        await h.closeApp();
         app = undefined;
 
         // A restart on the same store: the recordings are still there, and the stage goes on.
-        app = await startTestApp({ ...light, store: store.store });
+        app = await h.startApp({ ...light, store: store.store });
         await api(app, 'POST', '/stages', { id: STAGE });
         assert.equal(await stableTarget(app), `/live/${second.id}/master.m3u8`, 'after a restart the stable link offers the latest recording');
         const third = await goLive(app);
@@ -275,7 +258,7 @@ for (const kind of kinds) {
         for (const [key, digest] of before) assert.equal(afterAll.get(key), digest, `${key} of the first broadcast was rewritten`);
         assert.deepEqual([...afterAll.keys()].sort(), [...before.keys()].sort(), 'no object was added under the first broadcast');
       } finally {
-        await app?.close();
+        await h.closeApp();
         await store.close();
       }
     });

@@ -6,21 +6,19 @@
 // nginx's access log shows what was cached.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { rankNodes } from '../../app/placement.ts';
 import { isUdpPortBound } from '../../common/index.ts';
 import { cacheControl, names } from '../../packager/naming.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { startE2e, type E2e, type StagecastProcess, type WhipPublisher } from '../helpers/e2e/harness.ts';
 import { scrapeMetrics } from '../helpers/metrics.ts';
-import { until } from '../helpers/hosts.ts';
 import { NginxCdn, type CacheLogLine } from '../helpers/nginx.ts';
-import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+import { freeTcpPort } from '../helpers/processes.ts';
 import { postWhepOffer } from '../helpers/whep.ts';
 import { linesWithDuplicateKeys } from '../helpers/logKeys.ts';
-import { serveWhipClientPage } from './whip/servePage.ts';
+import { until } from '../helpers/wait.ts';
 
 const ADMIN = 'multi-process-admin-token-0123';
 const INTERNAL = 'multi-process-internal-token-0123';
@@ -36,40 +34,28 @@ type Status = {
 };
 
 describe('roles on separate processes behind a caching proxy', () => {
+  let h: E2e;
   let dir: string;
-  let sfu: ChildHandle;
-  let node: ChildHandle;
+  let sfu: StagecastProcess;
+  let node: StagecastProcess;
   let cdn: NginxCdn;
-  let browser: Browser;
   let sfuUrl: string;
   let nodeUrl: string;
   let goneUrl: string;
 
-  const api = async <T,>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${sfuUrl}/api${p}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-  };
-
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-multi-'));
-    const [sfuPort, nodePort, gonePort] = await Promise.all([freeTcpPort(), freeTcpPort(), freeTcpPort()]);
-    sfuUrl = `http://127.0.0.1:${sfuPort}`;
-    nodeUrl = `http://127.0.0.1:${nodePort}`;
+    h = await startE2e({ app: false });
+    dir = h.logDir();
     // A configured node nobody listens on: placement must skip it.
-    goneUrl = `http://127.0.0.1:${gonePort}`;
-    const common = { STAGECAST_HTTP_HOST: '127.0.0.1', STAGECAST_ADMIN_TOKEN: ADMIN, STAGECAST_INTERNAL_TOKEN: INTERNAL, STAGECAST_INITIAL_STAGE: '', STAGECAST_LOG_LEVEL: 'info', STAGECAST_METRICS_TOKEN: METRICS };
-    node = spawnStagecast(
-      'broadcast',
-      {
+    goneUrl = `http://127.0.0.1:${await freeTcpPort()}`;
+    const common = { STAGECAST_INTERNAL_TOKEN: INTERNAL, STAGECAST_METRICS_TOKEN: METRICS };
+    node = await h.startProcess({
+      name: 'broadcast',
+      adminToken: ADMIN,
+      env: {
         ...common,
         STAGECAST_ROLE: 'broadcast',
         STAGECAST_NODE_ID: 'node-a',
-        STAGECAST_HTTP_PORT: String(nodePort),
         STAGECAST_DATA_DIR: path.join(dir, 'node-a'),
         STAGECAST_RTP_ADDRESS: '127.0.0.1',
         STAGECAST_RTP_MIN_PORT: rtpRange.split('-')[0]!,
@@ -79,15 +65,16 @@ describe('roles on separate processes behind a caching proxy', () => {
         STAGECAST_CAPTIONS: '1',
         STAGECAST_X264_PRESET: 'ultrafast',
       },
-      path.join(dir, 'broadcast.log'),
-    );
+    });
+    nodeUrl = node.url;
     cdn = await NginxCdn.start(path.join(dir, 'nginx'), [{ id: 'node-a', url: nodeUrl }]);
-    sfu = spawnStagecast(
-      'sfu',
-      {
+    h.defer('server', 'nginx', () => cdn.stop());
+    sfu = await h.startProcess({
+      name: 'sfu',
+      adminToken: ADMIN,
+      env: {
         ...common,
         STAGECAST_ROLE: 'sfu',
-        STAGECAST_HTTP_PORT: String(sfuPort),
         STAGECAST_WORKERS: '1',
         STAGECAST_HOST_TOKEN_SECRET: HOST_SECRET,
         STAGECAST_BROADCAST_NODES: `node-gone=${goneUrl},node-a=${nodeUrl}`,
@@ -95,23 +82,17 @@ describe('roles on separate processes behind a caching proxy', () => {
         // WHEP belongs to the SFU; the broadcast node sends the program back to it over RTP.
         STAGECAST_WHEP: '1',
       },
-      path.join(dir, 'sfu.log'),
-    );
-    await Promise.all([waitForHttp(`${nodeUrl}/healthz`, node), waitForHttp(`${sfuUrl}/healthz`, sfu)]);
-    browser = await launchChromium();
+    });
+    sfuUrl = sfu.url;
   });
 
   after(async () => {
-    await browser?.close();
-    // SIGTERM: each process drains its broadcasts and closes its children and ports.
-    const exits = await Promise.all([sfu?.stop(), node?.stop()]);
-    await cdn?.stop();
-    for (const [i, e] of exits.entries()) {
-      if (e) assert.equal(e.killed, false, `${i === 0 ? 'sfu' : 'broadcast'} process exited by itself after SIGTERM`);
+    // SIGTERM (by the harness): each process drains its broadcasts and closes its children and ports.
+    await h?.close();
+    for (const [name, p] of [['sfu', sfu], ['broadcast', node]] as const) {
+      if (p) assert.equal((await p.proc.stop()).killed, false, `${name} process exited by itself after SIGTERM`);
     }
     assert.equal(cdn?.running, false, 'nginx exited');
-    if (process.env.KEEP_TEST_DIR) console.log(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
   });
 
   test('internal API refuses calls without the internal token, and the CDN path never reaches it', async () => {
@@ -134,23 +115,16 @@ describe('roles on separate processes behind a caching proxy', () => {
     let stageId = '';
     for (let i = 0; !stageId; i++) if (rankNodes(`mp-${i}`, nodes)[0]!.id === 'node-gone') stageId = `mp-${i}`;
 
-    const created = await api<{ id: string; hostUrl: string }>('POST', '/stages', { id: stageId });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const host = await browser.newPage();
-    const viewer = await browser.newPage();
+    const created = await h.createStage(stageId, {}, sfu);
+    let host: Page | undefined;
+    let viewer: Page | undefined;
     try {
-      await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-      // Another process: poll the control API until both tracks are produced.
-      const deadline = Date.now() + 30_000;
-      let stage: Status | undefined;
-      while (Date.now() < deadline) {
-        stage = (await api<Status>('GET', `/stages/${stageId}`)).body;
-        if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(stage?.producers.length, 2, `the host publishes audio and video: ${JSON.stringify(stage)}`);
+      // Another process: the harness polls the control API until both tracks are produced.
+      host = await h.publishHost({ stage: stageId, hostUrl: created.hostUrl, client: sfu, timeoutMs: 30_000 });
+      const stage = (await sfu.api<Status>('GET', `/stages/${stageId}`)).body;
+      assert.equal(stage.producers.length, 2, `the host publishes audio and video: ${JSON.stringify(stage)}`);
 
-      const live = await api<{ viewerUrl: string; hlsUrl: string; broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/live`);
+      const live = await sfu.api<{ viewerUrl: string; hlsUrl: string; broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/live`);
       assert.equal(live.status, 201, JSON.stringify(live.body));
       assert.equal(live.body.broadcast?.state, 'live');
       assert.deepEqual(
@@ -162,22 +136,26 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.equal(live.body.hlsUrl, `${cdn.url}/b/node-a/live/${stageId}/master.m3u8`);
       const bid = live.body.broadcast!.id;
       assert.match(bid, new RegExp(`^${stageId}-\\d{8}T\\d{6}Z`));
-      const placed = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      const placed = (await sfu.api<Status>('GET', `/stages/${stageId}`)).body;
       assert.deepEqual(placed.placement && { nodeId: placed.placement.nodeId, connected: placed.placement.connected }, { nodeId: 'node-a', connected: true });
 
       const failed: string[] = [];
-      viewer.on('response', (r) => {
-        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      viewer = await h.openViewer({
+        kind: 'watch',
+        url: live.body.viewerUrl,
+        init: (page) =>
+          page.on('response', (r) => {
+            if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+          }),
       });
-      await viewer.goto(live.body.viewerUrl);
       await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 40_000, polling: 200 });
       const t0 = await viewer.evaluate(() => (document.getElementById('video') as HTMLVideoElement).currentTime);
       await viewer.waitForFunction((t) => (document.getElementById('video') as HTMLVideoElement).currentTime >= t + 10, t0, { timeout: 30_000, polling: 200 });
 
       // Captions posted to the SFU's control API reach the broadcast on its node (relayed over the internal channel).
-      const cue = await api<{ id: string; error?: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'relayed to node-a', duration: 2000 });
+      const cue = await sfu.api<{ id: string; error?: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'relayed to node-a', duration: 2000 });
       assert.equal(cue.status, 201, JSON.stringify(cue.body));
-      assert.equal((await api<{ error: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'x'.repeat(501), duration: 1000 })).body.error.code, 'cue-too-large', 'the node\'s refusal comes back as it is');
+      assert.equal((await sfu.api<{ error: { code: string } }>('POST', `/stages/${stageId}/captions`, { text: 'x'.repeat(501), duration: 1000 })).body.error.code, 'cue-too-large', 'the node\'s refusal comes back as it is');
       const captioned = async () => {
         const subs = await (await fetch(`${nodeUrl}/live/${bid}/captions/index.m3u8`)).text();
         const files = subs.match(/^seg-\d+\.vtt$/gm) ?? [];
@@ -303,7 +281,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       const bad = lines((l) => l.uri.endsWith('index.m3u8?_HLS_part=1'));
       assert.deepEqual(bad.map((l) => `${l.status} ${l.cache}`), ['400 MISS', '400 MISS']);
 
-      const status = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      const status = (await sfu.api<Status>('GET', `/stages/${stageId}`)).body;
       assert.equal(status.broadcast?.state, 'live');
       assert.ok(status.broadcast!.input.every((i) => i.bitrate > 0), `the node reports the SFU's RTP bitrates: ${JSON.stringify(status.broadcast?.input)}`);
       assert.ok(status.broadcast!.viewers >= 1, 'the node counts the CDN pulling playlists as a viewer');
@@ -334,10 +312,10 @@ describe('roles on separate processes behind a caching proxy', () => {
 
       // WHEP across the roles: the broadcast node's FFmpeg sends the program back to the SFU's
       // program input, and the front row's watch page, served by the SFU, plays it from there.
-      const seat = await api<{ token: string; whepUrl: string; watchUrl: string }>('POST', `/stages/${stageId}/whep-tokens`, { ttlSeconds: 600 });
+      const seat = await sfu.api<{ token: string; whepUrl: string; watchUrl: string }>('POST', `/stages/${stageId}/whep-tokens`, { ttlSeconds: 600 });
       assert.equal(seat.status, 201, JSON.stringify(seat.body));
       assert.equal(seat.body.whepUrl, `${sfuUrl}/whep/${stageId}`);
-      const front = await browser.newPage();
+      const front = await h.newPage();
       const whepView = () =>
         front.evaluate(() => {
           const v = document.getElementById('video') as HTMLVideoElement;
@@ -345,10 +323,10 @@ describe('roles on separate processes behind a caching proxy', () => {
         });
       try {
         await front.goto(seat.body.watchUrl);
-        await until(async () => {
+        await until('WHEP playback from the SFU of a broadcast on the node', async () => {
           const v = await whepView();
           return v.state === 'playing' && v.frames > 30;
-        }, 30_000, 'WHEP playback from the SFU of a broadcast on the node').catch(async (err: Error) => {
+        }, 30_000).catch(async (err: Error) => {
           throw new Error(`${err.message}: the page shows ${JSON.stringify(await whepView())}`);
         });
         assert.equal((await whepView()).height, 360, "the top rung's picture, as HLS viewers get it");
@@ -358,7 +336,7 @@ describe('roles on separate processes behind a caching proxy', () => {
       }
 
       // Stop through the SFU: the node ends the broadcast (ENDLIST), served through the CDN.
-      const stopped = await api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
+      const stopped = await sfu.api<{ broadcast: Status['broadcast'] }>('POST', `/stages/${stageId}/stop`);
       assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
       assert.equal(stopped.body.broadcast?.state, 'ended');
       // The node closed the SFU's program input with it: a new WHEP offer finds no program.
@@ -368,43 +346,37 @@ describe('roles on separate processes behind a caching proxy', () => {
       assert.match(afterEnd.body, /not-live/);
       const ended = await (await fetch(`${nodeUrl}/b/node-a/live/${bid}/video-360p/index.m3u8`)).text();
       assert.match(ended, /#EXT-X-ENDLIST\s*$/);
-      const placement = (await api<Status>('GET', `/stages/${stageId}`)).body.placement;
+      const placement = (await sfu.api<Status>('GET', `/stages/${stageId}`)).body.placement;
       assert.equal(placement?.connected, false, 'the broadcast channel is closed after the stop');
     } finally {
-      await host.close();
-      await viewer.close();
+      await host?.close();
+      await viewer?.close();
     }
   });
 
   test('OBS-style WHIP publishing goes to the sfu role: 201 with a Location there, the session is a host with both tracks, DELETE ends it', async () => {
-    const page = await serveWhipClientPage();
-    const publisher = await browser.newPage();
+    let whip: WhipPublisher | undefined;
     try {
       const stageId = 'mp-whip';
-      const created = await api<{ hostToken: string }>('POST', '/stages', { id: stageId, hostName: 'OBS-like' });
+      const created = await sfu.api<{ hostToken: string }>('POST', '/stages', { id: stageId, hostName: 'OBS-like' });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const endpoint = `${sfuUrl}/whip/${stageId}`;
       // A bad token is refused before anything is set up.
       const refused = await fetch(endpoint, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
       assert.equal(refused.status, 401);
-      await publisher.goto(`${page.origin}/`);
-      await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
-      const resource = await publisher.evaluate(
-        ([e, t]) => (window as unknown as { whip: { start(e: string, t: string): Promise<string> } }).whip.start(e!, t!),
-        [endpoint, created.body.hostToken],
-      );
+      whip = await h.publishWhip({ endpoint, token: created.body.hostToken });
+      const resource = whip.resource;
       assert.match(resource, new RegExp(`^${endpoint}/[0-9a-f-]{36}$`));
-      await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
-      const stage = (await api<Status>('GET', `/stages/${stageId}`)).body;
+      await whip.connected(20_000);
+      const stage = (await sfu.api<Status>('GET', `/stages/${stageId}`)).body;
       assert.deepEqual(stage.producers.map((p) => p.kind).sort(), ['audio', 'video']);
-      await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
+      await whip.stop();
       // The client's DELETE resolves once answered; the producers close with the session.
-      await until(async () => (await api<Status>('GET', `/stages/${stageId}`)).body.producers.length === 0, 5_000, 'DELETE to close the session and its producers');
+      await until('DELETE to close the session and its producers', async () => (await sfu.api<Status>('GET', `/stages/${stageId}`)).body.producers.length === 0, 5_000);
       assert.equal((await fetch(resource, { method: 'DELETE', headers: { authorization: `Bearer ${created.body.hostToken}` } })).status, 404, 'the session is gone');
-      assert.equal((await api('DELETE', `/stages/${stageId}`)).status, 204);
+      assert.equal((await sfu.api('DELETE', `/stages/${stageId}`)).status, 204);
     } finally {
-      await publisher.close();
-      await page.close();
+      await whip?.page.close();
     }
   });
 
@@ -423,7 +395,7 @@ describe('roles on separate processes behind a caching proxy', () => {
   });
 
   test('after SIGTERM every process is gone and the RTP ports are free', async () => {
-    const exits = await Promise.all([sfu.stop(), node.stop()]);
+    const exits = await Promise.all([sfu.proc.stop(), node.proc.stop()]);
     await cdn.stop();
     assert.deepEqual(
       exits.map((e) => ({ code: e.code, killed: e.killed })),
@@ -431,7 +403,7 @@ describe('roles on separate processes behind a caching proxy', () => {
         { code: 0, killed: false },
         { code: 0, killed: false },
       ],
-      `graceful exits\n--- sfu\n${sfu.tail(10)}\n--- broadcast\n${node.tail(10)}`,
+      `graceful exits\n--- sfu\n${sfu.proc.tail(10)}\n--- broadcast\n${node.proc.tail(10)}`,
     );
     const [min] = rtpRange.split('-').map(Number) as [number];
     for (let p = min + (min % 2); p < min + 8; p++) assert.equal(await isUdpPortBound('127.0.0.1', p), false, `UDP ${p} released`);

@@ -21,22 +21,15 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Browser, Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
+import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
-import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { samplePlayback, startPlainPlayers, type PlainPlayer, type PlainPlayerServer, type PlaybackSample } from '../helpers/plainPlayers.ts';
+import { api, broadcastIdOf } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
+import { samplePlayback, type PlainPlayer, type PlainPlayerServer, type PlaybackSample } from '../helpers/plainPlayers.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 const STAGE = 'players';
-/** Two small rungs keep host, SFU, FFmpeg and a player within this machine's 2 cores (as broadcast.browser.test.ts). */
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [
-    { name: '360p', height: 360, bitrateKbps: 700 },
-    { name: '180p', height: 180, bitrateKbps: 250 },
-  ],
-  x264Preset: 'ultrafast',
-};
 /** Media seconds each browser player must play, live and VOD. */
 const BROWSER_SECONDS = { live: 10, vod: 8 };
 /** Media seconds (buffer timestamps) each GStreamer pipeline must decode, and the bound on getting there. */
@@ -48,8 +41,8 @@ const MIN_FPS = 15;
 const FFMPEG_SECONDS = 10;
 const FFMPEG_MIN_FRAMES = FFMPEG_SECONDS * 20;
 
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
 let plain: PlainPlayerServer;
 let host: Page | undefined;
 const children = new Set<ChildProcess>();
@@ -63,16 +56,16 @@ function gstMissing(element: string): string | undefined {
   return r.status === 0 ? undefined : `GStreamer element ${element} is not installed`;
 }
 
+/** Reads until `done`; fails at once when `fail` says why, and on the deadline with the last value read. */
 async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, fail?: (v: T) => string | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
+  let last: T | undefined;
+  const next = async () => {
+    const v = (last = await read());
     const failure = fail?.(v);
     if (failure) throw new Error(`${what}: ${failure}`);
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last seen ${JSON.stringify(v)}`);
-    await delay(250);
-  }
+    return done(v) ? { v } : undefined;
+  };
+  return (await waitUntil(what, next, timeoutMs, { intervalMs: 250, describe: () => `last seen ${JSON.stringify(last)}` })).v;
 }
 
 const fatalErrors = (s: PlaybackSample): string | undefined => {
@@ -86,7 +79,7 @@ const fatalErrors = (s: PlaybackSample): string | undefined => {
  * first fatal error the player reports, with what the page saw.
  */
 async function playInBrowser(t: TestContext, player: PlainPlayer, manifestUrl: string, seconds: number): Promise<void> {
-  const page = await browser.newPage();
+  const page = await h.newPage();
   const failed: string[] = [];
   const consoleErrors: string[] = [];
   page.on('response', (r) => {
@@ -326,40 +319,26 @@ const CLIENTS: Client[] = [
 ];
 
 before(async () => {
-  app = await startTestApp({ transcode, endedGraceMs: 4000 });
-  browser = await launchChromium();
-  plain = await startPlainPlayers();
+  h = await startE2e({ app: { transcode: TWO_RUNGS, endedGraceMs: 4000 } });
+  app = h.app;
+  // Client processes a failed subtest left running.
+  h.defer('viewer', 'the client processes', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  plain = await h.players();
   assert.notEqual(new URL(plain.url).origin, new URL(app.url).origin, 'the players are on another origin');
 
-  const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: STAGE });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const stage = app.sfu.getStage(STAGE)!;
-  const published = new Promise<void>((resolve) => {
-    const check = () => {
-      if (stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio')) resolve();
-    };
-    stage.on('producer', check);
-    check();
-  });
-  host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-  await Promise.race([published, delay(20_000).then(() => Promise.reject(new Error('the host page never published audio and video')))]);
-  const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${STAGE}/live`);
-  assert.equal(live.status, 201, JSON.stringify(live.body));
-  assert.equal(live.body.broadcast.state, 'live');
+  const created = await h.createStage(STAGE);
+  host = await h.publishHost({ stage: STAGE, hostUrl: created.hostUrl, timeoutMs: 20_000 });
+  const live = await h.goLive(STAGE);
+  assert.equal(live.broadcast.state, 'live');
   // The packager serves the multivariant playlist once every track has media; the MPD likewise.
   for (const name of ['master.m3u8', 'manifest.mpd'] as const) {
     await until(`${name} is served`, async () => (await fetch(manifest(name))).status, (s) => s === 200, 30_000);
   }
 });
 
-after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await host?.close().catch(() => {});
-  await browser?.close();
-  await plain?.close();
-  await app?.close();
-});
+after(() => h?.close());
 
 describe('live: one broadcast, each client in turn', () => {
   for (const client of CLIENTS) {

@@ -5,11 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Browser } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { S3ObjectStore } from '../../packager/index.ts';
-import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { api, broadcastIdOf } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { TWO_RUNGS } from '../helpers/e2e/ladders.ts';
 import { S3Server, credentials } from '../helpers/s3.ts';
 import { stallStats, watchStalls } from '../helpers/stalls.ts';
 import { namedBy } from '../packager/s3store.ts';
@@ -22,27 +22,25 @@ const ID = 's3out';
 let BID = '';
 const TRACKS = ['video-360p', 'video-180p', 'audio'];
 
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
 const s3 = new S3Server();
 
 before(async () => {
+  h = await startE2e({ app: false });
+  h.defer('backend', 'the S3 server', () => s3.destroy());
   await s3.start();
-  app = await startTestApp({
+  app = await h.startApp({
     store: { kind: 's3', bucket: 'media', endpoint: s3.endpoint, forcePathStyle: true, credentials },
-    transcode: { ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }, { name: '180p', height: 180, bitrateKbps: 250 }], x264Preset: 'ultrafast' },
+    transcode: TWO_RUNGS,
     // Retries outlast the outage (capped at 2 s apart, so the backlog drains soon after the store is back).
     packager: { uploadQueueMax: QUEUE_MAX, uploadQueueMaxBytes: QUEUE_MAX_BYTES, uploadRetry: { maxRetries: 60, delayMs: 200, maxDelayMs: 2_000, backoffFactor: 2 } },
     endedGraceMs: 2_000,
   });
-  browser = await launchChromium();
+  // Before the app closes: a failed run may leave it stopped; let the drain on close finish.
+  h.defer('app', 'the S3 server back', () => s3.start().catch(() => {}));
 });
-after(async () => {
-  await browser?.close();
-  await s3.start().catch(() => {}); // a failed run may leave it stopped: let the drain on close finish
-  await app?.close();
-  await s3.destroy();
-});
+after(() => h?.close());
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -114,24 +112,15 @@ class ManifestWatcher {
 }
 
 test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounded, the backlog drains, every named segment, part and init is in the bucket', async (t) => {
-  const created = await api<{ hostUrl: string }>(app, 'POST', '/stages', { id: ID });
-  const stage = app.sfu.getStage(ID)!;
-  const host = await browser.newPage();
-  const viewer = await browser.newPage();
+  const created = await h.createStage(ID);
   const bucket = new S3ObjectStore({ bucket: 'media', endpoint: s3.endpoint, forcePathStyle: true, credentials });
   const watcher = new ManifestWatcher(app.url);
   const pub = app.packager.publisher!;
   try {
-    const published = new Promise<void>((resolve) => {
-      stage.on('producer', () => {
-        if (stage.producers.length >= 2) resolve();
-      });
-    });
-    await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-    await published;
-    assert.equal((await api(app, 'POST', `/stages/${ID}/live`)).status, 201);
+    await h.publishHost({ stage: ID, hostUrl: created.hostUrl });
+    await h.goLive(ID);
     BID = broadcastIdOf(app, ID);
-    await viewer.goto(`${app.url}/watch/?stage=${ID}`);
+    const viewer = await h.openViewer({ kind: 'watch', stage: ID });
     await viewer.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).currentTime > 3, undefined, { timeout: 30_000, polling: 200 });
     await watcher.poll();
     watcher.start();
@@ -253,7 +242,5 @@ test('S3 away for 30 s: viewers keep playing from memory, the queue stays bounde
   } finally {
     await watcher.stop();
     bucket.close();
-    await host.close();
-    await viewer.close();
   }
 });

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loudestOf } from '../../app/speaker.ts';
 import { api } from '../helpers/app.ts';
-import { app, broadcastId, hostIdOf, hostPages, join, openViewer, playlist, setMic, setupHosts, stage, status, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
+import { app, broadcastId, harness, hostIdOf, hostPages, join, openViewer, playlist, setMic, setupHosts, stage, status, teardownHosts, until, STAGE } from '../helpers/hosts.ts';
 
 /** A JPEG's height, from its first SOF marker. */
 function jpegHeight(b: Buffer): number | undefined {
@@ -134,7 +134,7 @@ test('speaker turns are EXT-X-DATERANGEs within ±500 ms of the SFU seeing the c
   const titles = [...vtt.matchAll(/-->.*\n(.+)/g)].map((m) => m[1]);
   assert.deepEqual(titles.slice(-3), ['red', 'green', 'red'], vtt);
 
-  const vod = await hostPages.get('red')!.context().browser()!.newPage();
+  const vod = await harness().newPage({ browser: hostPages.get('red')!.context().browser()! });
   try {
     await vod.goto(`${app.url}/watch/?broadcast=${bid}`);
     await vod.waitForFunction(() => document.querySelectorAll('#chapters button').length >= 3, undefined, { timeout: 30_000 });

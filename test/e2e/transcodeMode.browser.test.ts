@@ -5,104 +5,58 @@
 // command line in /proc (what FFmpeg was really told, not what we planned).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.ts';
-import { samplePlayback, startPlainPlayers, type PlainPlayer, type PlainPlayerServer } from '../helpers/plainPlayers.ts';
-import { freeTcpPort, spawnStagecast, waitForHttp, type ChildHandle } from '../helpers/processes.ts';
+import { testRtpPorts } from '../helpers/app.ts';
+import { startE2e, type E2e, type StagecastProcess } from '../helpers/e2e/harness.ts';
+import { samplePlayback, type PlainPlayer } from '../helpers/plainPlayers.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
-const ADMIN = 'mode-admin-token-0123456789';
-const ports = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
-const RTP_MIN = ports ? Number(ports[1]) : 25000;
+const RTP_MIN = testRtpPorts()?.min ?? 25000;
 
-let browser: Browser;
-let players: PlainPlayerServer;
-let dir: string;
-const running: ChildHandle[] = [];
+let h: E2e;
 
 before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-mode-'));
-  browser = await launchChromium();
-  players = await startPlainPlayers();
+  h = await startE2e({ app: false });
 });
-after(async () => {
-  await browser?.close();
-  await players?.close();
-  for (const p of running) await p.stop('SIGTERM', 20_000);
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => h?.close());
 
 type BroadcastStatus = { id: string; state: string; transcoder?: { pid?: number; videoCopied: boolean; state: string } };
 
-interface Started {
-  proc: ChildHandle;
-  url: string;
-  api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
-}
-
-async function start(name: string, env: Record<string, string>): Promise<Started> {
-  const port = await freeTcpPort();
-  const proc = spawnStagecast(
+/** The product process (`npm start`'s entry) with this test's settings and `env` on top. */
+function start(name: string, env: Record<string, string>): Promise<StagecastProcess> {
+  return h.startProcess({
     name,
-    {
-      STAGECAST_HTTP_HOST: '127.0.0.1',
-      STAGECAST_HTTP_PORT: String(port),
-      STAGECAST_ADMIN_TOKEN: ADMIN,
+    env: {
       STAGECAST_HOST_TOKEN_SECRET: 'mode-host-secret-0123456789',
-      STAGECAST_DATA_DIR: path.join(dir, name),
-      STAGECAST_INITIAL_STAGE: '',
+      STAGECAST_DATA_DIR: path.join(h.logDir(), name),
       STAGECAST_WORKERS: '1',
       STAGECAST_X264_PRESET: 'ultrafast',
       STAGECAST_RTP_MIN_PORT: String(RTP_MIN),
       STAGECAST_RTP_MAX_PORT: String(RTP_MIN + 99),
-      STAGECAST_LOG_LEVEL: 'info',
       ...env,
     },
-    path.join(dir, `${name}.log`),
-  );
-  running.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, proc, 90_000);
-  const api = async <T>(method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${url}/api${p}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-  };
-  return { proc, url, api };
+    readyTimeoutMs: 90_000,
+  });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, proc: ChildHandle, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms\n${proc.tail()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Waits for `fn` to give a value; the failure shows the process's last output. */
+function until<T>(what: string, fn: () => Promise<T | undefined>, s: StagecastProcess, timeoutMs = 60_000): Promise<T> {
+  return waitUntil(what, fn, timeoutMs, { intervalMs: 250, describe: () => `\n${s.proc.tail()}` });
 }
 
 /** Publishes from the host page (`query` picks source and codec), goes live, and returns FFmpeg's argv and the multivariant playlist. */
-async function goLive(s: Started, stageId: string, query: string): Promise<{ argv: string[]; master: string; status: BroadcastStatus }> {
-  const created = await s.api<{ hostUrl: string }>('POST', '/stages', { id: stageId });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', `/host/?autostart=1&${query}&`));
-  await until('both tracks published', async () => ((await s.api<{ producers: unknown[] }>('GET', `/stages/${stageId}`)).body.producers.length >= 2 ? true : undefined), s.proc);
-  const live = await s.api('POST', `/stages/${stageId}/live`);
-  assert.equal(live.status, 201, JSON.stringify(live.body));
+async function goLive(s: StagecastProcess, stageId: string, query: string): Promise<{ argv: string[]; master: string; status: BroadcastStatus }> {
+  const created = await h.createStage(stageId, {}, s);
+  await h.publishHost({ stage: stageId, hostUrl: created.hostUrl, query, client: s });
+  await h.goLive(stageId, s);
   const status = await until(
     'FFmpeg running',
     async () => {
       const b = (await s.api<{ broadcast?: BroadcastStatus }>('GET', `/stages/${stageId}`)).body.broadcast;
       return b?.transcoder?.pid !== undefined && b.transcoder.state === 'running' ? b : undefined;
     },
-    s.proc,
+    s,
   );
   const argv = readFileSync(`/proc/${status.transcoder!.pid}/cmdline`, 'utf8').split('\0');
   const master = await until(
@@ -111,7 +65,7 @@ async function goLive(s: Started, stageId: string, query: string): Promise<{ arg
       const res = await fetch(`${s.url}/live/${stageId}/master.m3u8`);
       return res.status === 200 ? res.text() : undefined;
     },
-    s.proc,
+    s,
   );
   return { argv, master, status };
 }
@@ -133,9 +87,9 @@ test('STAGECAST_TRANSCODE_MODE=passthrough under npm start: FFmpeg copies the H.
   assert.match(master, /CODECS="avc1\.42/, 'the host page sends constrained baseline H.264, copied as it is');
   // Other people's players on their defaults play the copied track: 5 s of decoded pictures each.
   for (const [player, manifest] of [['hlsjs', 'master.m3u8'], ['dashjs', 'manifest.mpd']] as [PlainPlayer, string][]) {
-    const page = await browser.newPage();
+    const page = await h.newPage();
     try {
-      await page.goto(players.pageUrl(player, `${s.url}/live/copy/${manifest}`));
+      await page.goto((await h.players()).pageUrl(player, `${s.url}/live/copy/${manifest}`));
       await page.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
       // Steady playback, after the players' own start-up (dash.js seeks to its live delay first).
       await new Promise((r) => setTimeout(r, 3000));
@@ -169,31 +123,21 @@ test('STAGECAST_TRANSCODE_MODE=auto with a VP8 host of 640×360 and the default 
 
 test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFmpeg copies each into its own rendition (only audio encoded), hls.js plays each and switches, dash.js plays', async () => {
   const s = await start('simulcast', { STAGECAST_TRANSCODE_MODE: 'simulcast' });
-  const created = await s.api<{ hostUrl: string }>('POST', '/stages', { id: 'layers' });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&codec=video/H264&'));
+  const created = await h.createStage('layers', {}, s);
+  const host = await h.publishHost({ stage: 'layers', hostUrl: created.hostUrl, query: 'codec=video/H264', client: s });
   // The SFU learns the layers from the host's encodings; the page reports which it sends.
-  const producers = await until(
-    'both tracks published',
-    async () => {
-      const p = (await s.api<{ producers: { kind: string; layers?: { height?: number }[] }[] }>('GET', '/stages/layers')).body.producers;
-      return p.length >= 2 ? p : undefined;
-    },
-    s.proc,
-  );
+  const producers = (await s.api<{ producers: { kind: string; layers?: { height?: number }[] }[] }>('GET', '/stages/layers')).body.producers;
   assert.deepEqual(producers.find((p) => p.kind === 'video')?.layers, [{ height: 180 }, { height: 360 }, { height: 720 }]);
   // Chromium adds its top layers as its bandwidth estimate ramps up; go live once all three are sent.
   await host.waitForFunction("document.getElementById('layers').dataset.heights === '720,360,180'", undefined, { timeout: 60_000 });
-  const live = await s.api('POST', '/stages/layers/live');
-  assert.equal(live.status, 201, JSON.stringify(live.body));
+  await h.goLive('layers', s);
   const status = await until(
     'FFmpeg running',
     async () => {
       const b = (await s.api<{ broadcast?: BroadcastStatus }>('GET', '/stages/layers')).body.broadcast;
       return b?.transcoder?.pid !== undefined && b.transcoder.state === 'running' ? b : undefined;
     },
-    s.proc,
+    s,
   );
   const argv = readFileSync(`/proc/${status.transcoder!.pid}/cmdline`, 'utf8').split('\0');
   const codecs = argv.flatMap((a, i) => (a.startsWith('-c:v') ? [argv[i + 1]] : []));
@@ -208,16 +152,16 @@ test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFm
       const text = res.status === 200 ? await res.text() : '';
       return variants(text).length === 3 ? text : undefined;
     },
-    s.proc,
+    s,
   );
   assert.deepEqual(variants(master), ['video-720p/index.m3u8', 'video-360p/index.m3u8', 'video-180p/index.m3u8'], master);
   const resolutions = [...master.matchAll(/RESOLUTION=(\d+x\d+)/g)].map((m) => m[1]);
   assert.deepEqual(resolutions, ['1280x720', '640x360', '320x180'], master);
 
   // hls.js on its defaults plays each rendition at its size, switching between them live.
-  const page = await browser.newPage();
+  const page = await h.newPage();
   try {
-    await page.goto(players.pageUrl('hlsjs', `${s.url}/live/layers/master.m3u8`));
+    await page.goto((await h.players()).pageUrl('hlsjs', `${s.url}/live/layers/master.m3u8`));
     await page.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
     const levels = (await page.evaluate('window.stagecast.hls.levels.map((l) => l.height)')) as number[];
     assert.deepEqual(levels.slice().sort((a, b) => a - b), [180, 360, 720]);
@@ -239,9 +183,9 @@ test('STAGECAST_TRANSCODE_MODE=simulcast: Chromium publishes 3 H.264 layers, FFm
     await page.close();
   }
   // dash.js on its README defaults plays the same renditions from the MPD.
-  const dash = await browser.newPage();
+  const dash = await h.newPage();
   try {
-    await dash.goto(players.pageUrl('dashjs', `${s.url}/live/layers/manifest.mpd`));
+    await dash.goto((await h.players()).pageUrl('dashjs', `${s.url}/live/layers/manifest.mpd`));
     await dash.waitForFunction('window.__player && window.__player.sample().currentTime > 0', undefined, { timeout: 30_000 });
     await new Promise((r) => setTimeout(r, 3000));
     const a = await samplePlayback(dash);

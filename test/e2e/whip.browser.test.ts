@@ -5,35 +5,20 @@
 // client's DELETE ends the session, the host leaves and the broadcast ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
+import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
-import { api, broadcastIdOf, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { serveWhipClientPage, type WhipClientPage } from './whip/servePage.ts';
+import { broadcastIdOf } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
-  supervision: { startTimeoutMs: 30_000 },
-};
-
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
-let page: WhipClientPage;
 
 before(async () => {
-  app = await startTestApp({ transcode, endedGraceMs: 2000 });
-  browser = await launchChromium();
-  // The publishing page lives on its own origin: the WHIP requests are cross-origin.
-  page = await serveWhipClientPage();
+  h = await startE2e({ app: { transcode: ONE_RUNG, endedGraceMs: 2000 } });
+  app = h.app;
 });
-after(async () => {
-  await browser?.close();
-  await app?.close();
-  await page?.close();
-});
+after(() => h?.close());
 
 type Sample = { currentTime: number; frames: number; height: number; state: string };
 const sample = (page: Page): Promise<Sample> =>
@@ -46,34 +31,35 @@ const sample = (page: Page): Promise<Sample> =>
 for (const video of ['video/VP8', 'video/H264'] as const) {
   test(`a published WHIP client publishes ${video} into a stage, the broadcast plays in hls.js, DELETE ends the session`, async () => {
     const id = `whip-e2e-${video.slice(6).toLowerCase()}`;
-    const created = await api<{ id: string; hostToken: string }>(app, 'POST', '/stages', { id, hostName: 'OBS-like' });
-    assert.equal(created.status, 201);
+    const created = await h.createStage(id, { hostName: 'OBS-like' });
     const stage = app.sfu.getStage(id)!;
-    const publisher = await browser.newPage();
-    const viewer = await browser.newPage();
     const consoleErrors: string[] = [];
-    publisher.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
+    const viewer = await h.newPage();
+    let publisher: Page | undefined;
     try {
-      await publisher.goto(`${page.origin}/`);
-      await publisher.waitForFunction(() => 'whip' in window, undefined, { polling: 200 });
+      // The publishing page lives on its own origin: the WHIP requests are cross-origin.
       const connected = new Promise<void>((resolve) => app.whip.once('sessioncreate', () => resolve()));
-      const resource = await publisher.evaluate(
-        ([endpoint, token, preferred]) => (window as unknown as { whip: { start(e: string, t: string, p: string): Promise<string> } }).whip.start(endpoint!, token!, preferred!),
-        [`${app.url}/whip/${stage.id}`, created.body.hostToken, video],
-      );
+      const whip = await h.publishWhip({
+        endpoint: `${app.url}/whip/${stage.id}`,
+        token: created.hostToken,
+        video,
+        init: (page) =>
+          page.on('console', (m) => {
+            if (m.type() === 'error') consoleErrors.push(m.text());
+          }),
+      });
+      publisher = whip.page;
+      const resource = whip.resource;
       await connected;
       assert.match(resource, new RegExp(`^${app.url}/whip/${stage.id}/[0-9a-f-]{36}$`), 'the client resolved our Location');
       const [session] = app.whip.sessions;
       assert.ok(session);
       assert.deepEqual(session.producers.map((p) => p.mimeType).sort(), ['audio/opus', video]);
       assert.equal(stage.hostCount, 1, 'the WHIP session is a host on the stage');
-      await publisher.waitForFunction(() => (window as unknown as { whip: { state(): string } }).whip.state() === 'connected', undefined, { timeout: 20_000, polling: 200 });
+      await whip.connected(20_000);
 
-      const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stage.id}/live`);
-      assert.equal(live.status, 201, JSON.stringify(live.body));
-      assert.equal(live.body.broadcast.state, 'live');
+      const live = await h.goLive(stage.id);
+      assert.equal(live.broadcast.state, 'live');
 
       await viewer.goto(`${app.url}/watch/?broadcast=${stage.id}`);
       await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 30_000, polling: 200 }).catch(async (err: Error) => {
@@ -90,7 +76,7 @@ for (const video of ['video/VP8', 'video/H264'] as const) {
       const broadcast = app.broadcasts.get(stage.id)!;
       const broadcastEnded = new Promise<void>((resolve) => broadcast.on('state', (s) => s === 'ended' && resolve()));
       const ended = new Promise<string>((resolve) => app.whip.once('sessionclose', (_s, reason) => resolve(reason)));
-      await publisher.evaluate(() => (window as unknown as { whip: { stop(): Promise<void> } }).whip.stop());
+      await whip.stop();
       assert.equal(await ended, 'deleted');
       assert.equal(stage.hostCount, 0);
       assert.equal(stage.producers.length, 0);
@@ -101,7 +87,7 @@ for (const video of ['video/VP8', 'video/H264'] as const) {
       assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
       assert.deepEqual(consoleErrors, [], 'the WHIP client reported no error');
     } finally {
-      await publisher.close();
+      await publisher?.close();
       await viewer.close();
     }
   });

@@ -4,61 +4,41 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, broadcastIdOf, startTestApp, waitForPlaylist } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { api, broadcastIdOf } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 
 const offer = (name: string) => readFileSync(new URL(`../ingest/golden/whip/${name}`, import.meta.url), 'utf8');
 const obs = offer('obs-offer.sdp');
 const chromium = offer('chromium-offer.sdp');
 
-// One small rung keeps host, SFU, FFmpeg and the machine's other tenants going; a generous start
-// timeout because what is tested is WHIP beside a running broadcast, not FFmpeg's start-up time.
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  supervision: { startTimeoutMs: 30_000 },
-};
-
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
-let host: Page;
 let stageId: string;
 let token: string;
 
 before(async () => {
-  app = await startTestApp({
-    transcode,
-    ingest: {
-      hostTokenSecret: 'test-host-token-secret-0123456789',
-      // Sessions that never connect must outlive this test; the burst covers this test's ~45 requests from loopback,
-      // and the flood below comes from its own client address.
-      whip: { connectTimeoutMs: 120_000, ratePerSecond: 5, rateBurst: 60 },
+  h = await startE2e({
+    app: {
+      transcode: ONE_RUNG,
+      ingest: {
+        hostTokenSecret: 'test-host-token-secret-0123456789',
+        // Sessions that never connect must outlive this test; the burst covers this test's ~45 requests from loopback,
+        // and the flood below comes from its own client address.
+        whip: { connectTimeoutMs: 120_000, ratePerSecond: 5, rateBurst: 60 },
+      },
     },
   });
-  browser = await launchChromium();
-  const created = await api<{ id: string; hostToken: string; hostUrl: string }>(app, 'POST', '/stages', { id: 'whip-bad' });
-  stageId = created.body.id;
-  token = created.body.hostToken;
-  const stage = app.sfu.getStage(stageId)!;
-  const published = new Promise<void>((resolve) => {
-    const check = () => stage.producers.some((p) => p.kind === 'video') && stage.producers.some((p) => p.kind === 'audio') && resolve();
-    stage.on('producer', check);
-  });
-  host = await browser.newPage();
-  await host.goto(created.body.hostUrl.replace('/host/?', '/host/?autostart=1&'));
-  await published;
-  const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${stageId}/live`);
-  assert.equal(live.status, 201, JSON.stringify(live.body));
-  await waitForPlaylist(app, stageId);
+  app = h.app;
+  const created = await h.createStage('whip-bad');
+  stageId = created.id;
+  token = created.hostToken;
+  await h.publishHost({ stage: stageId, hostUrl: created.hostUrl });
+  await h.goLive(stageId);
+  await h.waitForPlaylist(stageId);
 });
-after(async () => {
-  await host?.close();
-  await browser?.close();
-  await app?.close();
-});
+after(() => h?.close());
 
 /** The next media sequence number of the live 360p playlist. */
 async function nextMsn(query = ''): Promise<number> {

@@ -10,38 +10,35 @@
 // session, and with it the broadcast.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { AppConfigInput } from '../../app/config.ts';
+import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import { UdpPortPool } from '../../common/index.ts';
 import type { WhipSession } from '../../ingest/index.ts';
 import { ffmpegSdp } from '../../transcode/index.ts';
-import { api, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { api } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
+import { ONE_RUNG } from '../helpers/e2e/ladders.ts';
 import { decodeFromSdp, waitForBound } from '../helpers/ffmpegDecode.ts';
 import { NetnsUnavailableError, createVethNamespace, deleteAllNamespaces, liveNamespaces, type VethNamespace } from '../helpers/netns.ts';
 import { GstWhipClient, gstreamerUnavailable } from './whip/gstClient.ts';
 
-const transcode: AppConfigInput['transcode'] = {
-  ladder: [{ name: '360p', height: 360, bitrateKbps: 700 }],
-  x264Preset: 'ultrafast',
-  // Generous: this tests WHIP into a broadcast, not FFmpeg's start-up time on a loaded machine.
-  supervision: { startTimeoutMs: 30_000 },
-};
-
 // Where no namespace can be made (no CAP_NET_ADMIN) or GStreamer's elements are missing, the tests say so and skip.
 let skipReason: string | undefined;
 let ns: VethNamespace | undefined;
+let h: E2e | undefined;
 let app: RunningApp | undefined;
-let browser: Browser | undefined;
 let logDir: string | undefined;
 /** Our own decode of the SFU's RTP, beside the broadcast's FFmpeg; a range of its own. */
 const portPool = new UdpPortPool({ host: '127.0.0.1', min: 27300, max: 27399 });
 
 before(async () => {
+  h = await startE2e({ app: false });
+  // After the app (which listens on their veth), before the log directory.
+  h.defer('backend', 'the network namespaces', async () => {
+    await deleteAllNamespaces();
+    assert.deepEqual(liveNamespaces(), [], 'every namespace the test made is gone');
+  });
   skipReason = await gstreamerUnavailable();
   if (skipReason) return;
   try {
@@ -51,25 +48,18 @@ before(async () => {
     skipReason = err.message;
     return;
   }
-  logDir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-whip-gst-'));
-  app = await startTestApp({
+  logDir = h.tempDir('stagecast-whip-gst-');
+  app = await h.startApp({
     // Reachable from the namespace: the HTTP server (WHIP, pages, API) and the WebRTC transports on the host-side veth address.
     http: { host: ns.hostIp, port: 0 },
     ingest: { listenIp: ns.hostIp, hostTokenSecret: 'test-host-token-secret-0123456789' },
-    transcode,
+    transcode: ONE_RUNG,
     // Once the publisher leaves, the broadcast ends soon (the slate would otherwise run 30 s).
     compose: { hostGraceMs: 2000 },
     endedGraceMs: 2000,
   });
-  browser = await launchChromium();
 });
-after(async () => {
-  await browser?.close();
-  await app?.close();
-  await deleteAllNamespaces();
-  assert.deepEqual(liveNamespaces(), [], 'every namespace the test made is gone');
-  if (logDir) rmSync(logDir, { recursive: true, force: true });
-});
+after(() => h?.close());
 
 type Sample = { currentTime: number; frames: number; height: number; audioBytes: number; state: string };
 const sample = (page: Page): Promise<Sample> =>
@@ -93,14 +83,13 @@ for (const [video, mimeType] of [
       t.skip(skipReason);
       return;
     }
-    assert.ok(app && ns && browser && logDir);
+    assert.ok(h && app && ns && logDir);
     const id = `whip-gst-${video}`;
-    const created = await api<{ id: string; hostToken: string }>(app, 'POST', '/stages', { id, hostName: 'GStreamer' });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const created = await h.createStage(id, { hostName: 'GStreamer' });
     const stage = app.sfu.getStage(id)!;
     const sessionCreated = new Promise<WhipSession>((resolve) => app!.whip.once('sessioncreate', resolve));
-    const client = new GstWhipClient({ ns, url: `${app.url}/whip/${id}`, token: created.body.hostToken, video, logFile: path.join(logDir, `${video}.log`) });
-    const viewer = await browser.newPage();
+    const client = new GstWhipClient({ ns, url: `${app.url}/whip/${id}`, token: created.hostToken, video, logFile: path.join(logDir, `${video}.log`) });
+    const viewer = await h.newPage();
     try {
       // The offer is webrtcbin's max-bundle form; the answer takes both sections into the BUNDLE group.
       const answer = await client.waitFor((e) => e.event === 'answer' || e.event === 'refused', 'an answer', 60_000);
@@ -149,9 +138,8 @@ for (const [video, mimeType] of [
       assert.ok(session.connected, 'the session is connected (DTLS up)');
 
       // The stage goes live and a viewer plays it.
-      const live = await api<{ broadcast: { state: string } }>(app, 'POST', `/stages/${id}/live`);
-      assert.equal(live.status, 201, JSON.stringify(live.body));
-      assert.equal(live.body.broadcast.state, 'live');
+      const live = await h.goLive(id);
+      assert.equal(live.broadcast.state, 'live');
       await viewer.goto(`${app.url}/watch/?broadcast=${id}`);
       await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 30_000, polling: 200 }).catch(async (err: Error) => {
         throw new Error(`${err.message}; the viewer shows ${JSON.stringify(await sample(viewer))}`);

@@ -5,28 +5,24 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { RunningApp } from '../../app/server.ts';
 import type { WhipSessionEndReason } from '../../ingest/index.ts';
-import { api, startTestApp } from '../helpers/app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { api } from '../helpers/app.ts';
+import { startE2e, type E2e } from '../helpers/e2e/harness.ts';
 
+let h: E2e;
 let app: RunningApp;
-let browser: Browser;
 let page: Page;
 
 before(async () => {
-  app = await startTestApp({ ingest: { hostTokenSecret: 'test-host-token-secret-0123456789', whip: { connectTimeoutMs: 4000 } } });
-  browser = await launchChromium();
-  page = await browser.newPage();
+  h = await startE2e({ app: { ingest: { hostTokenSecret: 'test-host-token-secret-0123456789', whip: { connectTimeoutMs: 4000 } } } });
+  app = h.app;
+  page = await h.newPage({ role: 'host' });
   // Any page of the app's origin: a secure context, and the WHIP requests are same-origin.
   await page.goto(`${app.url}/healthz`);
 });
-after(async () => {
-  await page?.close();
-  await browser?.close();
-  await app?.close();
-});
+after(() => h?.close());
 
 type PublishOptions = { endpoint: string; token: string; corruptFingerprint?: boolean };
 
@@ -51,9 +47,8 @@ function publish(opts: PublishOptions): Promise<{ status: number; location: stri
 }
 
 async function stageWithToken(id: string): Promise<{ token: string; endpoint: string }> {
-  const created = await api<{ hostToken: string }>(app, 'POST', '/stages', { id });
-  assert.equal(created.status, 201);
-  return { token: created.body.hostToken, endpoint: `${app.url}/whip/${id}` };
+  const created = await h.createStage(id);
+  return { token: created.hostToken, endpoint: `${app.url}/whip/${id}` };
 }
 
 const nextEnd = () => new Promise<WhipSessionEndReason>((resolve) => app.whip.once('sessionclose', (_s, reason) => resolve(reason)));
@@ -113,7 +108,7 @@ test('closing the app ends every session (last: it closes the app)', async () =>
   await publish({ endpoint, token });
   assert.equal(app.whip.sessions.length, 1);
   const ended = nextEnd();
-  await app.close();
+  await h.closeApp();
   assert.equal(await ended, 'shutdown');
   assert.equal(app.whip.sessions.length, 0);
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { appConfigSchema, type AppConfigInput } from '../../app/config.ts';
 import { startApp, type AppHooks, type RunningApp } from '../../app/server.ts';
 import { createLogger } from '../../common/index.ts';
+import { until } from './wait.ts';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -38,32 +39,38 @@ export async function startTestApp(overrides: TestAppOverrides = {}, hooks: AppH
   };
 }
 
-function testRtpPorts(): { min: number; max: number } | undefined {
+/** The RTP port range of this test run (STAGECAST_TEST_RTP_PORTS), if given. */
+export function testRtpPorts(): { min: number; max: number } | undefined {
   const m = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
   return m ? { min: Number(m[1]), max: Number(m[2]) } : undefined;
 }
 
-/** Calls the control API with the admin token. */
-export async function api<T = unknown>(app: RunningApp, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${app.url}/api${path}`, {
+/** What the control API answered: the status and the parsed JSON body. */
+export type ApiAnswer<T> = { status: number; body: T };
+
+/** Calls the control API at `baseUrl` with a bearer token (the admin's). */
+export async function apiCall<T = unknown>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+  const res = await fetch(`${baseUrl}/api${path}`, {
     method,
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+/** Calls the control API of an app in this process with the admin token. */
+export function api<T = unknown>(app: RunningApp, method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+  return apiCall<T>(app.url, TEST_ADMIN_TOKEN, method, path, body);
+}
+
 /**
  * Waits until a broadcast serves its multivariant playlist (from HOLD-BACK on:
  * three complete segments); players that give up on a 404 are loaded after it.
  */
-export async function waitForPlaylist(app: RunningApp, broadcastId: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await fetch(`${app.url}/live/${broadcastId}/master.m3u8`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`broadcast ${broadcastId} never served its multivariant playlist`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export async function waitForPlaylist(app: { url: string }, broadcastId: string, timeoutMs = 30_000): Promise<void> {
+  const url = `${app.url}/live/${broadcastId}/master.m3u8`;
+  await until(`broadcast ${broadcastId} to serve its multivariant playlist`, async () => (await fetch(url)).status === 200, timeoutMs);
 }
 
 /** The id of a stage's current (or latest) broadcast in this process: each go-live has its own. */

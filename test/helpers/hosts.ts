@@ -1,18 +1,18 @@
 // Several hosts on one broadcast, for the end-to-end tests: each host is its own
 // Chromium with a fake camera showing a solid colour and a fake microphone playing
 // a tone (generated at test time, never committed); a viewer in hls.js reads the
-// program's frames back by region. One fixture per test file (process).
+// program's frames back by region. One fixture per test file (process), built on
+// the end-to-end harness (e2e/harness.ts), which starts and tears down all of it.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import type { AppConfigInput } from '../../app/config.ts';
 import type { RunningApp } from '../../app/server.ts';
-import { api, startTestApp } from './app.ts';
-import { launchChromium } from './browser.ts';
+import { api } from './app.ts';
+import { startE2e, type E2e } from './e2e/harness.ts';
 import { stallStats, watchStalls } from './stalls.ts';
+import { until as waitUntil } from './wait.ts';
 
 export const STAGE = 'hosts';
 // Long enough for the checks between the last host leaving and one returning on a loaded machine.
@@ -23,17 +23,21 @@ type Colour = keyof typeof COLOURS;
 export type HostName = 'red' | 'green' | 'blue';
 
 export let app: RunningApp;
-let dir: string;
+let h: E2e | undefined;
 const browsers = new Map<HostName, Browser>();
 export const hostPages = new Map<HostName, Page>();
-const tokens = new Map<HostName, string>();
+const hostUrls = new Map<HostName, string>();
 let viewer: Page;
+
+/** The harness under the fixture: for what a test adds (more browsers, plain players). */
+export function harness(): E2e {
+  if (!h) throw new Error('setupHosts() has not run');
+  return h;
+}
 
 /** A viewer page (in red's browser) playing the broadcast, counting stalls and errors. */
 export async function openViewer(): Promise<Page> {
-  viewer = await browsers.get('red')!.newPage();
-  await viewer.goto(`${app.url}/watch/?broadcast=${STAGE}`);
-  await viewer.waitForFunction(() => document.getElementById('state')?.dataset.state === 'playing', undefined, { timeout: 60_000, polling: 200 });
+  viewer = await harness().openViewer({ kind: 'watch', broadcast: STAGE, browser: browsers.get('red')!, playingWithinMs: 60_000 });
   await viewer.evaluate(() => {
     const w = window as unknown as { errors: number };
     w.errors = 0;
@@ -71,7 +75,8 @@ let hostQuery = '';
 
 /** Generates the media, starts the app with the stage and one browser per host. */
 export async function setupHosts(options: HostsOptions = {}): Promise<void> {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'stagecast-hosts-'));
+  h = await startE2e({ app: false });
+  const dir = h.tempDir('stagecast-hosts-');
   hostQuery = options.hostQuery ? `&${options.hostQuery}` : '';
   const names = options.hosts ?? (['red', 'green', 'blue'] as const);
   // Generated at test time, never committed: 2 s loops of a solid colour, 5 s loops of a tone.
@@ -80,7 +85,7 @@ export async function setupHosts(options: HostsOptions = {}): Promise<void> {
   }
   ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '5', '-af', 'volume=4', '-c:a', 'pcm_s16le', path.join(dir, 'loud.wav')]);
   ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=1500:sample_rate=48000', '-t', '5', '-af', 'volume=0.15', '-c:a', 'pcm_s16le', path.join(dir, 'quiet.wav')]);
-  app = await startTestApp({
+  app = await h.startApp({
     // Three Chromium hosts, FFmpeg and a viewer on a shared 2-core machine: starts may be slow.
     transcode: options.transcode ?? { ladder: [{ name: '360p', height: 360, bitrateKbps: 600 }], x264Preset: 'ultrafast', fps: 15, supervision: { startTimeoutMs: 25_000 } },
     compose: { hostGraceMs: GRACE_MS },
@@ -92,17 +97,15 @@ export async function setupHosts(options: HostsOptions = {}): Promise<void> {
     const audio = name === 'red' ? 'loud' : 'quiet';
     browsers.set(
       name,
-      await launchChromium([`--use-file-for-fake-video-capture=${path.join(dir, `${name}.y4m`)}`, `--use-file-for-fake-audio-capture=${path.join(dir, `${audio}.wav`)}`]),
+      await h.launchBrowser([`--use-file-for-fake-video-capture=${path.join(dir, `${name}.y4m`)}`, `--use-file-for-fake-audio-capture=${path.join(dir, `${audio}.wav`)}`]),
     );
-    const t = await api<{ hostToken: string }>(app, 'POST', `/stages/${STAGE}/host-tokens`, { hostName: name });
-    tokens.set(name, t.body.hostToken);
+    const t = await api<{ hostUrl: string }>(app, 'POST', `/stages/${STAGE}/host-tokens`, { hostName: name });
+    hostUrls.set(name, t.body.hostUrl);
   }
 }
 
 export async function teardownHosts(): Promise<void> {
-  for (const b of browsers.values()) await b.close().catch(() => {});
-  await app?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 }
 
 export const stage = () => app.sfu.getStage(STAGE)!;
@@ -110,13 +113,18 @@ export const hostIdOf = (name: HostName) => stage().hosts.find((h) => h.name ===
 
 /** Opens a host page that goes live at once, and waits until its audio and video are on the stage. */
 export async function join(name: HostName): Promise<void> {
-  const page = await browsers.get(name)!.newPage();
+  const page = await harness().publishHost({
+    stage: STAGE,
+    hostUrl: hostUrls.get(name)!,
+    query: `audioProcessing=off${hostQuery}`,
+    browser: browsers.get(name)!,
+    published: (s) => {
+      const id = s.hosts.find((host) => host.name === name)?.id;
+      return id !== undefined && s.producers.filter((p) => p.hostId === id).length === 2;
+    },
+    timeoutMs: 20_000,
+  });
   hostPages.set(name, page);
-  await page.goto(`${app.url}/host/?stage=${STAGE}&autostart=1&audioProcessing=off${hostQuery}#token=${encodeURIComponent(tokens.get(name)!)}`);
-  await until(() => {
-    const id = hostIdOf(name);
-    return id !== undefined && stage().producers.filter((p) => p.hostId === id).length === 2;
-  }, 20_000, `${name} publishing`);
 }
 
 /** The host's microphone on or off (the track is enabled or disabled; its producer stays): how a test makes a host speak or fall silent. */
@@ -133,12 +141,9 @@ export async function leave(name: HostName): Promise<void> {
   await until(() => hostIdOf(name) === undefined, 10_000, `${name} gone from the stage`);
 }
 
+/** Waits for a condition (harness wait.until, in the argument order the host tests use). */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitUntil(what, check, timeoutMs);
 }
 
 function nearest(rgb: number[]): Colour {

@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -17,10 +18,24 @@ export async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-/** A child process whose output goes to a file, with an awaited, bounded stop. */
+/** How a stop ended: the exit, and whether it took a SIGKILL. */
+export type StopResult = { code: number | null; signal: NodeJS.Signals | null; killed: boolean };
+
+/** Lines of output kept in memory (the whole output is in the log file). */
+const KEPT_LINES = 2000;
+
+/**
+ * A child process whose output goes to a file, with its last lines kept for
+ * assertions and awaitable (`waitForLine`), and an awaited, bounded stop.
+ */
 export class ChildHandle {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  #stopping: Promise<StopResult> | undefined;
+  readonly #lines: string[] = [];
+  readonly #lineWaiters = new Set<(line: string) => void>();
+  /** Both output streams ended: every line the process wrote has been read. */
+  readonly #outputEnded: Promise<unknown>;
 
   constructor(
     readonly name: string,
@@ -28,8 +43,16 @@ export class ChildHandle {
     readonly logFile: string,
   ) {
     const out = createWriteStream(logFile);
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
+    const streams = [child.stdout, child.stderr].filter((s) => s !== null);
+    for (const stream of streams) {
+      stream.pipe(out);
+      createInterface({ input: stream }).on('line', (line) => {
+        this.#lines.push(line);
+        if (this.#lines.length > KEPT_LINES) this.#lines.shift();
+        for (const w of this.#lineWaiters) w(line);
+      });
+    }
+    this.#outputEnded = Promise.all(streams.map((s) => once(s, 'close').catch(() => {})));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
@@ -55,8 +78,51 @@ export class ChildHandle {
     }
   }
 
-  /** Sends `signal`, waits up to `graceMs` for the exit, then SIGKILL. Resolves with the exit. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+  /**
+   * The last lines of output (stdout and stderr) kept in memory; once the process
+   * has exited, awaits the end of its output first (bounded: a grandchild may hold the pipe).
+   */
+  async lines(): Promise<string[]> {
+    if (!this.running) await Promise.race([this.#outputEnded, new Promise((r) => setTimeout(r, 5000).unref())]);
+    return [...this.#lines];
+  }
+
+  /**
+   * Resolves with the match of the first output line (seen or to come) that
+   * `pattern` matches; rejects when the process exits first or after `timeoutMs`.
+   */
+  waitForLine(pattern: RegExp, what: string, timeoutMs: number): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const seen = this.#lines.map((l) => pattern.exec(l)).find((m) => m !== null);
+      if (seen) return resolve(seen);
+      const done = (fn: () => void) => {
+        clearTimeout(timer);
+        this.#lineWaiters.delete(onLine);
+        fn();
+      };
+      const onLine = (line: string) => {
+        const m = pattern.exec(line);
+        if (m) done(() => resolve(m));
+      };
+      const timer = setTimeout(() => done(() => reject(new Error(`${this.name} printed no ${what} within ${timeoutMs} ms:\n${this.#lines.slice(-30).join('\n')}`))), timeoutMs);
+      this.#lineWaiters.add(onLine);
+      void this.exited.then(async (e) => {
+        await this.lines();
+        done(() => reject(new Error(`${this.name} exited before ${what} (${JSON.stringify(e)}):\n${this.#lines.slice(-30).join('\n')}`)));
+      });
+    });
+  }
+
+  /**
+   * Sends `signal`, waits up to `graceMs` for the exit, then SIGKILL. Resolves
+   * with the exit; a second call gets the first call's answer.
+   */
+  stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 20_000): Promise<StopResult> {
+    this.#stopping ??= this.#stop(signal, graceMs);
+    return this.#stopping;
+  }
+
+  async #stop(signal: NodeJS.Signals, graceMs: number): Promise<StopResult> {
     if (!this.running) return { ...this.#exit!, killed: false };
     this.child.kill(signal);
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());

@@ -1,3 +1,11 @@
+/**
+ * common/: the ground every stage stands on, and the only folder they all import.
+ * Takes in nothing from the stages. Gives out the logger, the typed errors
+ * (InputError, InvalidStateError, DependencyError), TypedEmitter, the UDP port
+ * pool, bearer and rate-limit helpers, the broadcast and stage id rules, and the
+ * one contract between two stages: the RtpSessionDescriptor ingest hands to
+ * transcode.
+ */
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.ts';
 export { InputError, InvalidStateError, DependencyError, errorMessage } from './errors.ts';
 export { TypedEmitter } from './events.ts';

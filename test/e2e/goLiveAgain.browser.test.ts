@@ -29,10 +29,21 @@ const light: Partial<AppConfigInput> = {
   packager: { captions: { enabled: true } },
 };
 
-/** A caption cue for the stage's live broadcast (media flows: the cue lands in its recording). */
+/**
+ * A caption cue for the stage's live broadcast, awaited in a complete live WebVTT segment: a cue
+ * placed at the live edge is in no segment until media past it comes, and a stop before that
+ * leaves it only in captions.vtt (the broadcast ends where its media ends).
+ */
 async function caption(app: RunningApp, id: string): Promise<void> {
-  const r = await api(app, 'POST', `/stages/${STAGE}/captions`, { text: `Caption of ${id}`, duration: 1500 });
+  const text = `Caption of ${id}`;
+  const r = await api(app, 'POST', `/stages/${STAGE}/captions`, { text, duration: 1500 });
   assert.equal(r.status, 201, JSON.stringify(r.body));
+  const base = `${app.url}/live/${id}/captions`;
+  await until(`a live WebVTT segment of ${id} carrying its cue`, async () => {
+    const names = (await (await fetch(`${base}/index.m3u8`)).text()).match(/^seg-\d+\.vtt$/gm) ?? [];
+    for (const n of names.slice(-4)) if ((await (await fetch(`${base}/${n}`)).text()).includes(text)) return true;
+    return false;
+  }, 15_000);
 }
 
 let h: E2e;

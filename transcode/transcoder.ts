@@ -289,7 +289,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
    * track has some, then switches them together), and the run before it can stop.
    */
   sourceSwitched(session: number): void {
-    for (const run of [this.#run, this.#standby]) if (run?.session === session) run.switchedIn();
+    // Only the activated run has output; a standby has none to switch to.
+    if (this.#run?.session === session) this.#run.switchedIn();
   }
 
   /**

@@ -1,4 +1,5 @@
 import { InputError } from '../common/index.ts';
+import { ByteQueue } from './byteQueue.ts';
 
 /**
  * CMAF box reader: pure parsing of fragmented MP4 (no I/O). `CmafReader` takes
@@ -283,13 +284,15 @@ function parseMoofUnchecked(moof: Buffer, init: InitInfo): FragmentInfo {
 }
 
 /**
- * Incremental reader: `push(chunk)` returns the init segments and fragments
- * completed by that chunk. Memory is bounded: at most one box (≤ maxBoxBytes)
- * plus the boxes of the fragment in progress are held.
+ * Incremental reader, the one place the CMAF byte stream is framed: `push(chunk)`
+ * takes bytes in any chunking and returns the init segments and fragments they
+ * complete. A fragment's boxes are kept as slices of the chunks they came in and
+ * joined once, when its mdat completes. Memory is bounded: at most one box
+ * (≤ maxBoxBytes) plus the boxes of the fragment in progress are held.
  */
 export class CmafReader {
   readonly #maxBoxBytes: number;
-  #buf: Buffer = Buffer.alloc(0);
+  readonly #queue = new ByteQueue();
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #ftyp: Buffer | undefined;
@@ -306,22 +309,23 @@ export class CmafReader {
 
   /** Bytes held while waiting for the rest of a box or fragment. */
   get bufferedBytes(): number {
-    return this.#buf.length + this.#pendingBytes;
+    return this.#queue.length + this.#pendingBytes;
   }
 
   push(chunk: Buffer): CmafEvent[] {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    const queue = this.#queue;
+    queue.push(chunk);
     const events: CmafEvent[] = [];
-    for (;;) {
-      if (this.#buf.length < 8) break;
-      let size = this.#buf.readUInt32BE(0);
-      const type = this.#buf.toString('latin1', 4, 8);
+    while (queue.length >= 8) {
+      const header = queue.peek(8);
+      let size = header.readUInt32BE(0);
+      const type = header.toString('latin1', 4, 8);
       if (!/^[a-z0-9 ]{4}$/i.test(type) || !TOP_LEVEL.has(type)) {
         throw new InputError('cmaf-bad-box', `unexpected top-level box ${JSON.stringify(type)}: not a CMAF stream`);
       }
       if (size === 1) {
-        if (this.#buf.length < 16) break;
-        const big = this.#buf.readBigUInt64BE(8);
+        if (queue.length < 16) break;
+        const big = queue.peek(16).readBigUInt64BE(8);
         size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
       } else if (size === 0) {
         throw new InputError('cmaf-bad-box', `box ${type} with size 0 (to end of file) is not allowed in a live stream`);
@@ -330,10 +334,8 @@ export class CmafReader {
       if (size > this.#maxBoxBytes) {
         throw new InputError('cmaf-box-too-large', `box ${type} claims ${size} bytes, more than the ${this.#maxBoxBytes} allowed`);
       }
-      if (this.#buf.length < size) break;
-      const box = this.#buf.subarray(0, size);
-      this.#buf = this.#buf.subarray(size);
-      const event = this.#onBox(type, Buffer.from(box));
+      if (queue.length < size) break;
+      const event = this.#onBox(type, queue.take(size), size);
       if (event) events.push(event);
     }
     if (this.#pendingBytes > this.#maxBoxBytes * 2) {
@@ -344,35 +346,51 @@ export class CmafReader {
 
   /** Throws if the stream stopped in the middle of a box or fragment. */
   end(): void {
-    if (this.#buf.length > 0 || this.#moof) {
-      throw new InputError('cmaf-truncated', `stream ended inside a box (${this.#buf.length} bytes of a box pending)`);
+    if (this.#queue.length > 0 || this.#moof) {
+      throw new InputError('cmaf-truncated', `stream ended inside a box (${this.#queue.length} bytes of a box pending)`);
     }
   }
 
-  #onBox(type: string, box: Buffer): CmafEvent | undefined {
-    const payload = box.subarray(box.readUInt32BE(0) === 1 ? 16 : 8);
+  /**
+   * The stream was cut off (its writer died mid-write): the box and fragment in
+   * progress are dropped, what was whole stands. Returns the bytes dropped.
+   */
+  discardPartial(): number {
+    const dropped = this.#queue.clear() + this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#moof = undefined;
+    return dropped;
+  }
+
+  /** One whole top-level box, as slices of the chunks it came in. */
+  #onBox(type: string, slices: Buffer[], size: number): CmafEvent | undefined {
     switch (type) {
       case 'ftyp':
-        this.#ftyp = box;
+        this.#ftyp = Buffer.concat(slices, size);
         return undefined;
       case 'moov': {
-        const info = parseMoov(payload);
+        const box = Buffer.concat(slices, size);
+        const info = parseMoov(payloadOf(box));
         this.#init = info;
         this.#pending = [];
         this.#pendingBytes = 0;
         this.#moof = undefined;
-        return { type: 'init', info, bytes: Buffer.concat(this.#ftyp ? [this.#ftyp, box] : [box]) };
+        return { type: 'init', info, bytes: this.#ftyp ? Buffer.concat([this.#ftyp, box]) : box };
       }
-      case 'moof':
+      case 'moof': {
         if (!this.#init) throw new InputError('cmaf-no-init', 'fragment before the init segment');
         if (this.#moof) throw new InputError('cmaf-bad-fragment', 'moof without mdat');
-        this.#moof = parseMoof(payload, this.#init);
-        this.#add(box);
+        // Parsed from one piece; a moof is small, so joining one that straddles chunks costs little.
+        this.#moof = parseMoof(payloadOf(slices.length === 1 ? slices[0]! : Buffer.concat(slices, size)), this.#init);
+        this.#add(slices, size);
         return undefined;
+      }
       case 'mdat': {
         if (!this.#moof) throw new InputError('cmaf-bad-fragment', 'mdat without moof');
-        this.#add(box);
-        const bytes = Buffer.concat(this.#pending);
+        this.#add(slices, size);
+        // The one copy of the fragment: it no longer holds on to the chunks it came in.
+        const bytes = Buffer.concat(this.#pending, this.#pendingBytes);
         const info = this.#moof;
         this.#pending = [];
         this.#pendingBytes = 0;
@@ -382,15 +400,20 @@ export class CmafReader {
       case 'styp':
       case 'prft':
       case 'emsg':
-        if (this.#init) this.#add(box);
+        if (this.#init) this.#add(slices, size);
         return undefined;
       default:
         return undefined; // free, skip, sidx, mfra …: dropped
     }
   }
 
-  #add(box: Buffer): void {
-    this.#pending.push(box);
-    this.#pendingBytes += box.length;
+  #add(slices: Buffer[], size: number): void {
+    this.#pending.push(...slices);
+    this.#pendingBytes += size;
   }
+}
+
+/** A top-level box's payload (after its 8- or 16-byte header). */
+function payloadOf(box: Buffer): Buffer {
+  return box.subarray(box.readUInt32BE(0) === 1 ? 16 : 8);
 }

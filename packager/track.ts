@@ -181,9 +181,12 @@ export class Track extends TypedEmitter<TrackEvents> {
   }
 
   /**
-   * A new source session: returns the Writable the CMAF bytes go into. It is
-   * held until it has a fragment and is switched in (see `activate`); `source`
-   * names the source's session so the broadcast can switch its tracks together.
+   * A new source session: returns the Writable the CMAF bytes go into, in any
+   * chunking. It is held until it has a fragment and is switched in (see
+   * `activate`); `source` names the source's session so the broadcast can switch
+   * its tracks together. The writer `end()`s it when the stream ends (a partial
+   * box then is bad input) or `destroy()`s it when the stream was cut off (the
+   * partial box is dropped and the session ends with what was whole).
    */
   openSession(source?: number): Writable {
     if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
@@ -230,6 +233,18 @@ export class Track extends TypedEmitter<TrackEvents> {
         } catch (err) {
           cb(fail(err));
         }
+      },
+      // Destroyed by its writer, not by us (#drop supersedes first) nor by a failure: cut off,
+      // its FFmpeg gone mid-write. The whole fragments stand, the partial one is dropped, and
+      // the session ends as if its writer had ended it.
+      destroy: (err, cb) => {
+        if (!failed && !session.ended && session.state !== 'superseded') {
+          const droppedBytes = reader.discardPartial();
+          this.#logger.info({ source, droppedBytes, reason: err ? errorMessage(err) : undefined }, 'source session cut off by its writer');
+          session.ended = true;
+          this.#onEnded(session);
+        }
+        cb(err);
       },
     });
     session.writable = writable;

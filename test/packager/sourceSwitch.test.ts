@@ -82,6 +82,20 @@ class Script {
     });
   }
 
+  /** The writer writes only the start of its next part: up to inside the mdat, or inside the first box header. */
+  async partial(name: string, inside: 'mdat' | 'header'): Promise<void> {
+    const wr = this.#writers.get(name)!;
+    const [next] = fragments(VIDEO, wr.next, 1, { offsetTicks: wr.offsetTicks });
+    await this.#write(name, next!.subarray(0, inside === 'mdat' ? next!.length - 10 : 5));
+  }
+
+  /** The writer is cut off (FFmpeg killed): it destroys its stream. Logged if the writer then sees an error. */
+  async cutOff(name: string): Promise<void> {
+    const { w } = this.#writers.get(name)!;
+    w.once('error', (err) => this.#log.push(`${name} error: ${err.message}`));
+    await new Promise<void>((resolve) => w.destroy().once('close', resolve));
+  }
+
   /** A session switched in on its first part, then `parts` parts in all: the track's feed. */
   async running(name: string, source: number, parts: number): Promise<void> {
     this.open(name, source);
@@ -332,6 +346,66 @@ const ROWS: Row[] = [
       readyEvents: { A: 1, C: 1 },
       closed: ['A', 'B'],
       sources: { 0: 1, 1: 3 },
+    },
+  },
+  {
+    name: 'the active session cut off by its writer inside a fragment (FFmpeg killed): its whole parts stand, the partial one is dropped, its segment completes, no failure; the next session follows after a discontinuity',
+    async run(s) {
+      await s.running('A', 1, 7);
+      await s.partial('A', 'mdat');
+      await s.cutOff('A');
+      assert.equal(s.track.segments.at(-1)?.complete, true, 'the segment completes at the cut');
+      s.open('B', 2);
+      await s.init('B');
+      await s.parts('B', 1);
+      s.activate('B');
+    },
+    expect: {
+      segments: ['0 s0 dsn0 5p complete', '1 s0 dsn0 2p complete', '2 s1 disc dsn1 1p open'],
+      log: ['init 0', 'init 1'],
+      active: 2,
+      readyEvents: { A: 1, B: 1 },
+      closed: ['A'],
+      sources: { 0: 1, 1: 2 },
+    },
+  },
+  {
+    name: 'a new session cut off inside a box header, with media and nothing newer: like a clean end, it switches itself in with its whole parts',
+    async run(s) {
+      await s.running('A', 1, 6);
+      s.open('B', 2);
+      await s.init('B');
+      await s.parts('B', 2);
+      await s.partial('B', 'header');
+      await s.cutOff('B');
+    },
+    expect: {
+      segments: ['0 s0 dsn0 5p complete', '1 s0 dsn0 1p complete', '2 s1 disc dsn1 2p complete'],
+      log: ['init 0', 'init 1'],
+      active: 2,
+      readyEvents: { A: 1, B: 2 },
+      closed: ['A', 'B'],
+      sources: { 0: 1, 1: 2 },
+    },
+  },
+  {
+    name: 'a clean end inside a fragment is bad input, not a cut-off: the new session is refused and dropped with its whole part, the old one goes on',
+    async run(s) {
+      await s.running('A', 1, 3);
+      s.open('B', 2);
+      await s.init('B');
+      await s.parts('B', 1);
+      await s.partial('B', 'mdat');
+      await s.end('B');
+      await s.parts('A', 1);
+    },
+    expect: {
+      segments: ['0 s0 dsn0 4p open'],
+      log: ['init 0', 'B closed before its end finished'],
+      active: 1,
+      readyEvents: { A: 1, B: 1 },
+      closed: ['B'],
+      sources: { 0: 1 },
     },
   },
   {

@@ -1,90 +1,41 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Logger } from '../common/index.ts';
 import type { StreamCmafSink } from './types.ts';
 
-/** Largest top-level box accepted from FFmpeg (a 4K keyframe fragment fits easily). */
-const MAX_BOX_BYTES = 64 * 1024 * 1024;
 /** Largest thumbnail accepted (a 180p JPEG is about 10 KB). */
 const MAX_THUMBNAIL_BYTES = 1024 * 1024;
 
 /**
- * Cuts a byte stream into whole top-level ISO-BMFF boxes and forwards only
- * complete ones, so a consumer never sees half a fragment even when FFmpeg is
- * killed mid-write. Calls `onBox` for each.
- */
-export class BoxFramer extends Transform {
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-  constructor(private readonly onBox: (type: string, size: number) => void = () => {}) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    let buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
-    let offset = 0;
-    while (buf.length - offset >= 8) {
-      let size = buf.readUInt32BE(offset);
-      const type = buf.toString('latin1', offset + 4, offset + 8);
-      let header = 8;
-      if (size === 1) {
-        if (buf.length - offset < 16) break;
-        const big = buf.readBigUInt64BE(offset + 8);
-        if (big > BigInt(MAX_BOX_BYTES)) return done(new Error(`box ${type} too large (${big} bytes)`));
-        size = Number(big);
-        header = 16;
-      }
-      if (size < header || size > MAX_BOX_BYTES) return done(new Error(`bad box ${JSON.stringify(type)} size ${size}`));
-      if (buf.length - offset < size) break;
-      this.push(buf.subarray(offset, offset + size));
-      this.onBox(type, size);
-      offset += size;
-    }
-    buf = buf.subarray(offset);
-    this.#pending = buf.length ? [buf] : [];
-    this.#pendingBytes = buf.length;
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    // A trailing partial box (the process died mid-fragment) is dropped.
-    this.#pending = [];
-    done();
-  }
-}
-
-/**
  * Lets FFmpeg push to an in-process sink: a loopback HTTP endpoint that accepts
- * FFmpeg's chunked PUT per track and session and pipes whole boxes into
- * `sink.openTrack(trackId, session)`. One code path for FFmpeg (HTTP), either way.
+ * FFmpeg's chunked PUT per track and session and pipes its bytes, as they come,
+ * into `sink.openTrack(trackId, session)`. One code path for FFmpeg (HTTP),
+ * either way. The bytes are not framed here: the sink frames them (the
+ * packager's CmafReader) and is told how the stream ended, `end()` when FFmpeg
+ * finished its request, `destroy()` when it was cut off mid-write.
  */
 export class StreamSinkBridge {
   readonly #server: http.Server;
   readonly #open = new Set<http.IncomingMessage>();
   readonly #sink: StreamCmafSink;
   readonly #logger: Logger;
-  readonly #onBox: (info: { trackId: string; session: number; type: string; size: number }) => void;
+  readonly #onData: (session: number) => void;
   #closed = false;
   #port = 0;
 
-  private constructor(sink: StreamCmafSink, logger: Logger, onBox: (info: { trackId: string; session: number; type: string; size: number }) => void) {
+  private constructor(sink: StreamCmafSink, logger: Logger, onData: (session: number) => void) {
     this.#sink = sink;
     this.#logger = logger;
-    this.#onBox = onBox;
+    this.#onData = onData;
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 0;
     this.#server.requestTimeout = 0;
   }
 
-  static async start(
-    sink: StreamCmafSink,
-    logger: Logger,
-    onBox: (info: { trackId: string; session: number; type: string; size: number }) => void,
-  ): Promise<StreamSinkBridge> {
-    const bridge = new StreamSinkBridge(sink, logger, onBox);
+  /** `onData`: bytes of a session's output arrived (its output advances). */
+  static async start(sink: StreamCmafSink, logger: Logger, onData: (session: number) => void): Promise<StreamSinkBridge> {
+    const bridge = new StreamSinkBridge(sink, logger, onData);
     await new Promise<void>((resolve, reject) => {
       bridge.#server.once('error', reject);
       bridge.#server.listen(0, '127.0.0.1', () => resolve());
@@ -117,24 +68,18 @@ export class StreamSinkBridge {
       return;
     }
     this.#open.add(req);
-    const framer = new BoxFramer((type, size) => this.#onBox({ trackId, session, type, size }));
-    const finish = () => {
-      this.#open.delete(req);
-      if (!target.writableEnded) target.end();
-    };
-    framer.on('error', (err) => {
-      logger.warn({ err, trackId, session }, 'bad CMAF from FFmpeg');
-      req.unpipe(framer);
-      finish();
-      res.writeHead(400).end();
+    target.on('error', (err) => {
+      // The sink refused the bytes (bad CMAF): FFmpeg is told, and the sink has dropped the session.
+      logger.warn({ err, trackId, session }, 'sink refused the CMAF from FFmpeg');
+      if (!res.headersSent) res.writeHead(400, { Connection: 'close' }).end();
+      req.destroy();
     });
-    target.on('error', (err) => logger.warn({ err, trackId, session }, 'sink track stream failed'));
-    req.pipe(framer);
-    framer.pipe(target, { end: false });
-    framer.on('end', finish);
-    // FFmpeg killed mid-request: end the session with the whole boxes received so far.
+    req.pipe(target);
+    req.on('data', () => this.#onData(session));
     req.on('close', () => {
-      if (!req.complete) framer.end();
+      this.#open.delete(req);
+      // FFmpeg killed mid-request (or the bridge closed): cut off, the sink keeps the whole boxes.
+      if (!req.complete && !target.destroyed) target.destroy();
     });
     req.on('end', () => {
       if (!res.headersSent) res.writeHead(204).end();

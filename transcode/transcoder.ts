@@ -166,12 +166,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       const firstTrack = this.#tracks[0];
       if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
       if (sink.kind === 'stream') {
-        this.#bridge = await StreamSinkBridge.start(sink, this.#log, (info) => {
+        this.#bridge = await StreamSinkBridge.start(sink, this.#log, (session) => {
           const run = this.#run;
-          if (run?.session === info.session) {
-            run.advanced();
-          }
-          this.emit('box', info);
+          if (run?.session === session) run.advanced();
         });
       }
       if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);

@@ -25,10 +25,13 @@ export interface HttpCmafSink {
 
 /**
  * ... or a packager in the same process: `openTrack` is called once per track
- * and FFmpeg session; the stream receives whole top-level boxes (init segment,
- * then moof+mdat fragments) and is ended when the session ends. A new call for
- * the same track id is a new session (a discontinuity); `session` is the FFmpeg
- * session number, the same for every track of one run.
+ * and FFmpeg session; the stream receives FFmpeg's CMAF bytes as they come
+ * (init segment, then moof+mdat fragments, in any chunking; the sink frames
+ * them). It is `end()`ed when the session ends, and `destroy()`ed when it was
+ * cut off (FFmpeg died mid-write): the sink then keeps the whole boxes and drops
+ * the partial one. A new call for the same track id is a new session (a
+ * discontinuity); `session` is the FFmpeg session number, the same for every
+ * track of one run.
  */
 export interface StreamCmafSink {
   readonly kind: 'stream';
@@ -101,8 +104,6 @@ export type TranscoderEvents = {
   /** A restart is scheduled. */
   restart: [info: { attempt: number; delayMs: number; reason: string }];
   exit: [info: ExitInfo];
-  /** A whole CMAF box reached a stream sink (stream sinks only). */
-  box: [info: { trackId: string; session: number; type: string; size: number }];
   /**
    * FFmpeg reported a damaged picture (lost/reordered RTP); `keyframeRequested`
    * when this one led to a keyframe request (rate-limited), with the running totals.

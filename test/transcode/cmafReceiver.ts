@@ -31,13 +31,21 @@ export interface Session {
   defaultDuration: number;
   defaultFlags: number;
   fragments: Fragment[];
+  /** The stream ended: by its writer's end(), or cut off (destroy(), FFmpeg gone mid-write). */
   ended: boolean;
+  /** Bytes of a partial box dropped at a cut-off (whole boxes only ever count as fragments). */
+  cutOffBytes?: number;
   errors: string[];
 }
 
 class BoxParser {
   #buf: Buffer = Buffer.alloc(0);
   constructor(private readonly session: Session, private readonly onFragment: (f: Fragment) => void) {}
+
+  /** Bytes of a box not yet whole. */
+  get pendingBytes(): number {
+    return this.#buf.length;
+  }
 
   push(chunk: Buffer): void {
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
@@ -176,13 +184,15 @@ export class CmafReceiver extends EventEmitter {
       req.on('data', (c: Buffer) => writable.write(c));
       req.on('close', () => {
         this.#requests.delete(req);
-        writable.end();
+        // An aborted request (FFmpeg killed) is a cut-off, a complete one a clean end.
+        if (req.complete) writable.end();
+        else writable.destroy();
       });
       req.on('end', () => res.writeHead(204).end());
     });
   }
 
-  /** In-process sink: a new session per call. */
+  /** In-process sink: a new session per call. Takes bytes in any chunking, as the packager does. */
   openTrack(trackId: string): Writable {
     const session: Session = {
       trackId,
@@ -204,9 +214,19 @@ export class CmafReceiver extends EventEmitter {
         cb();
       },
       final: (cb) => {
+        if (parser.pendingBytes > 0) session.errors.push(`ended inside a box (${parser.pendingBytes} bytes pending)`);
         session.ended = true;
         this.emit('end', session);
         cb();
+      },
+      // Cut off by its writer: the partial box is dropped, the session ends.
+      destroy: (err, cb) => {
+        if (!session.ended) {
+          session.cutOffBytes = parser.pendingBytes;
+          session.ended = true;
+          this.emit('end', session);
+        }
+        cb(err);
       },
     });
   }

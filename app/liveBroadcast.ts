@@ -146,7 +146,7 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
           // One thumbnail per segment: the index-th shows media time index × segment.
           (session, index, jpeg) => {
             const b = this.#broadcast;
-            if (b && !b.ended) b.addThumbnail({ session, index, mediaMs: index * this.#deps.transcode.segmentDurationMs }, jpeg);
+            if (b && !b.ended) b.addThumbnail({ run: session, index, mediaMs: index * this.#deps.transcode.segmentDurationMs }, jpeg);
           },
         ),
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { BROADCAST_ID_PATTERN, InputError, InvalidStateError, TypedEmitter, type Logger } from '../common/index.ts';
 import { configuredTargetDuration, type PackagerConfig } from './config.ts';
-import type { SessionAnchor } from './segmenter.ts';
+import type { PeriodAnchor } from './segmenter.ts';
 import type { SourceSession } from './sourceSession.ts';
 import { Track } from './track.ts';
 import type { Part, Segment } from './types.ts';
@@ -10,7 +10,7 @@ import { deltaUpdate, serializeMediaPlaylist, serializeMultivariantPlaylist, typ
 import { serializeMpd, type Mpd } from './dash.ts';
 import { buildCaptionsPlaylist, buildMediaPlaylist } from './hlsMediaPlaylist.ts';
 import { buildMultivariantPlaylist } from './hlsMultivariant.ts';
-import { OffGridSessions, buildMpd } from './dashMpd.ts';
+import { OffGridPeriods, buildMpd } from './dashMpd.ts';
 import type { ManifestSource, ManifestTrack } from './manifestSource.ts';
 import { ThumbnailTrack } from './thumbnailTrack.ts';
 import { timelineChaptersVtt, type TimelineEvent } from './timeline.ts';
@@ -32,11 +32,11 @@ export interface BroadcastEvents {
   /** A caption cue was placed (see addCaption). */
   caption: [cue: Cue];
   /**
-   * Every track now takes its media from source session `source` (a transcoder
-   * run): the previous source feeds nothing, and its producer can stop. The one
+   * Every track now takes its media from transcoder run `run` (its source
+   * sessions): the previous source feeds nothing, and its producer can stop. The one
    * judge of make-before-break (the transcoder waits for this, not for its own count).
    */
-  sourceSwitched: [source: number];
+  sourceSwitched: [run: number];
   ended: [];
 }
 
@@ -67,17 +67,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   #ended = false;
   #endedAt: number | undefined;
   #version = 0;
-  /** The newest source announced by `sourceSwitched`. */
-  #switchedSource: number | undefined;
+  /** The newest run announced by `sourceSwitched`. */
+  #switchedRun: number | undefined;
   readonly #cache = new Map<string, { version: number; text: string; tag?: string; bytes?: Buffer }>();
   readonly #expected: readonly string[];
-  readonly #anchors = new Map<number, SessionAnchor>();
-  /** DASH availability: when each session's media really reaches us (see availabilityClock.ts). */
+  readonly #anchors = new Map<number, PeriodAnchor>();
+  /** DASH availability: when each period's media really reaches us (see availabilityClock.ts). */
   readonly #availability = new AvailabilityClock();
   #allSeen = false;
   readonly #startableTracks = new Set<string>();
   /** Sessions whose segments left the target grid: the live MPD gives them a SegmentTimeline (sticky). */
-  readonly #offGrid: OffGridSessions;
+  readonly #offGrid: OffGridPeriods;
   /** Speaker turns, hosts joining and leaving, layouts. */
   readonly #timeline = new BroadcastTimeline();
   readonly #thumbs: ThumbnailTrack;
@@ -93,7 +93,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
     this.#publisher = publisher;
     this.#expected = options.expectedTracks ?? [];
     this.#captions = config.captions.enabled ? new CaptionTrack(config.captions.language, config.captions.name) : undefined;
-    this.#offGrid = new OffGridSessions(logger);
+    this.#offGrid = new OffGridPeriods(logger);
     this.#thumbs = new ThumbnailTrack(config);
     this.onListenerError((event, err) => logger.error({ err, event }, 'broadcast listener threw'));
   }
@@ -150,17 +150,17 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * segment, then fragments) into the returned Writable. A new session for the
    * same trackId (e.g. after an FFmpeg restart) is a discontinuity.
    */
-  openTrack(trackId: string, source?: number): Writable {
+  openTrack(trackId: string, run?: number): Writable {
     if (this.#ended) throw new InvalidStateError(`openTrack() after end() [broadcast:${this.id}]`);
     if (!ID_PATTERN.test(trackId)) throw new TypeError(`invalid track id ${JSON.stringify(trackId)}`);
     if (trackId === names.captions) throw new TypeError(`track id ${trackId} is reserved for the captions rendition`);
     let track = this.#tracks.get(trackId);
     if (!track) {
-      const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }), (session, proposed) => {
-        // The tracks of one broadcast come from one source (one FFmpeg per session):
-        // they share its clock, so audio and video PROGRAM-DATE-TIMEs line up.
-        let a = this.#anchors.get(session);
-        if (!a) this.#anchors.set(session, (a = proposed));
+      const t = new Track(trackId, this.#config, this.#logger.child({ rendition: trackId }), (period, proposed) => {
+        // The tracks of one broadcast come from one source (one FFmpeg per run), and switch
+        // runs together: they share its clock, so audio and video PROGRAM-DATE-TIMEs line up.
+        let a = this.#anchors.get(period);
+        if (!a) this.#anchors.set(period, (a = proposed));
         return a;
       });
       track = t;
@@ -168,15 +168,15 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       t.on('init', (init) => {
         this.#bump();
         if (!this.#publisher) return;
-        this.#storeCaptionInit(init.session);
-        t.initUpload.set(init.session, 'pending');
-        this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.init(init.session)}`, init.bytes, mediaMeta(names.init(init.session), init.info.kind), (outcome) => {
-          t.initUpload.set(init.session, outcome);
+        this.#storeCaptionInit(init.period);
+        t.initUpload.set(init.period, 'pending');
+        this.#publisher.enqueueMedia(`${this.id}/${trackId}/${names.init(init.period)}`, init.bytes, mediaMeta(names.init(init.period), init.info.kind), (outcome) => {
+          t.initUpload.set(init.period, outcome);
           this.#publishManifests();
         });
       });
       t.on('part', (seg, part) => {
-        this.#availability.observe(seg.session, (part.start + part.duration) / seg.timescale, Date.now());
+        this.#availability.observe(seg.period, (part.start + part.duration) / seg.timescale, Date.now());
         this.#bump();
         this.emit('part', trackId, seg, part);
       });
@@ -198,8 +198,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       });
       t.on('ready', (session) => this.#switchIn(t, session));
     }
-    this.#logger.info({ rendition: trackId, source }, 'openTrack() [new source session]');
-    return track.openSession(source);
+    this.#logger.info({ rendition: trackId, run }, 'openTrack() [new source session]');
+    return track.openSession(run);
   }
 
   /**
@@ -210,39 +210,39 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * Until then the previous session keeps feeding them. A track that waits more
    * than two segment durations for the others switches alone: a source that
    * lost a track must not hold the rest back for good. A session without a
-   * source number (an HTTP push) switches in on its own.
+   * run number (an HTTP push) switches in on its own.
    */
   #switchIn(track: Track, session: SourceSession): void {
-    const source = session.source;
-    if (source === undefined) return track.activate(session);
+    const run = session.run;
+    if (run === undefined) return track.activate(session);
     const ids = new Set([...this.#expected, ...this.#tracks.keys()]);
-    // A track already on this source (it switched alone) does not hold the others back.
+    // A track already on this run (it switched alone) does not hold the others back.
     const group = [...ids].map((id) => {
       const t = this.#tracks.get(id);
-      const s = t?.readySession(source);
-      return t && s ? ([t, s] as const) : t?.activeSource === source ? null : undefined;
+      const s = t?.readySession(run);
+      return t && s ? ([t, s] as const) : t?.activeRun === run ? null : undefined;
     });
     if (group.every((g) => g !== undefined)) {
       for (const g of group) if (g) g[0].activate(g[1]);
-      return this.#announceSwitch(source, ids);
+      return this.#announceSwitch(run, ids);
     }
     if (session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {
       this.#logger.warn(
-        { rendition: track.id, source, heldMs: session.heldMs, waitingFor: [...ids].filter((_, i) => !group[i]) },
-        'source session switched in alone: other tracks have no media from it',
+        { rendition: track.id, run, heldMs: session.heldMs, waitingFor: [...ids].filter((_, i) => !group[i]) },
+        'source session switched in alone: other tracks have no media from its run',
       );
       track.activate(session);
-      this.#announceSwitch(source, ids);
+      this.#announceSwitch(run, ids);
     }
   }
 
-  /** Says `sourceSwitched` once every track (expected or open) is on `source`. */
-  #announceSwitch(source: number, ids: ReadonlySet<string>): void {
-    if (this.#switchedSource !== undefined && this.#switchedSource >= source) return;
-    if (![...ids].every((id) => this.#tracks.get(id)?.activeSource === source)) return;
-    this.#switchedSource = source;
-    this.#logger.debug({ source }, 'source session switched in on every track');
-    this.emit('sourceSwitched', source);
+  /** Says `sourceSwitched` once every track (expected or open) is on `run`. */
+  #announceSwitch(run: number, ids: ReadonlySet<string>): void {
+    if (this.#switchedRun !== undefined && this.#switchedRun >= run) return;
+    if (![...ids].every((id) => this.#tracks.get(id)?.activeRun === run)) return;
+    this.#switchedRun = run;
+    this.#logger.debug({ run }, 'run switched in on every track');
+    this.emit('sourceSwitched', run);
   }
 
   /** The timeline so far, in time order. */
@@ -267,12 +267,12 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
 
   /**
    * A thumbnail of the program (one per segment, from the transcoder):
-   * `index` in its source session, showing media time `mediaMs` of that
-   * session. Kept in memory while recent, stored as `thumbs/<name>` (media
+   * `index` of its transcoder run, showing media time `mediaMs` of that
+   * run. Kept in memory while recent, stored as `thumbs/<name>` (media
    * first, like segments), listed in `thumbnails.vtt`. InputError for bytes
    * that are not a JPEG or too large; a repeated name is ignored.
    */
-  addThumbnail(ref: { session: number; index: number; mediaMs: number }, jpeg: Buffer): void {
+  addThumbnail(ref: { run: number; index: number; mediaMs: number }, jpeg: Buffer): void {
     if (this.#ended) throw new InvalidStateError(`addThumbnail() after end() [broadcast:${this.id}]`);
     const name = this.#thumbs.add(ref, jpeg);
     if (name === undefined) return;
@@ -344,13 +344,13 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /** The captions' (DASH wvtt) init segment of a source session, stored with the first media init of it: early, before media can fill the queue. */
-  #storeCaptionInit(session: number): void {
+  #storeCaptionInit(period: number): void {
     const captions = this.#captions;
-    if (!captions || !this.#publisher || captions.initUploads.has(session)) return;
-    captions.initUploads.set(session, 'pending');
-    const name = names.init(session);
+    if (!captions || !this.#publisher || captions.initUploads.has(period)) return;
+    captions.initUploads.set(period, 'pending');
+    const name = names.init(period);
     this.#publisher.enqueueMedia(`${this.id}/${names.captions}/${name}`, captions.wvttInit(), mediaMeta(name, 'text'), (outcome) => {
-      captions.initUploads.set(session, outcome);
+      captions.initUploads.set(period, outcome);
       this.#publishManifests();
     });
   }
@@ -376,7 +376,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
    * segment has landed), else undefined. `name` as parsed by
    * `parseCaptionObjectName`; the playlist is `mediaPlaylistBytes('captions')`.
    */
-  captionFile(obj: { type: 'vtt-segment' | 'segment'; msn: number } | { type: 'vtt-part'; msn: number; index: number } | { type: 'init'; session: number }): Buffer | undefined {
+  captionFile(obj: { type: 'vtt-segment' | 'segment'; msn: number } | { type: 'vtt-part'; msn: number; index: number } | { type: 'init'; period: number }): Buffer | undefined {
     const captions = this.#captions;
     const ref = this.captionReference;
     if (!captions || !ref) return undefined;
@@ -392,7 +392,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       case 'segment':
         return captions.wvttSegment(ref, obj.msn);
       case 'init':
-        return ref.sessionStarts.has(obj.session) ? captions.wvttInit() : undefined;
+        return ref.periodStarts.has(obj.period) ? captions.wvttInit() : undefined;
     }
   }
 
@@ -579,8 +579,8 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
   }
 
   /**
-   * The MPD over the same segment objects (dashMpd.ts): one Period per source
-   * session, $Number$ = media sequence number.
+   * The MPD over the same segment objects (dashMpd.ts): one Period per discontinuity
+   * period, $Number$ = media sequence number.
    */
   mpd(now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
     return buildMpd(this.#source(), now, opts);
@@ -599,7 +599,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       captionReference: this.captionReference,
       expectedReady: () => this.#expectedReady(),
       startable: (track) => this.#startable(track),
-      availabilityZero: (session) => this.#availability.zeroMs(session),
+      availabilityZero: (period) => this.#availability.zeroMs(period),
       offGrid: this.#offGrid,
     };
   }

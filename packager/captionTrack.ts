@@ -15,7 +15,7 @@ import type { HlsSegment, MediaPlaylist } from './hls.ts';
 export interface CaptionReference {
   readonly current: Segment | undefined;
   segment(msn: number): Segment | undefined;
-  readonly sessionStarts: ReadonlyMap<number, { pdt: number }>;
+  readonly periodStarts: ReadonlyMap<number, { pdt: number }>;
 }
 
 /** The live captions playlist's least TARGETDURATION (see `playlist`). */
@@ -61,7 +61,7 @@ export class CaptionTrack {
   }
 
   #map(ref: CaptionReference, seg: Segment): VttTimeMap {
-    return { mediaSeconds: seg.start / seg.timescale, wallMs: seg.programDateTime, originMs: ref.sessionStarts.get(seg.session)?.pdt ?? seg.programDateTime };
+    return { mediaSeconds: seg.start / seg.timescale, wallMs: seg.programDateTime, originMs: ref.periodStarts.get(seg.period)?.pdt ?? seg.programDateTime };
   }
 
   /** The WebVTT segment `msn` (its reference segment complete), else undefined. */

@@ -1,6 +1,6 @@
 /**
  * The MPD model from a broadcast's state (manifestSource.ts): one Period per
- * source session, the LL-DASH live form (segments addressed by number) and the
+ * discontinuity period (the segments of one init segment), the LL-DASH live form (segments addressed by number) and the
  * stored and static forms (an exact SegmentTimeline), the timeline's
  * EventStreams and the captions' wvtt representation. A model only: dash.ts
  * serializes it.
@@ -15,7 +15,7 @@ import type { Segment } from './types.ts';
 import { WVTT_TIMESCALE, wvttTicks } from './wvtt.ts';
 
 /**
- * The MPD over the same segment objects: one Period per source session,
+ * The MPD over the same segment objects: one Period per discontinuity period,
  * SegmentTimeline of complete segments with $Number$ = media sequence number.
  */
 export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: boolean } = {}): Mpd | undefined {
@@ -24,17 +24,17 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
   const tracks = src.tracks.filter((t) => t.init && t.segments.some((s) => s.complete));
   if (tracks.length === 0) return undefined;
   /**
-   * Wall clock of a session's first segment: on the availability clock (when
+   * Wall clock of a period's first segment: on the availability clock (when
    * its media really reaches us), falling back to PROGRAM-DATE-TIME.
    */
-  const sessionWall = (session: number, anchor: { start: number; timescale: number; pdt: number }): number => {
-    const zero = src.availabilityZero(session);
+  const wallOf = (period: number, anchor: { start: number; timescale: number; pdt: number }): number => {
+    const zero = src.availabilityZero(period);
     return zero !== undefined ? Math.round(zero + (anchor.start / anchor.timescale) * 1000) : anchor.pdt;
   };
-  const firstSession = Math.min(...tracks.flatMap((t) => [...t.sessionStarts.keys()]));
-  const firstRef = tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(firstSession)) ?? tracks.find((t) => t.sessionStarts.has(firstSession))!;
-  const ast = sessionWall(firstSession, firstRef.sessionStarts.get(firstSession)!);
-  const sessions = new Set<number>();
+  const firstPeriod = Math.min(...tracks.flatMap((t) => [...t.periodStarts.keys()]));
+  const firstRef = tracks.find((t) => t.kind === 'video' && t.periodStarts.has(firstPeriod)) ?? tracks.find((t) => t.periodStarts.has(firstPeriod))!;
+  const ast = wallOf(firstPeriod, firstRef.periodStarts.get(firstPeriod)!);
+  const periodNumbers = new Set<number>();
   const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs);
   const pick = (t: ManifestTrack): Segment[] => {
     let done = t.segments.filter((s) => s.complete);
@@ -64,30 +64,30 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
    * session falls back to the timeline (with the costs above) for good.
    */
   const numbered = !opts.forStore && !src.ended;
-  for (const segs of picked.values()) for (const s of segs) sessions.add(s.session);
-  const sorted = [...sessions].sort((a, b) => a - b);
-  // Anchor of a session: the video (else first) track's first segment of it.
-  const anchorOf = (session: number) =>
-    (tracks.find((t) => t.kind === 'video' && t.sessionStarts.has(session)) ?? tracks.find((t) => t.sessionStarts.has(session))!).sessionStarts.get(session)!;
+  for (const segs of picked.values()) for (const s of segs) periodNumbers.add(s.period);
+  const sorted = [...periodNumbers].sort((a, b) => a - b);
+  // Anchor of a period: the video (else first) track's first segment of it.
+  const anchorOf = (period: number) =>
+    (tracks.find((t) => t.kind === 'video' && t.periodStarts.has(period)) ?? tracks.find((t) => t.periodStarts.has(period))!).periodStarts.get(period)!;
   const captionsRef = src.captionReference;
   const periods: DashPeriod[] = sorted
-    .map((session, index) => {
-      const anchor = anchorOf(session);
+    .map((period, index) => {
+      const anchor = anchorOf(period);
       const anchorSec = anchor.start / anchor.timescale;
-      const periodWall = sessionWall(session, anchor);
+      const periodWall = wallOf(period, anchor);
       const next = sorted[index + 1];
-      const events = timelineDashEvents(src.timeline, periodWall, next === undefined ? Infinity : sessionWall(next, anchorOf(next)));
+      const events = timelineDashEvents(src.timeline, periodWall, next === undefined ? Infinity : wallOf(next, anchorOf(next)));
       const sets: DashAdaptationSet[] = [];
       for (const kind of ['video', 'audio'] as const) {
         const reps = tracks
           .filter((t) => t.kind === kind)
-          .map((t) => ({ t, segs: picked.get(t.id)!.filter((s) => s.session === session) }))
+          .map((t) => ({ t, segs: picked.get(t.id)!.filter((s) => s.period === period) }))
           .filter((x) => x.segs.length > 0)
           .map(({ t, segs }) => {
             const info = t.init!.info;
             const ts = info.timescale;
             const targetTicks = Math.round((cfg.segmentTargetMs * ts) / 1000);
-            const byNumber = numbered && !src.offGrid.check(t.id, session, segs, targetTicks);
+            const byNumber = numbered && !src.offGrid.check(t.id, period, segs, targetTicks);
             return {
               id: t.id,
               bandwidth: Math.max(1, Math.round(t.bandwidth)),
@@ -96,12 +96,12 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
               ...(t.frameRate ? { frameRate: t.frameRate } : {}),
               ...(info.sampleRate ? { audioSamplingRate: info.sampleRate, channels: info.channels ?? 2 } : {}),
               timescale: ts,
-              initialization: `${t.id}/${names.init(session)}`,
+              initialization: `${t.id}/${names.init(period)}`,
               media: `${t.id}/seg-$Number$.m4s`,
               ...(byNumber
                 ? (() => {
-                    // Number-addressed: segment n of the session starts (n − first) segment targets after its first.
-                    const own = t.sessionStarts.get(session)!;
+                    // Number-addressed: segment n of the period starts (n − first) segment targets after its first.
+                    const own = t.periodStarts.get(period)!;
                     return { startNumber: own.msn, presentationTimeOffset: own.start, duration: targetTicks, timeline: [] };
                   })()
                 : {
@@ -115,10 +115,10 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
           sets.push({ id: kind === 'video' ? 0 : 1, contentType: kind, mimeType: kind === 'video' ? 'video/mp4' : 'audio/mp4', representations: reps });
         }
       }
-      const text = captionsRef && captionsRepresentation(src.captions, captionsRef, session, sets, opts.forStore === true);
+      const text = captionsRef && captionsRepresentation(src.captions, captionsRef, period, sets, opts.forStore === true);
       if (text) sets.push({ id: 2, contentType: 'text', mimeType: 'application/mp4', lang: src.captions!.language, role: 'subtitle', representations: [text] });
       return {
-        id: `p${session}`,
+        id: `p${period}`,
         start: Math.max(0, (periodWall - ast) / 1000),
         ...(events.size > 0 ? { eventStreams: [...events].map(([kind, list]) => ({ schemeIdUri: TIMELINE_SCHEME, value: TIMELINE_CLASSES[kind], events: list })) } : {}),
         adaptationSets: sets,
@@ -162,13 +162,13 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
  * the wvtt objects (the same numbers and times), or undefined. In a stored
  * MPD, only the segments whose caption uploads have settled.
  */
-function captionsRepresentation(captions: CaptionTrack | undefined, ref: ManifestTrack, session: number, sets: readonly DashAdaptationSet[], forStore: boolean): DashRepresentation | undefined {
+function captionsRepresentation(captions: CaptionTrack | undefined, ref: ManifestTrack, period: number, sets: readonly DashAdaptationSet[], forStore: boolean): DashRepresentation | undefined {
   const mirror = sets.flatMap((a) => a.representations).find((r) => r.id === ref.id);
   if (!captions || !mirror) return undefined;
   const ms = (ticks: number) => wvttTicks(ticks, mirror.timescale);
   let timeline = mirror.timeline.map((e) => ({ t: ms(e.t), d: ms(e.t + e.d) - ms(e.t) }));
   if (forStore) {
-    if (captions.initUploads.get(session) !== 'stored') return undefined;
+    if (captions.initUploads.get(period) !== 'stored') return undefined;
     const stop = timeline.findIndex((_, i) => {
       const up = captions.uploads.get(mirror.startNumber + i);
       return !up || up.wvtt === 'pending';
@@ -181,7 +181,7 @@ function captionsRepresentation(captions: CaptionTrack | undefined, ref: Manifes
     bandwidth: 1000,
     codecs: 'wvtt',
     timescale: WVTT_TIMESCALE,
-    initialization: `${names.captions}/${names.init(session)}`,
+    initialization: `${names.captions}/${names.init(period)}`,
     media: `${names.captions}/seg-$Number$.m4s`,
     startNumber: mirror.startNumber,
     presentationTimeOffset: ms(mirror.presentationTimeOffset),
@@ -191,11 +191,11 @@ function captionsRepresentation(captions: CaptionTrack | undefined, ref: Manifes
 }
 
 /**
- * The sessions, by track, whose segments have left the segment-target grid:
- * sticky, so once a session falls back to the SegmentTimeline it keeps it.
+ * The periods, by track, whose segments have left the segment-target grid:
+ * sticky, so once a period falls back to the SegmentTimeline it keeps it.
  * The first time is logged.
  */
-export class OffGridSessions {
+export class OffGridPeriods {
   readonly #keys = new Set<string>();
   readonly #logger: Logger;
 
@@ -203,19 +203,19 @@ export class OffGridSessions {
     this.#logger = logger;
   }
 
-  /** Whether the session is off the grid: it was already, or `segs` now are. */
-  check(trackId: string, session: number, segs: readonly Segment[], targetTicks: number): boolean {
-    const key = `${trackId}|${session}`;
+  /** Whether the period is off the grid: it was already, or `segs` now are. */
+  check(trackId: string, period: number, segs: readonly Segment[], targetTicks: number): boolean {
+    const key = `${trackId}|${period}`;
     if (this.#keys.has(key)) return true;
     if (!offGrid(segs, targetTicks)) return false;
     this.#keys.add(key);
-    this.#logger.warn({ rendition: trackId, session }, 'segments off the segment-target grid: the live MPD lists a SegmentTimeline for this track');
+    this.#logger.warn({ rendition: trackId, period }, 'segments off the segment-target grid: the live MPD lists a SegmentTimeline for this track');
     return true;
   }
 }
 
 /**
- * Whether a session's segments have left the segment-target grid that number
+ * Whether a period's segments have left the segment-target grid that number
  * addressing assumes: the end of the newest drifted more than half a target from
  * where whole targets after the first listed one put it. A constant offset (an
  * audio track cut on the absolute grid, a short first segment) is not drift.

@@ -54,7 +54,7 @@ export function buildMediaPlaylist(src: ManifestSource, track: ManifestTrack, op
       uri: names.segment(s.msn),
       duration: s.duration / s.timescale,
       discontinuity: s.discontinuity,
-      mapUri: names.init(s.session),
+      mapUri: names.init(s.period),
       programDateTime: s.programDateTime,
       complete: s.complete,
       ...(opts.forStore && (s.upload === 'dropped' || s.upload === 'failed') ? { gap: true } : {}),

@@ -14,7 +14,7 @@ import type { Segment } from './types.ts';
 
 /** What the builders read of a track (a Track is one). */
 export type ManifestTrack = Readonly<
-  Pick<Track, 'id' | 'init' | 'kind' | 'current' | 'segments' | 'targetDuration' | 'failure' | 'bandwidth' | 'averageBitrate' | 'frameRate' | 'sessionStarts' | 'initUpload' | 'playlistStored'>
+  Pick<Track, 'id' | 'init' | 'kind' | 'current' | 'segments' | 'targetDuration' | 'failure' | 'bandwidth' | 'averageBitrate' | 'frameRate' | 'periodStarts' | 'initUpload' | 'playlistStored'>
 > & { readonly segmenter: Pick<Segmenter, 'nextPartStartsSegment'> };
 
 export interface ManifestSource {
@@ -35,10 +35,10 @@ export interface ManifestSource {
   expectedReady(): boolean;
   /** Whether a track has enough complete media to be started on (latched): until then no playlist of it. */
   startable(track: ManifestTrack): boolean;
-  /** The availability clock's zero of a session, ms (availabilityClock.ts), if it has one. */
-  availabilityZero(session: number): number | undefined;
-  /** The sessions whose segments left the target grid (dashMpd.ts `OffGridSessions`): the one thing a build records. */
-  readonly offGrid: { check(trackId: string, session: number, segs: readonly Segment[], targetTicks: number): boolean };
+  /** The availability clock's zero of a period, ms (availabilityClock.ts), if it has one. */
+  availabilityZero(period: number): number | undefined;
+  /** The periods whose segments left the target grid (dashMpd.ts `OffGridPeriods`): the one thing a build records. */
+  readonly offGrid: { check(trackId: string, period: number, segs: readonly Segment[], targetTicks: number): boolean };
 }
 
 /**
@@ -49,7 +49,7 @@ export interface ManifestSource {
 export function storedPrefix(track: ManifestTrack, list: Segment[]): Segment[] {
   const out: Segment[] = [];
   for (const s of list) {
-    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.session) !== 'stored') break;
+    if (s.upload === undefined || s.upload === 'pending' || track.initUpload.get(s.period) !== 'stored') break;
     out.push(s);
   }
   return out;

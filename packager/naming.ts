@@ -20,13 +20,13 @@ export const names = {
   vttSegment: (msn: number) => `seg-${msn}.vtt`,
   vttPart: (msn: number, index: number) => `part-${msn}.${index}.vtt`,
   playlist: 'index.m3u8',
-  init: (session: number) => `init-${session}.mp4`,
+  init: (period: number) => `init-${period}.mp4`,
   segment: (msn: number) => `seg-${msn}.m4s`,
   part: (msn: number, index: number) => `part-${msn}.${index}.m4s`,
 };
 
 export type ObjectName =
-  | { type: 'init'; session: number }
+  | { type: 'init'; period: number }
   | { type: 'segment'; msn: number }
   | { type: 'part'; msn: number; index: number }
   | { type: 'playlist' };
@@ -39,7 +39,7 @@ export type CaptionObjectName =
   | { type: 'vtt-segment'; msn: number }
   | { type: 'vtt-part'; msn: number; index: number }
   /** DASH: the wvtt init segment of a source session and the wvtt segments. */
-  | { type: 'init'; session: number }
+  | { type: 'init'; period: number }
   | { type: 'segment'; msn: number };
 
 /** Parses an object name under `captions/`; undefined for anything we never produce. */
@@ -55,7 +55,7 @@ export function parseCaptionObjectName(name: string): CaptionObjectName | undefi
 export function parseTrackObjectName(name: string): ObjectName | undefined {
   let m: RegExpExecArray | null;
   if (name === names.playlist) return { type: 'playlist' };
-  if ((m = /^init-(\d{1,9})\.mp4$/.exec(name))) return { type: 'init', session: Number(m[1]) };
+  if ((m = /^init-(\d{1,9})\.mp4$/.exec(name))) return { type: 'init', period: Number(m[1]) };
   if ((m = /^seg-(\d{1,12})\.m4s$/.exec(name))) return { type: 'segment', msn: Number(m[1]) };
   if ((m = /^part-(\d{1,12})\.(\d{1,4})\.m4s$/.exec(name))) return { type: 'part', msn: Number(m[1]), index: Number(m[2]) };
   return undefined;

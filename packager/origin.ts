@@ -171,7 +171,7 @@ export function createOriginRouter(packager: Packager, store: ObjectStore | unde
     const meta = mediaMeta(name, kind);
     switch (obj.type) {
       case 'init': {
-        const init = track.inits.get(obj.session);
+        const init = track.inits.get(obj.period);
         return init ? send(req, res, init.bytes, meta.contentType, meta.cacheControl) : fromStore(req, res, key);
       }
       case 'part': {

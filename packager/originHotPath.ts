@@ -128,7 +128,7 @@ export function createOriginHotPath(packager: Packager, opts: OriginHotPathOptio
     const meta = mediaMeta(name, track.kind);
     switch (obj.type) {
       case 'init': {
-        const init = track.inits.get(obj.session);
+        const init = track.inits.get(obj.period);
         if (!init) return false;
         opts.onTake?.(req, res, 'init', id);
         writeWhole(req, res, init.bytes, meta.contentType, meta.cacheControl, true);

@@ -3,10 +3,10 @@ import type { FragmentInfo, InitInfo } from './cmaf.ts';
 import type { InitSegment, Part, Segment } from './types.ts';
 
 export interface SegmenterEvents {
-  /** A new init segment (a new source session) took effect. */
+  /** A new init segment (a new period: a new source session, or a timestamp jump) took effect. */
   init: [init: InitSegment];
   /** The next segment starts a discontinuity (restart or timestamp jump). */
-  discontinuity: [session: number, reason: 'restart' | 'timestamp-jump'];
+  discontinuity: [period: number, reason: 'restart' | 'timestamp-jump'];
   /** A part landed (in a new or growing segment). */
   part: [segment: Segment, part: Part];
   /** A segment is complete: no more parts will be added. */
@@ -17,16 +17,16 @@ export interface SegmenterOptions {
   segmentTargetMs: number;
   maxTimestampGapMs: number;
   /**
-   * The wall-clock anchor of a source session, shared by the tracks of one
-   * source: the first track to call it for a session sets it, the others get the
+   * The wall-clock anchor of a period, shared by the tracks of one
+   * source: the first track to call it for a period sets it, the others get the
    * same one, so their PROGRAM-DATE-TIMEs agree (a player aligns audio and video
    * by them). Without it each track anchors on its own first fragment.
    */
-  anchor?: (session: number, proposed: SessionAnchor) => SessionAnchor;
+  anchor?: (period: number, proposed: PeriodAnchor) => PeriodAnchor;
 }
 
-/** Wall clock (ms) at a media time (s) of a source session. */
-export interface SessionAnchor {
+/** Wall clock (ms) at a media time (s) of a period. */
+export interface PeriodAnchor {
   wallMs: number;
   mediaSeconds: number;
 }
@@ -43,38 +43,38 @@ export interface SessionAnchor {
 export class Segmenter extends TypedEmitter<SegmenterEvents> {
   readonly #opts: SegmenterOptions;
   #init: InitSegment | undefined;
-  #session = -1;
+  #period = -1;
   #pendingDiscontinuity = false;
   #nextMsn = 0;
   #dsn = 0;
   #current: Segment | undefined;
   #expectedTime: number | undefined;
-  /** Wall clock ↔ media time anchor of the session, for PROGRAM-DATE-TIME. */
-  #anchor: SessionAnchor | undefined;
+  /** Wall clock ↔ media time anchor of the period, for PROGRAM-DATE-TIME. */
+  #anchor: PeriodAnchor | undefined;
 
   constructor(opts: SegmenterOptions) {
     super();
     this.#opts = opts;
   }
 
-  get session(): number {
-    return this.#session;
+  get period(): number {
+    return this.#period;
   }
 
   get init(): InitSegment | undefined {
     return this.#init;
   }
 
-  /** A new init segment: a new source session (a discontinuity unless it is the first). */
+  /** A new init segment: a new period (a discontinuity unless it is the first). */
   onInit(info: InitInfo, bytes: Buffer): void {
     this.#closeCurrent();
-    this.#session++;
-    this.#init = { session: this.#session, info, bytes };
+    this.#period++;
+    this.#init = { period: this.#period, info, bytes };
     this.#expectedTime = undefined;
     this.#anchor = undefined;
     if (this.#nextMsn > 0) {
       this.#pendingDiscontinuity = true;
-      this.emit('discontinuity', this.#session, 'restart');
+      this.emit('discontinuity', this.#period, 'restart');
     }
     this.emit('init', this.#init);
   }
@@ -88,11 +88,11 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
       if (gap < -ts / 100 || gap > (this.#opts.maxTimestampGapMs * ts) / 1000) {
         // Same init, but time jumped: a discontinuity under a new sequence number.
         this.#closeCurrent();
-        this.#session++;
-        this.#init = { ...init, session: this.#session };
+        this.#period++;
+        this.#init = { ...init, period: this.#period };
         this.#anchor = undefined;
         this.#pendingDiscontinuity = true;
-        this.emit('discontinuity', this.#session, 'timestamp-jump');
+        this.emit('discontinuity', this.#period, 'timestamp-jump');
         this.emit('init', this.#init);
       }
     }
@@ -100,7 +100,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
     if (!this.#anchor) {
       // The fragment just completed, so its first sample was captured one duration ago.
       const proposed = { wallMs: now - (frag.duration * 1000) / ts, mediaSeconds: frag.decodeTime / ts };
-      this.#anchor = this.#opts.anchor ? this.#opts.anchor(this.#session, proposed) : proposed;
+      this.#anchor = this.#opts.anchor ? this.#opts.anchor(this.#period, proposed) : proposed;
     }
 
     const segTicks = (this.#opts.segmentTargetMs * ts) / 1000;
@@ -121,7 +121,7 @@ export class Segmenter extends TypedEmitter<SegmenterEvents> {
     if (!seg) {
       seg = {
         msn: this.#nextMsn++,
-        session: this.#session,
+        period: this.#period,
         discontinuity: this.#pendingDiscontinuity,
         discontinuitySequence: this.#pendingDiscontinuity ? ++this.#dsn : this.#dsn,
         start: frag.decodeTime,

@@ -14,8 +14,8 @@ export type SessionEvent =
  * discontinuity and no gap.
  */
 export class SourceSession {
-  /** The source's own session number (the transcoder's), shared by the tracks of one FFmpeg run. */
-  readonly source: number | undefined;
+  /** The transcoder run it comes from, shared by the tracks of one FFmpeg run (none for an HTTP push). */
+  readonly run: number | undefined;
   /** Opening order within the track. */
   readonly seq: number;
   state: 'pending' | 'active' | 'superseded' = 'pending';
@@ -26,8 +26,8 @@ export class SourceSession {
   /** Arrival of the first held fragment (ms since the epoch). */
   #readySince: number | undefined;
 
-  constructor(source: number | undefined, seq: number) {
-    this.source = source;
+  constructor(run: number | undefined, seq: number) {
+    this.run = run;
     this.seq = seq;
   }
 

@@ -7,11 +7,11 @@
 import { InputError } from '../common/index.ts';
 import type { PackagerConfig } from './config.ts';
 import { names } from './naming.ts';
-import { isJpeg, thumbnailFor, thumbnailName, thumbnailsBySession, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
+import { isJpeg, thumbnailFor, thumbnailName, thumbnailsByRun, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from './thumbnails.ts';
 import type { Track } from './track.ts';
 
 /** What the thumbnails read of a media track (a Track is one). */
-export type ThumbnailSource = Readonly<Pick<Track, 'kind' | 'segments' | 'sourceOfSession'>>;
+export type ThumbnailSource = Readonly<Pick<Track, 'kind' | 'segments' | 'runOfPeriod'>>;
 
 export class ThumbnailTrack {
   readonly #refs: ThumbnailRef[] = [];
@@ -27,20 +27,20 @@ export class ThumbnailTrack {
   }
 
   /**
-   * Adds a thumbnail: `index` in its source session, showing media time
-   * `mediaMs` of that session. Returns its name, or undefined for a name
+   * Adds a thumbnail: `index` of its transcoder run, showing media time
+   * `mediaMs` of that run. Returns its name, or undefined for a name
    * already there (ignored). TypeError for a malformed ref, InputError for
    * bytes that are not a JPEG or too large.
    */
-  add(ref: { session: number; index: number; mediaMs: number }, jpeg: Buffer): string | undefined {
-    if (!Number.isInteger(ref.session) || ref.session < 0 || !Number.isInteger(ref.index) || ref.index < 0 || !(ref.mediaMs >= 0)) {
+  add(ref: { run: number; index: number; mediaMs: number }, jpeg: Buffer): string | undefined {
+    if (!Number.isInteger(ref.run) || ref.run < 0 || !Number.isInteger(ref.index) || ref.index < 0 || !(ref.mediaMs >= 0)) {
       throw new TypeError(`invalid thumbnail ${JSON.stringify(ref)}`);
     }
-    if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.session}/${ref.index} is not a JPEG of at most 1 MiB`);
-    const name = thumbnailName(ref.session, ref.index);
+    if (!isJpeg(jpeg) || jpeg.length > 1024 * 1024) throw new InputError('bad-thumbnail', `thumbnail ${ref.run}/${ref.index} is not a JPEG of at most 1 MiB`);
+    const name = thumbnailName(ref.run, ref.index);
     if (this.#names.has(name)) return undefined;
     this.#names.add(name);
-    this.#refs.push({ session: ref.session, mediaMs: ref.mediaMs, name });
+    this.#refs.push({ run: ref.run, mediaMs: ref.mediaMs, name });
     this.#bytes.set(name, jpeg);
     // The recent ones only (Map order is arrival order).
     for (const old of this.#bytes.keys()) {
@@ -75,9 +75,9 @@ export class ThumbnailTrack {
   poster(tracks: readonly ThumbnailSource[]): string | undefined {
     const segs = this.#segments(tracks);
     if (!segs) return undefined;
-    const bySession = thumbnailsBySession(this.#refs);
+    const byRun = thumbnailsByRun(this.#refs);
     for (const s of segs.slice(0, 3).reverse()) {
-      const hit = thumbnailFor(s, bySession);
+      const hit = thumbnailFor(s, byRun);
       if (hit) return hit.name;
     }
     return this.#refs.at(-1)!.name;
@@ -91,6 +91,6 @@ export class ThumbnailTrack {
   #segments(tracks: readonly ThumbnailSource[]): ThumbnailSegment[] | undefined {
     const track = tracks.find((t) => t.kind === 'video' && t.segments.some((s) => s.complete));
     if (!track || this.#refs.length === 0) return undefined;
-    return track.segments.filter((s) => s.complete).map((s) => ({ session: track.sourceOfSession.get(s.session) ?? -1, start: s.start, duration: s.duration, timescale: s.timescale }));
+    return track.segments.filter((s) => s.complete).map((s) => ({ run: track.runOfPeriod.get(s.period) ?? -1, start: s.start, duration: s.duration, timescale: s.timescale }));
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Thumbnails of a broadcast: one JPEG per segment from the transcoder, named
- * `thumb-<session>-<index>.jpg` (stable from arrival: no segment lookup
+ * `thumb-<run>-<index>.jpg` (stable from arrival: no segment lookup
  * needed to store them), and the WebVTT thumbnails track players' seek bars
  * read (`thumbnails.vtt`: a cue per segment on the playlist's timeline, the
  * cue text the image's URL relative to the track, as JW Player, video.js
@@ -10,26 +10,26 @@ import { vttTime } from './timeline.ts';
 
 /** A thumbnail as the broadcast indexes it (the bytes are kept apart, for the recent ones only). */
 export interface ThumbnailRef {
-  readonly session: number;
-  /** Media time of the picture, ms, on the session's timeline (index × segment duration). */
+  readonly run: number;
+  /** Media time of the picture, ms, on the run's timeline (index × segment duration). */
   readonly mediaMs: number;
   readonly name: string;
 }
 
 /** A segment as the thumbnails track needs it. */
 export interface ThumbnailSegment {
-  readonly session: number;
+  readonly run: number;
   readonly start: number;
   readonly duration: number;
   readonly timescale: number;
 }
 
-export const thumbnailName = (session: number, index: number): string => `thumb-${session}-${index}.jpg`;
+export const thumbnailName = (run: number, index: number): string => `thumb-${run}-${index}.jpg`;
 
-/** `thumb-<session>-<index>.jpg` → its parts; undefined for any other name. */
-export function parseThumbnailName(name: string): { session: number; index: number } | undefined {
+/** `thumb-<run>-<index>.jpg` → its parts; undefined for any other name. */
+export function parseThumbnailName(name: string): { run: number; index: number } | undefined {
   const m = /^thumb-(\d{1,9})-(\d{1,9})\.jpg$/.exec(name);
-  return m ? { session: Number(m[1]), index: Number(m[2]) } : undefined;
+  return m ? { run: Number(m[1]), index: Number(m[2]) } : undefined;
 }
 
 /** Whether the bytes are a JPEG (SOI and a marker), the only thing stored under a thumbnail's name. */
@@ -37,25 +37,25 @@ export function isJpeg(bytes: Buffer): boolean {
   return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
-/** Thumbnails by source session, each list in media-time order: what thumbnailFor searches. */
-export function thumbnailsBySession(thumbs: readonly ThumbnailRef[]): Map<number, ThumbnailRef[]> {
-  const bySession = new Map<number, ThumbnailRef[]>();
+/** Thumbnails by transcoder run, each list in media-time order: what thumbnailFor searches. */
+export function thumbnailsByRun(thumbs: readonly ThumbnailRef[]): Map<number, ThumbnailRef[]> {
+  const byRun = new Map<number, ThumbnailRef[]>();
   for (const t of thumbs) {
-    const list = bySession.get(t.session);
+    const list = byRun.get(t.run);
     if (list) list.push(t);
-    else bySession.set(t.session, [t]);
+    else byRun.set(t.run, [t]);
   }
-  for (const list of bySession.values()) list.sort((a, b) => a.mediaMs - b.mediaMs);
-  return bySession;
+  for (const list of byRun.values()) list.sort((a, b) => a.mediaMs - b.mediaMs);
+  return byRun;
 }
 
 /**
- * The thumbnail of a segment: the first of its session whose picture falls in
+ * The thumbnail of a segment: the first of its run whose picture falls in
  * it, else none (that segment's cue is left out). A binary search: a day's
  * recording has tens of thousands of both.
  */
-export function thumbnailFor(seg: ThumbnailSegment, bySession: ReadonlyMap<number, readonly ThumbnailRef[]>): ThumbnailRef | undefined {
-  const list = bySession.get(seg.session);
+export function thumbnailFor(seg: ThumbnailSegment, byRun: ReadonlyMap<number, readonly ThumbnailRef[]>): ThumbnailRef | undefined {
+  const list = byRun.get(seg.run);
   if (!list) return undefined;
   // The encoder and the muxer may put the picture a few ms before the keyframe's timestamp.
   const from = (seg.start / seg.timescale) * 1000 - 50;
@@ -77,12 +77,12 @@ export function thumbnailFor(seg: ThumbnailSegment, bySession: ReadonlyMap<numbe
  * which is where a player's seek bar has it, across discontinuities too).
  */
 export function thumbnailsVtt(segments: readonly ThumbnailSegment[], thumbs: readonly ThumbnailRef[], prefix = 'thumbs/'): string {
-  const bySession = thumbnailsBySession(thumbs);
+  const byRun = thumbnailsByRun(thumbs);
   const out = ['WEBVTT', ''];
   let at = 0;
   for (const s of segments) {
     const ms = (s.duration / s.timescale) * 1000;
-    const t = thumbnailFor(s, bySession);
+    const t = thumbnailFor(s, byRun);
     if (t) out.push(`${vttTime(at)} --> ${vttTime(at + ms)}`, `${prefix}${t.name}`, '');
     at += ms;
   }

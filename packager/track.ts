@@ -32,12 +32,12 @@ export class Track extends TypedEmitter<TrackEvents> {
   readonly inits = new Map<number, InitSegment>();
   /** Segment metadata, oldest first (bounded by maxRetainedSegments); bytes only for the live window. */
   readonly segments: Segment[] = [];
-  /** The source (transcoder run) behind each segmenter session: what the source's thumbnails are numbered by. */
-  readonly sourceOfSession = new Map<number, number>();
-  /** First segment (start, PDT) of each session: anchors DASH periods. */
-  readonly sessionStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
+  /** The transcoder run behind each period: what the run's thumbnails are numbered by. */
+  readonly runOfPeriod = new Map<number, number>();
+  /** First segment (start, PDT) of each period: anchors DASH Periods. */
+  readonly periodStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
   failure: Error | undefined;
-  /** Upload state of each session's init segment (with a store). */
+  /** Upload state of each period's init segment (with a store). */
   readonly initUpload = new Map<number, 'pending' | 'stored' | 'dropped' | 'failed'>();
   /** Whether this track's media playlist has been written to the store (the stored multivariant playlist names only those). */
   playlistStored = false;
@@ -68,18 +68,18 @@ export class Track extends TypedEmitter<TrackEvents> {
     });
     this.segmenter.onListenerError((event, err) => logger.error({ err, event }, 'segmenter listener threw'));
     this.segmenter.on('init', (init) => {
-      this.inits.set(init.session, init);
-      const source = this.#active?.source;
-      if (source !== undefined) this.sourceOfSession.set(init.session, source);
+      this.inits.set(init.period, init);
+      const run = this.#active?.run;
+      if (run !== undefined) this.runOfPeriod.set(init.period, run);
       this.emit('init', init);
     });
     this.segmenter.on('part', (seg, part) => {
       if (part.index === 0) {
         this.segments.push(seg);
-        if (!this.sessionStarts.has(seg.session)) {
-          this.sessionStarts.set(seg.session, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime, msn: seg.msn });
+        if (!this.periodStarts.has(seg.period)) {
+          this.periodStarts.set(seg.period, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime, msn: seg.msn });
           // Where each track's session starts, in its media time and in the playlist: what a player aligns at a discontinuity.
-          this.#logger.info({ session: seg.session, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a source session');
+          this.#logger.info({ period: seg.period, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a period');
         }
         this.#trim();
       }
@@ -183,14 +183,14 @@ export class Track extends TypedEmitter<TrackEvents> {
   /**
    * A new source session: returns the Writable the CMAF bytes go into, in any
    * chunking. It is held until it has a fragment and is switched in (see
-   * `activate`); `source` names the source's session so the broadcast can switch
+   * `activate`); `run` names the transcoder run so the broadcast can switch
    * its tracks together. The writer `end()`s it when the stream ends (a partial
    * box then is bad input) or `destroy()`s it when the stream was cut off (the
    * partial box is dropped and the session ends with what was whole).
    */
-  openSession(source?: number): Writable {
+  openSession(run?: number): Writable {
     if (this.#stopped) throw new InvalidStateError(`track ${this.id} is closed`);
-    const session = new SourceSession(source, this.#seq++);
+    const session = new SourceSession(run, this.#seq++);
     this.#sessions.push(session);
     const reader = new CmafReader({ maxBoxBytes: this.#config.maxBoxBytes });
     let failed = false;
@@ -198,7 +198,7 @@ export class Track extends TypedEmitter<TrackEvents> {
       const error = err instanceof Error ? err : new Error(String(err));
       if (!failed) {
         failed = true;
-        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code, source }, 'track failed: bad CMAF input');
+        this.#logger.error({ err: errorMessage(error), code: (error as InputError).code, run }, 'track failed: bad CMAF input');
         // A bad new session is dropped and the one it would have replaced goes on; the track
         // fails only when nothing else feeds it. The write's error tells the writer either way.
         const active = this.#active;
@@ -240,7 +240,7 @@ export class Track extends TypedEmitter<TrackEvents> {
       destroy: (err, cb) => {
         if (!failed && !session.ended && session.state !== 'superseded') {
           const droppedBytes = reader.discardPartial();
-          this.#logger.info({ source, droppedBytes, reason: err ? errorMessage(err) : undefined }, 'source session cut off by its writer');
+          this.#logger.info({ run, droppedBytes, reason: err ? errorMessage(err) : undefined }, 'source session cut off by its writer');
           session.ended = true;
           this.#onEnded(session);
         }
@@ -251,14 +251,14 @@ export class Track extends TypedEmitter<TrackEvents> {
     return writable;
   }
 
-  /** The pending session of `source` that has media, if there is one. */
-  readySession(source: number): SourceSession | undefined {
-    return this.#sessions.find((s) => s.source === source && s.ready);
+  /** The pending session of `run` that has media, if there is one. */
+  readySession(run: number): SourceSession | undefined {
+    return this.#sessions.find((s) => s.run === run && s.ready);
   }
 
-  /** The source number of the session feeding the track. */
-  get activeSource(): number | undefined {
-    return this.#active?.source;
+  /** The run of the session feeding the track. */
+  get activeRun(): number | undefined {
+    return this.#active?.run;
   }
 
   get #active(): SourceSession | undefined {
@@ -273,7 +273,7 @@ export class Track extends TypedEmitter<TrackEvents> {
     if (session.state !== 'pending' || this.#stopped) return;
     for (const s of [...this.#sessions]) {
       if (s.seq >= session.seq) continue;
-      if (s.state === 'active') this.#logger.info({ source: s.source, next: session.source }, 'source session superseded by a newer one');
+      if (s.state === 'active') this.#logger.info({ run: s.run, next: session.run }, 'source session superseded by a newer one');
       this.#drop(s);
     }
     session.state = 'active';
@@ -347,8 +347,8 @@ export class Track extends TypedEmitter<TrackEvents> {
     for (let i = this.segments.length - 2; i >= 0; i--) {
       const s = this.segments[i]!;
       if (s.bytes === undefined && s.parts.length === 0) break;
-      if (s.session === cur.session && cur.start - s.start < windowTicks) continue;
-      if (s.session !== cur.session && this.segments.length - i < (this.#config.liveWindowMs / this.#config.segmentTargetMs) * 2) continue;
+      if (s.period === cur.period && cur.start - s.start < windowTicks) continue;
+      if (s.period !== cur.period && this.segments.length - i < (this.#config.liveWindowMs / this.#config.segmentTargetMs) * 2) continue;
       s.bytes = undefined;
       s.parts.length = 0;
     }

@@ -19,7 +19,7 @@ export interface Part {
 export interface Segment {
   readonly msn: number;
   /** Discontinuity sequence number (source session) this segment belongs to. */
-  readonly session: number;
+  readonly period: number;
   /** First segment after a source restart or a timestamp jump. */
   readonly discontinuity: boolean;
   /**
@@ -44,7 +44,7 @@ export interface Segment {
 
 /** One source session's init segment. */
 export interface InitSegment {
-  readonly session: number;
+  readonly period: number;
   readonly info: InitInfo;
   readonly bytes: Buffer;
 }

@@ -35,8 +35,8 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
   const bid = broadcastIdOf(app, 'restart');
   const broadcast = app.packager.getBroadcast(bid)!;
   const resumed = new Promise<number>((resolve) => {
-    const onPart = (trackId: string, segment: { session: number }) => {
-      if (trackId === 'video-360p' && segment.session > 0) {
+    const onPart = (trackId: string, segment: { period: number }) => {
+      if (trackId === 'video-360p' && segment.period > 0) {
         broadcast.off('part', onPart);
         resolve(Date.now());
       }

@@ -196,7 +196,7 @@ test('an FFmpeg restart on the same tracks is a discontinuity, then end() gives 
   const b = h.packager.getBroadcast(B)!;
   const lastBefore = b.track('video-360p')!.current!.msn;
   run = pushInProcess(h.packager, B, 3);
-  await until(h.packager, B, () => b.tracks.every((t) => t.current!.session === 1 && t.current!.msn >= lastBefore + 2), 10_000, 'second session');
+  await until(h.packager, B, () => b.tracks.every((t) => t.current!.period === 1 && t.current!.msn >= lastBefore + 2), 10_000, 'second session');
   const text = (await get(`${h.base}/live/${B}/video-360p/index.m3u8`)).text;
   assert.match(text, /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1.mp4"\n/);
   const m = readM3u8(text) as any;

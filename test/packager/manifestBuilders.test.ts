@@ -10,7 +10,7 @@ import { silentLogger } from '../../common/index.ts';
 import { parsePackagerConfig } from '../../packager/config.ts';
 import { buildMediaPlaylist } from '../../packager/hlsMediaPlaylist.ts';
 import { buildMultivariantPlaylist } from '../../packager/hlsMultivariant.ts';
-import { OffGridSessions, buildMpd } from '../../packager/dashMpd.ts';
+import { OffGridPeriods, buildMpd } from '../../packager/dashMpd.ts';
 import { CaptionTrack } from '../../packager/captionTrack.ts';
 import type { ManifestSource, ManifestTrack } from '../../packager/manifestSource.ts';
 import type { Segment } from '../../packager/types.ts';
@@ -20,17 +20,17 @@ const T0 = Date.UTC(2026, 11, 6, 18, 0, 0);
 const CONFIG = parsePackagerConfig({});
 
 /** A segment of `parts` 200 ms parts (or `durS` seconds) starting `startS` into the media, its PDT on the same clock. */
-function seg(kind: SyntheticTrack, msn: number, o: { startS?: number; durS?: number; parts?: number; complete?: boolean; session?: number; upload?: Segment['upload'] } = {}): Segment {
+function seg(kind: SyntheticTrack, msn: number, o: { startS?: number; durS?: number; parts?: number; complete?: boolean; period?: number; upload?: Segment['upload'] } = {}): Segment {
   const ts = kind.timescale;
   const startS = o.startS ?? msn;
   const parts = o.parts ?? 5;
   const durS = o.durS ?? parts * 0.2;
-  const session = o.session ?? 0;
+  const period = o.period ?? 0;
   return {
     msn,
-    session,
+    period,
     discontinuity: false,
-    discontinuitySequence: session,
+    discontinuitySequence: period,
     start: Math.round(startS * ts),
     duration: Math.round(durS * ts),
     timescale: ts,
@@ -44,11 +44,11 @@ function seg(kind: SyntheticTrack, msn: number, o: { startS?: number; durS?: num
 }
 
 function track(id: string, kind: SyntheticTrack, segments: Segment[], { hintNextSegment = false, ...o }: Partial<ManifestTrack> & { hintNextSegment?: boolean } = {}): ManifestTrack {
-  const sessionStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
-  for (const s of segments) if (!sessionStarts.has(s.session)) sessionStarts.set(s.session, { start: s.start, timescale: s.timescale, pdt: s.programDateTime, msn: s.msn });
+  const periodStarts = new Map<number, { start: number; timescale: number; pdt: number; msn: number }>();
+  for (const s of segments) if (!periodStarts.has(s.period)) periodStarts.set(s.period, { start: s.start, timescale: s.timescale, pdt: s.programDateTime, msn: s.msn });
   return {
     id,
-    init: { session: 0, info: initInfo(kind), bytes: Buffer.alloc(0) },
+    init: { period: 0, info: initInfo(kind), bytes: Buffer.alloc(0) },
     kind: kind.kind,
     current: segments.at(-1),
     segments,
@@ -57,7 +57,7 @@ function track(id: string, kind: SyntheticTrack, segments: Segment[], { hintNext
     bandwidth: kind === VIDEO ? 800_000 : 64_000,
     averageBitrate: kind === VIDEO ? 700_000 : 64_000,
     frameRate: kind === VIDEO ? 30 : undefined,
-    sessionStarts,
+    periodStarts: periodStarts,
     initUpload: new Map([[0, 'stored']]),
     playlistStored: true,
     segmenter: { nextPartStartsSegment: () => hintNextSegment },
@@ -78,7 +78,7 @@ function source(tracks: ManifestTrack[], o: Partial<ManifestSource> = {}): Manif
     expectedReady: () => true,
     startable: () => true,
     availabilityZero: () => undefined,
-    offGrid: new OffGridSessions(silentLogger()),
+    offGrid: new OffGridPeriods(silentLogger()),
     ...o,
   };
 }
@@ -170,10 +170,10 @@ test('multivariant playlist: video variants by bandwidth with the audio group ad
 });
 
 test('MPD: a Period per source session on the wall clock, segments addressed by number while live; a session off the target grid keeps a SegmentTimeline for good; ended: static, exact timelines', () => {
-  // Session 0: 0–3 s; session 1 (a restart) from 10 s: 1 s, then a 2.5 s segment (a long GOP: off the grid).
-  const segments = [seg(VIDEO, 0), seg(VIDEO, 1), seg(VIDEO, 2), seg(VIDEO, 3, { startS: 10, session: 1 }), seg(VIDEO, 4, { startS: 11, durS: 2.5, session: 1 })];
+  // Period 0: 0–3 s; period 1 (a restart) from 10 s: 1 s, then a 2.5 s segment (a long GOP: off the grid).
+  const segments = [seg(VIDEO, 0), seg(VIDEO, 1), seg(VIDEO, 2), seg(VIDEO, 3, { startS: 10, period: 1 }), seg(VIDEO, 4, { startS: 11, durS: 2.5, period: 1 })];
   const v = track('v', VIDEO, segments);
-  const offGrid = new OffGridSessions(silentLogger());
+  const offGrid = new OffGridPeriods(silentLogger());
   const live = buildMpd(source([v], { offGrid }), T0 + 20_000)!;
   assert.deepEqual([live.type, live.availabilityStartTime, live.publishTime, live.availabilityTimeOffset], ['dynamic', T0, T0 + 20_000, 0.78]);
   assert.deepEqual(live.periods.map((p) => [p.id, p.start]), [['p0', 0], ['p1', 10]]);

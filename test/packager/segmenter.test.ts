@@ -26,7 +26,7 @@ function run(info: InitInfo, frags: FragmentInfo[], opts: { segmentTargetMs?: nu
   const seg = new Segmenter({ segmentTargetMs: opts.segmentTargetMs ?? 1000, maxTimestampGapMs: opts.maxTimestampGapMs ?? 1000 });
   const segments: Segment[] = [];
   const events: string[] = [];
-  seg.on('init', (i) => events.push(`init ${i.session}`));
+  seg.on('init', (i) => events.push(`init ${i.period}`));
   seg.on('discontinuity', (s, why) => events.push(`discontinuity ${s} ${why}`));
   seg.on('part', (s, p) => events.push(`part ${s.msn}.${p.index}${p.independent ? ' I' : ''}`));
   seg.on('segment', (s) => {
@@ -85,7 +85,7 @@ test('a timestamp jump (or a step back) is a discontinuity under a new session; 
     ['init 0', 'segment 0', 'discontinuity 1 timestamp-jump', 'init 1', 'segment 1', 'discontinuity 2 timestamp-jump', 'init 2', 'segment 2'],
   );
   assert.deepEqual(
-    segments.map((s) => [s.msn, s.session, s.discontinuity, s.discontinuitySequence]),
+    segments.map((s) => [s.msn, s.period, s.discontinuity, s.discontinuitySequence]),
     [
       [0, 0, false, 0],
       [1, 1, true, 1],
@@ -105,7 +105,7 @@ test('a timestamp jump (or a step back) is a discontinuity under a new session; 
   seg.flush();
   assert.deepEqual(reasons, ['restart']);
   assert.deepEqual(
-    out.map((s) => [s.msn, s.session, s.discontinuity, s.programDateTime - T0]),
+    out.map((s) => [s.msn, s.period, s.discontinuity, s.programDateTime - T0]),
     [
       [0, 0, false, -200],
       [1, 1, true, 4800],

@@ -30,7 +30,7 @@ function broadcast(id: string): Broadcast {
 }
 
 const parts = (b: Broadcast, id: string) => b.track(id)!.segments.reduce((n, s) => n + s.parts.length, 0);
-const sessionOf = (b: Broadcast, id: string) => b.track(id)!.current!.session;
+const sessionOf = (b: Broadcast, id: string) => b.track(id)!.current!.period;
 
 test('a new session takes over only when every track has its media; until then the old one feeds them, then both change at the same point', async () => {
   const b = broadcast('switch');
@@ -61,7 +61,7 @@ test('a new session takes over only when every track has its media; until then t
   assert.equal(sessionOf(b, V), 1);
   assert.equal(sessionOf(b, A), 1);
   const [v, a] = [b.track(V)!, b.track(A)!];
-  const firstNew = (t: typeof v) => t.segments.find((s) => s.session === 1)!;
+  const firstNew = (t: typeof v) => t.segments.find((s) => s.period === 1)!;
   assert.equal(firstNew(a).parts.length, 2, 'the held audio fragments are in the new session');
   assert.equal(firstNew(v).discontinuity, true);
   assert.equal(firstNew(a).discontinuity, true);

@@ -17,7 +17,7 @@ const CONFIG = { liveWindowMs: 12_000, dvrWindowMs: 0, segmentTargetMs: 1000 };
 
 const segment = (msn: number): Segment => ({
   msn,
-  session: 0,
+  period: 0,
   discontinuity: false,
   discontinuitySequence: 0,
   start: msn * 90_000,
@@ -34,7 +34,7 @@ const segment = (msn: number): Segment => ({
 function countingTrack(segments: Segment[]): ThumbnailSource & { reads: number } {
   return {
     kind: 'video',
-    sourceOfSession: new Map([[0, 1]]),
+    runOfPeriod: new Map([[0, 1]]),
     reads: 0,
     get segments() {
       this.reads++;
@@ -48,8 +48,8 @@ test('thumbnails.vtt: the same text for the same broadcast version, rebuilt when
   const segs = [segment(0), segment(1)];
   const track = countingTrack(segs);
   assert.equal(thumbs.vtt([track], 1), undefined, 'no thumbnails yet');
-  thumbs.add({ session: 1, index: 0, mediaMs: 0 }, JPEG);
-  thumbs.add({ session: 1, index: 1, mediaMs: 1000 }, JPEG);
+  thumbs.add({ run: 1, index: 0, mediaMs: 0 }, JPEG);
+  thumbs.add({ run: 1, index: 1, mediaMs: 1000 }, JPEG);
   const first = thumbs.vtt([track], 1);
   assert.equal(first?.match(/-->/g)?.length, 2);
   const reads = track.reads;
@@ -58,7 +58,7 @@ test('thumbnails.vtt: the same text for the same broadcast version, rebuilt when
 
   // A segment lands: the broadcast's version moves, and the track is rebuilt.
   segs.push(segment(2));
-  thumbs.add({ session: 1, index: 2, mediaMs: 2000 }, JPEG);
+  thumbs.add({ run: 1, index: 2, mediaMs: 2000 }, JPEG);
   const withThird = thumbs.vtt([track], 2);
   assert.ok(track.reads > reads);
   assert.equal(withThird?.match(/-->/g)?.length, 3);
@@ -67,9 +67,9 @@ test('thumbnails.vtt: the same text for the same broadcast version, rebuilt when
   // A thumbnail alone does not move the version: the count does.
   segs.push(segment(3));
   assert.equal(thumbs.vtt([track], 2), withThird, 'same version, same thumbnails: the cached text');
-  thumbs.add({ session: 1, index: 3, mediaMs: 3000 }, JPEG);
+  thumbs.add({ run: 1, index: 3, mediaMs: 3000 }, JPEG);
   assert.equal(thumbs.vtt([track], 2)?.match(/-->/g)?.length, 4);
-  thumbs.add({ session: 1, index: 3, mediaMs: 3000 }, JPEG); // a repeated name is ignored: still cached
+  thumbs.add({ run: 1, index: 3, mediaMs: 3000 }, JPEG); // a repeated name is ignored: still cached
   const reads2 = track.reads;
   thumbs.vtt([track], 2);
   assert.equal(track.reads, reads2);
@@ -107,13 +107,13 @@ async function broadcastWithVideo(): Promise<{ b: Broadcast; feed: (from: number
 test('a broadcast answers thumbnails.vtt from its cache between changes and rebuilds it after a segment or a thumbnail', async () => {
   const { b, feed } = await broadcastWithVideo();
   await feed(0, 16); // three complete segments, a fourth in progress
-  b.addThumbnail({ session: 5, index: 0, mediaMs: 0 }, JPEG);
+  b.addThumbnail({ run: 5, index: 0, mediaMs: 0 }, JPEG);
   const text = b.thumbnailsText();
   assert.equal(text?.match(/-->/g)?.length, 1);
   const version = b.version;
   assert.equal(b.textFile('thumbnails.vtt'), text);
   assert.equal(b.version, version);
-  b.addThumbnail({ session: 5, index: 1, mediaMs: 1000 }, JPEG);
+  b.addThumbnail({ run: 5, index: 1, mediaMs: 1000 }, JPEG);
   assert.equal(b.version, version, 'a thumbnail does not move the version');
   const two = b.thumbnailsText();
   assert.equal(two?.match(/-->/g)?.length, 2, 'but it is in the next answer');

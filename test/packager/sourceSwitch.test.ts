@@ -38,7 +38,7 @@ class Script {
   readonly #abort = new AbortController();
 
   constructor() {
-    this.track.on('init', (init) => this.#log.push(`init ${init.session}`));
+    this.track.on('init', (init) => this.#log.push(`init ${init.period}`));
     this.track.on('failed', (err) => this.#log.push(`failed: ${err.message}`));
     this.track.on('ready', (session) => {
       const name = [...this.#writers].find(([, w]) => w.seq === session.seq)![0];
@@ -125,9 +125,9 @@ class Script {
   outcome() {
     const names = [...this.#writers.keys()];
     return {
-      segments: this.track.segments.map((s) => `${s.msn} s${s.session}${s.discontinuity ? ' disc' : ''} dsn${s.discontinuitySequence} ${s.parts.length}p ${s.complete ? 'complete' : 'open'}`),
+      segments: this.track.segments.map((s) => `${s.msn} s${s.period}${s.discontinuity ? ' disc' : ''} dsn${s.discontinuitySequence} ${s.parts.length}p ${s.complete ? 'complete' : 'open'}`),
       log: this.#log,
-      active: this.track.activeSource,
+      active: this.track.activeRun,
       readyNow: names.filter((n) => {
         const src = this.#writers.get(n)!.source;
         return src !== undefined && this.track.readySession(src) !== undefined;
@@ -136,7 +136,7 @@ class Script {
       // Destroyed before it finished: closed by the track, or by its own error.
       closed: names.filter((n) => this.#writers.get(n)!.w.destroyed && !this.#writers.get(n)!.w.writableFinished),
       failure: this.track.failure?.message,
-      sources: Object.fromEntries(this.track.sourceOfSession),
+      sources: Object.fromEntries(this.track.runOfPeriod),
     };
   }
 
@@ -187,7 +187,7 @@ const ROWS: Row[] = [
       await s.parts('A', 2);
       await s.parts('B', 2);
       await s.parts('A', 1); // a keyframe: segment 2 starts, still from A
-      assert.equal(s.track.activeSource, 1);
+      assert.equal(s.track.activeRun, 1);
       s.wait('part 2.1', 2, 1); // the old session's next part never comes: answered by the next segment
       s.wait('part 3.0', 3, 0);
       s.activate('B');
@@ -453,7 +453,7 @@ async function feed(w: Writable, track: SyntheticTrack, from: number, count: num
   for (const f of fragments(track, from, count, { offsetTicks: opts.offsetTicks ?? 0 })) await write(w, f);
 }
 
-const summary = (b: Broadcast, id: string) => b.track(id)!.segments.map((s) => `${s.msn} s${s.session}${s.discontinuity ? ' disc' : ''} ${s.parts.length}p`);
+const summary = (b: Broadcast, id: string) => b.track(id)!.segments.map((s) => `${s.msn} s${s.period}${s.discontinuity ? ' disc' : ''} ${s.parts.length}p`);
 
 test('Broadcast: a new source switches in on video and audio at once, when both have its media; each then counts one discontinuity at the same segment number', async () => {
   const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('together', { expectedTracks: ['video', 'audio'] });
@@ -466,7 +466,7 @@ test('Broadcast: a new source switches in on video and audio at once, when both 
   assert.deepEqual(switched, [1]);
   const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
   await feed(a2, AUDIO, 0, 2, { init: true, offsetTicks: 480_000 });
-  assert.equal(b.track('audio')!.activeSource, 1, 'audio waits for video');
+  assert.equal(b.track('audio')!.activeRun, 1, 'audio waits for video');
   assert.deepEqual(switched, [1], 'run 2 is not announced while video has none of its media');
   await feed(v1, VIDEO, 7, 1);
   await feed(a1, AUDIO, 7, 1);
@@ -492,11 +492,11 @@ test('Broadcast: a track whose sibling never gets the new source\'s media switch
   await feed(a2, AUDIO, 0, 1, { init: true, offsetTicks: 480_000 });
   t.mock.timers.tick(2000);
   await feed(a2, AUDIO, 1, 1, { offsetTicks: 480_000 });
-  assert.equal(b.track('audio')!.activeSource, 1, 'two segment durations: still waiting');
+  assert.equal(b.track('audio')!.activeRun, 1, 'two segment durations: still waiting');
   t.mock.timers.tick(1);
   await feed(a2, AUDIO, 2, 1, { offsetTicks: 480_000 });
-  assert.equal(b.track('audio')!.activeSource, 2, 'switched alone');
-  assert.equal(b.track('video')!.activeSource, 1);
+  assert.equal(b.track('audio')!.activeRun, 2, 'switched alone');
+  assert.equal(b.track('video')!.activeRun, 1);
   assert.deepEqual(switched, [1], 'run 2 is not announced while video still takes run 1: its FFmpeg must stay');
   assert.deepEqual(summary(b, 'audio'), ['0 s0 5p', '1 s1 disc 3p']);
   b.end();

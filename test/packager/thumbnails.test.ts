@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isJpeg, parseThumbnailName, thumbnailName, thumbnailsVtt, type ThumbnailRef, type ThumbnailSegment } from '../../packager/thumbnails.ts';
 
-const seg = (session: number, startS: number, durS = 1): ThumbnailSegment => ({ session, start: startS * 90_000, duration: durS * 90_000, timescale: 90_000 });
-const thumb = (session: number, index: number, segMs = 1000): ThumbnailRef => ({ session, mediaMs: index * segMs, name: thumbnailName(session, index) });
+const seg = (session: number, startS: number, durS = 1): ThumbnailSegment => ({ run: session, start: startS * 90_000, duration: durS * 90_000, timescale: 90_000 });
+const thumb = (session: number, index: number, segMs = 1000): ThumbnailRef => ({ run: session, mediaMs: index * segMs, name: thumbnailName(session, index) });
 
 test('names round-trip, and nothing else parses as one', () => {
   assert.equal(thumbnailName(2, 17), 'thumb-2-17.jpg');
-  assert.deepEqual(parseThumbnailName('thumb-2-17.jpg'), { session: 2, index: 17 });
+  assert.deepEqual(parseThumbnailName('thumb-2-17.jpg'), { run: 2, index: 17 });
   for (const bad of ['thumb-2-17.png', '../thumb-1-1.jpg', 'thumb--1-1.jpg', 'thumb-1-1.jpg.meta.json', 'seg-1.m4s']) assert.equal(parseThumbnailName(bad), undefined, bad);
   assert.equal(isJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])), true);
   assert.equal(isJpeg(Buffer.from('<svg></svg>')), false);
@@ -38,7 +38,7 @@ test('the thumbnails track: a cue per segment with a thumbnail, on the playlist 
   assert.match(sparse, /00:00:05.000 --> 00:00:06.000\nthumbs\/thumb-2-2.jpg/);
   assert.equal(sparse.match(/-->/g)!.length, 2);
   // A thumbnail a few ms before its keyframe still belongs to that segment.
-  assert.match(thumbnailsVtt([seg(1, 0), seg(1, 1)], [{ session: 1, mediaMs: 990, name: 'thumb-1-1.jpg' }]), /00:00:01.000 --> 00:00:02.000\nthumbs\/thumb-1-1.jpg/);
+  assert.match(thumbnailsVtt([seg(1, 0), seg(1, 1)], [{ run: 1, mediaMs: 990, name: 'thumb-1-1.jpg' }]), /00:00:01.000 --> 00:00:02.000\nthumbs\/thumb-1-1.jpg/);
   assert.equal(thumbnailsVtt([], []), 'WEBVTT\n');
 });
 

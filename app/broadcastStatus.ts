@@ -23,12 +23,13 @@ export interface BroadcastStatus {
   input: { producerId: string; kind: string; bitrate: number }[];
   transcoder?: {
     state: string;
-    session: number;
+    /** The FFmpeg run on air (1 for the first; one more per restart or program change). */
+    run: number;
     pid?: number;
     speed?: number;
     fps?: number;
     restarts: number;
-    /** The session copies the host's H.264 (passthrough) rather than encoding it. */
+    /** The run copies the host's H.264 (passthrough) rather than encoding it. */
     videoCopied: boolean;
     /** Damaged pictures FFmpeg reported (lost/reordered RTP) and the keyframe requests they led to. */
     decodeErrors: number;
@@ -56,7 +57,7 @@ export interface BroadcastStatus {
 }
 
 /** What the report reads of the transcoder. */
-export type TranscoderView = Pick<Transcoder, 'state' | 'session' | 'pid' | 'copiesVideo' | 'decodeStats'> & {
+export type TranscoderView = Pick<Transcoder, 'state' | 'run' | 'pid' | 'copiesVideo' | 'decodeStats'> & {
   readonly lastProgress: TranscodeProgress | undefined;
   readonly tracks: readonly Pick<TrackInfo, 'trackId' | 'kind' | 'height' | 'bitrateKbps'>[];
 };
@@ -122,7 +123,7 @@ export function broadcastStatus(b: BroadcastView): BroadcastStatus {
       ? {
           transcoder: {
             state: b.transcoder.state,
-            session: b.transcoder.session,
+            run: b.transcoder.run,
             ...(b.transcoder.pid !== undefined ? { pid: b.transcoder.pid } : {}),
             restarts: b.restarts,
             videoCopied: b.transcoder.copiesVideo,

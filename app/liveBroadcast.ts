@@ -139,14 +139,14 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
         config: this.#deps.transcode,
         program: this.#program.input(),
         sink: streamCmafSink(
-          (trackId, session) => {
+          (trackId, run) => {
             if (!this.#broadcast) throw new InvalidStateError(`broadcast ${this.id} has no packager broadcast`);
-            return this.#broadcast.openTrack(trackId, session);
+            return this.#broadcast.openTrack(trackId, run);
           },
           // One thumbnail per segment: the index-th shows media time index × segment.
-          (session, index, jpeg) => {
+          (run, index, jpeg) => {
             const b = this.#broadcast;
-            if (b && !b.ended) b.addThumbnail({ run: session, index, mediaMs: index * this.#deps.transcode.segmentDurationMs }, jpeg);
+            if (b && !b.ended) b.addThumbnail({ run, index, mediaMs: index * this.#deps.transcode.segmentDurationMs }, jpeg);
           },
         ),
         // The consumers start paused; the transcoder asks for a keyframe once FFmpeg

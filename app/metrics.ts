@@ -162,8 +162,8 @@ export class AppMetrics {
     const partLag = new Histogram({
       name: 'stagecast_part_availability_lag_seconds',
       help:
-        'When a part became available at the origin, minus the wall-clock time of its end on the session clock ' +
-        '(EXT-X-PROGRAM-DATE-TIME + duration). The session clock is anchored on the arrival of its first fragment, so this ' +
+        'When a part became available at the origin, minus the wall-clock time of its end on the period clock ' +
+        '(EXT-X-PROGRAM-DATE-TIME + duration). The period clock is anchored on the arrival of its first fragment, so this ' +
         'is the delay added since then (encoder falling behind, bursts), not capture-to-glass latency, which the server cannot see.',
       labelNames: ['broadcast'] as const,
       buckets: [-0.2, -0.1, 0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],

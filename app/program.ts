@@ -135,7 +135,7 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
     this.changed();
   }
 
-  /** Opens the RTP of the stage's program as it is now, for the transcoder's first session (`input()`). */
+  /** Opens the RTP of the stage's program as it is now, for the transcoder's first run (`input()`). */
   async open(): Promise<void> {
     const { spec, sources } = this.#compose();
     this.#feed = await this.#openFeed(spec, sources);
@@ -338,7 +338,7 @@ export class Program extends TypedEmitter<ProgramEvents> implements ProgramVideo
     // Not awaited: a change that comes while this program's FFmpeg is still starting must
     // not wait for it (the transcoder stops that start and goes on with the newer program).
     transcoder.reconfigure(this.#programInput(spec, feed)).then(closePrevious, (err: unknown) => {
-      // The supervisor retries the session with the newest program; the broadcast goes on.
+      // The supervisor retries the run with the newest program; the broadcast goes on.
       this.#log.warn({ err }, 'FFmpeg did not start with the new program');
       closePrevious();
     },

@@ -9,8 +9,8 @@ const MAX_THUMBNAIL_BYTES = 1024 * 1024;
 
 /**
  * Lets FFmpeg push to an in-process sink: a loopback HTTP endpoint that accepts
- * FFmpeg's chunked PUT per track and session and pipes its bytes, as they come,
- * into `sink.openTrack(trackId, session)`. One code path for FFmpeg (HTTP),
+ * FFmpeg's chunked PUT per track and run and pipes its bytes, as they come,
+ * into `sink.openTrack(trackId, run)`. One code path for FFmpeg (HTTP),
  * either way. The bytes are not framed here: the sink frames them (the
  * packager's CmafReader) and is told how the stream ended, `end()` when FFmpeg
  * finished its request, `destroy()` when it was cut off mid-write.
@@ -20,11 +20,11 @@ export class StreamSinkBridge {
   readonly #open = new Set<http.IncomingMessage>();
   readonly #sink: StreamCmafSink;
   readonly #logger: Logger;
-  readonly #onData: (session: number) => void;
+  readonly #onData: (run: number) => void;
   #closed = false;
   #port = 0;
 
-  private constructor(sink: StreamCmafSink, logger: Logger, onData: (session: number) => void) {
+  private constructor(sink: StreamCmafSink, logger: Logger, onData: (run: number) => void) {
     this.#sink = sink;
     this.#logger = logger;
     this.#onData = onData;
@@ -33,8 +33,8 @@ export class StreamSinkBridge {
     this.#server.requestTimeout = 0;
   }
 
-  /** `onData`: bytes of a session's output arrived (its output advances). */
-  static async start(sink: StreamCmafSink, logger: Logger, onData: (session: number) => void): Promise<StreamSinkBridge> {
+  /** `onData`: bytes of a run's output arrived (its output advances). */
+  static async start(sink: StreamCmafSink, logger: Logger, onData: (run: number) => void): Promise<StreamSinkBridge> {
     const bridge = new StreamSinkBridge(sink, logger, onData);
     await new Promise<void>((resolve, reject) => {
       bridge.#server.once('error', reject);
@@ -56,12 +56,12 @@ export class StreamSinkBridge {
       res.writeHead(m ? 405 : 404).end();
       return;
     }
-    const session = Number(m[1]);
+    const run = Number(m[1]);
     const trackId = m[2] ?? '';
     const logger = this.#logger;
     let target: Writable;
     try {
-      target = this.#sink.openTrack(trackId, session);
+      target = this.#sink.openTrack(trackId, run);
     } catch (err) {
       logger.error({ err, trackId }, 'openTrack() failed');
       res.writeHead(500).end();
@@ -69,13 +69,13 @@ export class StreamSinkBridge {
     }
     this.#open.add(req);
     target.on('error', (err) => {
-      // The sink refused the bytes (bad CMAF): FFmpeg is told, and the sink has dropped the session.
-      logger.warn({ err, trackId, session }, 'sink refused the CMAF from FFmpeg');
+      // The sink refused the bytes (bad CMAF): FFmpeg is told, and the sink has dropped the run.
+      logger.warn({ err, trackId, run }, 'sink refused the CMAF from FFmpeg');
       if (!res.headersSent) res.writeHead(400, { Connection: 'close' }).end();
       req.destroy();
     });
     req.pipe(target);
-    req.on('data', () => this.#onData(session));
+    req.on('data', () => this.#onData(run));
     req.on('close', () => {
       this.#open.delete(req);
       // FFmpeg killed mid-request (or the bridge closed): cut off, the sink keeps the whole boxes.
@@ -87,7 +87,7 @@ export class StreamSinkBridge {
   }
 
   /** One thumbnail POSTed by FFmpeg's image2 muxer: read whole (bounded), handed to the sink. */
-  #thumbnail(req: http.IncomingMessage, res: http.ServerResponse, session: number, index: number): void {
+  #thumbnail(req: http.IncomingMessage, res: http.ServerResponse, run: number, index: number): void {
     const sink = this.#sink.thumbnail?.bind(this.#sink);
     if (!sink || (req.method !== 'PUT' && req.method !== 'POST') || this.#closed) {
       res.writeHead(sink ? 405 : 404).end();
@@ -99,7 +99,7 @@ export class StreamSinkBridge {
     req.on('data', (c: Buffer) => {
       bytes += c.length;
       if (bytes > MAX_THUMBNAIL_BYTES) {
-        this.#logger.warn({ session, index, bytes }, 'thumbnail too large; dropped');
+        this.#logger.warn({ run, index, bytes }, 'thumbnail too large; dropped');
         res.writeHead(413).end();
         req.destroy();
         return;
@@ -108,21 +108,21 @@ export class StreamSinkBridge {
     });
     req.on('end', () => {
       try {
-        sink(session, index, Buffer.concat(chunks, bytes));
+        sink(run, index, Buffer.concat(chunks, bytes));
       } catch (err) {
-        this.#logger.warn({ err, session, index }, 'thumbnail refused');
+        this.#logger.warn({ err, run, index }, 'thumbnail refused');
       }
       if (!res.headersSent) res.writeHead(204).end();
     });
   }
 
-  urlFor(session: number, trackId: string): string {
-    return `http://127.0.0.1:${this.#port}/${session}/${trackId}`;
+  urlFor(run: number, trackId: string): string {
+    return `http://127.0.0.1:${this.#port}/${run}/${trackId}`;
   }
 
-  /** Where a session's thumbnails go (`%d`: FFmpeg's image2 index). */
-  thumbnailUrlFor(session: number): string {
-    return `http://127.0.0.1:${this.#port}/${session}/thumbs/%d.jpg`;
+  /** Where a run's thumbnails go (`%d`: FFmpeg's image2 index). */
+  thumbnailUrlFor(run: number): string {
+    return `http://127.0.0.1:${this.#port}/${run}/thumbs/%d.jpg`;
   }
 
   async close(): Promise<void> {

@@ -10,8 +10,8 @@ import type { ExitInfo, TranscodeProgress } from './types.ts';
 export interface FfmpegProcessOptions {
   readonly plan: FfmpegPlan;
   readonly ffmpegPath: string;
-  /** The session it makes (its CMAF session, in logs and its ExitInfo). */
-  readonly session: number;
+  /** The run it makes (its CMAF run, in logs and its ExitInfo). */
+  readonly run: number;
   /** Time between SIGTERM and SIGKILL, in ms; a second SIGTERM goes at half of it. */
   readonly killGraceMs: number;
   readonly logger: Logger;
@@ -27,7 +27,7 @@ export type FfmpegProcessEvents = {
 };
 
 /**
- * One FFmpeg process for one session, spawned without its SDP: it loads,
+ * One FFmpeg process for one run, spawned without its SDP: it loads,
  * parses its options and blocks reading stdin, with no port bound and no
  * output opened, until `activate(rtp)` (a warm standby costs nothing until
  * then). It watches its stats line for output advancing and stops gracefully:
@@ -35,9 +35,9 @@ export type FfmpegProcessEvents = {
  * by its own pid, never by name.
  */
 export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
-  readonly session: number;
+  readonly run: number;
   readonly plan: FfmpegPlan;
-  /** This session copies the host's video. */
+  /** This run copies the host's video. */
   readonly copies: boolean;
   /** Resolves once its output first advances. */
   readonly outputAdvancing: Promise<void>;
@@ -50,7 +50,7 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
   readonly #sdpInput = new PassThrough();
   readonly #killGraceMs: number;
   readonly #log: Logger;
-  readonly #sessionLog: Logger;
+  readonly #runLog: Logger;
   #onAdvancing!: () => void;
   #resolveExit!: (info: ExitInfo) => void;
   #onSwitched!: () => void;
@@ -67,13 +67,13 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
 
   constructor(opts: FfmpegProcessOptions) {
     super();
-    this.session = opts.session;
+    this.run = opts.run;
     this.plan = opts.plan;
     this.copies = opts.plan.mode !== 'ladder';
     this.#killGraceMs = opts.killGraceMs;
     this.#log = opts.logger;
-    this.#sessionLog = opts.logger.child({ session: opts.session });
-    this.onListenerError((event, err) => this.#log.error({ err, event, session: this.session }, 'listener failed'));
+    this.#runLog = opts.logger.child({ run: opts.run });
+    this.onListenerError((event, err) => this.#log.error({ err, event, run: this.run }, 'listener failed'));
     this.outputAdvancing = new Promise<void>((r) => (this.#onAdvancing = r));
     this.exited = new Promise<ExitInfo>((r) => (this.#resolveExit = r));
     this.switched = new Promise<void>((r) => (this.#onSwitched = r));
@@ -147,7 +147,7 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     this.#activated = true;
     this.#lastAdvanceAt = Date.now();
     this.#sdpInput.end(sdp);
-    if (this.#pid !== undefined) this.#sessionLog.info({ pid: this.#pid }, 'FFmpeg activated');
+    if (this.#pid !== undefined) this.#runLog.info({ pid: this.#pid }, 'FFmpeg activated');
   }
 
   /** SIGTERM (or EOF for a standby), then SIGKILL after the grace period; resolves when it has exited. */
@@ -169,14 +169,14 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     const nudge = this.#activated
       ? setTimeout(() => {
           if (proc.exitCode === null && proc.signalCode === null) {
-            this.#log.info({ pid: this.#pid, session: this.session }, 'FFmpeg still waiting on its input: second SIGTERM');
+            this.#log.info({ pid: this.#pid, run: this.run }, 'FFmpeg still waiting on its input: second SIGTERM');
             proc.kill('SIGTERM');
           }
         }, Math.floor(this.#killGraceMs / 2))
       : undefined;
     const killer = setTimeout(() => {
       if (proc.exitCode === null && proc.signalCode === null) {
-        this.#log.warn({ pid: this.#pid, session: this.session }, 'FFmpeg ignored SIGTERM: SIGKILL');
+        this.#log.warn({ pid: this.#pid, run: this.run }, 'FFmpeg ignored SIGTERM: SIGKILL');
         proc.kill('SIGKILL');
       }
     }, graceMs);
@@ -194,7 +194,7 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     const proc = this.#proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     if (this.#activated) {
-      this.#log.debug({ pid: this.#pid, session: this.session }, 'SIGTERM');
+      this.#log.debug({ pid: this.#pid, run: this.run }, 'SIGTERM');
       proc.kill('SIGTERM');
     } else {
       this.#sdpInput.end();
@@ -210,7 +210,7 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
       this.#signal = signal;
     });
     if (this.#pid !== undefined) {
-      this.#sessionLog.debug({ pid: this.#pid, standby: !this.#activated }, 'FFmpeg spawned');
+      this.#runLog.debug({ pid: this.#pid, standby: !this.#activated }, 'FFmpeg spawned');
       this.emit('spawn', this.#pid, (this.#command as unknown as { _getArguments(): string[] })._getArguments());
     }
     if (this.#requested) this.#terminate(); // stopped while fluent-ffmpeg was preparing
@@ -218,11 +218,11 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
 
   #stderr(line: string): void {
     if (!this.#activated) {
-      this.#sessionLog.debug({ ffmpeg: line, standby: true }, 'stderr');
+      this.#runLog.debug({ ffmpeg: line, standby: true }, 'stderr');
       return;
     }
     const progress = parseProgressLine(line);
-    if (!progress) this.#sessionLog.debug({ ffmpeg: line }, 'stderr');
+    if (!progress) this.#runLog.debug({ ffmpeg: line }, 'stderr');
     this.emit('stderr', line, progress);
     if (progress?.outTimeMs !== undefined && progress.outTimeMs > this.#lastOutTimeMs) {
       const first = this.#lastOutTimeMs >= 0 || progress.outTimeMs > 0;
@@ -240,12 +240,12 @@ export class FfmpegProcess extends TypedEmitter<FfmpegProcessEvents> {
     // fluent-ffmpeg may report before our own 'exit' listener runs; the process object knows already.
     this.#code = this.#proc?.exitCode ?? this.#code;
     this.#signal = this.#proc?.signalCode ?? this.#signal;
-    this.#exit = { session: this.session, pid: this.#pid, code: this.#code, signal: this.#signal, requested: this.#requested };
+    this.#exit = { run: this.run, pid: this.#pid, code: this.#code, signal: this.#signal, requested: this.#requested };
     this.#resolveExit(this.#exit);
     if (!this.#activated) {
-      this.#sessionLog.debug({ pid: this.#exit.pid, code: this.#exit.code, signal: this.#exit.signal }, 'standby FFmpeg exited');
+      this.#runLog.debug({ pid: this.#exit.pid, code: this.#exit.code, signal: this.#exit.signal }, 'standby FFmpeg exited');
     } else {
-      this.#sessionLog.info(
+      this.#runLog.info(
         { pid: this.#exit.pid, code: this.#exit.code, signal: this.#exit.signal, requested: this.#exit.requested, error: err ? errorMessage(err) : undefined },
         'FFmpeg exited',
       );

@@ -3,7 +3,7 @@
  * In: a program, the hosts' plain RTP as ingest describes it (an
  * RtpSessionDescriptor; the SDP FFmpeg reads is written here) and how to
  * compose it, and a config with the ladder (`parseTranscodeConfig`). Out: one
- * CMAF byte stream per rendition and session (to the packager's HTTP ingest or
+ * CMAF byte stream per rendition and run (to the packager's HTTP ingest or
  * an in-process `openTrack`), and the FFmpeg runs' lifecycle as Transcoder
  * events (state, spawn, progress, restart, exit, died). The sink tells it when
  * it took a new run's output on every track (`Transcoder.sourceSwitched`): the
@@ -62,7 +62,7 @@ export function httpCmafSink(ingestBaseUrl: string): HttpCmafSink {
   return { kind: 'http', urlFor: (trackId) => `${prefix}/${encodeURIComponent(trackId)}` };
 }
 
-/** An in-process packager: `openTrack(trackId, session)` per track and session (e.g. `broadcast.openTrack`). */
+/** An in-process packager: `openTrack(trackId, run)` per track and run (e.g. `broadcast.openTrack`). */
 export function streamCmafSink(openTrack: StreamCmafSink['openTrack'], thumbnail?: StreamCmafSink['thumbnail']): StreamCmafSink {
   return { kind: 'stream', openTrack, ...(thumbnail ? { thumbnail } : {}) };
 }

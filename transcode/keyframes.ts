@@ -18,7 +18,7 @@ export type DecodeErrorReport = { line: string; keyframeRequested: boolean } & D
 /**
  * When transcode asks the SFU for a keyframe: at a (re)start once FFmpeg
  * listens and every segment until its output advances; every segment while a
- * session copies the host's video (its keyframes are the host's); on a stall;
+ * run copies the host's video (its keyframes are the host's); on a stall;
  * and after FFmpeg reports a damaged picture, rate-limited (decodeErrors.ts).
  * A failing request is logged, never thrown.
  */
@@ -35,7 +35,7 @@ export class KeyframeRequests {
     this.#decodeErrors = new DecodeErrorWatcher(opts.onDecodeError.minIntervalMs);
   }
 
-  /** Decode errors reported (all sessions) and the keyframe requests they led to. */
+  /** Decode errors reported (all runs) and the keyframe requests they led to. */
   get decodeStats(): DecodeErrorStats {
     return this.#decodeErrors.stats;
   }
@@ -76,7 +76,7 @@ export class KeyframeRequests {
   /**
    * A damaged picture (lost or reordered RTP) stays damaged until the next
    * keyframe, and FFmpeg never asks for one: ask the SFU, rate-limited. Feeds
-   * one stderr line of the session on air; a report when it was a decode error.
+   * one stderr line of the run on air; a report when it was a decode error.
    */
   decodeLine(line: string): DecodeErrorReport | undefined {
     if (!this.#opts.onDecodeError.enabled) return undefined;

@@ -34,17 +34,17 @@ export interface RtpReturnDestination {
   port: number;
 }
 
-/** Runs are told apart by SSRC: base + 2 × session (+ 1 for audio). */
-const MAX_SESSIONS = 1 << 20;
+/** Runs are told apart by SSRC: base + 2 × run (+ 1 for audio). */
+const MAX_RUNS = 1 << 20;
 
 interface Lane {
   readonly kind: Kind;
   readonly input: dgram.Socket;
   readonly output: dgram.Socket;
   readonly core: RtpSwitchCore;
-  /** The newest session heard on this lane. */
+  /** The newest run heard on this lane. */
   selected: number;
-  /** Sessions the core knows as sources. */
+  /** Runs the core knows as sources. */
   readonly sources: Set<number>;
   dest?: RtpReturnDestination;
   holdTimer?: NodeJS.Timeout;
@@ -87,9 +87,9 @@ export class RtpReturnRelay {
       address: opts.bindAddress,
       video: { port: port('video'), payloadType: this.payloadTypes.video },
       audio: { port: port('audio'), payloadType: this.payloadTypes.audio },
-      ssrcFor: (session, kind) => {
-        if (!Number.isInteger(session) || session < 0 || session >= MAX_SESSIONS) throw new RangeError(`session ${session} out of range`);
-        return (this.#base + session * 2 + (kind === 'audio' ? 1 : 0)) >>> 0;
+      ssrcFor: (run, kind) => {
+        if (!Number.isInteger(run) || run < 0 || run >= MAX_RUNS) throw new RangeError(`run ${run} out of range`);
+        return (this.#base + run * 2 + (kind === 'audio' ? 1 : 0)) >>> 0;
       },
     };
     for (const l of Object.values(this.#lanes)) {
@@ -120,9 +120,9 @@ export class RtpReturnRelay {
     return this.#closed;
   }
 
-  /** Packets in and out per kind, and the session on air. */
-  get stats(): Record<Kind, RtpSwitchStats & { session: number }> {
-    const of = (l: Lane) => ({ ...l.core.stats, session: Number(l.core.active?.slice(4) ?? 0) });
+  /** Packets in and out per kind, and the run on air. */
+  get stats(): Record<Kind, RtpSwitchStats & { run: number }> {
+    const of = (l: Lane) => ({ ...l.core.stats, run: Number(l.core.active?.slice(4) ?? 0) });
     return { video: of(this.#lanes.video), audio: of(this.#lanes.audio) };
   }
 
@@ -145,27 +145,27 @@ export class RtpReturnRelay {
     this.#log.debug({ stats: this.stats }, 'closed');
   }
 
-  #sessionOf(lane: Lane, ssrc: number): number | undefined {
+  #runOf(lane: Lane, ssrc: number): number | undefined {
     const d = (ssrc - this.#base) >>> 0;
     if ((d & 1) !== (lane.kind === 'audio' ? 1 : 0)) return undefined;
-    const session = d >>> 1;
-    return session > 0 && session < MAX_SESSIONS ? session : undefined;
+    const run = d >>> 1;
+    return run > 0 && run < MAX_RUNS ? run : undefined;
   }
 
   #onPacket(lane: Lane, msg: Buffer): void {
     if (this.#closed || msg.length < 12) return;
-    const session = this.#sessionOf(lane, msg.readUInt32BE(8));
-    if (session === undefined) return; // RTCP, or not one of our runs
-    const id = `run-${session}`;
-    if (session > lane.selected) {
+    const run = this.#runOf(lane, msg.readUInt32BE(8));
+    if (run === undefined) return; // RTCP, or not one of our runs
+    const id = `run-${run}`;
+    if (run > lane.selected) {
       // A newer run: it goes on air at its first keyframe; the older one flows until then.
-      if (!lane.sources.has(session)) {
+      if (!lane.sources.has(run)) {
         lane.core.addSource(id);
-        lane.sources.add(session);
+        lane.sources.add(run);
       }
       lane.core.select(id);
-      lane.selected = session;
-    } else if (!lane.sources.has(session)) {
+      lane.selected = run;
+    } else if (!lane.sources.has(run)) {
       return; // an older run, already switched away from
     }
     this.#apply(lane, lane.core.receive(id, msg, performance.now()));
@@ -177,7 +177,7 @@ export class RtpReturnRelay {
       clearTimeout(lane.holdTimer);
       lane.holdTimer = undefined;
       const on = Number(step.switched.slice(4));
-      this.#log.info({ kind: lane.kind, session: on }, 'program RTP switched to a new FFmpeg run');
+      this.#log.info({ kind: lane.kind, run: on }, 'program RTP switched to a new FFmpeg run');
       // Older runs will not be on air again.
       for (const s of lane.sources) {
         if (s < on) {

@@ -7,15 +7,15 @@ import { checkRtpSession } from './rtpSession.ts';
 import type { CmafSink, RtpReturnTarget } from './types.ts';
 
 /**
- * What one FFmpeg run (one session) is, pure: the program checked against its
- * RTP session, and the plan (argv, outputs) with this session's targets resolved. The
+ * What one FFmpeg run (one run) is, pure: the program checked against its
+ * RTP session, and the plan (argv, outputs) with this run's targets resolved. The
  * process wrapper (ffmpegProcess.ts) runs it; nothing here spawns or listens.
  */
 
-/** Where an in-process sink takes a session's pushes (the StreamSinkBridge, once it listens). */
+/** Where an in-process sink takes a run's pushes (the StreamSinkBridge, once it listens). */
 export interface SessionEndpoint {
-  urlFor(session: number, trackId: string): string;
-  thumbnailUrlFor(session: number): string;
+  urlFor(run: number, trackId: string): string;
+  thumbnailUrlFor(run: number): string;
 }
 
 export interface RunPlanInput {
@@ -29,21 +29,21 @@ export interface RunPlanInput {
   readonly rtpReturn?: RtpReturnTarget;
 }
 
-/** The FFmpeg plan of one session: each track pushed to the sink under this session, the RTP copy under this session's SSRCs. */
-export function runPlan(input: RunPlanInput, session: number): FfmpegPlan {
+/** The FFmpeg plan of one run: each track pushed to the sink under this run, the RTP copy under this run's SSRCs. */
+export function runPlan(input: RunPlanInput, run: number): FfmpegPlan {
   const { config, sink, endpoint } = input;
   const targetFor = (trackId: string) => {
     if (sink.kind === 'http') return sink.urlFor(trackId);
-    return endpoint ? endpoint.urlFor(session, trackId) : `http://127.0.0.1:0/${session}/${trackId}`;
+    return endpoint ? endpoint.urlFor(run, trackId) : `http://127.0.0.1:0/${run}/${trackId}`;
   };
   const rtp = input.rtpReturn;
   const rtpReturn = rtp && {
     address: rtp.address,
-    video: { ...rtp.video, ssrc: rtp.ssrcFor(session, 'video') },
-    audio: { ...rtp.audio, ssrc: rtp.ssrcFor(session, 'audio') },
+    video: { ...rtp.video, ssrc: rtp.ssrcFor(run, 'video') },
+    audio: { ...rtp.audio, ssrc: rtp.ssrcFor(run, 'audio') },
   };
   // Thumbnails go to an in-process sink that takes them (the HTTP sink has no place for them).
-  const thumbnailTarget = endpoint && sink.kind === 'stream' && sink.thumbnail ? endpoint.thumbnailUrlFor(session) : undefined;
+  const thumbnailTarget = endpoint && sink.kind === 'stream' && sink.thumbnail ? endpoint.thumbnailUrlFor(run) : undefined;
   return planProgram(
     config,
     input.layout,

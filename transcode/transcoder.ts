@@ -28,7 +28,7 @@ export interface TranscoderOptions {
   readonly sink: CmafSink;
   /** Asked for a keyframe on every (re)start, on a stall, and every segment in passthrough. */
   readonly keyframes?: KeyframeRequester;
-  /** Every session also sends the program as RTP there (WHEP viewers); off when absent. */
+  /** Every run also sends the program as RTP there (WHEP viewers); off when absent. */
   readonly rtpReturn?: RtpReturnTarget;
   readonly logger: Logger;
   /** For logs (usually the broadcast id). */
@@ -42,8 +42,8 @@ const RECONFIGURE_KILL_GRACE_MS = 1000;
  * Supervises FFmpeg for one broadcast: RTP in (per the program's RTP session), one CMAF track per
  * rung and for audio out. States: starting → running ⇄ stalled → restarting →
  * starting …, and stopped (after close() or when retries run out, `died`).
- * Every FFmpeg (re)start is a new session: the sink sees new requests/streams
- * per track (a discontinuity for the packager). A facade: what a session runs
+ * Every FFmpeg (re)start is a new run: the sink sees new requests/streams
+ * per track (a discontinuity for the packager). A facade: what a run runs
  * is runPlan.ts, the process ffmpegProcess.ts, the restart rule
  * restartPolicy.ts, stalls stall.ts, keyframe requests keyframes.ts; here are
  * the states, the warm standby and the make-before-break hand-over.
@@ -53,7 +53,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   readonly #opts: TranscoderOptions;
   readonly #log: Logger;
   #program: ProgramInput;
-  /** The tracks every session makes, decided from the first program. */
+  /** The tracks every run makes, decided from the first program. */
   readonly #layout: TrackLayout;
   /** RTP ports FFmpeg binds for the current input (keyframes are requested once they are bound). */
   #ports: number[];
@@ -62,16 +62,16 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   #state: TranscoderState = 'stopped';
   #startCalled = false;
   #closed = false;
-  #session = 0;
+  #run = 0;
   #attempt = 0;
-  #run?: FfmpegProcess;
+  #ffmpeg?: FfmpegProcess;
   #standby?: FfmpegProcess;
   #bridge?: StreamSinkBridge;
   readonly #watchdog: StallWatchdog;
   readonly #keyframes: KeyframeRequests;
   #restartTimer?: NodeJS.Timeout;
   #lastProgress?: TranscodeProgress;
-  /** The starting session was stopped by reconfigure(): its failure is no failure. */
+  /** The starting run was stopped by reconfigure(): its failure is no failure. */
   #preempted = false;
 
   constructor(opts: TranscoderOptions) {
@@ -92,13 +92,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       logger: this.#log,
     });
     this.#watchdog = new StallWatchdog(supervision.stallTimeoutMs, () => {
-      const run = this.#run;
-      if (!run || run.exit || !run.running || this.#closed) return undefined;
-      return { state: this.#state, lastAdvanceAt: run.lastAdvanceAt };
+      const ffmpeg = this.#ffmpeg;
+      if (!ffmpeg || ffmpeg.exit || !ffmpeg.running || this.#closed) return undefined;
+      return { state: this.#state, lastAdvanceAt: ffmpeg.lastAdvanceAt };
     });
     this.#watchdog.onListenerError((event, err) => this.#log.error({ err, event }, 'stall handling failed'));
     this.#watchdog.on('stalled', (idleMs) => {
-      this.#log.warn({ idleMs, session: this.#run?.session }, 'output stalled');
+      this.#log.warn({ idleMs, run: this.#ffmpeg?.run }, 'output stalled');
       this.#setState('stalled');
       this.#keyframes.request('stall');
     });
@@ -115,26 +115,26 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     return this.#closed;
   }
 
-  /** The CMAF tracks every session produces. */
+  /** The CMAF tracks every run produces. */
   get tracks(): readonly TrackInfo[] {
     return this.#tracks;
   }
 
   /** PID of the current FFmpeg process, if one is alive. */
   get pid(): number | undefined {
-    return this.#run && !this.#run.exit ? this.#run.pid : undefined;
+    return this.#ffmpeg && !this.#ffmpeg.exit ? this.#ffmpeg.pid : undefined;
   }
 
-  /** The current FFmpeg session (1 for the first process). */
-  get session(): number {
-    return this.#session;
+  /** The current FFmpeg run (1 for the first process). */
+  get run(): number {
+    return this.#run;
   }
 
   get lastProgress(): TranscodeProgress | undefined {
     return this.#lastProgress;
   }
 
-  /** Decode errors FFmpeg reported (all sessions) and the keyframe requests they led to. */
+  /** Decode errors FFmpeg reported (all runs) and the keyframe requests they led to. */
   get decodeStats(): DecodeErrorStats {
     return this.#keyframes.decodeStats;
   }
@@ -144,7 +144,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     return this.#stderr.lines();
   }
 
-  /** The argv of the first session (for logs and golden tests). */
+  /** The argv of the first run (for logs and golden tests). */
   plan(): FfmpegPlan {
     return this.#plan(1);
   }
@@ -166,9 +166,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
       const firstTrack = this.#tracks[0];
       if (sink.kind === 'http' && firstTrack) await checkReachable(sink.urlFor(firstTrack.trackId), config.output.httpTimeoutMs);
       if (sink.kind === 'stream') {
-        this.#bridge = await StreamSinkBridge.start(sink, this.#log, (session) => {
-          const run = this.#run;
-          if (run?.session === session) run.advanced();
+        this.#bridge = await StreamSinkBridge.start(sink, this.#log, (run) => {
+          const ffmpeg = this.#ffmpeg;
+          if (ffmpeg?.run === run) ffmpeg.advanced();
         });
       }
       if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
@@ -182,9 +182,9 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (this.#closed) return;
     this.#watchdog.start();
     if (this.#layout.kind !== 'ladder') {
-      // Copied video's keyframes come from the host: ask for one every segment while a session copies
+      // Copied video's keyframes come from the host: ask for one every segment while a run copies
       // (of every layer at once, so the renditions' segments start together).
-      this.#keyframes.everySegment(() => this.#run?.copies === true);
+      this.#keyframes.everySegment(() => this.#ffmpeg?.copies === true);
     }
   }
 
@@ -203,7 +203,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     clearTimeout(this.#restartTimer);
     const standby = this.#standby;
     this.#standby = undefined;
-    await Promise.all([this.#run?.stop(), standby?.stop()]);
+    await Promise.all([this.#ffmpeg?.stop(), standby?.stop()]);
     await this.#bridge?.close();
     this.#bridge = undefined;
   }
@@ -218,16 +218,16 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     return this.#layout;
   }
 
-  /** Whether the current session copies the host's video (no video encode). */
+  /** Whether the current run copies the host's video (no video encode). */
   get copiesVideo(): boolean {
-    return this.#run?.copies ?? false;
+    return this.#ffmpeg?.copies ?? false;
   }
 
   /**
    * Replaces the program (hosts joined or left, layout changed) and restarts
-   * FFmpeg with it, make before break: the new session starts while the current
+   * FFmpeg with it, make before break: the new run starts while the current
    * one still runs and is stopped once the sink says it took the new one's output
-   * on every track (`sourceSwitched`). Resolves then; a session that fails
+   * on every track (`sourceSwitched`). Resolves then; a run that fails
    * to start is retried by the supervisor like any other, and a newer program
    * given while one is starting replaces it at once.
    */
@@ -242,11 +242,11 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (standby) void standby.stop();
     if (this.#state === 'restarting') return; // the pending restart plans with the new program
     if (this.#state === 'starting') {
-      // A session of the old program is starting: stop it, the supervisor restarts at once
+      // A run of the old program is starting: stop it, the supervisor restarts at once
       // with the new one (not counted as a failure).
-      if (this.#run && !this.#run.exit) {
+      if (this.#ffmpeg && !this.#ffmpeg.exit) {
         this.#preempted = true;
-        await this.#run.stop(Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
+        await this.#ffmpeg.stop(Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
       }
       return;
     }
@@ -254,16 +254,16 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     this.emit('restart', { attempt: 0, delayMs: 0, reason: 'reconfigured' });
     this.#log.info({ videos: program.compose.videos.length, audios: program.compose.audios }, 'reconfigure()');
     // Make before break: the new program's FFmpeg starts (on its own RTP ports) while the
-    // old one still feeds the packager; its first output supersedes the old session
+    // old one still feeds the packager; its first output supersedes the old run
     // there, and only then is the old one stopped. Viewers see no gap, only the
     // discontinuity. The old one's input may be dead already (a host left): FFmpeg then
     // ignores SIGTERM, and its unflushed tail is not worth waiting for.
-    const previous = this.#run;
+    const previous = this.#ffmpeg;
     const stopPrevious = () => previous?.stop(Math.min(this.#opts.config.supervision.killGraceMs, RECONFIGURE_KILL_GRACE_MS));
     for (;;) {
       try {
         await this.#launch();
-        await this.#untilFlowing(this.#run!);
+        await this.#untilFlowing(this.#ffmpeg!);
         break;
       } catch (err) {
         if (!this.#closed && this.#preempted) {
@@ -281,13 +281,13 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /**
-   * The sink switched every track to session `session`'s output: the packager is
-   * the one judge of that moment (it holds a new session's media until every
+   * The sink switched every track to run `run`'s output: the packager is
+   * the one judge of that moment (it holds a new run's media until every
    * track has some, then switches them together), and the run before it can stop.
    */
-  sourceSwitched(session: number): void {
+  sourceSwitched(run: number): void {
     // Only the activated run has output; a standby has none to switch to.
-    if (this.#run?.session === session) this.#run.switchedIn();
+    if (this.#ffmpeg?.run === run) this.#ffmpeg.switchedIn();
   }
 
   /**
@@ -295,17 +295,17 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
    * so the previous FFmpeg feeds viewers until that moment. Bounded by the start
    * timeout; an HTTP sink gives no such signal, and FFmpeg's progress has to do.
    */
-  async #untilFlowing(run: FfmpegProcess): Promise<void> {
+  async #untilFlowing(ffmpeg: FfmpegProcess): Promise<void> {
     if (!this.#bridge) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([run.switched, run.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
+    await Promise.race([ffmpeg.switched, ffmpeg.exited, new Promise<void>((r) => (timer = setTimeout(r, this.#opts.config.supervision.startTimeoutMs)))]);
     clearTimeout(timer);
   }
 
-  #plan(session: number): FfmpegPlan {
+  #plan(run: number): FfmpegPlan {
     const { config, sink, rtpReturn } = this.#opts;
     const endpoint = this.#bridge;
-    return runPlan({ config, layout: this.#layout, program: this.#program, sink, ...(endpoint ? { endpoint } : {}), ...(rtpReturn ? { rtpReturn } : {}) }, session);
+    return runPlan({ config, layout: this.#layout, program: this.#program, sink, ...(endpoint ? { endpoint } : {}), ...(rtpReturn ? { rtpReturn } : {}) }, run);
   }
 
   #setState(state: TranscoderState): void {
@@ -317,72 +317,72 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
   }
 
   /**
-   * Spawns FFmpeg for a session without its SDP: it loads, parses its options and
+   * Spawns FFmpeg for a run without its SDP: it loads, parses its options and
    * blocks reading stdin, with no port bound and no output opened yet.
    */
-  #createRun(session: number): FfmpegProcess {
-    const plan = this.#plan(session);
-    if (plan.mode === 'passthrough') this.#log.info({ session }, 'video copied from the host (passthrough)');
-    else if (plan.mode === 'simulcast') this.#log.info({ session, layers: plan.outputs.length - 1 }, 'simulcast layers copied from the host, one rendition each');
-    else if (this.#layout.kind === 'simulcast') this.#log.info({ session }, 'simulcast: video encoded while the program is not one simulcast H.264 video');
-    else if (this.#layout.kind === 'single') this.#log.info({ session }, 'passthrough: video encoded while the program is not one H.264 video');
+  #createRun(run: number): FfmpegProcess {
+    const plan = this.#plan(run);
+    if (plan.mode === 'passthrough') this.#log.info({ run }, 'video copied from the host (passthrough)');
+    else if (plan.mode === 'simulcast') this.#log.info({ run, layers: plan.outputs.length - 1 }, 'simulcast layers copied from the host, one rendition each');
+    else if (this.#layout.kind === 'simulcast') this.#log.info({ run }, 'simulcast: video encoded while the program is not one simulcast H.264 video');
+    else if (this.#layout.kind === 'single') this.#log.info({ run }, 'passthrough: video encoded while the program is not one H.264 video');
     const { ffmpegPath, supervision } = this.#opts.config;
-    const run = new FfmpegProcess({ plan, ffmpegPath, session, killGraceMs: supervision.killGraceMs, logger: this.#log });
-    run.on('spawn', (pid, args) => this.emit('spawn', { session, pid, standby: !run.activated, args }));
-    run.on('stderr', (line, progress) => {
+    const ffmpeg = new FfmpegProcess({ plan, ffmpegPath, run: run, killGraceMs: supervision.killGraceMs, logger: this.#log });
+    ffmpeg.on('spawn', (pid, args) => this.emit('spawn', { run: run, pid, standby: !ffmpeg.activated, args }));
+    ffmpeg.on('stderr', (line, progress) => {
       this.#stderr.push(line);
       if (!progress) {
-        if (this.#run === run && !run.requested) {
+        if (this.#ffmpeg === ffmpeg && !ffmpeg.requested) {
           const report = this.#keyframes.decodeLine(line);
           if (report) this.emit('decodeError', report);
         }
         // FFmpeg drops an output whose push failed and goes on with the others: restart the
-        // session so every track resumes (the packager sees a discontinuity on each).
-        if (run.running && !run.requested && this.#run === run && OUTPUT_FAILED.test(line)) {
+        // run so every track resumes (the packager sees a discontinuity on each).
+        if (ffmpeg.running && !ffmpeg.requested && this.#ffmpeg === ffmpeg && OUTPUT_FAILED.test(line)) {
           this.#scheduleRestart(`output failed: ${line.replace(/^\[[^\]]*\]\s*/, '')}`);
         }
         return;
       }
       this.#lastProgress = progress;
-      if (run.session === this.#run?.session) this.emit('progress', progress);
+      if (ffmpeg.run === this.#ffmpeg?.run) this.emit('progress', progress);
     });
-    run.on('exit', (exit) => {
-      if (!run.activated) {
-        if (this.#standby === run) this.#standby = undefined;
+    ffmpeg.on('exit', (exit) => {
+      if (!ffmpeg.activated) {
+        if (this.#standby === ffmpeg) this.#standby = undefined;
         return;
       }
       this.emit('exit', exit);
-      if (!run.requested && !this.#closed && this.#run === run && run.running) {
-        this.#scheduleRestart(`FFmpeg exited unexpectedly (${run.signal ?? `code ${run.code}`}): ${errorSummary(this.#stderr.lines())}`);
+      if (!ffmpeg.requested && !this.#closed && this.#ffmpeg === ffmpeg && ffmpeg.running) {
+        this.#scheduleRestart(`FFmpeg exited unexpectedly (${ffmpeg.signal ?? `code ${ffmpeg.code}`}): ${errorSummary(this.#stderr.lines())}`);
       }
     });
-    run.spawn();
-    return run;
+    ffmpeg.spawn();
+    return ffmpeg;
   }
 
-  /** Keeps the next session's FFmpeg loaded and waiting, so a restart skips process start-up. */
+  /** Keeps the next run's FFmpeg loaded and waiting, so a restart skips process start-up. */
   #prepareStandby(): void {
     if (!this.#opts.config.supervision.warmStandby || this.#closed || this.#standby) return;
     // A program without RTP has no SDP to wait for: its FFmpeg would start at once.
     if (this.#program.rtp === undefined) return;
-    this.#standby = this.#createRun(this.#session + 1);
+    this.#standby = this.#createRun(this.#run + 1);
   }
 
-  /** Activates a session (the warm standby when there is one) and resolves once its output advances; rejects (process stopped) otherwise. */
+  /** Activates a run (the warm standby when there is one) and resolves once its output advances; rejects (process stopped) otherwise. */
   async #launch(): Promise<void> {
-    let run = this.#standby;
+    let ffmpeg = this.#standby;
     this.#standby = undefined;
-    if (run && (run.exit || run.session !== this.#session + 1)) {
-      void run.stop();
-      run = undefined;
+    if (ffmpeg && (ffmpeg.exit || ffmpeg.run !== this.#run + 1)) {
+      void ffmpeg.stop();
+      ffmpeg = undefined;
     }
-    run ??= this.#createRun(this.#session + 1);
-    this.#session = run.session;
-    this.#run = run;
+    ffmpeg ??= this.#createRun(this.#run + 1);
+    this.#run = ffmpeg.run;
+    this.#ffmpeg = ffmpeg;
     this.#stderr.clear();
-    run.activate(this.#program.rtp);
+    ffmpeg.activate(this.#program.rtp);
     this.#setState('starting');
-    const sessionLog = this.#log.child({ session: run.session });
+    const runLog = this.#log.child({ run: ffmpeg.run });
 
     // Keyframe requests once FFmpeg listens, repeated every segment until output flows.
     const abort = new AbortController();
@@ -391,8 +391,8 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const timeoutMs = this.#opts.config.supervision.startTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      run.outputAdvancing.then(() => 'running' as const),
-      run.exited.then(() => 'exited' as const),
+      ffmpeg.outputAdvancing.then(() => 'running' as const),
+      ffmpeg.exited.then(() => 'exited' as const),
       new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
     ]);
     clearTimeout(timer);
@@ -400,14 +400,14 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     if (outcome === 'running' && !this.#closed) {
       this.#attempt = 0;
       this.#setState('running');
-      sessionLog.info({ pid: run.pid }, 'FFmpeg running');
+      runLog.info({ pid: ffmpeg.pid }, 'FFmpeg running');
       this.#prepareStandby();
       return;
     }
-    await run.stop();
+    await ffmpeg.stop();
     if (this.#closed) throw new InvalidStateError(`closed while starting [id:${this.id}]`);
     throw startError(
-      { outcome: outcome === 'timeout' ? 'timeout' : 'exited', code: run.code, signal: run.signal, running: run.running, ports: this.#ports, startTimeoutMs: timeoutMs },
+      { outcome: outcome === 'timeout' ? 'timeout' : 'exited', code: ffmpeg.code, signal: ffmpeg.signal, running: ffmpeg.running, ports: this.#ports, startTimeoutMs: timeoutMs },
       this.#stderr.lines(),
     );
   }
@@ -432,7 +432,7 @@ export class Transcoder extends TypedEmitter<TranscoderEvents> {
     const { delayMs } = step;
     this.#log.warn({ attempt: this.#attempt, delayMs, reason }, 'restarting FFmpeg');
     this.emit('restart', { attempt: this.#attempt, delayMs, reason });
-    const previous = this.#run;
+    const previous = this.#ffmpeg;
     void (async () => {
       if (previous) await previous.stop();
       if (this.#closed) return;

@@ -16,7 +16,7 @@ export interface TrackInfo {
 
 /**
  * Where the CMAF tracks go: the packager's HTTP ingest (FFmpeg PUTs each track
- * straight to `urlFor(trackId)`, chunked, one request per track and session) ...
+ * straight to `urlFor(trackId)`, chunked, one request per track and run) ...
  */
 export interface HttpCmafSink {
   readonly kind: 'http';
@@ -25,23 +25,23 @@ export interface HttpCmafSink {
 
 /**
  * ... or a packager in the same process: `openTrack` is called once per track
- * and FFmpeg session; the stream receives FFmpeg's CMAF bytes as they come
+ * and FFmpeg run; the stream receives FFmpeg's CMAF bytes as they come
  * (init segment, then moof+mdat fragments, in any chunking; the sink frames
- * them). It is `end()`ed when the session ends, and `destroy()`ed when it was
+ * them). It is `end()`ed when the run ends, and `destroy()`ed when it was
  * cut off (FFmpeg died mid-write): the sink then keeps the whole boxes and drops
- * the partial one. A new call for the same track id is a new session (a
- * discontinuity); `session` is the FFmpeg session number, the same for every
+ * the partial one. A new call for the same track id is a new run (a
+ * discontinuity); `run` is the FFmpeg run number, the same for every
  * track of one run.
  */
 export interface StreamCmafSink {
   readonly kind: 'stream';
-  openTrack(trackId: string, session: number): Writable;
+  openTrack(trackId: string, run: number): Writable;
   /**
    * A thumbnail of the encoded program (config `thumbnails`): the `index`-th of
-   * the session, showing media time `index` × segment duration; JPEG bytes.
+   * the run, showing media time `index` × segment duration; JPEG bytes.
    * Without it, FFmpeg makes none.
    */
-  thumbnail?(session: number, index: number, jpeg: Buffer): void;
+  thumbnail?(run: number, index: number, jpeg: Buffer): void;
 }
 
 export type CmafSink = HttpCmafSink | StreamCmafSink;
@@ -50,15 +50,15 @@ export type CmafSink = HttpCmafSink | StreamCmafSink;
  * Where FFmpeg sends an RTP copy of the program for WebRTC (WHEP) viewers: the
  * top rung's picture (H.264 constrained baseline, or the host's copied video)
  * and the mixed audio as Opus, to a relay (transcode/rtpReturn.ts) that passes
- * one session's packets on to the SFU. Each session sends under its own SSRCs,
+ * one run's packets on to the SFU. Each run sends under its own SSRCs,
  * so the relay tells the runs of a make-before-break restart apart.
  */
 export interface RtpReturnTarget {
   readonly address: string;
   readonly video: { readonly port: number; readonly payloadType: number };
   readonly audio: { readonly port: number; readonly payloadType: number };
-  /** The SSRC a session sends this kind under. */
-  ssrcFor(session: number, kind: 'video' | 'audio'): number;
+  /** The SSRC a run sends this kind under. */
+  ssrcFor(run: number, kind: 'video' | 'audio'): number;
 }
 
 /** Asks the SFU for a keyframe (ingest's consumer.requestKeyFrame(), wired by the caller). */
@@ -84,7 +84,7 @@ export interface TranscodeProgress {
 
 /** Why an FFmpeg process ended. */
 export interface ExitInfo {
-  readonly session: number;
+  readonly run: number;
   readonly pid: number | undefined;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -96,10 +96,10 @@ export type TranscoderEvents = {
   /** Every state change. */
   state: [state: TranscoderState, previous: TranscoderState];
   /**
-   * An FFmpeg process was spawned for a session (counted from 1; each is a new CMAF
-   * session). A `standby` one waits for its SDP until a restart activates it.
+   * An FFmpeg process was spawned for a run (counted from 1; each is a new CMAF
+   * run). A `standby` one waits for its SDP until a restart activates it.
    */
-  spawn: [info: { session: number; pid: number; standby: boolean; args: string[] }];
+  spawn: [info: { run: number; pid: number; standby: boolean; args: string[] }];
   progress: [progress: TranscodeProgress];
   /** A restart is scheduled. */
   restart: [info: { attempt: number; delayMs: number; reason: string }];

@@ -23,7 +23,7 @@ const starting: BroadcastView = {
 
 const transcoder = (over: Partial<TranscoderView> = {}): TranscoderView => ({
   state: 'running',
-  session: 2,
+  run: 2,
   pid: 4242,
   copiesVideo: false,
   decodeStats: { decodeErrors: 3, keyframeRequests: 1 },
@@ -81,7 +81,7 @@ test('a live broadcast: fields in their order, optional ones only when known, th
         { trackId: 'a', kind: 'audio' }, // a bandwidth of 0 is not measured yet
       ],
       input: [{ producerId: 'p2v', kind: 'video', bitrate: 1_000_000 }],
-      transcoder: { state: 'running', session: 2, pid: 4242, restarts: 1, videoCopied: false, decodeErrors: 3, keyframeRequests: 1, speed: 1.01, fps: 30 },
+      transcoder: { state: 'running', run: 2, pid: 4242, restarts: 1, videoCopied: false, decodeErrors: 3, keyframeRequests: 1, speed: 1.01, fps: 30 },
       lastPartAgeMs: 300,
       program: { mode: 'speaker', speaker: 'h2', videos: [{ hostId: 'h2', cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: ['h1', 'h2'], slate: false, changes: 1 },
     }),

@@ -30,8 +30,8 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
   // viewer sees; hls.js may flick through one at the discontinuity. Counted apart.
   await watchStalls(viewer);
 
-  const before = await api<{ broadcast: { transcoder: { pid: number; session: number } } }>(app, 'GET', '/stages/restart');
-  const { pid, session } = before.body.broadcast.transcoder;
+  const before = await api<{ broadcast: { transcoder: { pid: number; run: number } } }>(app, 'GET', '/stages/restart');
+  const { pid, run } = before.body.broadcast.transcoder;
   const bid = broadcastIdOf(app, 'restart');
   const broadcast = app.packager.getBroadcast(bid)!;
   const resumed = new Promise<number>((resolve) => {
@@ -46,13 +46,13 @@ test('FFmpeg killed mid-broadcast is back within 2 s, the playlist shows a disco
   const killedAt = Date.now();
   process.kill(pid, 'SIGKILL');
   const backAfterMs = (await resumed) - killedAt;
-  t.diagnostic(`first part of the new session landed ${backAfterMs} ms after the kill`);
+  t.diagnostic(`first part of the new run landed ${backAfterMs} ms after the kill`);
   assert.ok(backAfterMs <= 2000, `media back ${backAfterMs} ms after the kill`);
 
-  const after = await api<{ broadcast: { state: string; transcoder: { pid: number; session: number; restarts: number } } }>(app, 'GET', '/stages/restart');
+  const after = await api<{ broadcast: { state: string; transcoder: { pid: number; run: number; restarts: number } } }>(app, 'GET', '/stages/restart');
   assert.equal(after.body.broadcast.state, 'live');
   assert.notEqual(after.body.broadcast.transcoder.pid, pid);
-  assert.ok(after.body.broadcast.transcoder.session > session);
+  assert.ok(after.body.broadcast.transcoder.run > run);
   const playlist = await (await fetch(`${app.url}/live/${bid}/video-360p/index.m3u8`)).text();
   assert.match(playlist, /#EXT-X-DISCONTINUITY\n/);
   assert.match(playlist, /#EXT-X-MAP:URI="init-1\.mp4"/);

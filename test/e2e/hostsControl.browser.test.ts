@@ -12,7 +12,7 @@ import { SignalClient } from '../helpers/signalClient.ts';
 
 /** What the speaker test reads of the status beyond helpers/hosts.ts's Status: the FFmpeg session and the RTP switch. */
 type SwitchStatus = {
-  transcoder?: { session: number; pid?: number };
+  transcoder?: { run: number; pid?: number };
   program?: { speaker?: string; changes: number; switch?: { sources: string[]; onAir?: string; switches: number } };
 };
 const switchStatus = async (): Promise<SwitchStatus> => (await api<{ broadcast: SwitchStatus }>(app, 'GET', `/stages/${STAGE}`)).body.broadcast;
@@ -46,7 +46,7 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   await until(async () => (await switchStatus()).program?.switch?.onAir === hostIdOf('red'), 10_000, 'red on air through the switch');
   const before = await switchStatus();
   assert.deepEqual([...before.program!.switch!.sources].sort(), [hostIdOf('red'), hostIdOf('green'), hostIdOf('blue')].sort());
-  const session = before.transcoder!.session;
+  const run = before.transcoder!.run;
   const pid = before.transcoder!.pid;
   assert.ok(pid !== undefined);
   const changes = before.program!.changes;
@@ -69,7 +69,7 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   const after = await switchStatus();
   assert.equal(after.program!.switch!.onAir, speakerId);
   assert.ok(after.program!.switch!.switches > before.program!.switch!.switches);
-  assert.equal(after.transcoder!.session, session);
+  assert.equal(after.transcoder!.run, run);
   assert.equal(after.transcoder!.pid, pid);
   assert.equal(after.program!.changes, changes);
   assert.equal(await discontinuities(), discontinuitiesBefore);
@@ -81,7 +81,7 @@ test('speaker layout: the program shows the loud host, and switches when the lou
   assert.equal((await api(app, 'POST', `/stages/${STAGE}/hosts/${red}/mute`, { video: false })).status, 200);
   await until(async () => (await switchStatus()).program?.switch?.sources.includes(red) === true, 10_000, "red's video back in the switch");
   const afterMute = await switchStatus();
-  assert.deepEqual([afterMute.transcoder!.session, afterMute.transcoder!.pid, afterMute.program!.changes], [session, pid, changes]);
+  assert.deepEqual([afterMute.transcoder!.run, afterMute.transcoder!.pid, afterMute.program!.changes], [run, pid, changes]);
   await waitLayout([[CENTRE, speaker]]);
   assert.equal(await discontinuities(), discontinuitiesBefore);
   await setMic('red', true);

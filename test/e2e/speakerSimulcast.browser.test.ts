@@ -12,7 +12,7 @@ import { CENTRE, app, hostIdOf, hostPages, join, keptPlaying, openViewer, playba
 const RENDITIONS = ['video-720p', 'video-360p', 'video-180p'];
 
 type SwitchStatus = {
-  transcoder?: { session: number; pid?: number; videoCopied: boolean };
+  transcoder?: { run: number; pid?: number; videoCopied: boolean };
   renditions: { trackId: string; height?: number }[];
   program?: {
     speaker?: string;
@@ -68,7 +68,7 @@ test('speaker layout on copied simulcast layers: a speaker change switches every
   const sw = before.program!.switch!;
   assert.deepEqual([...sw.sources].sort(), [hostIdOf('red'), hostIdOf('green')].sort());
   assert.deepEqual(sw.layers?.map((l) => [l.height, l.onAir]), [[720, hostIdOf('red')], [360, hostIdOf('red')], [180, hostIdOf('red')]]);
-  const session = before.transcoder!.session;
+  const run = before.transcoder!.run;
   const changes = before.program!.changes;
   const discontinuitiesBefore = await discontinuities();
   const t0 = (await playback()).currentTime;
@@ -88,7 +88,7 @@ test('speaker layout on copied simulcast layers: a speaker change switches every
 
   const after = await switchStatus();
   assert.ok(after.program!.switch!.layers!.every((l, i) => l.switches > sw.layers![i]!.switches), JSON.stringify(after.program!.switch));
-  assert.deepEqual([after.transcoder!.session, after.transcoder!.pid, after.program!.changes], [session, pid, changes]);
+  assert.deepEqual([after.transcoder!.run, after.transcoder!.pid, after.program!.changes], [run, pid, changes]);
   assert.deepEqual(await discontinuities(), discontinuitiesBefore);
 
   // Each rendition (hls.js pinned to it in our viewer page) shows green at its own size.

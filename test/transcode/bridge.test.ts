@@ -12,7 +12,7 @@ import { streamCmafSink } from '../../transcode/index.ts';
 
 interface Opened {
   trackId: string;
-  session: number;
+  run: number;
   bytes: Buffer[];
   how?: 'ended' | 'cut off';
   errors: number;
@@ -20,8 +20,8 @@ interface Opened {
 
 /** A sink that records each stream's bytes and how it ended; `refuse` makes its writes fail. */
 function recordingSink(opened: Opened[], refuse = false) {
-  return streamCmafSink((trackId, session) => {
-    const o: Opened = { trackId, session, bytes: [], errors: 0 };
+  return streamCmafSink((trackId, run) => {
+    const o: Opened = { trackId, run, bytes: [], errors: 0 };
     opened.push(o);
     const w = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
@@ -75,7 +75,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 test('a complete push reaches the sink byte for byte, as it came, and ends it (204)', async () => {
   const opened: Opened[] = [];
   const data: number[] = [];
-  const bridge = await StreamSinkBridge.start(recordingSink(opened), silentLogger(), (session) => data.push(session));
+  const bridge = await StreamSinkBridge.start(recordingSink(opened), silentLogger(), (run) => data.push(run));
   try {
     // A box split across writes, as FFmpeg's chunks split them: the bridge does not frame.
     const chunks = [Buffer.from([0, 0, 0, 16, 0x66]), Buffer.from('typ'), Buffer.from('iso6isom')];
@@ -83,11 +83,11 @@ test('a complete push reaches the sink byte for byte, as it came, and ends it (2
     await until(() => opened[0]?.how !== undefined, 'the stream to end');
     const [o] = opened;
     assert.equal(o!.trackId, 'video-720p');
-    assert.equal(o!.session, 3);
+    assert.equal(o!.run, 3);
     assert.ok(Buffer.concat(o!.bytes).equals(Buffer.concat(chunks)));
     assert.equal(o!.how, 'ended');
     assert.equal(o!.errors, 0);
-    assert.ok(data.length > 0 && data.every((s) => s === 3), 'each arrival advances session 3');
+    assert.ok(data.length > 0 && data.every((s) => s === 3), 'each arrival advances run 3');
   } finally {
     await bridge.close();
   }

@@ -24,7 +24,7 @@ describe('transcode FFmpeg process', () => {
     const rtp = makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp });
     const program = programOf(rtp);
     const plan = runPlan({ config, layout: chooseLayout(config, program), program, sink: httpCmafSink('http://127.0.0.1:1/ingest/b') }, session);
-    const ffmpeg = new FfmpegProcess({ plan, ffmpegPath: config.ffmpegPath, session, killGraceMs: config.supervision.killGraceMs, logger: silentLogger() });
+    const ffmpeg = new FfmpegProcess({ plan, ffmpegPath: config.ffmpegPath, run: session, killGraceMs: config.supervision.killGraceMs, logger: silentLogger() });
     ffmpeg.on('spawn', (pid) => pids.push(pid));
     return { ffmpeg, rtp, rtpPorts: [v.rtp, a.rtp] };
   }
@@ -50,7 +50,7 @@ describe('transcode FFmpeg process', () => {
     assert.equal(ffmpeg.activated, false);
     await ffmpeg.stop();
     const [info] = await exitEvent;
-    assert.deepEqual([info.session, info.pid, info.signal, info.requested], [2, pid, null, true]);
+    assert.deepEqual([info.run, info.pid, info.signal, info.requested], [2, pid, null, true]);
     assert.equal(ffmpeg.exit, info);
     assert.equal(isAlive(pid), false);
     assert.equal(ffmpeg.running, false);

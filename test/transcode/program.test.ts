@@ -69,7 +69,7 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     let previousLastAt: number | undefined;
     let flowedBeforeExit: boolean | undefined;
     t.on('exit', (e) => {
-      if (e.session < session) flowedBeforeExit = flowedAt !== undefined;
+      if (e.run < session) flowedBeforeExit = flowedAt !== undefined;
     });
     fragments.on('fragment', (b) => {
       if (b.session < session) previousLastAt = performance.now();
@@ -82,13 +82,13 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
   };
   try {
     await t.start();
-    assert.equal(t.session, 1);
+    assert.equal(t.run, 1);
     const pid1 = t.pid!;
     const s2 = boxesOf(2);
     const handover2 = handover(2);
     const rtp: ProgramInput = { rtp: makeRtpSession({ codec: 'VP8', videoPort: v.rtp, audioPort: a.rtp }), compose: { videos: [{ cell: { x: 0, y: 0, width: 1, height: 1 } }], audios: 1, slateImage: DEFAULT_SLATE_IMAGE } };
     await t.reconfigure(rtp);
-    assert.equal(t.session, 2);
+    assert.equal(t.run, 2);
     assert.equal(t.state, 'running');
     assert.notEqual(t.pid, pid1);
     assert.equal(isAlive(pid1), false, 'the previous FFmpeg is gone');
@@ -99,7 +99,7 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     // Back to the slate: no RTP, so no warm standby to wait on stdin.
     const s3 = boxesOf(3);
     await t.reconfigure(slate);
-    assert.equal(t.session, 3);
+    assert.equal(t.run, 3);
     await waitFor(() => ['video-180p', 'audio'].every((k) => s3.has(k)), 10_000, () => `fragments of video-180p and audio (seen: ${[...s3].join(', ')})`);
     // Every session opened each track anew (the packager's discontinuity).
     assert.deepEqual(opened.map((o) => o.trackId).sort(), ['audio', 'audio', 'audio', 'video-180p', 'video-180p', 'video-180p']);
@@ -111,13 +111,13 @@ test('a program transcoder starts on the slate alone, reconfigures to an RTP hos
     assert.equal(t.state, 'starting');
     await t.reconfigure(slate);
     await first;
-    assert.equal(t.session, 5);
+    assert.equal(t.run, 5);
     const h5 = handover5();
     assert.ok(h5.previousFedUntilFlow, `session 3 fed the tracks until session 5 flowed: ${JSON.stringify(h5)}`);
     assert.equal(isAlive(pid3), false);
     // A program whose RTP session disagrees with its composition is refused, and the running session stays.
     await assert.rejects(t.reconfigure({ ...rtp, compose: { ...rtp.compose, audios: 0 } }), /bad-program|audio tracks/);
-    assert.equal(t.session, 5);
+    assert.equal(t.run, 5);
   } finally {
     await t.close();
     await source.close();

@@ -81,7 +81,7 @@ describe('transcode supervision: stalls', () => {
     assert.ok(keyframeRequests > before, 'keyframe requested on stall');
     source.process.kill('SIGCONT');
     await reach(transcoder, 'running', 3000);
-    assert.equal(transcoder.session, 1);
+    assert.equal(transcoder.run, 1);
   });
 
   test('an input silent for longer than twice the stall timeout restarts FFmpeg, which runs again once RTP returns', async () => {
@@ -91,7 +91,7 @@ describe('transcode supervision: stalls', () => {
     assert.match(restart.reason, /stalled/);
     source.process.kill('SIGCONT');
     await reach(transcoder, 'running', 10_000);
-    assert.equal(transcoder.session, 2);
+    assert.equal(transcoder.run, 2);
     await receiver.until(() => (receiver.session('video-180p')?.index ?? 0) === 1 && receiver.session('video-180p')!.fragments.length >= 2, 5000, 'second session');
     assert.ok(receiver.session('video-180p')!.init);
   });

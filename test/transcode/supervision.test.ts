@@ -76,7 +76,7 @@ describe('transcode supervision: FFmpeg killed mid-run (in-process sink)', () =>
     t.diagnostic(`back after ${backAfter} ms, output after ${outputAfter} ms`);
     assert.notEqual(transcoder.pid, firstPid);
     assert.equal(isAlive(firstPid), false);
-    assert.equal(transcoder.session, 2);
+    assert.equal(transcoder.run, 2);
     await receiver.until(
       () => ['video-180p', 'audio'].every((t) => receiver.session(t)?.index === 1 && (receiver.session(t)?.fragments.length ?? 0) >= 2),
       5000,

@@ -549,14 +549,20 @@ const periods = (b: Broadcast, id: string) => {
 
 const ended = (w: Writable) => new Promise<void>((resolve) => w.end(() => resolve()));
 
-// RFC 8216bis §6.2.4: matching content in the renditions has matching Discontinuity Sequence Numbers; hls.js
-// pairs each audio period with the video period of the same number (it times audio by that video's start).
-test('Broadcast: a run that ends before its video has media is not switched in on audio alone; the next run is the same discontinuity on both tracks', async () => {
-  const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('ended', { expectedTracks: ['video', 'audio'] });
+/** A video and audio broadcast on run 1 (7 parts each), and the runs it announces as switched in. */
+async function onRunOne(id: string): Promise<{ b: Broadcast; switched: number[] }> {
+  const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast(id, { expectedTracks: ['video', 'audio'] });
   const switched: number[] = [];
   b.on('sourceSwitched', (source) => switched.push(source));
   await feed(b.openTrack('video', 1), VIDEO, 0, 7, { init: true });
   await feed(b.openTrack('audio', 1), AUDIO, 0, 7, { init: true });
+  return { b, switched };
+}
+
+// RFC 8216bis §6.2.4: matching content in the renditions has matching Discontinuity Sequence Numbers; hls.js
+// pairs each audio period with the video period of the same number (it times audio by that video's start).
+test('Broadcast: a run that ends before its video has media is not switched in on audio alone; the next run is the same discontinuity on both tracks', async () => {
+  const { b, switched } = await onRunOne('ended');
   // Run 2 is stopped while it starts (a newer program): its audio came, its video never did.
   const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
   await write(v2, initSegment(VIDEO));
@@ -574,11 +580,7 @@ test('Broadcast: a run that ends before its video has media is not switched in o
 });
 
 test('Broadcast: a run that ends with media on every track before it was switched in goes out on all of them together', async () => {
-  const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('ended-all', { expectedTracks: ['video', 'audio'] });
-  const switched: number[] = [];
-  b.on('sourceSwitched', (source) => switched.push(source));
-  await feed(b.openTrack('video', 1), VIDEO, 0, 7, { init: true });
-  await feed(b.openTrack('audio', 1), AUDIO, 0, 7, { init: true });
+  const { b, switched } = await onRunOne('ended-all');
   const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
   await feed(a2, AUDIO, 0, 3, { init: true });
   await ended(a2);

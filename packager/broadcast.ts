@@ -226,7 +226,9 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       for (const g of group) if (g) g[0].activate(g[1]);
       return this.#announceSwitch(run, ids);
     }
-    if (session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {
+    // A session that ended never switches alone: the others get no more of its media, and a track
+    // that took a source they never take would count a discontinuity they do not (see above).
+    if (!session.ended && session.readyForMs(Date.now()) > 2 * this.#config.segmentTargetMs) {
       this.#logger.warn(
         { rendition: track.id, run, heldMs: session.heldMs, waitingFor: [...ids].filter((_, i) => !group[i]) },
         'source session switched in alone: other tracks have no media from its run',

@@ -12,7 +12,7 @@ export interface TrackEvents {
   init: [init: InitSegment];
   /** The source session failed (bad input); the track stops until a new session opens. */
   failed: [error: Error];
-  /** A held source session has media and may be switched in (see `activate`). */
+  /** A held source session has media and may be switched in (see `activate`); again when it ends held. */
   ready: [session: SourceSession];
 }
 
@@ -304,9 +304,13 @@ export class Track extends TypedEmitter<TrackEvents> {
     if (session.state === 'active') {
       this.segmenter.flush();
     } else if (session.state === 'pending') {
-      // Ended before it was switched in: its media (if any, and nothing newer came) still goes out.
+      // Ended before it was switched in: its media (if any, and nothing newer came) still goes out;
+      // a source's session through the owner, which switches a source in on every track at once.
       const newest = this.#sessions.at(-1) === session;
-      if (session.ready && newest) this.activate(session);
+      if (session.ready && newest) {
+        if (session.run === undefined) this.activate(session);
+        else this.emit('ready', session);
+      }
       // Its writer ended it: forgotten, not destroyed, so the writer's end completes (an HTTP push gets its 204).
       else this.#drop(session, false);
     }

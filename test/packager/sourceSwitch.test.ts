@@ -222,10 +222,10 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'a new session that ends before it was switched in, with media and nothing newer: it switches itself in, its media goes out and its last segment completes',
+    name: 'a new session without a source number (an HTTP push) that ends before it was switched in, with media and nothing newer: it switches itself in, its media goes out and its last segment completes',
     async run(s) {
       await s.running('A', 1, 6);
-      s.open('B', 2);
+      s.open('B');
       await s.init('B');
       await s.parts('B', 3);
       await s.end('B');
@@ -233,8 +233,29 @@ const ROWS: Row[] = [
     expect: {
       segments: ['0 s0 dsn0 5p complete', '1 s0 dsn0 1p complete', '2 s1 disc dsn1 3p complete'],
       log: ['init 0', 'init 1'],
-      active: 2,
+      active: undefined,
       readyEvents: { A: 1, B: 3 },
+      closed: ['A'],
+      sources: { 0: 1 },
+    },
+  },
+  {
+    // The broadcast switches a source in on every track at once (see the Broadcast tests below): a track alone must not.
+    name: 'a source\'s new session that ends before it was switched in, with media and nothing newer: held, and offered to the owner once more (ready) to switch in',
+    async run(s) {
+      await s.running('A', 1, 6);
+      s.open('B', 2);
+      await s.init('B');
+      await s.parts('B', 3);
+      await s.end('B');
+      assert.deepEqual(s.outcome().readyNow, ['B']);
+      s.activate('B');
+    },
+    expect: {
+      segments: ['0 s0 dsn0 5p complete', '1 s0 dsn0 1p complete', '2 s1 disc dsn1 3p complete'],
+      log: ['init 0', 'init 1'],
+      active: 2,
+      readyEvents: { A: 1, B: 4 },
       closed: ['A'],
       sources: { 0: 1, 1: 2 },
     },
@@ -370,7 +391,7 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: 'a new session cut off inside a box header, with media and nothing newer: like a clean end, it switches itself in with its whole parts',
+    name: 'a new session cut off inside a box header, with media and nothing newer: like a clean end, it is offered to the owner once more (ready) and switches in with its whole parts',
     async run(s) {
       await s.running('A', 1, 6);
       s.open('B', 2);
@@ -378,12 +399,14 @@ const ROWS: Row[] = [
       await s.parts('B', 2);
       await s.partial('B', 'header');
       await s.cutOff('B');
+      assert.deepEqual(s.outcome().readyNow, ['B']);
+      s.activate('B');
     },
     expect: {
       segments: ['0 s0 dsn0 5p complete', '1 s0 dsn0 1p complete', '2 s1 disc dsn1 2p complete'],
       log: ['init 0', 'init 1'],
       active: 2,
-      readyEvents: { A: 1, B: 2 },
+      readyEvents: { A: 1, B: 3 },
       closed: ['A', 'B'],
       sources: { 0: 1, 1: 2 },
     },
@@ -515,5 +538,59 @@ test('Broadcast: a session without a source number (an HTTP push) switches in al
   assert.deepEqual(summary(b, 'video'), ['0 s0 3p', '1 s1 disc 1p']);
   assert.ok(first.destroyed);
   assert.deepEqual(switched, [], 'a push without a source number is no transcoder run');
+  b.end();
+});
+
+/** Each discontinuity period of a track: its Discontinuity Sequence Number and the source it came from, in playlist order. */
+const periods = (b: Broadcast, id: string) => {
+  const t = b.track(id)!;
+  return [...new Set(t.segments.map((s) => `dsn${s.discontinuitySequence} run ${t.runOfPeriod.get(s.period)}`))];
+};
+
+const ended = (w: Writable) => new Promise<void>((resolve) => w.end(() => resolve()));
+
+/** A video and audio broadcast on run 1 (7 parts each), and the runs it announces as switched in. */
+async function onRunOne(id: string): Promise<{ b: Broadcast; switched: number[] }> {
+  const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast(id, { expectedTracks: ['video', 'audio'] });
+  const switched: number[] = [];
+  b.on('sourceSwitched', (source) => switched.push(source));
+  await feed(b.openTrack('video', 1), VIDEO, 0, 7, { init: true });
+  await feed(b.openTrack('audio', 1), AUDIO, 0, 7, { init: true });
+  return { b, switched };
+}
+
+// RFC 8216bis §6.2.4: matching content in the renditions has matching Discontinuity Sequence Numbers; hls.js
+// pairs each audio period with the video period of the same number (it times audio by that video's start).
+test('Broadcast: a run that ends before its video has media is not switched in on audio alone; the next run is the same discontinuity on both tracks', async () => {
+  const { b, switched } = await onRunOne('ended');
+  // Run 2 is stopped while it starts (a newer program): its audio came, its video never did.
+  const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
+  await write(v2, initSegment(VIDEO));
+  await feed(a2, AUDIO, 0, 2, { init: true });
+  await ended(a2);
+  await ended(v2);
+  assert.equal(b.track('audio')!.activeRun, 1, 'audio stays on run 1');
+  const [v3, a3] = [b.openTrack('video', 3), b.openTrack('audio', 3)];
+  await feed(a3, AUDIO, 0, 2, { init: true });
+  await feed(v3, VIDEO, 0, 2, { init: true });
+  assert.deepEqual(periods(b, 'video'), ['dsn0 run 1', 'dsn1 run 3']);
+  assert.deepEqual(periods(b, 'audio'), periods(b, 'video'));
+  assert.deepEqual(switched, [1, 3]);
+  b.end();
+});
+
+test('Broadcast: a run that ends with media on every track before it was switched in goes out on all of them together', async () => {
+  const { b, switched } = await onRunOne('ended-all');
+  const [v2, a2] = [b.openTrack('video', 2), b.openTrack('audio', 2)];
+  await feed(a2, AUDIO, 0, 3, { init: true });
+  await ended(a2);
+  assert.equal(b.track('audio')!.activeRun, 1, 'audio waits for video, ended or not');
+  await feed(v2, VIDEO, 0, 3, { init: true });
+  await ended(v2);
+  assert.deepEqual(summary(b, 'video'), ['0 s0 5p', '1 s0 2p', '2 s1 disc 3p']);
+  assert.deepEqual(summary(b, 'audio'), ['0 s0 5p', '1 s0 2p', '2 s1 disc 3p']);
+  assert.ok(b.track('video')!.segments.every((s) => s.complete) && b.track('audio')!.segments.every((s) => s.complete), "the ended run's last segments complete");
+  assert.deepEqual(periods(b, 'audio'), periods(b, 'video'));
+  assert.deepEqual(switched, [1, 2]);
   b.end();
 });

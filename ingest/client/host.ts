@@ -233,8 +233,9 @@ function simulcastEncodings(layers: number): msc.RtpEncodingParameters[] | undef
  * Simulcast layers become renditions as they are (transcode mode `simulcast`
  * copies them): a layer must keep its size, or the rendition named 720p carries
  * 360p and the multivariant playlist's RESOLUTION is wrong. Chromium's default
- * for a camera scales every layer down when its CPU is short (FFmpeg starting
- * on the same machine was enough); 'maintain-resolution' drops frames instead.
+ * for a camera scales every layer down when its CPU is short; with
+ * 'maintain-resolution' it lowers the frame rate instead. (Short of bandwidth
+ * it stops sending its top layers whatever this says: the page shows it.)
  * One encoding keeps the browser's default (for a camera, 'maintain-framerate'):
  * it is re-encoded to the ladder's fixed sizes, or copied as `video-source`
  * whose name promises no size, and a lower size moving smoothly serves viewers

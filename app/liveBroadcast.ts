@@ -1,7 +1,7 @@
 import { InputError, InvalidStateError, TypedEmitter, errorMessage, type Logger, type UdpPortPool } from '../common/index.ts';
 import type { AudioLevel, RtpTargetHook } from '../ingest/index.ts';
 import type { Broadcast, Cue, CueInput, Packager, TimelineEvent, TimelineKind } from '../packager/index.ts';
-import { RtpReturnRelay, createTranscoder, streamCmafSink, type TranscodeConfig, type Transcoder } from '../transcode/index.ts';
+import { RtpReturnRelay, createTranscoder, promisedHeight, streamCmafSink, type TranscodeConfig, type Transcoder } from '../transcode/index.ts';
 import { broadcastStatus, type BroadcastState, type BroadcastStatus } from './broadcastStatus.ts';
 import type { LayoutMode } from './composition.ts';
 import type { ComposeConfig } from './config.ts';
@@ -164,6 +164,15 @@ export class LiveBroadcast extends TypedEmitter<LiveBroadcastEvents> {
       this.#broadcast.on('sourceSwitched', (run) => this.#transcoder?.sourceSwitched(run));
       this.#broadcast.on('part', () => {
         this.#lastPartAt = Date.now();
+      });
+      // A copied simulcast layer is the size the host's encoder sent when FFmpeg started; RESOLUTION says that
+      // size, the rendition's name the layer's: an operator learns here why video-720p plays 360p.
+      this.#broadcast.on('init', (trackId, init) => {
+        const planned = this.#transcoder?.tracks.find((t) => t.trackId === trackId);
+        const promised = planned && promisedHeight(planned);
+        if (promised === undefined || init.info.height === promised) return;
+        const { width, height } = init.info;
+        this.#log.warn({ rendition: trackId, period: init.period, width, height, promised }, 'copied layer is not the size its rendition is named for: the host scaled it down');
       });
       // The timeline starts with the stage as it is: the layout, who is on it, who speaks.
       const at = Date.now();

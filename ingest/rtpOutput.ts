@@ -87,6 +87,7 @@ export class RtpOutput {
     for (const leg of legs) {
       // A producer that goes away, or a router that closes, ends this output.
       leg.consumer.observer.once('close', () => this.close());
+      if (leg.spatialLayer !== undefined) this.#watchPinnedLayer(leg, leg.spatialLayer);
     }
   }
 
@@ -157,6 +158,24 @@ export class RtpOutput {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * While a pinned layer does not arrive (the host's encoder dropped it, short
+   * of bandwidth or CPU), its consumer forwards a lower one, and a rendition
+   * copied from it carries that size under the pinned layer's name: say so,
+   * and say when the pinned layer is back.
+   */
+  #watchPinnedLayer(leg: Leg, pinned: number): void {
+    let lower = false;
+    leg.consumer.on('layerschange', (layers) => {
+      // Nothing forwarded (paused, or no layer at all) is not a fallback.
+      if (layers === undefined || (layers.spatialLayer < pinned) === lower) return;
+      lower = !lower;
+      const fields = { producerId: leg.producerId, pinned, forwarded: layers.spatialLayer };
+      if (lower) this.#log.warn(fields, 'pinned simulcast layer not arriving: its consumer forwards a lower one');
+      else this.#log.info(fields, 'pinned simulcast layer arriving again');
+    });
   }
 
   /** Starts the media and requests a keyframe from each video publisher. */

@@ -4,7 +4,7 @@ import { configuredTargetDuration, type PackagerConfig } from './config.ts';
 import type { PeriodAnchor } from './segmenter.ts';
 import type { SourceSession } from './sourceSession.ts';
 import { Track } from './track.ts';
-import type { Part, Segment } from './types.ts';
+import type { InitSegment, Part, Segment } from './types.ts';
 import type { Publisher } from './store.ts';
 import { deltaUpdate, serializeMediaPlaylist, serializeMultivariantPlaylist, type MediaPlaylist, type MultivariantPlaylist } from './hls.ts';
 import { serializeMpd, type Mpd } from './dash.ts';
@@ -27,6 +27,8 @@ export interface BroadcastEvents {
   part: [trackId: string, segment: Segment, part: Part];
   segment: [trackId: string, segment: Segment];
   trackFailed: [trackId: string, error: Error];
+  /** A track's init segment of a source session: what it really carries (codec, size). */
+  init: [trackId: string, init: InitSegment];
   /** A timeline event was added (see addTimelineEvent). */
   timeline: [event: TimelineEvent];
   /** A caption cue was placed (see addCaption). */
@@ -167,6 +169,7 @@ export class Broadcast extends TypedEmitter<BroadcastEvents> {
       this.#tracks.set(trackId, t);
       t.on('init', (init) => {
         this.#bump();
+        this.emit('init', trackId, init);
         if (!this.#publisher) return;
         this.#storeCaptionInit(init.period);
         t.initUpload.set(init.period, 'pending');

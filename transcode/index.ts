@@ -32,7 +32,7 @@ export { checkRtpSession, switchedProgramSession, type SwitchedVideoLane, type R
 export { ffmpegSdp, videoCodecKey } from './ffmpegSdp.ts';
 export { planProgram, canvasSize, cellPixels, type ComposeSpec, type ComposeCell, type ProgramInput } from './compose.ts';
 export { ffmpegArgs, audioFragmentDurationUs, rtpInputOptions, type FfmpegPlan, type PlannedOutput, type PlanOptions } from './args.ts';
-export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, type TrackLayout } from './layout.ts';
+export { chooseLayout, programCopiable, layersCopiable, simulcastRungs, programSourceHeight, encodedRungs, promisedHeight, type TrackLayout } from './layout.ts';
 export { Transcoder, type TranscoderOptions } from './transcoder.ts';
 export { verifyFfmpeg } from './preflight.ts';
 export type { WithStderr } from './ffmpegErrors.ts';

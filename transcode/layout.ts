@@ -2,6 +2,7 @@ import { InputError } from '../common/index.ts';
 import { ladderRungs, selectRungs, type Rung, type TranscodeConfig } from './config.ts';
 import type { ComposeSpec, ProgramInput } from './compose.ts';
 import { codecOf } from './rtpSession.ts';
+import type { TrackInfo } from './types.ts';
 
 /**
  * The CMAF tracks of one broadcast, decided once when its transcoder is made
@@ -76,6 +77,19 @@ export function simulcastRungs(config: TranscodeConfig, heights: readonly (numbe
     const nearest = [...ladder].sort((a, b) => Math.abs(a.height - height) - Math.abs(b.height - height))[0]!;
     return { name, height, bitrateKbps: nearest.bitrateKbps };
   });
+}
+
+/**
+ * The height a copied rendition must carry to be what its name says: a
+ * simulcast layer named by the height its publisher signalled (`video-720p`).
+ * A copy is what the publisher's encoder made, and an encoder that scales its
+ * layers down (CPU or bandwidth short) makes it carry another size under that
+ * name. Undefined when FFmpeg encodes the rendition (it makes the size) or the
+ * name promises none (`video-layer0`, `video-source`).
+ */
+export function promisedHeight(track: TrackInfo): number | undefined {
+  const { kind, passthrough, height, trackId } = track;
+  return kind === 'video' && passthrough && height !== undefined && trackId === `video-${height}p` ? height : undefined;
 }
 
 /** The layout for a broadcast whose first program is `program` (see `TrackLayout`). Pure. */

@@ -187,21 +187,29 @@ async function goLive(): Promise<void> {
     const wanted = Number(params.get('simulcast') ?? joined.simulcastLayers ?? 1);
     const encodings = simulcastEncodings(Number.isInteger(wanted) ? wanted : 1);
     producers.video = await transport.produce({ track: video, codec, stopTracks: false, appData: { source }, ...(encodings ? { encodings } : {}) });
+    const sender = producers.video.rtpSender;
+    if (encodings && sender) await holdLayerSizes(sender);
   }
   $<HTMLButtonElement>('stop').disabled = false;
   statsTimer = window.setInterval(async () => {
     const stats = await transport.getStats();
     let bytes = 0;
     const heights: number[] = [];
-    stats.forEach((s: { type: string; kind?: string; bytesSent?: number; frameHeight?: number; framesPerSecond?: number }) => {
+    const limits = new Set<string>();
+    type OutboundRtp = { type: string; kind?: string; bytesSent?: number; frameHeight?: number; framesPerSecond?: number; qualityLimitationReason?: string };
+    stats.forEach((s: OutboundRtp) => {
       if (s.type !== 'outbound-rtp') return;
       bytes += s.bytesSent ?? 0;
       // A simulcast layer the encoder sends now (it drops the top ones while bandwidth or CPU is short).
       if (s.kind === 'video' && s.frameHeight && (s.framesPerSecond ?? 0) > 0) heights.push(s.frameHeight);
+      if (s.kind === 'video' && s.qualityLimitationReason && s.qualityLimitationReason !== 'none') limits.add(s.qualityLimitationReason);
     });
     heights.sort((a, b) => b - a);
     const layersEl = $<HTMLElement>('layers');
     layersEl.dataset.heights = heights.join(',');
+    // Why the encoder sends less than asked ('cpu', 'bandwidth'), and what it gives up then (read back, not assumed).
+    layersEl.dataset.limitation = [...limits].join(',');
+    layersEl.dataset.degradation = producers.video?.rtpSender?.getParameters().degradationPreference ?? '';
     layersEl.textContent = heights.length ? heights.map((h) => `${h}p`).join(' + ') : '–';
     const el = $<HTMLElement>('bitrate');
     const last = Number(el.dataset.bytes ?? 0);
@@ -219,6 +227,25 @@ function simulcastEncodings(layers: number): msc.RtpEncodingParameters[] | undef
   if (layers < 2) return undefined;
   const bitrates = [2_500_000, 800_000, 200_000];
   return Array.from({ length: Math.min(3, layers) }, (_, i) => ({ scaleResolutionDownBy: 2 ** i, maxBitrate: bitrates[i]! })).reverse();
+}
+
+/**
+ * Simulcast layers become renditions as they are (transcode mode `simulcast`
+ * copies them): a layer must keep its size, or the rendition named 720p carries
+ * 360p and the multivariant playlist's RESOLUTION is wrong. Chromium's default
+ * for a camera scales every layer down when its CPU is short; with
+ * 'maintain-resolution' it lowers the frame rate instead. (Short of bandwidth
+ * it stops sending its top layers whatever this says: the page shows it.)
+ * One encoding keeps the browser's default (for a camera, 'maintain-framerate'):
+ * it is re-encoded to the ladder's fixed sizes, or copied as `video-source`
+ * whose name promises no size, and a lower size moving smoothly serves viewers
+ * better there than a stuttering one.
+ */
+async function holdLayerSizes(sender: RTCRtpSender): Promise<void> {
+  const parameters = sender.getParameters();
+  parameters.degradationPreference = 'maintain-resolution';
+  // A browser without it still goes live, with its own default (the page shows which holds).
+  await sender.setParameters(parameters).catch((err: Error) => console.warn(`degradationPreference not set: ${err.message}`));
 }
 
 function stop(): void {

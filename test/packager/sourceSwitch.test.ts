@@ -482,6 +482,9 @@ test('Broadcast: a new source switches in on video and audio at once, when both 
   const b = createPackager({ segmentTargetMs: 1000 }, { logger: silentLogger() }).createBroadcast('together', { expectedTracks: ['video', 'audio'] });
   const switched: number[] = [];
   b.on('sourceSwitched', (source) => switched.push(source));
+  // Each track's init segment as its session goes on air, with what it carries (the app checks copied sizes with it).
+  const inits: string[] = [];
+  b.on('init', (trackId, init) => inits.push(`${trackId} s${init.period} ${init.info.codec} ${init.info.height ?? ''}`.trim()));
   const [v1, a1] = [b.openTrack('video', 1), b.openTrack('audio', 1)];
   await feed(v1, VIDEO, 0, 7, { init: true });
   assert.deepEqual(switched, [], 'the first run is announced only once audio has media too');
@@ -500,6 +503,7 @@ test('Broadcast: a new source switches in on video and audio at once, when both 
   assert.ok(v1.destroyed && a1.destroyed, 'the old run\'s writers are closed');
   await feed(v2, VIDEO, 1, 1, { offsetTicks: 900_000 });
   assert.deepEqual(switched, [1, 2], 'more media of the same run announces nothing');
+  assert.deepEqual(inits, ['video s0 avc1.42c01e 360', 'audio s0 mp4a.40.2', 'video s1 avc1.42c01e 360', 'audio s1 mp4a.40.2'], 'run 2\'s held audio init comes out at the switch');
   b.end();
 });
 

@@ -9,6 +9,7 @@ import {
   parseTranscodeConfig,
   planProgram,
   programSourceHeight,
+  promisedHeight,
   rtpInputOptions,
   selectRungs,
   simulcastRungs,
@@ -161,6 +162,16 @@ describe('transcode FFmpeg arguments (golden, the plan the product makes)', () =
     assert.equal(chooseLayout(parseTranscodeConfig({ mode: 'auto' }), layersOf([720, 360, 180])).kind, 'simulcast');
     const vp8Layers = layersOf([720, 360], 'VP8');
     assert.equal(chooseLayout(config, vp8Layers).kind, 'ladder');
+  });
+
+  test('promisedHeight: only a copied simulcast layer named by its signalled height promises a size (the app warns when its init segment carries another)', () => {
+    const promised = (config: TranscodeConfigInput, program: ProgramInput) => productPlan(config, program).outputs.map((o) => [o.track.trackId, promisedHeight(o.track)]);
+    assert.deepEqual(promised({ mode: 'simulcast' }, layersOf([720, 360, 180])), [['video-720p', 720], ['video-360p', 360], ['video-180p', 180], ['audio', undefined]]);
+    // A WHIP client's layers: sizes guessed, names by place.
+    assert.deepEqual(promised({ mode: 'simulcast' }, layersOf([undefined, undefined])), [['video-layer0', undefined], ['video-layer1', undefined], ['audio', undefined]]);
+    // One copied video (`video-source`) and encoded rungs (FFmpeg makes their size) promise nothing to check.
+    assert.deepEqual(promised({ mode: 'passthrough' }, programOf(h264, p720)), [['video-source', undefined], ['audio', undefined]]);
+    assert.deepEqual(promised({}, programOf(vp8, p720)), [['video-720p', undefined], ['video-360p', undefined], ['audio', undefined]]);
   });
 
   test('no upscaling: rungs above the program source are dropped and the canvas is the top rung left', () => {

@@ -61,7 +61,7 @@ export function buildMpd(src: ManifestSource, now: number, opts: { forStore?: bo
    * Keyframes that are not ours (a publisher's long GOP in passthrough)
    * make segments longer than the target: numbers then no longer follow
    * time, so a client would ask for the wrong segment. Such a track's
-   * session falls back to the timeline (with the costs above) for good.
+   * period falls back to the timeline (with the costs above) for good.
    */
   const numbered = !opts.forStore && !src.ended;
   for (const segs of picked.values()) for (const s of segs) periodNumbers.add(s.period);

@@ -26,7 +26,7 @@ export function buildMediaPlaylist(src: ManifestSource, track: ManifestTrack, op
   const windowMs = Math.max(cfg.liveWindowMs, cfg.dvrWindowMs, 3000 * liveTd);
   let first = 0;
   if (!src.ended) {
-    // Window measured over the last `windowMs` of media, counting across sessions.
+    // Window measured over the last `windowMs` of media, counting across periods.
     let acc = 0;
     for (let i = track.segments.length - 1; i >= 0; i--) {
       acc += track.segments[i]!.duration / track.segments[i]!.timescale;

@@ -59,7 +59,7 @@ export class ThumbnailTrack {
    * The WebVTT thumbnails track over the reference track's segments (the
    * recording's timeline); undefined without thumbnails or video. Built once
    * per `version` of the broadcast (which moves with every part, segment and
-   * session of its tracks) and thumbnail count: players poll it, and a long
+   * period of its tracks) and thumbnail count: players poll it, and a long
    * recording's has a cue per segment.
    */
   vtt(tracks: readonly ThumbnailSource[], version: number): string | undefined {

@@ -57,7 +57,7 @@ export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: num
     '-f', 'mp4',
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf',
     '-frag_duration', String(fragmentDurationUs),
-    // HTTP push to the packager: one long chunked PUT per track and session.
+    // HTTP push to the packager: one long chunked PUT per track and run.
     '-method', 'PUT',
     '-chunked_post', '1',
     '-content_type', `${kind}/mp4`,
@@ -68,9 +68,9 @@ export function cmafOutputOptions(fragmentDurationUs: number, httpTimeoutMs: num
 export interface PlanOptions {
   /** Where each track goes (an HTTP URL FFmpeg can PUT to). */
   targetFor: (trackId: string) => string;
-  /** Also send the program as RTP there (this session's SSRCs resolved). */
+  /** Also send the program as RTP there (this run's SSRCs resolved). */
   rtpReturn?: RtpReturnSession;
-  /** Where FFmpeg POSTs each thumbnail (`…/%d.jpg`: `%d` is the thumbnail's index in the session); none without it. */
+  /** Where FFmpeg POSTs each thumbnail (`…/%d.jpg`: `%d` is the thumbnail's index in the run); none without it. */
   thumbnailTarget?: string;
 }
 
@@ -89,7 +89,7 @@ export function thumbnailOutput(config: TranscodeConfig, label: string, target: 
   return { target, options: ['-map', label, '-c:v', 'mjpeg', '-q:v', String(config.thumbnails.quality), '-f', 'image2', '-frame_pts', '1'] };
 }
 
-/** An RtpReturnTarget for one session. */
+/** An RtpReturnTarget for one run. */
 export interface RtpReturnSession {
   readonly address: string;
   readonly video: { readonly port: number; readonly payloadType: number; readonly ssrc: number };

@@ -90,7 +90,7 @@ function checkSpec(spec: ComposeSpec): void {
 }
 
 /**
- * The FFmpeg plan of one session of a program, for the broadcast's track
+ * The FFmpeg plan of one run of a program, for the broadcast's track
  * layout. Pure (golden-tested). Inputs: the SDP on stdin when there is RTP,
  * then the slate image (`-re -loop 1`) when no video, then silence (`-re`
  * lavfi anullsrc) when no audio; `-re` paces those two like the live RTP

@@ -135,7 +135,7 @@ export const transcodeConfigSchema = z
         /** FFmpeg's stats period (progress events), in ms. */
         statsPeriodMs: z.number().int().min(100).default(250),
         /**
-         * Keep the next session's FFmpeg spawned and waiting for its SDP on stdin (no port
+         * Keep the next run's FFmpeg spawned and waiting for its SDP on stdin (no port
          * bound, nothing opened), so a restart skips process start-up (~0.1–0.5 s).
          */
         warmStandby: z.boolean().default(true),

@@ -9,7 +9,7 @@ export type WithStderr<E extends Error> = E & { stderr?: readonly string[] };
 /** stderr lines that mean one output (a push to the packager) failed while FFmpeg runs on. */
 export const OUTPUT_FAILED = /av_interleaved_write_frame\(\)|Error muxing a packet|Broken pipe|Connection reset by peer|Error writing trailer/;
 
-/** How a session that never produced output ended. */
+/** How a run that never produced output ended. */
 export interface FailedStart {
   /** `timeout`: no output within the start timeout (the process was stopped); `exited`: FFmpeg ended by itself. */
   readonly outcome: 'timeout' | 'exited';

@@ -6,9 +6,9 @@ import type { TrackInfo } from './types.ts';
 
 /**
  * The CMAF tracks of one broadcast, decided once when its transcoder is made
- * and the same for every FFmpeg session after (the packager's tracks and the
+ * and the same for every FFmpeg run after (the packager's tracks and the
  * players' renditions cannot change mid-broadcast):
- * - `ladder`: every session encodes these rungs (none above the program's
+ * - `ladder`: every run encodes these rungs (none above the program's
  *   source, see `programSourceHeight`);
  * - `single`: one video track, copied from the host while the program is one
  *   H.264 video (no decode, no encode) and encoded as `rung` while it is not
@@ -108,7 +108,7 @@ export function chooseLayout(config: TranscodeConfig, program: ProgramInput): Tr
   return { kind: 'ladder', rungs };
 }
 
-/** The rungs a session encodes when it does not copy: the ladder's, or the single track's. */
+/** The rungs a run encodes when it does not copy: the ladder's, or the single track's. */
 export function encodedRungs(layout: TrackLayout): readonly Rung[] {
   return layout.kind === 'single' ? [layout.rung] : layout.rungs;
 }

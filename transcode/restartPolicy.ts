@@ -6,14 +6,14 @@ import type { RetryConfig } from './config.ts';
  * RetryConfig) and this decides the next step from it.
  */
 
-/** What follows a failed session: another start after `delayMs`, or giving up. */
+/** What follows a failed run: another start after `delayMs`, or giving up. */
 export type RestartStep =
   | { readonly kind: 'retry'; readonly attempt: number; readonly delayMs: number }
   | { readonly kind: 'give-up'; readonly attempt: number };
 
 /**
  * The step after a failure, `attempt` being the consecutive failures before it
- * (0 after a session ran). The count goes up by one and the delay backs off:
+ * (0 after a run ran). The count goes up by one and the delay backs off:
  * delayMs × backoff^(attempt − 1), at most maxDelayMs; past maxRetries, give up.
  * A preempted start (a newer program stopped it) is no failure: the same count
  * and no delay.

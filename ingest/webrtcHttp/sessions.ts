@@ -174,10 +174,23 @@ export abstract class SdpSessions<S extends SdpSession<X>, X extends string = ne
   }
 }
 
-/** mediasoup refuses parameters with UnsupportedError (and, for what WHIP produces, TypeError): the offer is to blame (422). */
+/**
+ * mediasoup refuses parameters with UnsupportedError (and, for the offer's own
+ * parameters, TypeError): the offer is to blame (422). A TypeError from anything
+ * else (our answer writer, the transport) stays what it is, a fault of ours (500).
+ */
 export function asOfferError(err: unknown, typeErrorToo: boolean): unknown {
   if ((typeErrorToo && err instanceof TypeError) || (err instanceof Error && err.name === 'UnsupportedError')) {
     return new InputError('unsupported-offer', `the SFU refused the offered parameters: ${err.message}`, 422);
   }
   return err;
+}
+
+/** Runs a call that hands mediasoup the offer's own parameters: what it refuses, TypeError included, is the offer's fault (422). */
+export async function withOfferParameters<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw asOfferError(err, true);
+  }
 }

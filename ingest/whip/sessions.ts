@@ -6,7 +6,7 @@ import type { Host, Stage } from '../stage.ts';
 import type { ProducerInfo } from '../types.ts';
 import { newSdpSessionId } from '../webrtcHttp/answer.ts';
 import type { OfferLimits } from '../webrtcHttp/offer.ts';
-import { asOfferError, SdpSession, SdpSessions, digestToken, type SdpSessionEndReason, type SdpSessionsEvents } from '../webrtcHttp/sessions.ts';
+import { asOfferError, SdpSession, SdpSessions, digestToken, withOfferParameters, type SdpSessionEndReason, type SdpSessionsEvents } from '../webrtcHttp/sessions.ts';
 import { buildAnswer } from './answer.ts';
 import { translateOffer, type WhipOffer } from './offer.ts';
 
@@ -84,16 +84,17 @@ export class WhipSessions extends SdpSessions<WhipSession> {
       return await this.#open(stage, host, offer, token, log);
     } catch (err) {
       host.close();
-      throw asOfferError(err, true);
+      throw asOfferError(err, false);
     }
   }
 
   async #open(stage: Stage, host: Host, offer: WhipOffer, token: string, log: Logger): Promise<WhipSession> {
     const transport = await host.createTransport();
-    await host.connectTransport(transport.id, { role: 'client', fingerprints: offer.fingerprints });
+    // The offer's fingerprints and RTP parameters: what mediasoup refuses of them is the offer's fault.
+    await withOfferParameters(() => host.connectTransport(transport.id, { role: 'client', fingerprints: offer.fingerprints }));
     const producers: ProducerInfo[] = [];
     for (const m of offer.media) {
-      if (m.accepted) producers.push(await host.produce(transport.id, m.kind, m.rtpParameters));
+      if (m.accepted) producers.push(await withOfferParameters(() => host.produce(transport.id, m.kind, m.rtpParameters)));
     }
     const answer = buildAnswer(
       offer,

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { ClientRateLimiter, InputError, InvalidStateError, type Logger } from '../../common/index.ts';
+import { ClientRateLimiter, InputError, InvalidStateError, bearerToken, type Logger } from '../../common/index.ts';
 
 /** What the HTTP side needs of WHIP's or WHEP's sessions: both are an SDP offer in, an answer and a session URL out. */
 export interface SdpSessionEndpoint<A> {
@@ -27,10 +27,7 @@ const SESSION_METHODS = 'OPTIONS, DELETE';
 /** The authorization a POST passed, kept from the check before the body to the handler after it. */
 const authOf = new WeakMap<Request, unknown>();
 
-function bearer(req: Request): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-  return m?.[1];
-}
+const bearer = (req: Request): string | undefined => bearerToken(req.get('authorization'));
 
 /**
  * The WHIP endpoint (RFC 9725), to mount at `/whip`, or with `label: 'WHEP'`

@@ -5,6 +5,9 @@ import { appConfigSchema, type AppConfigInput } from '../../app/config.ts';
 import { startApp, type AppHooks, type RunningApp } from '../../app/server.ts';
 import { createLogger } from '../../common/index.ts';
 import { until } from './wait.ts';
+import { testRtpPorts } from './rtpPorts.ts';
+
+export { testRtpPorts };
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -37,12 +40,6 @@ export async function startTestApp(overrides: TestAppOverrides = {}, hooks: AppH
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** The RTP port range of this test run (STAGECAST_TEST_RTP_PORTS), if given. */
-export function testRtpPorts(): { min: number; max: number } | undefined {
-  const m = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '');
-  return m ? { min: Number(m[1]), max: Number(m[2]) } : undefined;
 }
 
 /** What the control API answered: the status and the parsed JSON body. */

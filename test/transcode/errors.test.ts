@@ -8,8 +8,9 @@ import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair, type RtpSessi
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, type TranscodeConfigInput } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
 import { isAlive, makeRtpSession, programOf, startRtpSource } from './rtpSource.ts';
+import { rtpPortsOr } from '../helpers/rtpPorts.ts';
 
-const pool = new UdpPortPool({ host: '127.0.0.1', min: 26000, max: 26999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', ...rtpPortsOr(26000, 26999) });
 const light: TranscodeConfigInput = { x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }] };
 
 async function withPorts<T>(fn: (v: PortPair, a: PortPair) => Promise<T>): Promise<T> {

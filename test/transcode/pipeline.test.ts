@@ -4,8 +4,9 @@ import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder } from '../../transcode/index.ts';
 import { CmafReceiver, type Session } from './cmafReceiver.ts';
 import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource, type VideoCodec } from './rtpSource.ts';
+import { rtpPortsOr } from '../helpers/rtpPorts.ts';
 
-const pool = new UdpPortPool({ host: '127.0.0.1', min: 42000, max: 42999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', ...rtpPortsOr(42000, 42999) });
 
 /** A ladder light enough for a 2-core test machine that also runs the source encoder. */
 const testConfig = (mode: 'ladder' | 'passthrough') =>

@@ -10,9 +10,9 @@ import { UdpPortPool, silentLogger } from '../../common/index.ts';
 import { createTranscoder, parseTranscodeConfig, streamCmafSink, type ProgramInput } from '../../transcode/index.ts';
 import { DEFAULT_SLATE_IMAGE } from '../../app/config.ts';
 import { isAlive, makeRtpSession, programOf, startRtpSource } from './rtpSource.ts';
+import { rtpPortsOr } from '../helpers/rtpPorts.ts';
 
-const range = /^(\d+)-(\d+)$/.exec(process.env.STAGECAST_TEST_RTP_PORTS ?? '') ?? [0, '26000', '26999'];
-const pool = new UdpPortPool({ host: '127.0.0.1', min: Number(range[1]), max: Number(range[2]) });
+const pool = new UdpPortPool({ host: '127.0.0.1', ...rtpPortsOr(26000, 26999) });
 // Starts on a loaded shared machine may be slow: a generous start timeout (not what is tested).
 const config = parseTranscodeConfig({ x264Preset: 'ultrafast', ladder: [{ name: '180p', height: 180, bitrateKbps: 200 }], fps: 15, supervision: { startTimeoutMs: 25_000 } });
 const slate: ProgramInput = { compose: { videos: [], audios: 0, slateImage: DEFAULT_SLATE_IMAGE } };

@@ -4,8 +4,9 @@ import { UdpPortPool, silentLogger, type PortPair } from '../../common/index.ts'
 import { createTranscoder, httpCmafSink, parseTranscodeConfig, type Transcoder, type TranscoderState, type TranscodeProgress } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
 import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
+import { rtpPortsOr } from '../helpers/rtpPorts.ts';
 
-const pool = new UdpPortPool({ host: '127.0.0.1', min: 47100, max: 47999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', ...rtpPortsOr(47100, 47999) });
 
 /** Resolves when the transcoder enters `state`. */
 function reach(t: Transcoder, state: TranscoderState, timeoutMs: number): Promise<void> {

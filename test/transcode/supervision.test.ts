@@ -4,8 +4,9 @@ import { UdpPortPool, isUdpPortBound, silentLogger, type PortPair } from '../../
 import { createTranscoder, parseTranscodeConfig, streamCmafSink, type Transcoder, type TranscoderState } from '../../transcode/index.ts';
 import { CmafReceiver } from './cmafReceiver.ts';
 import { isAlive, makeRtpSession, programOf, startRtpSource, type RtpSource } from './rtpSource.ts';
+import { rtpPortsOr } from '../helpers/rtpPorts.ts';
 
-const pool = new UdpPortPool({ host: '127.0.0.1', min: 44000, max: 44999 });
+const pool = new UdpPortPool({ host: '127.0.0.1', ...rtpPortsOr(44000, 44999) });
 
 describe('transcode supervision: FFmpeg killed mid-run (in-process sink)', () => {
   let receiver: CmafReceiver;

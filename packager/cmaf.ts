@@ -357,9 +357,7 @@ export class CmafReader {
    */
   discardPartial(): number {
     const dropped = this.#queue.clear() + this.#pendingBytes;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#moof = undefined;
+    this.#resetFragment();
     return dropped;
   }
 
@@ -373,9 +371,7 @@ export class CmafReader {
         const box = Buffer.concat(slices, size);
         const info = parseMoov(payloadOf(box));
         this.#init = info;
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        this.#moof = undefined;
+        this.#resetFragment();
         return { type: 'init', info, bytes: this.#ftyp ? Buffer.concat([this.#ftyp, box]) : box };
       }
       case 'moof': {
@@ -392,9 +388,7 @@ export class CmafReader {
         // The one copy of the fragment: it no longer holds on to the chunks it came in.
         const bytes = Buffer.concat(this.#pending, this.#pendingBytes);
         const info = this.#moof;
-        this.#pending = [];
-        this.#pendingBytes = 0;
-        this.#moof = undefined;
+        this.#resetFragment();
         return { type: 'fragment', info, bytes };
       }
       case 'styp':
@@ -405,6 +399,13 @@ export class CmafReader {
       default:
         return undefined; // free, skip, sidx, mfra …: dropped
     }
+  }
+
+  /** No fragment in progress. */
+  #resetFragment(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#moof = undefined;
   }
 
   #add(slices: Buffer[], size: number): void {

@@ -78,7 +78,7 @@ export class Track extends TypedEmitter<TrackEvents> {
         this.segments.push(seg);
         if (!this.periodStarts.has(seg.period)) {
           this.periodStarts.set(seg.period, { start: seg.start, timescale: seg.timescale, pdt: seg.programDateTime, msn: seg.msn });
-          // Where each track's session starts, in its media time and in the playlist: what a player aligns at a discontinuity.
+          // Where each track's period starts, in its media time and in the playlist: what a player aligns at a discontinuity.
           this.#logger.info({ period: seg.period, msn: seg.msn, mediaStart: seg.start / seg.timescale, pdt: seg.programDateTime }, 'first part of a period');
         }
         this.#trim();
@@ -211,6 +211,11 @@ export class Track extends TypedEmitter<TrackEvents> {
       }
       return error;
     };
+    // Ended by its writer, cleanly or cut off.
+    const end = () => {
+      session.ended = true;
+      this.#onEnded(session);
+    };
     const writable: Writable = new Writable({
       highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _enc, cb) => {
@@ -227,8 +232,7 @@ export class Track extends TypedEmitter<TrackEvents> {
       final: (cb) => {
         try {
           reader.end();
-          session.ended = true;
-          this.#onEnded(session);
+          end();
           cb();
         } catch (err) {
           cb(fail(err));
@@ -241,8 +245,7 @@ export class Track extends TypedEmitter<TrackEvents> {
         if (!failed && !session.ended && session.state !== 'superseded') {
           const droppedBytes = reader.discardPartial();
           this.#logger.info({ run, droppedBytes, reason: err ? errorMessage(err) : undefined }, 'source session cut off by its writer');
-          session.ended = true;
-          this.#onEnded(session);
+          end();
         }
         cb(err);
       },
